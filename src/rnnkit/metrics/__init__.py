@@ -1,0 +1,1 @@
+"""Metrics and naive baselines for every task (classification/tagging, forecasting)."""
