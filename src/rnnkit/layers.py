@@ -1,39 +1,697 @@
-"""PROVISIONAL: the public API of rnnkit's layers, wrapping torch.nn until the from-scratch runner lands.
+"""Whole-sequence recurrent layers: one generic runner over any cell, and torch.nn's RNN, LSTM and GRU.
 
-Signature: torch.nn's exactly, plus ``backend=`` in the constructor and ``lengths=`` in forward.
+:class:`Recurrent` takes a factory of cells (see the cell protocol in :mod:`rnnkit.cells`) and adds what
+a layer needs on top of one time step: several layers, both directions, dropout between layers, an
+initial state, variable lengths (a ``lengths`` tensor or a ``PackedSequence``), batch-first or time-first
+and unbatched input. :class:`RNN`, :class:`LSTM` and :class:`GRU` are that runner with torch.nn's exact
+signature and ``state_dict`` names, so they load torch.nn weights and replace it without other changes.
+
+``backend`` chooses how a layer runs:
+
+- ``"reference"``: the readable loop in :meth:`Recurrent._run_reference`: the inputs of all steps are
+  projected by one matrix product, then each step does one matrix product for the recurrence.
+- ``"native"``: PyTorch's fused kernels (``torch._VF``, cuDNN on a GPU) on the same parameters.
+- ``"auto"`` (default): native where every cell has a native kernel, reference otherwise.
 """
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable, Sequence
+
 import torch
-from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from torch import _VF, Tensor, nn
+from torch.nn import functional as F
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+from rnnkit.cells import GRUCell, LSTMCell, RNNCell, RNNCellBase, State
+
+__all__ = ["BACKENDS", "GRU", "LSTM", "RNN", "Recurrent"]
+
+BACKENDS = ("auto", "native", "reference")
+
+CellFactory = Callable[[int, int], RNNCellBase]
 
 
-class _Provisional:
-    def forward(self, input, hx=None, lengths=None):  # noqa: A002
-        if lengths is None:
-            return super().forward(input, hx)
-        total = input.shape[1 if self.batch_first else 0]
-        packed = pack_padded_sequence(input, lengths.cpu(), batch_first=self.batch_first, enforce_sorted=False)
-        out, state = super().forward(packed, hx)
-        out, _ = pad_packed_sequence(out, batch_first=self.batch_first, total_length=total)
-        return out, state
+def _check_int(name: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name}: expected an int, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name}: expected an int >= {minimum}, got {value}")
+    return value
 
 
-class RNN(_Provisional, nn.RNN):
-    def __init__(self, *args, backend="auto", **kwargs):
-        super().__init__(*args, **kwargs)
-        self.backend = backend
+class Recurrent(nn.Module):
+    """Run a stack of cells over whole sequences, in one or both directions.
+
+    Args:
+        cell_factory: ``cell_factory(input_size, layer) -> cell``, called once per layer and direction.
+            The first layer gets ``input_size``, the next ones the previous layer's output size times
+            the number of directions.
+        input_size: :math:`H_{in}`, the features of the input.
+        num_layers: how many layers are stacked.
+        batch_first: input and output are :math:`(N, L, \\cdot)` instead of :math:`(L, N, \\cdot)`.
+            The returned states are :math:`(D \\cdot num\\_layers, N, \\cdot)` either way.
+        dropout: probability of dropping the outputs of every layer but the last, in training mode.
+        bidirectional: run a second stack of cells from the end of each sequence back to its start.
+        backend: ``"auto"``, ``"native"`` or ``"reference"`` (see the module docstring).
+
+    The parameters of the cells are registered on the layer under torch.nn's names,
+    ``<name>_l<layer>`` and ``<name>_l<layer>_reverse``, so ``state_dict()`` matches torch.nn's.
+    """
+
+    def __init__(
+        self,
+        cell_factory: CellFactory,
+        input_size: int,
+        num_layers: int = 1,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        *,
+        backend: str = "auto",
+    ) -> None:
+        super().__init__()
+        self.input_size = _check_int("input_size", input_size, 1)
+        self.num_layers = _check_int("num_layers", num_layers, 1)
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
+            raise TypeError(f"dropout: expected a float in [0, 1), got {type(dropout).__name__}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout: expected a float in [0, 1), got {dropout}")
+        if dropout > 0 and num_layers == 1:
+            warnings.warn(
+                "dropout option adds dropout after all but last recurrent layer, so non-zero dropout "
+                f"expects num_layers greater than 1, but got dropout={dropout} and "
+                f"num_layers={num_layers}",
+                stacklevel=3,
+            )
+        self.batch_first = bool(batch_first)
+        self.dropout = float(dropout)
+        self.bidirectional = bool(bidirectional)
+        self.backend = backend  # validated by the property setter
+
+        directions = 2 if bidirectional else 1
+        cells: list[RNNCellBase] = []
+        layer_input = input_size
+        for layer in range(num_layers):
+            for direction in range(directions):
+                cell = cell_factory(layer_input, layer)
+                suffix = f"_l{layer}" + ("_reverse" if direction else "")
+                for name, parameter in cell.named_parameters():
+                    self.register_parameter(name.replace(".", "_") + suffix, parameter)
+                cells.append(cell)
+            layer_input = cells[-1].output_size * directions
+        # The cells hold the very Parameter objects registered above. They are kept in a plain list,
+        # not as submodules, so state_dict() has torch.nn's keys only; _cells_in_sync() re-points them
+        # at the layer's parameters in case those were replaced (load_state_dict(assign=True)...).
+        self._cells = cells
+        self._cell_parameter_names = [
+            [(name, name.replace(".", "_") + self._suffix(index)) for name, _ in cell.named_parameters()]
+            for index, cell in enumerate(cells)
+        ]
+
+    # -- configuration ------------------------------------------------------------------------------
+
+    @property
+    def backend(self) -> str:
+        return self._backend
+
+    @backend.setter
+    def backend(self, value: str) -> None:
+        if value not in BACKENDS:
+            raise ValueError(f"backend: expected one of {', '.join(map(repr, BACKENDS))}, got {value!r}")
+        self._backend = value
+
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @property
+    def cells(self) -> list[RNNCellBase]:
+        """The cells, layer by layer, forward direction first: index ``layer * D + direction``."""
+        return self._cells_in_sync()
+
+    def _suffix(self, index: int) -> str:
+        layer, direction = divmod(index, self.num_directions)
+        return f"_l{layer}" + ("_reverse" if direction else "")
+
+    def _cells_in_sync(self) -> list[RNNCellBase]:
+        for cell, names in zip(self._cells, self._cell_parameter_names):
+            for cell_name, layer_name in names:
+                module, _, leaf = cell_name.rpartition(".")
+                owner = cell.get_submodule(module) if module else cell
+                parameter = self._parameters[layer_name]
+                if owner._parameters[leaf] is not parameter:
+                    owner._parameters[leaf] = parameter
+        return self._cells
+
+    def native_mode(self) -> str | None:
+        """The name of torch's fused kernel that computes these cells, or ``None`` if there is none."""
+        modes = {cell.native_mode for cell in self._cells}
+        return modes.pop() if len(modes) == 1 else None
+
+    def resolved_backend(self) -> str:
+        """The backend the next forward will use: ``"native"`` or ``"reference"``."""
+        if self._backend == "reference":
+            return "reference"
+        if self.native_mode() is not None:
+            return "native"
+        if self._backend == "native":
+            raise ValueError(
+                f"backend: 'native' is not available for {type(self._cells[0]).__name__} (PyTorch has "
+                "no fused kernel for it); expected 'auto' or 'reference'"
+            )
+        return "reference"
+
+    def flatten_parameters(self) -> None:
+        """Kept for torch.nn compatibility; the parameters are used as they are."""
+
+    # -- forward ------------------------------------------------------------------------------------
+
+    def forward(
+        self,
+        input: Tensor | PackedSequence,
+        hx: Tensor | Sequence[Tensor] | None = None,
+        lengths: Tensor | None = None,
+    ) -> tuple[Tensor | PackedSequence, Tensor | tuple[Tensor, ...]]:
+        """Run the layer over ``input`` from the state ``hx``; see the class docstrings for shapes."""
+        self._cells_in_sync()
+        native = self.resolved_backend() == "native"
+        if isinstance(input, PackedSequence):
+            if lengths is not None:
+                raise ValueError("lengths: expected None with a PackedSequence input (it has its own)")
+            self._check_input(input.data)
+            batch = int(input.batch_sizes[0])
+            state = self._check_hx(hx, input.data, batch, unbatched=False)
+            if state is not None and input.sorted_indices is not None:
+                state = tuple(h.index_select(1, input.sorted_indices) for h in state)
+            if native:
+                data, final = self._run_native_packed(input.data, input.batch_sizes, state)
+            else:
+                data, final = self._run_reference_packed(input, state)
+            if input.unsorted_indices is not None:
+                final = tuple(f.index_select(1, input.unsorted_indices) for f in final)
+            output = PackedSequence(
+                data, input.batch_sizes, input.sorted_indices, input.unsorted_indices
+            )
+            return output, (final[0] if len(final) == 1 else final)
+
+        if not isinstance(input, Tensor):
+            raise TypeError(f"input: expected a Tensor or PackedSequence, got {type(input).__name__}")
+        if input.dim() not in (2, 3):
+            raise ValueError(
+                f"input: expected a 2-D (unbatched) or 3-D (batched) tensor, got {input.dim()}-D "
+                f"of shape {tuple(input.shape)}"
+            )
+        unbatched = input.dim() == 2
+        if unbatched:
+            x = input.unsqueeze(1)  # (L, 1, H_in)
+        else:
+            x = input.transpose(0, 1) if self.batch_first else input  # (L, N, H_in)
+        self._check_input(x)
+        steps, batch = x.shape[0], x.shape[1]
+        if lengths is not None:
+            if unbatched:
+                raise ValueError("lengths: expected None with unbatched (2-D) input")
+            lengths = self._check_lengths(lengths, batch, steps, x.device)
+            if int(lengths.min()) == steps:
+                lengths = None  # nothing is padded: the plain path gives the same result
+        state = self._check_hx(hx, x, batch, unbatched)
+
+        if native and lengths is not None:
+            packed = pack_padded_sequence(x, lengths.cpu(), enforce_sorted=False)
+            if state is not None:
+                state = tuple(h.index_select(1, packed.sorted_indices) for h in state)
+            data, final = self._run_native_packed(packed.data, packed.batch_sizes, state)
+            output, _ = pad_packed_sequence(
+                PackedSequence(data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices),
+                total_length=steps,
+            )
+            final = tuple(f.index_select(1, packed.unsorted_indices) for f in final)
+        elif native:
+            output, final = self._run_native(x, state)
+        else:
+            output, final = self._run_reference(x, state, lengths)
+
+        if unbatched:
+            output = output.squeeze(1)
+            final = tuple(f.squeeze(1) for f in final)
+        elif self.batch_first:
+            output = output.transpose(0, 1)
+        return output, (final[0] if len(final) == 1 else final)
+
+    # -- validation ---------------------------------------------------------------------------------
+
+    def _check_input(self, x: Tensor) -> None:
+        if x.shape[-1] != self.input_size:
+            raise ValueError(
+                f"input: expected {self.input_size} features (input_size) in the last dimension, "
+                f"got {x.shape[-1]}"
+            )
+        weight = self._cells[0].weight_ih
+        if x.dtype != weight.dtype:
+            raise TypeError(
+                f"input: expected dtype {weight.dtype} (the layer's parameters), got {x.dtype}"
+            )
+        if x.device != weight.device:
+            raise RuntimeError(
+                f"input: expected device {weight.device} (the layer's parameters), got {x.device}"
+            )
+        if x.shape[0] == 0:
+            raise ValueError("input: expected a sequence length >= 1, got 0")
+
+    @staticmethod
+    def _check_lengths(lengths: object, batch: int, steps: int, device: torch.device) -> Tensor:
+        if not isinstance(lengths, Tensor):
+            if isinstance(lengths, (list, tuple)):
+                lengths = torch.as_tensor(lengths)
+            else:
+                raise TypeError(f"lengths: expected a 1-D tensor of ints, got {type(lengths).__name__}")
+        if lengths.dim() != 1:
+            raise ValueError(
+                f"lengths: expected a 1-D tensor, got {lengths.dim()}-D of shape {tuple(lengths.shape)}"
+            )
+        if lengths.dtype.is_floating_point or lengths.dtype.is_complex or lengths.dtype == torch.bool:
+            raise TypeError(f"lengths: expected an integer dtype, got {lengths.dtype}")
+        if lengths.numel() != batch:
+            raise ValueError(f"lengths: expected {batch} entries (the batch size), got {lengths.numel()}")
+        low, high = int(lengths.min()), int(lengths.max())
+        if low < 1:
+            raise ValueError(f"lengths: expected every length >= 1, got {low}")
+        if high > steps:
+            raise ValueError(
+                f"lengths: expected every length <= {steps} (the sequence length), got {high}"
+            )
+        return lengths.to(device=device, dtype=torch.long)
+
+    def _check_hx(
+        self, hx: Tensor | Sequence[Tensor] | None, x: Tensor, batch: int, unbatched: bool
+    ) -> State | None:
+        """Validate ``hx``; give back its components, each ``(D * num_layers, N, size)``."""
+        if hx is None:
+            return None
+        sizes = self._cells[0].state_sizes
+        if len(sizes) == 1:
+            if not isinstance(hx, Tensor):
+                raise TypeError(f"hx: expected a Tensor, got {type(hx).__name__}")
+            components: Sequence[Tensor] = (hx,)
+        else:
+            if not isinstance(hx, (tuple, list)) or len(hx) != len(sizes):
+                raise TypeError(
+                    f"hx: expected a tuple of {len(sizes)} tensors (h_0, c_0), got {type(hx).__name__}"
+                    + (f" of length {len(hx)}" if isinstance(hx, (tuple, list)) else "")
+                )
+            components = hx
+        count = self.num_layers * self.num_directions
+        checked = []
+        for index, (h, size) in enumerate(zip(components, sizes)):
+            name = "hx" if len(sizes) == 1 else f"hx[{index}]"
+            if not isinstance(h, Tensor):
+                raise TypeError(f"{name}: expected a Tensor, got {type(h).__name__}")
+            expected = (count, size) if unbatched else (count, batch, size)
+            if tuple(h.shape) != expected:
+                what = "2-D for unbatched input" if unbatched else "(D * num_layers, N, H_out)"
+                raise ValueError(f"{name}: expected shape {expected} {what}, got {tuple(h.shape)}")
+            if h.dtype != x.dtype:
+                raise TypeError(f"{name}: expected dtype {x.dtype} (the input's), got {h.dtype}")
+            if h.device != x.device:
+                raise RuntimeError(f"{name}: expected device {x.device} (the input's), got {h.device}")
+            checked.append(h.unsqueeze(1) if unbatched else h)  # (D * num_layers, N, size)
+        return tuple(checked)
+
+    # -- the reference backend: the readable loop ---------------------------------------------------
+
+    def _run_reference(
+        self, x: Tensor, state: State | None, lengths: Tensor | None
+    ) -> tuple[Tensor, State]:
+        """Run every layer and direction with the cells' own recurrence.
+
+        ``x`` is (L, N, H_in); ``state`` holds the initial state's components, each
+        (D * num_layers, N, size), or None for zeros; ``lengths`` (N,) marks padding, or is None.
+        Returns the last layer's output (L, N, D * H_out) and the final state's components.
+        """
+        steps, batch = x.shape[0], x.shape[1]
+        mask_steps = None
+        if lengths is not None:
+            # mask[t][n] says whether step t is inside sequence n: L x (N, 1)
+            mask = torch.arange(steps, device=x.device)[:, None] < lengths[None, :]
+            mask_steps = mask.unsqueeze(-1).unbind(0)
+        finals: list[State] = []
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(self.num_directions):
+                index = layer * self.num_directions + direction
+                cell = self._cells[index]
+                if state is None:
+                    h_state = cell.init_state(x, batch)
+                else:
+                    h_state = tuple(component[index] for component in state)
+                # One matrix product for the inputs of every step; unbind gives views whose backward
+                # does not allocate a full-size zero tensor per step, as indexing xp[t] would.
+                xp_steps = cell.project_input(x).unbind(0)  # L x (N, G)
+                order = range(steps - 1, -1, -1) if direction else range(steps)
+                out_steps: list[Tensor] = [x] * steps  # placeholders, each one overwritten
+                for t in order:
+                    out_t, new_state = cell.recurrence(xp_steps[t], h_state)
+                    if mask_steps is not None:
+                        # Past a sequence's end the state stays as it was and the output is zero:
+                        # the final state is the one at the true end, and the reverse direction
+                        # starts from the true end with the initial state.
+                        m = mask_steps[t]
+                        new_state = tuple(torch.where(m, n, s) for n, s in zip(new_state, h_state))
+                        out_t = out_t * m
+                    h_state = new_state
+                    out_steps[t] = out_t
+                outputs.append(torch.stack(out_steps))  # (L, N, H_out)
+                finals.append(h_state)
+            x = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=2)  # (L, N, D * H_out)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                x = F.dropout(x, self.dropout, training=True)
+        return x, tuple(torch.stack(component) for component in zip(*finals))
+
+    def _run_reference_packed(
+        self, packed: PackedSequence, state: State | None
+    ) -> tuple[Tensor, State]:
+        """The reference loop on a packed batch, in its sorted order: pad, run with lengths, re-pack."""
+        x, lengths = pad_packed_sequence(packed)  # (L, N, H_in) in the original order
+        if packed.sorted_indices is not None:
+            x = x.index_select(1, packed.sorted_indices)
+            lengths = lengths[packed.sorted_indices.cpu()]
+        output, final = self._run_reference(x, state, lengths.to(x.device))
+        return pack_padded_sequence(output, lengths, enforce_sorted=True).data, final
+
+    # -- the native backend: torch's fused kernels on the same parameters ----------------------------
+
+    def _native_args(self) -> tuple[object, ...]:
+        weights = [p for cell in self._cells for p in _native_weights(cell)]
+        has_bias = self._cells[0].bias_ih is not None
+        return (weights, has_bias, self.num_layers, self.dropout, self.training, self.bidirectional)
+
+    def _zero_state(self, x: Tensor, batch: int) -> State:
+        count = self.num_layers * self.num_directions
+        return tuple(x.new_zeros(count, batch, size) for size in self._cells[0].state_sizes)
+
+    def _run_native(self, x: Tensor, state: State | None) -> tuple[Tensor, State]:
+        """``x`` (L, N, H_in) through torch's fused kernel; same contract as :meth:`_run_reference`."""
+        hx = self._zero_state(x, x.shape[1]) if state is None else state
+        if self.native_mode() == "LSTM":
+            output, h, c = _VF.lstm(x, hx, *self._native_args(), False)
+            return output, (h, c)
+        output, h = _native_function(self.native_mode())(x, hx[0], *self._native_args(), False)
+        return output, (h,)
+
+    def _run_native_packed(
+        self, data: Tensor, batch_sizes: Tensor, state: State | None
+    ) -> tuple[Tensor, State]:
+        """Packed ``data`` through torch's fused kernel; the state is in the packed (sorted) order."""
+        hx = self._zero_state(data, int(batch_sizes[0])) if state is None else state
+        if self.native_mode() == "LSTM":
+            output, h, c = _VF.lstm(data, batch_sizes, hx, *self._native_args())
+            return output, (h, c)
+        output, h = _native_function(self.native_mode())(data, batch_sizes, hx[0], *self._native_args())
+        return output, (h,)
+
+    def extra_repr(self) -> str:
+        text = f"{self.input_size}"
+        if self.num_layers != 1:
+            text += f", num_layers={self.num_layers}"
+        if self.batch_first:
+            text += ", batch_first=True"
+        if self.dropout:
+            text += f", dropout={self.dropout}"
+        if self.bidirectional:
+            text += ", bidirectional=True"
+        if self._backend != "auto":
+            text += f", backend={self._backend!r}"
+        return text
 
 
-class LSTM(_Provisional, nn.LSTM):
-    def __init__(self, *args, backend="auto", **kwargs):
-        super().__init__(*args, **kwargs)
-        self.backend = backend
+def _native_weights(cell: RNNCellBase) -> list[Tensor]:
+    """A cell's parameters in the order torch's fused kernels take them."""
+    names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
+    return [p for p in (getattr(cell, name, None) for name in names) if p is not None]
 
 
-class GRU(_Provisional, nn.GRU):
-    def __init__(self, *args, backend="auto", **kwargs):
-        super().__init__(*args, **kwargs)
-        self.backend = backend
+def _native_function(mode: str | None) -> Callable[..., tuple[Tensor, Tensor]]:
+    return {"RNN_TANH": _VF.rnn_tanh, "RNN_RELU": _VF.rnn_relu, "GRU": _VF.gru}[mode]  # type: ignore[index]
+
+
+class _TorchLike(Recurrent):
+    """What RNN, LSTM and GRU share: torch.nn's attributes, repr and conversion to and from torch.nn."""
+
+    _torch_class: type[nn.RNNBase]
+
+    def _torch_kwargs(self) -> dict[str, object]:
+        return {
+            "input_size": self.input_size,
+            "hidden_size": self.hidden_size,
+            "num_layers": self.num_layers,
+            "bias": self.bias,
+            "batch_first": self.batch_first,
+            "dropout": self.dropout,
+            "bidirectional": self.bidirectional,
+        }
+
+    @classmethod
+    def from_torch(cls, module: nn.RNNBase, *, backend: str = "auto") -> _TorchLike:
+        """Build this layer with ``module``'s configuration and a copy of its weights."""
+        if not isinstance(module, cls._torch_class):
+            raise TypeError(
+                f"module: expected a torch.nn.{cls._torch_class.__name__}, got {type(module).__name__}"
+            )
+        kwargs = {
+            "input_size": module.input_size,
+            "hidden_size": module.hidden_size,
+            "num_layers": module.num_layers,
+            "bias": module.bias,
+            "batch_first": module.batch_first,
+            "dropout": float(module.dropout),
+            "bidirectional": module.bidirectional,
+        }
+        if cls is RNN:
+            kwargs["nonlinearity"] = module.nonlinearity
+        if cls is LSTM:
+            kwargs["proj_size"] = module.proj_size
+        weight = module.weight_ih_l0
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the dropout warning was already given for module
+            layer = cls(**kwargs, backend=backend, device=weight.device, dtype=weight.dtype)
+        layer.load_state_dict(module.state_dict())
+        layer.train(module.training)
+        return layer
+
+    def to_torch(self) -> nn.RNNBase:
+        """A torch.nn layer with this configuration and a copy of these weights."""
+        weight = self._cells[0].weight_ih
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            module = self._torch_class(
+                **self._torch_kwargs(), device=weight.device, dtype=weight.dtype
+            )
+        module.load_state_dict(self.state_dict())
+        module.train(self.training)
+        return module
+
+    def extra_repr(self) -> str:
+        text = f"{self.input_size}, {self.hidden_size}"
+        if getattr(self, "proj_size", 0):
+            text += f", proj_size={self.proj_size}"
+        if self.num_layers != 1:
+            text += f", num_layers={self.num_layers}"
+        if not self.bias:
+            text += ", bias=False"
+        if self.batch_first:
+            text += ", batch_first=True"
+        if self.dropout:
+            text += f", dropout={self.dropout}"
+        if self.bidirectional:
+            text += ", bidirectional=True"
+        if self._backend != "auto":
+            text += f", backend={self._backend!r}"
+        return text
+
+
+_SHAPES = """
+    Inputs: ``input``, ``hx`` (and optionally ``lengths``)
+        - ``input``: :math:`(L, N, H_{in})`, :math:`(N, L, H_{in})` with ``batch_first=True``,
+          :math:`(L, H_{in})` unbatched, or a ``PackedSequence``.
+        - ``hx``: :math:`(D \\cdot num\\_layers, N, H_{out})`, or without N for unbatched input;
+          zeros if omitted.
+        - ``lengths``: optional 1-D integer tensor of the true lengths of a padded batch; the results
+          equal those of packing the batch: final states at each sequence's true end, the reverse
+          direction starting there, outputs past the end zero.
+
+    Outputs: ``output``, ``h_n``
+        - ``output``: :math:`(L, N, D \\cdot H_{out})` (batch-first or unbatched like the input, packed
+          if the input was packed): the last layer's output at every step.
+        - ``h_n``: :math:`(D \\cdot num\\_layers, N, H_{out})` whatever ``batch_first`` is: every layer's
+          final state.
+
+    Legend: N = batch size, L = sequence length, D = 2 if bidirectional else 1, H_in = input_size,
+    H_out = hidden_size (or proj_size for an LSTM with a projection).
+"""
+
+
+class RNN(_TorchLike):
+    __doc__ = (
+        r"""A multi-layer Elman RNN with tanh or ReLU, a drop-in replacement for ``torch.nn.RNN``.
+
+    Each layer computes, for every step t, :math:`h_t = \tanh(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} +
+    b_{hh})` (or ReLU) with :class:`rnnkit.cells.RNNCell`; layer k > 0 takes the (dropped-out) outputs
+    of layer k - 1 as its input.
+
+    Args: as ``torch.nn.RNN``: ``input_size``, ``hidden_size``, ``num_layers=1``,
+    ``nonlinearity='tanh'``, ``bias=True``, ``batch_first=False``, ``dropout=0.0``,
+    ``bidirectional=False``, ``device=None``, ``dtype=None``; plus ``backend='auto'``.
+    """
+        + _SHAPES
+    )
+
+    _torch_class = nn.RNN
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        *,
+        backend: str = "auto",
+    ) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"nonlinearity: expected 'tanh' or 'relu', got {nonlinearity!r}")
+        _check_int("hidden_size", hidden_size, 1)
+        self.hidden_size = hidden_size
+        self.nonlinearity = nonlinearity
+        self.bias = bias
+        super().__init__(
+            lambda size, _: RNNCell(size, hidden_size, bias, nonlinearity, device, dtype),
+            input_size,
+            num_layers,
+            batch_first,
+            dropout,
+            bidirectional,
+            backend=backend,
+        )
+
+    @property
+    def mode(self) -> str:
+        return self.native_mode() or "RNN_TANH"
+
+    def _torch_kwargs(self) -> dict[str, object]:
+        return {**super()._torch_kwargs(), "nonlinearity": self.nonlinearity}
+
+    def extra_repr(self) -> str:
+        text = super().extra_repr()
+        if self.nonlinearity != "tanh":
+            text += f", nonlinearity={self.nonlinearity!r}"
+        return text
+
+
+class LSTM(_TorchLike):
+    __doc__ = (
+        r"""A multi-layer LSTM, a drop-in replacement for ``torch.nn.LSTM``.
+
+    Each layer runs :class:`rnnkit.cells.LSTMCell` (gates i, f, g, o; see its equations) over the
+    sequence; with ``proj_size > 0`` the hidden state is projected to ``proj_size`` features by
+    ``weight_hr_l<k>``. ``hx`` is a tuple ``(h_0, c_0)`` and the layer returns
+    ``output, (h_n, c_n)``; ``c`` has ``hidden_size`` features, ``h`` has :math:`H_{out}`.
+
+    Args: as ``torch.nn.LSTM``: ``input_size``, ``hidden_size``, ``num_layers=1``, ``bias=True``,
+    ``batch_first=False``, ``dropout=0.0``, ``bidirectional=False``, ``proj_size=0``,
+    ``device=None``, ``dtype=None``; plus ``backend='auto'``.
+    """
+        + _SHAPES
+    )
+
+    _torch_class = nn.LSTM
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        *,
+        backend: str = "auto",
+    ) -> None:
+        _check_int("hidden_size", hidden_size, 1)
+        _check_int("proj_size", proj_size, 0)
+        if proj_size >= hidden_size:
+            raise ValueError(
+                f"proj_size: expected less than hidden_size ({hidden_size}), got {proj_size}"
+            )
+        self.hidden_size = hidden_size
+        self.proj_size = proj_size
+        self.bias = bias
+        super().__init__(
+            lambda size, _: LSTMCell(size, hidden_size, bias, device, dtype, proj_size=proj_size),
+            input_size,
+            num_layers,
+            batch_first,
+            dropout,
+            bidirectional,
+            backend=backend,
+        )
+
+    mode = "LSTM"
+
+    def _torch_kwargs(self) -> dict[str, object]:
+        return {**super()._torch_kwargs(), "proj_size": self.proj_size}
+
+
+class GRU(_TorchLike):
+    __doc__ = (
+        r"""A multi-layer GRU, a drop-in replacement for ``torch.nn.GRU``.
+
+    Each layer runs :class:`rnnkit.cells.GRUCell` (gates r, z, n; see its equations) over the sequence.
+
+    Args: as ``torch.nn.GRU``: ``input_size``, ``hidden_size``, ``num_layers=1``, ``bias=True``,
+    ``batch_first=False``, ``dropout=0.0``, ``bidirectional=False``, ``device=None``, ``dtype=None``;
+    plus ``backend='auto'``.
+    """
+        + _SHAPES
+    )
+
+    _torch_class = nn.GRU
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        *,
+        backend: str = "auto",
+    ) -> None:
+        _check_int("hidden_size", hidden_size, 1)
+        self.hidden_size = hidden_size
+        self.bias = bias
+        super().__init__(
+            lambda size, _: GRUCell(size, hidden_size, bias, device, dtype),
+            input_size,
+            num_layers,
+            batch_first,
+            dropout,
+            bidirectional,
+            backend=backend,
+        )
+
+    mode = "GRU"

@@ -1,0 +1,389 @@
+"""Recurrent cells written out from scratch: one time step of an Elman RNN, an LSTM and a GRU.
+
+Every cell follows torch.nn's contract (constructor arguments, parameter names and shapes, gate order,
+initialisation) so that its weights load into ``torch.nn.RNNCell/LSTMCell/GRUCell`` and back, and the
+tests prove the results equal to PyTorch's fused kernels.
+
+A cell also follows the *cell protocol* that :class:`rnnkit.layers.Recurrent` runs over whole sequences:
+
+- ``state_sizes``: the feature size of each state tensor, e.g. ``(H,)`` for an RNN, ``(H_out, H)`` for an
+  LSTM's ``(h, c)``; ``output_size``: the size of the output at each step.
+- ``project_input(x)``: the input's contribution to every gate, for all time steps in one matrix product
+  (``(..., H_in) -> (..., G)``), so that the sequential loop only does the recurrent product.
+- ``recurrence(xp_t, state)``: one step from a projected input ``xp_t`` of shape ``(N, G)`` and a tuple of
+  state tensors, returning ``(output_t, new_state)``.
+- ``native_mode``: the name of PyTorch's fused kernel computing the same recurrence (``"LSTM"``...), or
+  ``None`` for a cell PyTorch has no kernel for.
+
+A new cell that implements these gets stacking, both directions, lengths, packing and initial states
+from the layer runner for free.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+__all__ = ["GRUCell", "LSTMCell", "RNNCell", "RNNCellBase"]
+
+State = tuple[Tensor, ...]
+
+
+def _check_positive_int(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name}: expected an int, got {type(value).__name__} {value!r}")
+    if value <= 0:
+        raise ValueError(f"{name}: expected a positive int, got {value}")
+
+
+class RNNCellBase(nn.Module):
+    """Parameters and plumbing shared by the cells: ``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh``.
+
+    ``gates`` is the number of stacked gate blocks in the weight matrices (1 for an Elman RNN, 4 for an
+    LSTM, 3 for a GRU); subclasses write the recurrence itself.
+    """
+
+    gates: int = 1
+    native_mode: str | None = None
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        *,
+        recurrent_size: int | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        _check_positive_int("input_size", input_size)
+        _check_positive_int("hidden_size", hidden_size)
+        factory = {"device": device, "dtype": dtype}
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.bias = bias
+        # The recurrent matrix multiplies the previous output: H, or the projection size of an LSTM.
+        recurrent_size = hidden_size if recurrent_size is None else recurrent_size
+        self.weight_ih = nn.Parameter(torch.empty(self.gates * hidden_size, input_size, **factory))
+        self.weight_hh = nn.Parameter(torch.empty(self.gates * hidden_size, recurrent_size, **factory))
+        if bias:
+            self.bias_ih = nn.Parameter(torch.empty(self.gates * hidden_size, **factory))
+            self.bias_hh = nn.Parameter(torch.empty(self.gates * hidden_size, **factory))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+
+    def reset_parameters(self) -> None:
+        """Uniform in ``[-1/sqrt(H), 1/sqrt(H)]`` for every weight and bias, as torch.nn does."""
+        bound = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0.0
+        for weight in self.parameters():
+            nn.init.uniform_(weight, -bound, bound)
+
+    @property
+    def state_sizes(self) -> tuple[int, ...]:
+        return (self.hidden_size,)
+
+    @property
+    def output_size(self) -> int:
+        return self.state_sizes[0]
+
+    def extra_repr(self) -> str:
+        text = f"{self.input_size}, {self.hidden_size}"
+        if not self.bias:
+            text += ", bias=False"
+        return text
+
+    # -- the cell protocol ------------------------------------------------------------------------
+
+    def project_input(self, x: Tensor) -> Tensor:
+        """``x @ W_ih^T + b_ih``, for inputs of any leading shape: ``(..., H_in) -> (..., G*H)``."""
+        return F.linear(x, self.weight_ih, self.bias_ih)
+
+    def recurrence(self, xp_t: Tensor, state: State) -> tuple[Tensor, State]:
+        raise NotImplementedError
+
+    def init_state(self, x: Tensor, batch_size: int) -> State:
+        """Zeros on the input's device and dtype, one tensor per entry of ``state_sizes``."""
+        return tuple(x.new_zeros(batch_size, size) for size in self.state_sizes)
+
+    # -- torch.nn's cell API ------------------------------------------------------------------------
+
+    def _step(self, input: Tensor, hx: State | None) -> State:
+        """Validate a single step's input and state, run it, and give back the new state."""
+        if input.dim() not in (1, 2):
+            raise ValueError(
+                f"input: expected a 1-D (unbatched) or 2-D (batched) tensor, got {input.dim()}-D "
+                f"of shape {tuple(input.shape)}"
+            )
+        if input.shape[-1] != self.input_size:
+            raise ValueError(
+                f"input: expected {self.input_size} features (input_size), got {input.shape[-1]}"
+            )
+        if input.dtype != self.weight_ih.dtype:
+            raise TypeError(
+                f"input: expected dtype {self.weight_ih.dtype} (the cell's parameters), "
+                f"got {input.dtype}"
+            )
+        unbatched = input.dim() == 1
+        x = input.unsqueeze(0) if unbatched else input  # (N, H_in)
+        if hx is None:
+            state = self.init_state(x, x.shape[0])
+        else:
+            state = tuple(
+                self._check_state(f"hx[{i}]" if len(hx) > 1 else "hx", h, x, size, unbatched)
+                for i, (h, size) in enumerate(zip(hx, self.state_sizes))
+            )
+        _, state = self.recurrence(self.project_input(x), state)
+        return tuple(s.squeeze(0) for s in state) if unbatched else state
+
+    @staticmethod
+    def _check_state(name: str, h: Tensor, x: Tensor, size: int, unbatched: bool) -> Tensor:
+        expected = (size,) if unbatched else (x.shape[0], size)
+        if tuple(h.shape) != expected:
+            raise ValueError(f"{name}: expected shape {expected}, got {tuple(h.shape)}")
+        if h.dtype != x.dtype:
+            raise TypeError(f"{name}: expected dtype {x.dtype} (the input's), got {h.dtype}")
+        if h.device != x.device:
+            raise RuntimeError(f"{name}: expected device {x.device} (the input's), got {h.device}")
+        return h.unsqueeze(0) if unbatched else h
+
+
+class RNNCell(RNNCellBase):
+    r"""An Elman RNN cell with a tanh or ReLU nonlinearity, written out from scratch.
+
+    .. math::
+        h' = \sigma(W_{ih} x + b_{ih} + W_{hh} h + b_{hh})
+
+    where :math:`\sigma` is ``tanh`` or ``relu``.
+
+    Args:
+        input_size: :math:`H_{in}`, the number of input features.
+        hidden_size: :math:`H`, the number of hidden features.
+        bias: if ``False``, the cell has no ``bias_ih`` and ``bias_hh``.
+        nonlinearity: ``"tanh"`` (default) or ``"relu"``.
+
+    Inputs: ``input``, ``hx``
+        - ``input``: :math:`(N, H_{in})` or :math:`(H_{in})`.
+        - ``hx``: :math:`(N, H)` or :math:`(H)`; zeros if omitted.
+
+    Output: ``h'`` of shape :math:`(N, H)` or :math:`(H)`.
+
+    Parameters (as ``torch.nn.RNNCell``): ``weight_ih`` :math:`(H, H_{in})`, ``weight_hh`` :math:`(H, H)`,
+    ``bias_ih`` and ``bias_hh`` :math:`(H)`, all initialised uniform in :math:`\pm 1/\sqrt{H}`.
+
+    Legend: N = batch size, H_in = input features, H = hidden features.
+    """
+
+    gates = 1
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        nonlinearity: str = "tanh",
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"nonlinearity: expected 'tanh' or 'relu', got {nonlinearity!r}")
+        super().__init__(input_size, hidden_size, bias, device=device, dtype=dtype)
+        self.nonlinearity = nonlinearity
+        self.reset_parameters()
+
+    @property
+    def native_mode(self) -> str:  # type: ignore[override]
+        return "RNN_TANH" if self.nonlinearity == "tanh" else "RNN_RELU"
+
+    def project_input(self, x: Tensor) -> Tensor:
+        # Both biases are added once here instead of at every step: the sum is the same.
+        bias = None if self.bias_ih is None else self.bias_ih + self.bias_hh
+        return F.linear(x, self.weight_ih, bias)
+
+    def recurrence(self, xp_t: Tensor, state: State) -> tuple[Tensor, State]:
+        (h,) = state
+        pre = torch.addmm(xp_t, h, self.weight_hh.t())  # (N, H)
+        h = torch.tanh(pre) if self.nonlinearity == "tanh" else torch.relu(pre)
+        return h, (h,)
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        return self._step(input, None if hx is None else (hx,))[0]
+
+    def extra_repr(self) -> str:
+        text = super().extra_repr()
+        if self.nonlinearity != "tanh":
+            text += f", nonlinearity={self.nonlinearity!r}"
+        return text
+
+
+class LSTMCell(RNNCellBase):
+    r"""A long short-term memory cell, written out from scratch.
+
+    .. math::
+        \begin{array}{ll}
+        i = \sigma(W_{ii} x + b_{ii} + W_{hi} h + b_{hi}) \\
+        f = \sigma(W_{if} x + b_{if} + W_{hf} h + b_{hf}) \\
+        g = \tanh(W_{ig} x + b_{ig} + W_{hg} h + b_{hg}) \\
+        o = \sigma(W_{io} x + b_{io} + W_{ho} h + b_{ho}) \\
+        c' = f \odot c + i \odot g \\
+        h' = o \odot \tanh(c') \qquad (h' = W_{hr}(o \odot \tanh(c')) \text{ with a projection})
+        \end{array}
+
+    :math:`\sigma` is the logistic sigmoid and :math:`\odot` the element-wise product. The gates are
+    stacked in the order i, f, g, o in ``weight_ih``, ``weight_hh`` and the biases, as in torch.nn.
+
+    Args:
+        input_size: :math:`H_{in}`.
+        hidden_size: :math:`H`, the size of the cell state :math:`c`.
+        bias: if ``False``, no ``bias_ih`` and ``bias_hh``.
+        proj_size: if > 0, :math:`h` is projected to :math:`H_{out}` = ``proj_size`` features by
+            ``weight_hr`` (an extension that ``torch.nn.LSTM`` has and ``torch.nn.LSTMCell`` lacks).
+
+    Inputs: ``input``, ``(h, c)``
+        - ``input``: :math:`(N, H_{in})` or :math:`(H_{in})`.
+        - ``h``: :math:`(N, H_{out})`, ``c``: :math:`(N, H)` (without N when unbatched); zeros if omitted.
+
+    Outputs: ``(h', c')`` in the shapes of ``(h, c)``.
+
+    Parameters: ``weight_ih`` :math:`(4H, H_{in})`, ``weight_hh`` :math:`(4H, H_{out})`, ``bias_ih`` and
+    ``bias_hh`` :math:`(4H)`, ``weight_hr`` :math:`(H_{out}, H)` with a projection; uniform in
+    :math:`\pm 1/\sqrt{H}`.
+
+    Legend: N = batch size, H_in = input features, H = hidden (cell) features, H_out = ``proj_size``
+    if > 0 else H.
+    """
+
+    gates = 4
+    native_mode = "LSTM"
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        *,
+        proj_size: int = 0,
+    ) -> None:
+        if isinstance(proj_size, bool) or not isinstance(proj_size, int) or proj_size < 0:
+            raise ValueError(f"proj_size: expected an int >= 0, got {proj_size!r}")
+        if isinstance(hidden_size, int) and proj_size >= hidden_size > 0:
+            raise ValueError(
+                f"proj_size: expected less than hidden_size ({hidden_size}), got {proj_size}"
+            )
+        super().__init__(
+            input_size,
+            hidden_size,
+            bias,
+            recurrent_size=proj_size or hidden_size,
+            device=device,
+            dtype=dtype,
+        )
+        self.proj_size = proj_size
+        if proj_size:
+            self.weight_hr = nn.Parameter(
+                torch.empty(proj_size, hidden_size, device=device, dtype=dtype)
+            )
+        else:
+            self.register_parameter("weight_hr", None)
+        self.reset_parameters()
+
+    @property
+    def state_sizes(self) -> tuple[int, ...]:
+        return (self.proj_size or self.hidden_size, self.hidden_size)
+
+    def project_input(self, x: Tensor) -> Tensor:
+        bias = None if self.bias_ih is None else self.bias_ih + self.bias_hh
+        return F.linear(x, self.weight_ih, bias)
+
+    def recurrence(self, xp_t: Tensor, state: State) -> tuple[Tensor, State]:
+        h, c = state
+        gates = torch.addmm(xp_t, h, self.weight_hh.t())  # (N, 4H)
+        i, f, g, o = gates.chunk(4, dim=1)  # each (N, H)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        if self.weight_hr is not None:
+            h = h @ self.weight_hr.t()  # (N, H_out)
+        return h, (h, c)
+
+    def forward(
+        self,
+        input: Tensor,
+        hx: tuple[Tensor, Tensor] | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
+            raise TypeError(f"hx: expected a tuple (h, c) of two tensors, got {type(hx).__name__}")
+        h, c = self._step(input, None if hx is None else tuple(hx))
+        return h, c
+
+    def extra_repr(self) -> str:
+        text = super().extra_repr()
+        if self.proj_size:
+            text += f", proj_size={self.proj_size}"
+        return text
+
+
+class GRUCell(RNNCellBase):
+    r"""A gated recurrent unit cell, written out from scratch.
+
+    .. math::
+        \begin{array}{ll}
+        r = \sigma(W_{ir} x + b_{ir} + W_{hr} h + b_{hr}) \\
+        z = \sigma(W_{iz} x + b_{iz} + W_{hz} h + b_{hz}) \\
+        n = \tanh(W_{in} x + b_{in} + r \odot (W_{hn} h + b_{hn})) \\
+        h' = (1 - z) \odot n + z \odot h
+        \end{array}
+
+    The reset gate multiplies the recurrent term *including its bias* :math:`b_{hn}`, which is why the
+    two biases cannot be summed for the n gate (torch.nn and cuDNN use this form). Gates are stacked
+    r, z, n.
+
+    Args:
+        input_size: :math:`H_{in}`.
+        hidden_size: :math:`H`.
+        bias: if ``False``, no ``bias_ih`` and ``bias_hh``.
+
+    Inputs: ``input`` :math:`(N, H_{in})` or :math:`(H_{in})`; ``hx`` :math:`(N, H)` or :math:`(H)`,
+    zeros if omitted. Output: ``h'`` in the shape of ``hx``.
+
+    Parameters: ``weight_ih`` :math:`(3H, H_{in})`, ``weight_hh`` :math:`(3H, H)`, ``bias_ih`` and
+    ``bias_hh`` :math:`(3H)`; uniform in :math:`\pm 1/\sqrt{H}`.
+
+    Legend: N = batch size, H_in = input features, H = hidden features.
+    """
+
+    gates = 3
+    native_mode = "GRU"
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(input_size, hidden_size, bias, device=device, dtype=dtype)
+        self.reset_parameters()
+
+    def recurrence(self, xp_t: Tensor, state: State) -> tuple[Tensor, State]:
+        (h,) = state
+        if self.bias_hh is None:
+            hp = h @ self.weight_hh.t()  # (N, 3H)
+        else:
+            hp = torch.addmm(self.bias_hh, h, self.weight_hh.t())  # (N, 3H)
+        x_r, x_z, x_n = xp_t.chunk(3, dim=1)
+        h_r, h_z, h_n = hp.chunk(3, dim=1)
+        r = torch.sigmoid(x_r + h_r)
+        z = torch.sigmoid(x_z + h_z)
+        n = torch.tanh(x_n + r * h_n)
+        h = n + z * (h - n)  # = (1 - z) * n + z * h, one operation fewer
+        return h, (h,)
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        return self._step(input, None if hx is None else (hx,))[0]
