@@ -1,0 +1,228 @@
+"""Many-to-many sequence tagging: one tag per token, with an optional linear-chain CRF.
+
+::
+
+    words (N, L) --embedding--> (N, L, E) --+
+    chars (N, L, W) --char CNN, max over W--+--> concat (N, L, E + K)   [chars optional]
+        --> dropout --> rnnkit RNN/LSTM/GRU, bidirectional by default --> (N, L, D*H)
+        --> dropout --> Linear(D*H, T) --> emissions (N, L, T)
+        --> per-token softmax (cross-entropy) or a CRF (forward algorithm / Viterbi)
+
+Legend: N = batch, L = padded length in words, W = padded word length in characters, E = word
+embedding size, K = character filters, H = hidden size, D = 2 if bidirectional else 1, T = tags.
+
+The optional character CNN gives unknown words a representation from their spelling (suffixes,
+capitals, digits), which matters on small treebanks where many test words are unseen. Word dropout
+replaces training words by ``<unk>`` at random so that the ``<unk>`` embedding is actually learned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from rnnkit.models.classifier import (
+    _check_layer_options,
+    _known_fields,
+    build_recurrent_layer,
+    check_lengths,
+    valid_mask,
+)
+from rnnkit.models.crf import CRF
+
+__all__ = ["IGNORE_INDEX", "SequenceTagger", "SequenceTaggerConfig"]
+
+IGNORE_INDEX = -100  # tag id of padded positions for the cross-entropy loss
+
+
+@dataclass
+class SequenceTaggerConfig:
+    """Everything needed to rebuild a :class:`SequenceTagger` (stored in checkpoints as a dict).
+
+    Attributes:
+        vocab_size: word vocabulary size (>= 2).
+        num_tags: number of tags T (>= 2).
+        embedding_dim: word embedding size E.
+        padding_idx: id of the padding word (embedding stays zero).
+        unk_idx: id of the unknown word, used by ``word_dropout``.
+        word_dropout: probability of replacing a training word by ``<unk>``.
+        char_vocab_size: character vocabulary size; 0 turns the character CNN off.
+        char_embedding_dim: character embedding size.
+        char_filters: output channels K of the character CNN.
+        char_kernel_size: width of the character convolution.
+        cell: ``"rnn"``, ``"lstm"`` or ``"gru"``.
+        nonlinearity: ``"tanh"`` or ``"relu"`` for ``cell="rnn"``.
+        hidden_size: hidden size H per direction.
+        num_layers: stacked recurrent layers.
+        bidirectional: read each sentence in both directions (default True).
+        dropout: dropout on the inputs, between layers and before the output layer.
+        use_crf: score whole tag paths with a linear-chain CRF instead of per-token softmax.
+        backend: the rnnkit layer backend.
+    """
+
+    vocab_size: int
+    num_tags: int
+    embedding_dim: int = 100
+    padding_idx: int | None = 0
+    unk_idx: int | None = 1
+    word_dropout: float = 0.0
+    char_vocab_size: int = 0
+    char_embedding_dim: int = 32
+    char_filters: int = 64
+    char_kernel_size: int = 3
+    cell: str = "lstm"
+    nonlinearity: str = "tanh"
+    hidden_size: int = 128
+    num_layers: int = 1
+    bidirectional: bool = True
+    dropout: float = 0.0
+    use_crf: bool = False
+    backend: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.vocab_size < 2:
+            raise ValueError(f"vocab_size must be >= 2, got {self.vocab_size}")
+        if self.num_tags < 2:
+            raise ValueError(f"num_tags must be >= 2, got {self.num_tags}")
+        if self.embedding_dim < 1:
+            raise ValueError(f"embedding_dim must be >= 1, got {self.embedding_dim}")
+        if not 0.0 <= self.word_dropout < 1.0:
+            raise ValueError(f"word_dropout must be in [0, 1), got {self.word_dropout}")
+        if self.word_dropout > 0 and self.unk_idx is None:
+            raise ValueError("word_dropout needs unk_idx (the id of the unknown word)")
+        if self.char_vocab_size < 0:
+            raise ValueError(f"char_vocab_size must be >= 0, got {self.char_vocab_size}")
+        if self.char_vocab_size > 0 and min(
+            self.char_embedding_dim, self.char_filters, self.char_kernel_size
+        ) < 1:
+            raise ValueError("char_embedding_dim, char_filters and char_kernel_size must be >= 1")
+        _check_layer_options(self.cell, self.nonlinearity, self.hidden_size, self.num_layers,
+                             self.dropout)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SequenceTaggerConfig:
+        """Rebuild from ``asdict(config)``; unknown keys are an error naming them."""
+        return cls(**_known_fields(cls, data))
+
+
+class SequenceTagger(nn.Module):
+    """Word (and optional character) embeddings -> recurrent layer -> per-token tag scores.
+
+    Inputs: ``words, lengths, chars``
+        - **words**: ``(N, L)`` word ids, padded with ``padding_idx``.
+        - **lengths**: optional ``(N,)`` true lengths (default: all ``L``).
+        - **chars**: ``(N, L, W)`` character ids (0 = padding), required when the model has a
+          character CNN.
+
+    Outputs: **emissions** ``(N, L, T)``.
+    """
+
+    def __init__(self, config: SequenceTaggerConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim,
+                                      padding_idx=config.padding_idx)
+        layer_input = config.embedding_dim
+        if config.char_vocab_size > 0:
+            self.char_embedding: nn.Embedding | None = nn.Embedding(
+                config.char_vocab_size, config.char_embedding_dim, padding_idx=0
+            )
+            self.char_conv: nn.Conv1d | None = nn.Conv1d(
+                config.char_embedding_dim, config.char_filters, config.char_kernel_size,
+                padding=config.char_kernel_size // 2,
+            )
+            layer_input += config.char_filters
+        else:
+            self.char_embedding = None
+            self.char_conv = None
+        self.rnn = build_recurrent_layer(
+            config.cell, layer_input, config.hidden_size, config.num_layers,
+            config.bidirectional, config.dropout, config.nonlinearity, config.backend,
+        )
+        self.dropout = nn.Dropout(config.dropout)
+        directions = 2 if config.bidirectional else 1
+        self.head = nn.Linear(directions * config.hidden_size, config.num_tags)
+        self.crf: CRF | None = CRF(config.num_tags) if config.use_crf else None
+
+    def _char_features(self, chars: Tensor) -> Tensor:
+        batch, length, width = chars.shape
+        flat = chars.reshape(batch * length, width).long()  # (N*L, W)
+        embedded = self.char_embedding(flat).transpose(1, 2)  # (N*L, C, W)
+        conv = torch.relu(self.char_conv(embedded))[..., :width]  # (N*L, K, W)
+        conv = conv.masked_fill((flat == 0).unsqueeze(1), float("-inf"))
+        pooled = conv.max(dim=2).values  # (N*L, K); words with no characters give -inf
+        pooled = pooled.masked_fill(torch.isinf(pooled), 0.0)
+        return pooled.reshape(batch, length, -1)  # (N, L, K)
+
+    def forward(self, words: Tensor, lengths: Tensor | None = None,
+                chars: Tensor | None = None) -> Tensor:
+        if words.dim() != 2:
+            raise ValueError(f"expected word ids of shape (N, L), got {tuple(words.shape)}")
+        batch, max_len = words.shape
+        if max_len == 0:
+            raise ValueError("expected sequences of length >= 1, got L = 0")
+        lengths = check_lengths(lengths, batch, max_len)
+        words = words.long()
+        if self.training and self.config.word_dropout > 0:
+            drop = torch.rand(words.shape, device=words.device) < self.config.word_dropout
+            words = words.masked_fill(drop & (words != self.config.padding_idx), self.config.unk_idx)
+        inputs = self.embedding(words)  # (N, L, E)
+        if self.char_embedding is not None:
+            if chars is None or chars.dim() != 3 or chars.shape[:2] != (batch, max_len):
+                got = None if chars is None else tuple(chars.shape)
+                raise ValueError(
+                    f"this tagger reads characters: expected chars of shape ({batch}, {max_len}, W), "
+                    f"got {got}"
+                )
+            inputs = torch.cat([inputs, self._char_features(chars)], dim=-1)  # (N, L, E+K)
+        inputs = self.dropout(inputs)
+        if lengths is None:
+            outputs, _ = self.rnn(inputs)
+        else:
+            outputs, _ = self.rnn(inputs, lengths=lengths)  # (N, L, D*H)
+        return self.head(self.dropout(outputs))  # (N, L, T)
+
+    def mask(self, words: Tensor, lengths: Tensor | None) -> Tensor:
+        """Valid-step mask ``(N, L)`` for a batch."""
+        if lengths is None:
+            return torch.ones(words.shape, dtype=torch.bool, device=words.device)
+        return valid_mask(lengths, words.shape[1], words.device)
+
+    def loss(self, emissions: Tensor, tags: Tensor, mask: Tensor) -> Tensor:
+        """Mean loss per valid token: CRF negative log-likelihood or token cross-entropy."""
+        if self.crf is not None:
+            return self.crf(emissions, tags, mask)
+        target = tags.long().masked_fill(~mask, IGNORE_INDEX)  # (N, L)
+        return nn.functional.cross_entropy(
+            emissions.reshape(-1, emissions.shape[-1]), target.reshape(-1), ignore_index=IGNORE_INDEX
+        )
+
+    @torch.no_grad()
+    def decode(self, words: Tensor, lengths: Tensor | None = None,
+               chars: Tensor | None = None) -> list[list[int]]:
+        """Best tag ids of each sentence (its true length), in evaluation mode."""
+        was_training = self.training
+        self.eval()
+        try:
+            emissions = self.forward(words, lengths, chars)  # (N, L, T)
+            mask = self.mask(words, lengths)
+            if self.crf is not None:
+                best = self.crf.decode(emissions, mask)
+            else:
+                best = emissions.argmax(dim=-1)  # (N, L)
+        finally:
+            self.train(was_training)
+        sizes = mask.sum(dim=1).tolist()
+        return [row[:size] for row, size in zip(best.tolist(), sizes)]
+
+    def to_config_dict(self) -> dict[str, Any]:
+        """``asdict(config)``: what a checkpoint stores to rebuild this model."""
+        return asdict(self.config)
+
+    @classmethod
+    def from_config_dict(cls, data: dict[str, Any]) -> SequenceTagger:
+        """Rebuild (untrained) from :meth:`to_config_dict`."""
+        return cls(SequenceTaggerConfig.from_dict(data))

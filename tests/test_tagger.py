@@ -1,0 +1,149 @@
+"""CRF (brute-force parity of log Z and Viterbi, padding) and SequenceTagger."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import asdict
+
+import pytest
+import torch
+
+from rnnkit.models.crf import CRF
+from rnnkit.models.tagger import SequenceTagger, SequenceTaggerConfig
+
+
+def _brute_force(crf: CRF, emissions: torch.Tensor, length: int):
+    """All T^n paths of one sequence: (log Z, best path, best score)."""
+    scores = {}
+    for path in itertools.product(range(crf.num_tags), repeat=length):
+        tags = torch.tensor([list(path)])
+        scores[path] = crf.score(emissions[None, :length], tags).item()
+    values = torch.tensor(list(scores.values()), dtype=torch.float64)
+    best = max(scores, key=scores.get)
+    return torch.logsumexp(values, dim=0).item(), list(best), scores[best]
+
+
+def _random_crf(num_tags: int, seed: int) -> CRF:
+    torch.manual_seed(seed)
+    crf = CRF(num_tags).double()
+    with torch.no_grad():  # larger scores than the init, so paths really differ
+        for parameter in crf.parameters():
+            parameter.normal_(0, 1.0)
+    return crf
+
+
+@pytest.mark.parametrize("num_tags, length", [(2, 1), (3, 4), (4, 3), (3, 5)])
+def test_log_partition_and_viterbi_equal_brute_force(num_tags, length):
+    crf = _random_crf(num_tags, seed=num_tags * 10 + length)
+    emissions = torch.randn(1, length, num_tags, dtype=torch.float64)
+    log_z, best, best_score = _brute_force(crf, emissions[0], length)
+    assert crf.log_partition(emissions).item() == pytest.approx(log_z, abs=1e-9)
+    decoded = crf.decode(emissions)
+    assert decoded[0].tolist() == best
+    assert crf.score(emissions, decoded).item() == pytest.approx(best_score, abs=1e-9)
+
+
+def test_padded_batch_equals_each_sequence_alone():
+    crf = _random_crf(3, seed=7)
+    lengths = [5, 2, 1, 4]
+    emissions = torch.randn(4, 5, 3, dtype=torch.float64)
+    mask = torch.arange(5)[None, :] < torch.tensor(lengths)[:, None]
+    tags = torch.randint(0, 3, (4, 5))
+    batch_z = crf.log_partition(emissions, mask)
+    batch_ll = crf.log_likelihood(emissions, tags, mask)
+    batch_paths = crf.decode(emissions, mask)
+    for n, length in enumerate(lengths):
+        log_z, best, _ = _brute_force(crf, emissions[n], length)
+        assert batch_z[n].item() == pytest.approx(log_z, abs=1e-9)
+        assert batch_paths[n, :length].tolist() == best
+        assert batch_paths[n, length:].tolist() == [0] * (5 - length)
+        alone = crf.log_likelihood(emissions[n : n + 1, :length], tags[n : n + 1, :length])
+        assert batch_ll[n].item() == pytest.approx(alone.item(), abs=1e-9)
+    assert bool((batch_ll <= 0).all())
+
+
+def test_probabilities_of_all_paths_sum_to_one():
+    crf = _random_crf(3, seed=3)
+    emissions = torch.randn(1, 3, 3, dtype=torch.float64)
+    paths = torch.tensor(list(itertools.product(range(3), repeat=3)))  # (27, 3)
+    ll = crf.log_likelihood(emissions.expand(27, -1, -1), paths)
+    assert torch.exp(ll).sum().item() == pytest.approx(1.0, abs=1e-9)
+
+
+def test_crf_rejects_bad_shapes():
+    crf = CRF(3)
+    with pytest.raises(ValueError, match=r"expected emissions of shape \(N, L, 3\), got \(2, 4\)"):
+        crf.decode(torch.randn(2, 4))
+    with pytest.raises(ValueError, match="mask\\[:, 0\\] all True"):
+        crf.decode(torch.randn(1, 2, 3), torch.tensor([[False, True]]))
+
+
+def _tagger(**kwargs) -> SequenceTagger:
+    config = SequenceTaggerConfig(vocab_size=20, num_tags=4, embedding_dim=8, hidden_size=6, **kwargs)
+    return SequenceTagger(config)
+
+
+@pytest.mark.parametrize("use_crf", [False, True])
+def test_tagger_padded_batch_equals_alone(use_crf):
+    torch.manual_seed(0)
+    model = _tagger(use_crf=use_crf, char_vocab_size=10, num_layers=2, dropout=0.2).eval()
+    assert model.config.bidirectional is True  # the default
+    words = torch.randint(2, 20, (3, 6))
+    chars = torch.randint(1, 10, (3, 6, 4))
+    lengths = torch.tensor([6, 3, 1])
+    for n, length in enumerate(lengths.tolist()):
+        words[n, length:] = 0
+        chars[n, length:] = 0
+    emissions = model(words, lengths, chars)
+    decoded = model.decode(words, lengths, chars)
+    assert [len(row) for row in decoded] == [6, 3, 1]
+    for n, length in enumerate(lengths.tolist()):
+        alone = model(words[n : n + 1, :length], None, chars[n : n + 1, :length])
+        torch.testing.assert_close(alone[0], emissions[n, :length], atol=1e-5, rtol=1e-5)
+        assert model.decode(words[n : n + 1, :length], None, chars[n : n + 1, :length])[0] == decoded[n]
+
+
+@pytest.mark.parametrize("use_crf", [False, True])
+def test_tagger_learns_a_tiny_tagging_task(use_crf):
+    # tag = word id mod 4, except that word 2 takes the tag of the previous word (needs context)
+    torch.manual_seed(0)
+    model = _tagger(use_crf=use_crf)
+    words = torch.randint(3, 20, (32, 7))
+    tags = words % 4
+    words[:, 3] = 2
+    tags[:, 3] = tags[:, 2]
+    lengths = torch.full((32,), 7)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
+    for _ in range(80):
+        optimizer.zero_grad()
+        emissions = model(words, lengths)
+        loss = model.loss(emissions, tags, model.mask(words, lengths))
+        loss.backward()
+        optimizer.step()
+    predicted = torch.tensor(model.decode(words, lengths))
+    assert (predicted == tags).float().mean().item() >= 0.97
+
+
+def test_tagger_loss_ignores_padding():
+    torch.manual_seed(0)
+    model = _tagger().eval()
+    words = torch.tensor([[5, 6, 0, 0]])
+    lengths = torch.tensor([2])
+    tags_a = torch.tensor([[1, 2, 0, 0]])
+    tags_b = torch.tensor([[1, 2, 3, 3]])
+    emissions = model(words, lengths)
+    mask = model.mask(words, lengths)
+    assert model.loss(emissions, tags_a, mask).item() == pytest.approx(
+        model.loss(emissions, tags_b, mask).item()
+    )
+
+
+def test_tagger_config_round_trip_and_errors():
+    model = _tagger(use_crf=True)
+    again = SequenceTagger.from_config_dict(asdict(model.config))
+    assert sorted(again.state_dict()) == sorted(model.state_dict())
+    assert "crf.transitions" in model.state_dict()
+    with pytest.raises(ValueError, match="num_tags must be >= 2, got 1"):
+        SequenceTaggerConfig(vocab_size=5, num_tags=1)
+    with pytest.raises(ValueError, match=r"expected chars of shape \(1, 2, W\), got None"):
+        _tagger(char_vocab_size=5)(torch.tensor([[3, 4]]))
