@@ -1,0 +1,187 @@
+"""Checkpoints: atomic saving and safe loading of plain-data dictionaries of tensors.
+
+A checkpoint is one ``dict`` written with :func:`torch.save` and read back with
+``torch.load(..., weights_only=True, map_location="cpu")``, so it may hold only tensors and plain
+Python types (dict, list, tuple, str, int, float, bool, None). A file that would need to run code
+to unpickle is refused with a clear :class:`~rnnkit.errors.RnnkitError`.
+
+Layout written by :class:`rnnkit.training.Trainer` (tasks may add keys; readers ignore unknown ones)::
+
+    {
+      "format_version": 1,            # FORMAT_VERSION; readers refuse newer versions
+      "rnnkit_version": "0.1.0",
+      "task": "lm",                    # "lm", "classify", "tag", "forecast", "synthetic": for dispatch
+      "model_config": {...},           # asdict() of the model's config dataclass
+      "model_state": {...},            # model.state_dict()
+      "task_state": {...},             # the task's plain state: vocabulary, label maps, scalers...
+      "train": {...},                  # optimizer, schedule, RNG, step, data position (Trainer only)
+    }
+
+Every write goes to a temporary file in the same directory, is flushed and fsync'ed, then renamed
+over the target, so a crash mid-write leaves the previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+import tempfile
+import warnings
+import zipfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rnnkit import __version__
+from rnnkit.errors import RnnkitError
+
+__all__ = [
+    "CHECKPOINT_NAMES",
+    "FORMAT_VERSION",
+    "atomic_write",
+    "check_plain",
+    "find_checkpoint",
+    "load_checkpoint",
+    "save_checkpoint",
+]
+
+FORMAT_VERSION = 1
+# Looked for, in this order, when a directory is given instead of a file.
+CHECKPOINT_NAMES = ("best.pt", "last.pt")
+
+_PLAIN_LEAVES = (str, int, float, bool, type(None), torch.Tensor, torch.dtype, torch.Size)
+
+
+def check_plain(obj: Any, where: str = "checkpoint") -> None:
+    """Raise ``TypeError`` naming the key path when ``obj`` holds anything but tensors and plain types."""
+    if isinstance(obj, _PLAIN_LEAVES):
+        return
+    if isinstance(obj, Mapping):
+        for key, value in obj.items():
+            if not isinstance(key, (str, int)):
+                raise TypeError(f"{where}: key {key!r} must be str or int, got {type(key).__name__}")
+            check_plain(value, f"{where}[{key!r}]")
+        return
+    if isinstance(obj, (list, tuple)):
+        for index, value in enumerate(obj):
+            check_plain(value, f"{where}[{index}]")
+        return
+    raise TypeError(
+        f"{where} holds a {type(obj).__module__}.{type(obj).__qualname__}; checkpoints may hold only "
+        "tensors and plain Python types (convert it with to_dict()/asdict()/tolist())"
+    )
+
+
+def atomic_write(path: str | os.PathLike[str], write: Callable[[Any], None]) -> Path:
+    """Call ``write(file)`` on a temporary file beside ``path``, fsync it, then rename it to ``path``.
+
+    The rename is atomic on POSIX and Windows, so readers see either the old or the new file.
+    """
+    path = Path(path)
+    directory = path.parent
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as error:
+        raise RnnkitError(f"cannot write to {directory}: {error.strerror or error}") from error
+    try:
+        with os.fdopen(fd, "wb") as file:
+            write(file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        try:
+            os.unlink(tmp_name)
+        except OSError:
+            pass
+        raise
+    try:  # make the rename itself durable; not possible on every platform
+        dir_fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return path
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+    return path
+
+
+def save_checkpoint(path: str | os.PathLike[str], checkpoint: Mapping[str, Any]) -> Path:
+    """Atomically save ``checkpoint`` (a dict with at least ``task``), adding the format version."""
+    if "task" not in checkpoint or not isinstance(checkpoint["task"], str):
+        raise ValueError("a checkpoint needs a 'task' string (e.g. 'lm', 'classify')")
+    data = {"format_version": FORMAT_VERSION, "rnnkit_version": __version__, **checkpoint}
+    check_plain(data)
+    return atomic_write(path, lambda file: torch.save(data, file))
+
+
+def find_checkpoint(path: str | os.PathLike[str]) -> Path:
+    """The checkpoint file for ``path``: the file itself, or ``best.pt`` then ``last.pt`` in a directory."""
+    path = Path(path)
+    if path.is_dir():
+        for name in CHECKPOINT_NAMES:
+            if (path / name).is_file():
+                return path / name
+        raise RnnkitError(f"no checkpoint ({' or '.join(CHECKPOINT_NAMES)}) in directory {path}")
+    if not path.exists():
+        raise RnnkitError(f"checkpoint not found: {path}")
+    if not path.is_file():
+        raise RnnkitError(f"checkpoint is not a regular file: {path}")
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike[str], *, task: str | None = None) -> dict[str, Any]:
+    """Load a checkpoint file (or the one in a directory, see :func:`find_checkpoint`) onto the CPU.
+
+    Raises ``RnnkitError`` for a missing, corrupt, truncated, unsafe (code-running), foreign or
+    newer-format file, and when ``task`` is given and differs from the checkpoint's task.
+    The returned dict has an extra key ``"path"`` (str) naming the file read.
+    """
+    file = find_checkpoint(path)
+    try:
+        with warnings.catch_warnings():  # torch warns about pickle protocols of foreign files
+            warnings.simplefilter("ignore")
+            data = torch.load(file, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        text = " ".join(str(error).split())
+        name = _unsafe_global(text)
+        if name is not None:
+            raise RnnkitError(
+                f"refusing to load {file}: it holds Python objects that would run code when loaded "
+                f"({name}); rnnkit checkpoints hold only tensors and plain data"
+            ) from error
+        if "weights only load failed" in text.lower():
+            raise RnnkitError(
+                f"refusing to load {file}: it is corrupt or is not a plain-data checkpoint (rnnkit "
+                "checkpoints hold only tensors and plain data)"
+            ) from error
+        raise RnnkitError(f"checkpoint {file} is corrupt: {text[:200]}") from error
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError) as error:
+        text = " ".join(str(error).split())[:200] or type(error).__name__
+        raise RnnkitError(f"checkpoint {file} is corrupt or truncated ({text})") from error
+    if not isinstance(data, dict) or "format_version" not in data:
+        raise RnnkitError(f"{file} is not an rnnkit checkpoint (no format_version)")
+    version = data["format_version"]
+    if not isinstance(version, int) or version != FORMAT_VERSION:
+        raise RnnkitError(
+            f"checkpoint {file} has format version {version!r}, but this rnnkit ({__version__}) "
+            f"reads version {FORMAT_VERSION}; use the rnnkit version that wrote it"
+        )
+    for key in ("task", "model_config", "model_state"):
+        if key not in data:
+            raise RnnkitError(f"checkpoint {file} is incomplete: it has no {key!r}")
+    if task is not None and data["task"] != task:
+        raise RnnkitError(f"checkpoint {file} is for task {data['task']!r}, not {task!r}")
+    data["path"] = str(file)
+    return data
+
+
+def _unsafe_global(text: str) -> str | None:
+    """The code-running global (e.g. 'posix.system') named in torch's weights-only error, if any."""
+    match = re.search(r"GLOBAL ([A-Za-z_][\w.]*\.[A-Za-z_]\w*)(?= whose| was|\s*$)", text)
+    return match.group(1) if match else None

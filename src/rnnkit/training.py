@@ -1,0 +1,778 @@
+"""The model-agnostic :class:`Trainer` every rnnkit task reuses, and its :class:`TrainConfig`.
+
+The Trainer knows nothing of any task. A task hands it:
+
+``model``
+    any ``nn.Module``; the Trainer moves it to the device and owns the AdamW optimiser.
+``train_data``
+    a *batch source*: an object with ``next_batch() -> batch`` (endless: it wraps around by
+    itself), ``state_dict() -> dict`` and ``load_state_dict(dict)``; the state (data position,
+    epoch, shuffling seed: plain types) is saved in the checkpoint so a resumed run sees exactly
+    the batches an uninterrupted one would. :class:`ShuffledBatches` is the ordinary shuffled
+    mini-batch source; ``rnnkit.data.text.TBPTTBatches`` the stateful one for language models.
+    Each batch is moved to the device with :func:`to_device` (tensors inside tuples, lists, dicts).
+``loss_fn(model, batch)``
+    returns a scalar loss tensor, or a :class:`StepOutput` (loss, the number of items -- chars,
+    tokens, sequences -- for the throughput, extra float metrics to log). When it carries state
+    from step to step (the hidden state of truncated back-propagation through time), give it
+    ``state_dict()``/``load_state_dict()`` too and the Trainer saves that state (tensors allowed).
+``eval_fn(model) -> dict[str, float]``
+    (optional) validation metrics with at least ``"loss"``, called every ``eval_every`` steps and
+    at the end, under ``torch.no_grad()`` with the model in eval mode and on the device
+    (:func:`model_device` tells which). It drives ``best.pt`` and early stopping.
+``task``, ``model_config``, ``task_state``
+    stored in every checkpoint: the task name (``"lm"``, ``"classify"``...: ``evaluate`` and
+    ``predict`` dispatch on it), ``asdict()`` of the model config, and the task's own plain state
+    (vocabulary ``to_dict()``, label maps, scalers); ``task_state`` may be a dict or a function
+    returning one. Only tensors and plain Python types are allowed (see :mod:`rnnkit.checkpoint`).
+``progress_fn(loss) -> dict[str, str]``
+    (optional) what the progress bar shows for a (smoothed) loss, e.g. ``{"loss": "1.52",
+    "bpc": "2.19"}``; ``unit`` names the items for the throughput (``"char"`` -> ``char/s``).
+
+What it does: AdamW (weight decay on matrices only); linear warmup then cosine decay to
+``lr * min_lr_ratio``, keyed to the wall-clock budget when ``max_minutes`` is set (whichever of
+steps and time is further along) and to ``max_steps`` otherwise; clipping by norm (default) or by
+value; the gradient norm of every step in ``metrics.jsonl``; a step whose loss or gradient is not
+finite is skipped and logged, and ``max_nonfinite`` (5) such steps in a row stop the run with an
+``RnnkitError``; evaluation every ``eval_every`` steps with early stopping after ``patience``
+evaluations without improvement; ``last.pt`` every ``save_every`` steps and at the end, ``best.pt``
+on each new best validation loss, both written atomically and holding everything needed to resume
+exactly (weights, optimiser, schedule, every RNG state, step, data position, carried state);
+Ctrl-C finishes the current step, writes ``last.pt`` and raises ``KeyboardInterrupt``; a tqdm
+progress bar on stderr (off when stderr is not a terminal); metrics as JSON lines.
+
+Usage (a classifier; the language model does the same with ``TBPTTBatches``)::
+
+    from rnnkit.training import ShuffledBatches, StepOutput, TrainConfig, Trainer, seed_everything
+
+    seed_everything(0)
+    model = MyClassifier(cfg)
+    train = ShuffledBatches(len(xs), batch_size=32, collate=lambda idx: (xs[idx], ys[idx]), seed=0)
+
+    def loss_fn(model, batch):
+        x, y = batch
+        return StepOutput(F.cross_entropy(model(x), y), items=len(y))
+
+    @torch.no_grad()  # the Trainer adds no_grad and eval mode itself; harmless here
+    def eval_fn(model):
+        logits = model(val_x.to(model_device(model)))
+        return {"loss": F.cross_entropy(logits, val_y.to(logits.device)).item()}
+
+    trainer = Trainer(model, TrainConfig(max_steps=500, out_dir="runs/clf"), train, loss_fn,
+                      eval_fn=eval_fn, task="classify", model_config=asdict(cfg),
+                      task_state={"labels": labels.to_dict()})
+    result = trainer.fit()                                  # or fit(resume=load_checkpoint(path))
+    print(result.best_val_loss, result.stop_reason)
+
+Resuming: rebuild the model and the task's state from the checkpoint (``load_checkpoint`` from
+:mod:`rnnkit.checkpoint`), build the Trainer with the checkpoint's ``train["config"]`` (as a
+:class:`TrainConfig` via :meth:`TrainConfig.from_dict`) and call ``fit(resume=checkpoint)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import random
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import torch
+from torch import nn
+
+from rnnkit.checkpoint import save_checkpoint
+from rnnkit.errors import RnnkitError
+
+__all__ = [
+    "BatchSource",
+    "ShuffledBatches",
+    "StepOutput",
+    "TrainConfig",
+    "TrainResult",
+    "Trainer",
+    "get_rng_state",
+    "model_device",
+    "resolve_device",
+    "seed_everything",
+    "set_rng_state",
+    "to_device",
+]
+
+
+# --------------------------------------------------------------------------- helpers
+def seed_everything(seed: int) -> None:
+    """Seed Python's ``random``, NumPy and torch (CPU and every GPU) with ``seed``."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def get_rng_state() -> dict[str, Any]:
+    """Every global RNG state as tensors and plain types (checkpoint-safe)."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": [kind, keys.tolist(), int(pos), int(has_gauss), float(cached)],
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: Mapping[str, Any]) -> None:
+    """Restore states saved by :func:`get_rng_state`."""
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"].cpu())
+    if "cuda" in state and torch.cuda.is_available():
+        states = state["cuda"]
+        if len(states) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all([s.cpu() for s in states])
+
+
+def resolve_device(name: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; ``"cuda"`` without a GPU is an ``RnnkitError``."""
+    if isinstance(name, torch.device):
+        return name
+    name = str(name).strip().lower()
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise RnnkitError("--device cuda was asked for, but no CUDA GPU is available (use cpu or auto)")
+        return torch.device(name)
+    if name == "cpu":
+        return torch.device("cpu")
+    raise RnnkitError(f"unknown device {name!r}: expected auto, cpu or cuda")
+
+
+def to_device(obj: Any, device: torch.device) -> Any:
+    """Move every tensor in ``obj`` (tensors, tuples, lists, dicts of them) to ``device``."""
+    if isinstance(obj, torch.Tensor):
+        return obj.to(device, non_blocking=True)
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):  # namedtuple
+        return type(obj)(*(to_device(v, device) for v in obj))
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(to_device(v, device) for v in obj)
+    if isinstance(obj, dict):
+        return {k: to_device(v, device) for k, v in obj.items()}
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.replace(
+            obj, **{f.name: to_device(getattr(obj, f.name), device) for f in dataclasses.fields(obj) if f.init}
+        )
+    return obj
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """The device of the model's first parameter (CPU for a model without parameters)."""
+    for parameter in model.parameters():
+        return parameter.device
+    return torch.device("cpu")
+
+
+# --------------------------------------------------------------------------- batch sources
+@runtime_checkable
+class BatchSource(Protocol):
+    """An endless source of training batches whose position can be saved and restored."""
+
+    def next_batch(self) -> Any: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None: ...
+
+
+class ShuffledBatches:
+    """Ordinary shuffled mini-batches over ``size`` items, epoch after epoch, resumable exactly.
+
+    ``collate(indices)`` turns a list of item indices into a batch. The order of epoch ``e`` is a
+    permutation drawn from a generator seeded with ``(seed, e)``, so the saved state is just
+    ``{"epoch", "index", "seed"}``.
+    """
+
+    def __init__(
+        self,
+        size: int,
+        batch_size: int,
+        collate: Callable[[list[int]], Any],
+        *,
+        shuffle: bool = True,
+        drop_last: bool = False,
+        seed: int = 0,
+    ) -> None:
+        if size < 1:
+            raise RnnkitError("no training examples")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if drop_last and size < batch_size:
+            raise RnnkitError(f"{size} training examples are fewer than one batch of {batch_size}")
+        self.size = size
+        self.batch_size = batch_size
+        self.collate = collate
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.seed = seed
+        self.epoch = 0
+        self.index = 0
+        self._order: tuple[int, list[int]] | None = None
+
+    def __len__(self) -> int:
+        """Batches per epoch."""
+        full, rest = divmod(self.size, self.batch_size)
+        return full if self.drop_last or rest == 0 else full + 1
+
+    def _epoch_order(self) -> list[int]:
+        if self._order is None or self._order[0] != self.epoch:
+            if self.shuffle:
+                generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+                order = torch.randperm(self.size, generator=generator).tolist()
+            else:
+                order = list(range(self.size))
+            self._order = (self.epoch, order)
+        return self._order[1]
+
+    def next_batch(self) -> Any:
+        if self.index >= len(self):
+            self.epoch += 1
+            self.index = 0
+        order = self._epoch_order()
+        start = self.index * self.batch_size
+        self.index += 1
+        return self.collate(order[start : start + self.batch_size])
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "index": self.index, "seed": self.seed, "size": self.size}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        if state.get("size", self.size) != self.size:
+            raise RnnkitError(
+                f"the checkpoint was trained on {state['size']} examples but the data now has {self.size}"
+            )
+        self.epoch, self.index, self.seed = int(state["epoch"]), int(state["index"]), int(state["seed"])
+        self._order = None
+
+
+# --------------------------------------------------------------------------- config and results
+@dataclass
+class StepOutput:
+    """What a ``loss_fn`` may return: the loss, the items it covered, extra metrics to log."""
+
+    loss: torch.Tensor
+    items: int | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class TrainConfig:
+    """Options of the Trainer (shared by every task, the Python API and the CLI).
+
+    At least one of ``max_steps`` and ``max_minutes`` must be set; training stops at whichever
+    comes first. ``out_dir=None`` writes no files (no checkpoints, no metrics).
+    """
+
+    max_steps: int | None = 2000
+    max_minutes: float | None = None
+    lr: float = 2e-3
+    min_lr_ratio: float = 0.1  # cosine decays to lr * min_lr_ratio
+    warmup_steps: int = 100
+    schedule: str = "cosine"  # "cosine" or "constant" (after warmup)
+    weight_decay: float = 0.01  # AdamW, applied to matrices (dim >= 2) only
+    beta1: float = 0.9
+    beta2: float = 0.99
+    clip: str = "norm"  # "norm", "value" or "none"
+    clip_value: float = 1.0  # max gradient norm, or max absolute value
+    eval_every: int = 250
+    patience: int | None = None  # evaluations without improvement before stopping; None = never
+    save_every: int = 250
+    out_dir: str | None = None
+    seed: int = 1337
+    device: str = "auto"
+    progress: bool | None = None  # None: a progress bar when stderr is a terminal
+    max_nonfinite: int = 5
+
+    def __post_init__(self) -> None:
+        def need(ok: bool, what: str, value: Any) -> None:
+            if not ok:
+                raise RnnkitError(f"{what}, got {value!r}")
+
+        if self.out_dir is not None:
+            self.out_dir = os.fspath(self.out_dir)  # a Path would not be plain data in a checkpoint
+
+        need(self.max_steps is None or self.max_steps >= 1, "max_steps must be >= 1", self.max_steps)
+        need(self.max_minutes is None or self.max_minutes > 0, "max_minutes must be > 0", self.max_minutes)
+        need(
+            self.max_steps is not None or self.max_minutes is not None,
+            "set max_steps or max_minutes (or both)",
+            None,
+        )
+        need(math.isfinite(self.lr) and self.lr > 0, "lr must be a positive number", self.lr)
+        need(0 <= self.min_lr_ratio <= 1, "min_lr_ratio must be in [0, 1]", self.min_lr_ratio)
+        need(self.warmup_steps >= 0, "warmup_steps must be >= 0", self.warmup_steps)
+        need(self.schedule in ("cosine", "constant"), "schedule must be cosine or constant", self.schedule)
+        need(self.weight_decay >= 0, "weight_decay must be >= 0", self.weight_decay)
+        need(self.clip in ("norm", "value", "none"), "clip must be norm, value or none", self.clip)
+        need(self.clip_value > 0, "clip_value must be > 0", self.clip_value)
+        need(self.eval_every >= 1, "eval_every must be >= 1", self.eval_every)
+        need(self.patience is None or self.patience >= 1, "patience must be >= 1", self.patience)
+        need(self.save_every >= 1, "save_every must be >= 1", self.save_every)
+        need(self.max_nonfinite >= 1, "max_nonfinite must be >= 1", self.max_nonfinite)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], **overrides: Any) -> TrainConfig:
+        """Rebuild from ``asdict()`` output (unknown keys ignored), then apply ``overrides``."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in names}
+        values.update({k: v for k, v in overrides.items() if k in names})
+        return cls(**values)
+
+
+@dataclass
+class TrainResult:
+    """What :meth:`Trainer.fit` returns."""
+
+    step: int
+    stop_reason: str  # "max_steps", "max_minutes", "early_stopping"
+    elapsed: float  # seconds, including evaluation and any earlier runs resumed from
+    train_loss: float | None  # smoothed training loss at the end
+    best_val_loss: float | None
+    val_metrics: dict[str, float] | None  # of the last evaluation
+    items_per_second: float  # training throughput of this run
+    skipped_steps: int
+    best_path: str | None
+    last_path: str | None
+
+
+# --------------------------------------------------------------------------- the trainer
+class Trainer:
+    """Train any model with any batch source and loss (see the module docstring)."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        config: TrainConfig,
+        train_data: BatchSource,
+        loss_fn: Callable[[nn.Module, Any], torch.Tensor | StepOutput],
+        *,
+        eval_fn: Callable[[nn.Module], Mapping[str, float]] | None = None,
+        task: str = "custom",
+        model_config: Mapping[str, Any] | Any | None = None,
+        task_state: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
+        progress_fn: Callable[[float], Mapping[str, str]] | None = None,
+        unit: str = "item",
+        log: Callable[[str], None] | None = None,
+        callbacks: Sequence[Callable[[Trainer, str, dict[str, Any]], None]] = (),
+    ) -> None:
+        self.config = config
+        self.device = resolve_device(config.device)
+        self.model = model.to(self.device)
+        self.train_data = train_data
+        self.loss_fn = loss_fn
+        self.eval_fn = eval_fn
+        self.task = task
+        if dataclasses.is_dataclass(model_config) and not isinstance(model_config, type):
+            model_config = asdict(model_config)
+        self.model_config = dict(model_config or {})
+        self.task_state = task_state
+        self.progress_fn = progress_fn or (lambda loss: {"loss": f"{loss:.4f}"})
+        self.unit = unit
+        self._log = log
+        self.callbacks = list(callbacks)
+
+        decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
+        no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
+        groups = [{"params": decay, "weight_decay": config.weight_decay}]
+        if no_decay:
+            groups.append({"params": no_decay, "weight_decay": 0.0})
+        self.optimizer = torch.optim.AdamW(groups, lr=config.lr, betas=(config.beta1, config.beta2))
+
+        self.step = 0
+        self.elapsed_before = 0.0  # seconds spent in earlier runs (resume)
+        self.best_val_loss: float | None = None
+        self.bad_evals = 0
+        self.last_eval_step = -1
+        self.val_metrics: dict[str, float] | None = None
+        self.skipped_steps = 0
+        self._nonfinite_in_a_row = 0
+        self._stop_requested = False
+        self._start_time = time.perf_counter()
+        self._smoothed_loss: float | None = None
+
+    # ------------------------------------------------------------------ public helpers
+    def log(self, message: str) -> None:
+        """Print a line for the user (above the progress bar), or hand it to ``log``."""
+        if self._log is not None:
+            self._log(message)
+        elif getattr(self, "_bar", None) is not None:
+            self._bar.write(message, file=sys.stderr)
+        else:
+            print(message, file=sys.stderr, flush=True)
+
+    def request_stop(self) -> None:
+        """Stop after the current step as Ctrl-C does: write ``last.pt`` and raise KeyboardInterrupt."""
+        self._stop_requested = True
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds of training so far, including earlier runs this one resumed from."""
+        return self.elapsed_before + (time.perf_counter() - self._start_time)
+
+    def lr_at(self, step: int, elapsed: float) -> float:
+        """Learning rate of step ``step`` (0-based) at ``elapsed`` seconds: warmup, then cosine."""
+        cfg = self.config
+        if cfg.warmup_steps and step < cfg.warmup_steps:
+            return cfg.lr * (step + 1) / cfg.warmup_steps
+        if cfg.schedule == "constant":
+            return cfg.lr
+        progress = 0.0
+        if cfg.max_steps is not None:
+            span = max(1, cfg.max_steps - cfg.warmup_steps)
+            progress = (step - cfg.warmup_steps) / span
+        if cfg.max_minutes is not None:
+            progress = max(progress, elapsed / (cfg.max_minutes * 60.0))
+        progress = min(max(progress, 0.0), 1.0)
+        ratio = cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+        return cfg.lr * ratio
+
+    def evaluate(self) -> dict[str, float]:
+        """Run ``eval_fn`` in eval mode without gradients; restores training mode."""
+        if self.eval_fn is None:
+            return {}
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.no_grad():
+                metrics = {k: float(v) for k, v in dict(self.eval_fn(self.model)).items()}
+        finally:
+            self.model.train(was_training)
+        if "loss" not in metrics:
+            raise ValueError("eval_fn must return a dict with a 'loss' entry")
+        return metrics
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        """The whole checkpoint (see :mod:`rnnkit.checkpoint` for the layout)."""
+        task_state = self.task_state() if callable(self.task_state) else self.task_state
+        train: dict[str, Any] = {
+            "config": asdict(self.config),
+            "step": self.step,
+            "elapsed": self.elapsed,
+            "optimizer": self.optimizer.state_dict(),
+            "rng": get_rng_state(),
+            "data": self.train_data.state_dict(),
+            "best_val_loss": self.best_val_loss,
+            "bad_evals": self.bad_evals,
+            "last_eval_step": self.last_eval_step,
+            "val_metrics": self.val_metrics,
+            "skipped_steps": self.skipped_steps,
+        }
+        if hasattr(self.loss_fn, "state_dict"):
+            train["loss_state"] = self.loss_fn.state_dict()
+        return {
+            "task": self.task,
+            "model_config": self.model_config,
+            "model_state": self.model.state_dict(),
+            "task_state": dict(task_state or {}),
+            "train": train,
+        }
+
+    def load_state_dict(self, checkpoint: Mapping[str, Any]) -> None:
+        """Restore everything :meth:`state_dict` saved, to continue exactly where it stopped."""
+        train = checkpoint.get("train")
+        where = checkpoint.get("path", "the checkpoint")
+        if not isinstance(train, Mapping):
+            raise RnnkitError(f"{where} holds no training state, so training cannot resume from it")
+        try:
+            self.model.load_state_dict(checkpoint["model_state"])
+            self.optimizer.load_state_dict(train["optimizer"])
+            self.train_data.load_state_dict(train["data"])
+            if hasattr(self.loss_fn, "load_state_dict") and "loss_state" in train:
+                self.loss_fn.load_state_dict(to_device(train["loss_state"], self.device))
+            set_rng_state(train["rng"])
+        except (KeyError, ValueError, RuntimeError, TypeError) as error:
+            message = " ".join(str(error).split())[:300]
+            raise RnnkitError(f"cannot resume from {where}: {message}") from error
+        self.step = int(train["step"])
+        self.elapsed_before = float(train["elapsed"])
+        self.best_val_loss = train.get("best_val_loss")
+        self.bad_evals = int(train.get("bad_evals", 0))
+        self.last_eval_step = int(train.get("last_eval_step", -1))
+        self.val_metrics = train.get("val_metrics")
+        self.skipped_steps = int(train.get("skipped_steps", 0))
+
+    def save(self, name: str) -> str | None:
+        """Write ``out_dir/name`` atomically; returns its path (``None`` without ``out_dir``)."""
+        if self.config.out_dir is None:
+            return None
+        path = Path(self.config.out_dir) / name
+        save_checkpoint(path, self.state_dict())
+        self._emit("save", {"path": str(path)})
+        return str(path)
+
+    # ------------------------------------------------------------------ training
+    def fit(self, resume: Mapping[str, Any] | None = None) -> TrainResult:
+        """Train until ``max_steps``, ``max_minutes`` or early stopping; see the module docstring."""
+        cfg = self.config
+        if resume is not None:
+            self.load_state_dict(resume)
+        out_dir = self._prepare_out_dir()
+        metrics_file = self._open_metrics(out_dir) if out_dir is not None else None
+        previous_handler = self._install_sigint()
+        self._start_time = time.perf_counter()
+        self.model.train()
+        bar = self._bar = self._make_bar()
+        items_done, run_start = 0, time.perf_counter()
+        window_items, window_start = 0, time.perf_counter()
+        stop_reason = ""
+        last_path = best_path = None
+        try:
+            while True:
+                if cfg.max_steps is not None and self.step >= cfg.max_steps:
+                    stop_reason = "max_steps"
+                    break
+                if cfg.max_minutes is not None and self.elapsed >= cfg.max_minutes * 60:
+                    stop_reason = "max_minutes"
+                    break
+                if self._stop_requested:
+                    raise KeyboardInterrupt
+                record = self._train_step()
+                items_done += record.get("items") or 0
+                window_items += record.get("items") or 0
+                if metrics_file is not None:
+                    metrics_file.write(json.dumps(record) + "\n")
+                self._emit("step", record)
+                now = time.perf_counter()
+                if bar is not None:
+                    rate = window_items / max(now - window_start, 1e-9)
+                    self._update_bar(bar, rate)
+                    if now - window_start > 5:
+                        window_items, window_start = 0, now
+
+                if self.eval_fn is not None and self.step % cfg.eval_every == 0:
+                    best_path = self._do_eval(metrics_file) or best_path
+                    if cfg.patience is not None and self.bad_evals >= cfg.patience:
+                        stop_reason = "early_stopping"
+                        self.log(f"early stopping: no improvement in {self.bad_evals} evaluations")
+                        break
+                if self.step % cfg.save_every == 0:
+                    last_path = self.save("last.pt")
+                    if metrics_file is not None:
+                        metrics_file.flush()
+            if self.eval_fn is not None and self.last_eval_step != self.step:
+                best_path = self._do_eval(metrics_file) or best_path
+            last_path = self.save("last.pt")
+        except KeyboardInterrupt:
+            path = self.save("last.pt")
+            if path is not None:
+                self.log(f"interrupted at step {self.step}; wrote {path} (continue with --resume)")
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
+            self._bar = None
+            if metrics_file is not None:
+                metrics_file.close()
+            if previous_handler is not None:
+                signal.signal(signal.SIGINT, previous_handler)
+        if best_path is None and out_dir is not None and (out_dir / "best.pt").is_file():
+            best_path = str(out_dir / "best.pt")
+        run_time = time.perf_counter() - run_start
+        return TrainResult(
+            step=self.step,
+            stop_reason=stop_reason,
+            elapsed=self.elapsed,
+            train_loss=self._smoothed_loss,
+            best_val_loss=self.best_val_loss,
+            val_metrics=self.val_metrics,
+            items_per_second=items_done / max(run_time, 1e-9),
+            skipped_steps=self.skipped_steps,
+            best_path=best_path,
+            last_path=last_path,
+        )
+
+    def _train_step(self) -> dict[str, Any]:
+        cfg = self.config
+        lr = self.lr_at(self.step, self.elapsed)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        batch = to_device(self.train_data.next_batch(), self.device)
+        output = self.loss_fn(self.model, batch)
+        if not isinstance(output, StepOutput):
+            output = StepOutput(output)
+        loss = output.loss
+        loss_value = float(loss.detach())
+        grad_norm = float("nan")
+        skipped = not math.isfinite(loss_value)
+        if not skipped:
+            loss.backward()
+            params = [p for p in self.model.parameters() if p.grad is not None]
+            if cfg.clip == "norm":
+                grad_norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.clip_value))
+            else:
+                grad_norm = _grad_norm(params)
+                if cfg.clip == "value" and math.isfinite(grad_norm):
+                    torch.nn.utils.clip_grad_value_(params, cfg.clip_value)
+            skipped = not math.isfinite(grad_norm)
+            if not skipped:
+                self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step += 1
+        record: dict[str, Any] = {
+            "step": self.step,
+            "loss": loss_value if math.isfinite(loss_value) else str(loss_value),
+            "lr": lr,
+            "grad_norm": grad_norm if math.isfinite(grad_norm) else str(grad_norm),
+            "items": output.items,
+            "time": round(self.elapsed, 3),
+        }
+        record.update({k: float(v) for k, v in output.metrics.items()})
+        if skipped:
+            self.skipped_steps += 1
+            self._nonfinite_in_a_row += 1
+            record["skipped"] = True
+            what = "loss" if not math.isfinite(loss_value) else "gradient norm"
+            self.log(f"step {self.step}: non-finite {what} ({loss_value if what == 'loss' else grad_norm}); "
+                     "step skipped")
+            if self._nonfinite_in_a_row >= cfg.max_nonfinite:
+                raise RnnkitError(
+                    f"training diverged: {self._nonfinite_in_a_row} steps in a row had a non-finite loss "
+                    f"or gradient (last at step {self.step}); try a lower learning rate (--lr) or stronger "
+                    "clipping"
+                )
+        else:
+            self._nonfinite_in_a_row = 0
+            beta = 0.9 if self._smoothed_loss is not None else 0.0
+            self._smoothed_loss = beta * (self._smoothed_loss or 0.0) + (1 - beta) * loss_value
+        return record
+
+    def _do_eval(self, metrics_file) -> str | None:
+        metrics = self.evaluate()
+        self.val_metrics = metrics
+        self.last_eval_step = self.step
+        loss = metrics["loss"]
+        improved = math.isfinite(loss) and (self.best_val_loss is None or loss < self.best_val_loss)
+        if improved:
+            self.best_val_loss = loss
+            self.bad_evals = 0
+        else:
+            self.bad_evals += 1
+        record = {"step": self.step, "event": "eval", "time": round(self.elapsed, 3)}
+        record.update({f"val_{k}": v for k, v in metrics.items()})
+        if metrics_file is not None:
+            metrics_file.write(json.dumps(record) + "\n")
+            metrics_file.flush()
+        shown = " ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+        mark = " (best)" if improved else ""
+        self.log(f"step {self.step}: validation {shown}{mark}")
+        self._emit("eval", record)
+        return self.save("best.pt") if improved else None
+
+    # ------------------------------------------------------------------ plumbing
+    def _emit(self, event: str, info: dict[str, Any]) -> None:
+        for callback in self.callbacks:
+            callback(self, event, info)
+
+    def _prepare_out_dir(self) -> Path | None:
+        if self.config.out_dir is None:
+            return None
+        out_dir = Path(self.config.out_dir)
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            probe = out_dir / f".write-test-{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as error:
+            raise RnnkitError(
+                f"cannot write to output directory {out_dir}: {error.strerror or error}"
+            ) from error
+        return out_dir
+
+    def _open_metrics(self, out_dir: Path):
+        path = out_dir / "metrics.jsonl"
+        if self.step == 0:
+            return open(path, "w", encoding="utf-8")
+        # Resuming: keep the records up to the checkpoint's step, drop those of the lost steps.
+        kept = []
+        if path.is_file():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    if json.loads(line).get("step", 0) <= self.step:
+                        kept.append(line)
+                except (ValueError, AttributeError):
+                    continue
+        file = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed in fit()
+        file.write("".join(line + "\n" for line in kept))
+        return file
+
+    def _install_sigint(self):
+        if threading.current_thread() is not threading.main_thread():
+            return None
+
+        def handler(signum, frame):
+            if self._stop_requested:  # second Ctrl-C: stop now
+                raise KeyboardInterrupt
+            self._stop_requested = True
+
+        try:
+            return signal.signal(signal.SIGINT, handler)
+        except ValueError:  # not allowed here (e.g. some embedded interpreters)
+            return None
+
+    def _make_bar(self):
+        enabled = self.config.progress
+        if enabled is None:
+            enabled = sys.stderr.isatty()
+        if not enabled:
+            return None
+        from tqdm.auto import tqdm
+
+        return tqdm(
+            total=self.config.max_steps,
+            initial=self.step,
+            desc="train",
+            unit="step",
+            file=sys.stderr,
+            dynamic_ncols=True,
+            bar_format="{desc} {n_fmt}/{total_fmt} |{bar}| [{elapsed}, {postfix}]"
+            if self.config.max_steps
+            else "{desc} {n_fmt} steps [{elapsed}, {postfix}]",
+        )
+
+    def _update_bar(self, bar, rate: float) -> None:
+        cfg = self.config
+        shown = dict(self.progress_fn(self._smoothed_loss)) if self._smoothed_loss is not None else {}
+        shown[f"{self.unit}/s"] = _si(rate)
+        left = []
+        if cfg.max_minutes is not None:
+            left.append(cfg.max_minutes * 60 - self.elapsed)
+        if cfg.max_steps is not None and bar.format_dict.get("rate"):
+            left.append((cfg.max_steps - self.step) / bar.format_dict["rate"])
+        if left:
+            shown["left"] = bar.format_interval(max(0.0, min(left)))
+        bar.set_postfix(shown, refresh=False)
+        bar.update(1)
+
+
+def _grad_norm(params: Sequence[torch.Tensor]) -> float:
+    if not params:
+        return 0.0
+    norms = torch.stack([torch.linalg.vector_norm(p.grad.detach()) for p in params])
+    return float(torch.linalg.vector_norm(norms))
+
+
+def _si(value: float) -> str:
+    for unit, scale in (("M", 1e6), ("k", 1e3)):
+        if value >= scale:
+            return f"{value / scale:.1f}{unit}"
+    return f"{value:.1f}"
