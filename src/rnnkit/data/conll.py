@@ -1,0 +1,145 @@
+"""Tagged sentences from CoNLL-U and 2-column CoNLL files.
+
+CoNLL-U (``.conllu``): one token a line with 10 tab-separated columns (ID, FORM, LEMMA, UPOS,
+XPOS, FEATS, HEAD, DEPREL, DEPS, MISC); ``#`` comment lines; a blank line ends a sentence. The
+token is FORM (column 2) and the tag UPOS (column 4). Lines whose ID is a range (``1-2``, a
+multi-word token) or a decimal (``1.1``, an empty node) carry no UPOS and are skipped.
+
+2-column CoNLL (anything else): ``token<TAB>tag`` (or separated by spaces) a line, a blank line
+between sentences; ``-DOCSTART-`` lines are skipped.
+
+A sentence line with the wrong number of columns is an :class:`~rnnkit.errors.RnnkitError`
+giving the file and line number. :func:`read_tokens` reads untagged input for prediction: one
+sentence a line, tokens separated by white space.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rnnkit.data.labelled import read_text_file
+from rnnkit.errors import RnnkitError
+
+__all__ = ["TaggedCorpus", "detect_format", "read_conll", "read_conllu", "read_tagged",
+           "read_tokens", "split_sentences"]
+
+FORMATS = ("auto", "conllu", "conll")
+
+
+@dataclass
+class TaggedCorpus:
+    """Sentences as parallel lists of tokens and tags."""
+
+    tokens: list[list[str]] = field(default_factory=list)
+    tags: list[list[str]] = field(default_factory=list)
+    path: str = ""
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    @property
+    def num_tokens(self) -> int:
+        return sum(len(sentence) for sentence in self.tokens)
+
+
+def _finish(corpus: TaggedCorpus, tokens: list[str], tags: list[str]) -> None:
+    if tokens:
+        corpus.tokens.append(tokens)
+        corpus.tags.append(tags)
+
+
+def _check_nonempty(corpus: TaggedCorpus, path: Path) -> TaggedCorpus:
+    if not corpus.tokens:
+        raise RnnkitError(f"tagged file {path} holds no sentences")
+    return corpus
+
+
+def read_conllu(path: str | os.PathLike[str]) -> TaggedCorpus:
+    """FORM and UPOS of every sentence of a CoNLL-U file."""
+    path = Path(path)
+    corpus = TaggedCorpus(path=str(path))
+    tokens: list[str] = []
+    tags: list[str] = []
+    for number, line in enumerate(read_text_file(path, "tagged file").splitlines(), start=1):
+        if not line.strip():
+            _finish(corpus, tokens, tags)
+            tokens, tags = [], []
+            continue
+        if line.startswith("#"):
+            continue
+        columns = line.split("\t")
+        if len(columns) != 10:
+            raise RnnkitError(
+                f"{path}, line {number}: expected 10 tab-separated CoNLL-U columns, got {len(columns)}"
+            )
+        token_id = columns[0]
+        if "-" in token_id or "." in token_id:  # multi-word token or empty node: no UPOS
+            continue
+        form, upos = columns[1], columns[3]
+        if not form or not upos or upos == "_":
+            raise RnnkitError(f"{path}, line {number}: token {token_id} has no FORM or no UPOS")
+        tokens.append(form)
+        tags.append(upos)
+    _finish(corpus, tokens, tags)
+    return _check_nonempty(corpus, path)
+
+
+def read_conll(path: str | os.PathLike[str]) -> TaggedCorpus:
+    """Sentences of a 2-column ``token tag`` file (tab or spaces between the columns)."""
+    path = Path(path)
+    corpus = TaggedCorpus(path=str(path))
+    tokens: list[str] = []
+    tags: list[str] = []
+    for number, line in enumerate(read_text_file(path, "tagged file").splitlines(), start=1):
+        if not line.strip():
+            _finish(corpus, tokens, tags)
+            tokens, tags = [], []
+            continue
+        columns = line.split("\t") if "\t" in line else line.split()
+        columns = [column.strip() for column in columns]
+        if columns[0] == "-DOCSTART-":
+            continue
+        if len(columns) != 2 or not all(columns):
+            raise RnnkitError(
+                f"{path}, line {number}: expected 2 columns (token and tag), got {len(columns)}"
+            )
+        tokens.append(columns[0])
+        tags.append(columns[1])
+    _finish(corpus, tokens, tags)
+    return _check_nonempty(corpus, path)
+
+
+def detect_format(path: str | os.PathLike[str]) -> str:
+    """``"conllu"`` for ``.conllu`` files, else ``"conll"``."""
+    return "conllu" if Path(path).suffix.lower() == ".conllu" else "conll"
+
+
+def read_tagged(path: str | os.PathLike[str], fmt: str = "auto") -> TaggedCorpus:
+    """Read ``path`` as ``fmt`` (``"auto"``: by extension, see :func:`detect_format`)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
+    if fmt == "auto":
+        fmt = detect_format(path)
+    return read_conllu(path) if fmt == "conllu" else read_conll(path)
+
+
+def read_tokens(text: str) -> list[list[str]]:
+    """Untagged sentences: one a line, tokens separated by white space; blank lines skipped."""
+    return [line.split() for line in text.splitlines() if line.strip()]
+
+
+def split_sentences(corpus: TaggedCorpus, fraction: float = 0.9) -> tuple[TaggedCorpus, TaggedCorpus]:
+    """The first ``fraction`` of the sentences and the rest (in file order, no shuffling)."""
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"fraction must be in (0, 1), got {fraction}")
+    cut = round(len(corpus) * fraction)
+    if cut < 1 or cut >= len(corpus):
+        raise RnnkitError(
+            f"{corpus.path}: {len(corpus)} sentences are too few to split {fraction:.0%} / "
+            f"{1 - fraction:.0%}"
+        )
+    head = TaggedCorpus(corpus.tokens[:cut], corpus.tags[:cut], corpus.path)
+    tail = TaggedCorpus(corpus.tokens[cut:], corpus.tags[cut:], corpus.path)
+    return head, tail

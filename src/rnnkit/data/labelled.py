@@ -1,0 +1,370 @@
+"""Labelled text from TSV/CSV files, word and character tokenizers, and length-bucketed batches.
+
+Reading (:func:`read_labelled`): the first line is a header; the text and label columns are chosen
+by name (a missing column is an error listing the available ones). The delimiter is a tab for
+``.tsv``/``.tab`` files, a comma for ``.csv``, otherwise guessed from the header. TSV fields are
+taken literally (quotes are text); CSV fields follow the usual quoting rules. Text is stripped of
+surrounding white space; rows whose text is empty are skipped and counted (``skipped_empty``);
+a row with an empty label is an error giving its line number.
+
+Labels (:func:`build_label_vocab`, :func:`encode_labels`): strings or integers, mapped to ids
+0..C-1 in a deterministic order (numeric order when every label is an integer, else sorted), kept
+as a :class:`~rnnkit.data.vocab.Vocabulary` with no special tokens and saved with the model.
+Training data with one class is an error; a validation/test label never seen in training is an
+error naming it.
+
+Tokenizers (:class:`Tokenizer`): ``"word"`` splits words, contractions (``'s``, ``n't``) and
+punctuation; ``"char"`` gives characters. Both can lower-case, and build their vocabulary with
+``min_freq``/``max_size`` and the specials ``<pad>`` (id 0) and ``<unk>`` (id 1).
+
+Batches (:class:`BucketedBatches`, :func:`pad_sequences`): examples of similar length go together
+(less padding, faster recurrent layers); each batch is ``(ids (N, L) long, lengths (N,) long,
+labels (N,) long)``, padded with the pad id.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from rnnkit.data.vocab import PAD, UNK, Vocabulary
+from rnnkit.errors import RnnkitError
+
+__all__ = [
+    "BucketedBatches",
+    "LabelledText",
+    "Tokenizer",
+    "batch_order",
+    "build_label_vocab",
+    "encode_labels",
+    "pad_sequences",
+    "read_labelled",
+    "read_text_file",
+]
+
+# A word, possibly with inner apostrophes (don't, o'clock), or a clitic ('s, 're), or n't, or one
+# other non-space symbol (punctuation).
+_WORD_RE = re.compile(r"\w+(?:['’]\w+)*|['’]\w+|[^\w\s]")
+TOKENIZERS = ("word", "char")
+
+
+def read_text_file(path: str | os.PathLike[str], what: str = "file") -> str:
+    """The UTF-8 text of ``path``; ``RnnkitError`` for a missing file, a directory or bad bytes."""
+    path = Path(path)
+    if not path.exists():
+        raise RnnkitError(f"{what} not found: {path}")
+    if path.is_dir():
+        raise RnnkitError(f"{what} {path} is a directory, expected a file")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise RnnkitError(
+            f"{what} {path} is not UTF-8 text (invalid byte at offset {error.start})"
+        ) from error
+    return text.removeprefix("\ufeff")  # a byte-order mark is not part of the header
+
+
+# --------------------------------------------------------------------------- reading
+@dataclass
+class LabelledText:
+    """Texts and their labels (as strings) read from one file."""
+
+    texts: list[str]
+    labels: list[str]
+    path: str
+    skipped_empty: int = 0
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+def _delimiter(path: Path, header: str, delimiter: str | None) -> str:
+    if delimiter is not None:
+        return delimiter
+    suffix = path.suffix.lower()
+    if suffix in (".tsv", ".tab"):
+        return "\t"
+    if suffix == ".csv":
+        return ","
+    return "\t" if "\t" in header else ","
+
+
+def _rows(path: Path, text: str, delimiter: str) -> Iterable[tuple[int, list[str]]]:
+    """(line number, fields) of each non-blank row; the first is the header."""
+    if delimiter == "\t":  # TSV: fields are literal, one row per line
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                yield number, line.split("\t")
+        return
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    start = 1
+    try:
+        for row in reader:
+            if any(field.strip() for field in row):
+                yield start, row
+            start = reader.line_num + 1
+    except csv.Error as error:
+        raise RnnkitError(f"{path}, line {reader.line_num}: malformed CSV ({error})") from error
+
+
+def read_labelled(
+    path: str | os.PathLike[str],
+    text_col: str = "text",
+    label_col: str | None = "label",
+    *,
+    delimiter: str | None = None,
+) -> LabelledText:
+    """Read a TSV/CSV file with a header; ``label_col=None`` reads texts only (labels empty)."""
+    path = Path(path)
+    content = read_text_file(path, "data file")
+    rows = _rows(path, content, _delimiter(path, content.split("\n", 1)[0], delimiter))
+    try:
+        _, header = next(rows)
+    except StopIteration:
+        raise RnnkitError(f"data file {path} is empty (expected a header line)") from None
+    header = [name.strip() for name in header]
+    available = ", ".join(repr(name) for name in header)
+
+    def column(name: str, option: str) -> int:
+        if name not in header:
+            raise RnnkitError(f"{path}: no column {name!r} ({option}); available columns: {available}")
+        return header.index(name)
+
+    text_index = column(text_col, "--text-col")
+    label_index = None if label_col is None else column(label_col, "--label-col")
+    needed = max(text_index, -1 if label_index is None else label_index) + 1
+    texts: list[str] = []
+    labels: list[str] = []
+    skipped = 0
+    for number, row in rows:
+        if len(row) < needed:
+            raise RnnkitError(
+                f"{path}, line {number}: expected {len(header)} fields as in the header, got {len(row)}"
+            )
+        text = row[text_index].strip()
+        if not text:
+            skipped += 1
+            continue
+        if label_index is not None:
+            label = row[label_index].strip()
+            if not label:
+                raise RnnkitError(f"{path}, line {number}: empty label in column {label_col!r}")
+            labels.append(label)
+        texts.append(text)
+    if not texts:
+        raise RnnkitError(f"data file {path} has no rows with text (after the header)")
+    return LabelledText(texts, labels, str(path), skipped)
+
+
+# --------------------------------------------------------------------------- labels
+def _is_int(label: str) -> bool:
+    try:
+        int(label)
+    except ValueError:
+        return False
+    return True
+
+
+def build_label_vocab(labels: Sequence[str], where: str = "training data") -> Vocabulary:
+    """Label -> id map: numeric order when all labels are integers, else sorted; >= 2 classes."""
+    distinct = set(labels)
+    if len(distinct) < 2:
+        only = ", ".join(repr(x) for x in sorted(distinct)) or "none"
+        raise RnnkitError(f"{where} has a single class ({only}); a classifier needs at least 2")
+    if all(_is_int(label) for label in distinct):
+        if len({int(label) for label in distinct}) != len(distinct):
+            raise RnnkitError(f"{where}: integer labels written two ways (e.g. '1' and '01')")
+        ordered = sorted(distinct, key=int)
+    else:
+        ordered = sorted(distinct)
+    return Vocabulary(ordered)
+
+
+def encode_labels(labels: Sequence[str], vocab: Vocabulary, where: str) -> list[int]:
+    """Ids of ``labels``; a label the vocabulary has never seen is an error naming it."""
+    unknown = vocab.unknown_tokens(labels)
+    if unknown:
+        shown = ", ".join(repr(x) for x in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+        known = ", ".join(repr(x) for x in vocab.itos)
+        raise RnnkitError(
+            f"{where} has label(s) never seen in the training data: {shown} (known labels: {known})"
+        )
+    return [vocab.stoi[label] for label in labels]
+
+
+# --------------------------------------------------------------------------- tokenizers
+class Tokenizer:
+    """Text -> tokens -> ids, for words (``kind="word"``) or characters (``kind="char"``).
+
+    Build one from training texts with :meth:`build`; save it with :meth:`to_dict`.
+    """
+
+    def __init__(self, vocab: Vocabulary, kind: str = "word", lower: bool = True) -> None:
+        if kind not in TOKENIZERS:
+            raise ValueError(f"tokenizer kind must be one of {TOKENIZERS}, got {kind!r}")
+        if vocab.pad_id is None or vocab.unk_id is None:
+            raise ValueError("a tokenizer vocabulary needs both <pad> and <unk>")
+        self.vocab = vocab
+        self.kind = kind
+        self.lower = lower
+
+    @staticmethod
+    def split(text: str, kind: str = "word", lower: bool = True) -> list[str]:
+        """The tokens of ``text`` (no vocabulary involved)."""
+        if lower:
+            text = text.lower()
+        if kind == "char":
+            return list(text)
+        return _WORD_RE.findall(text)
+
+    def tokenize(self, text: str) -> list[str]:
+        return self.split(text, self.kind, self.lower)
+
+    @classmethod
+    def build(
+        cls,
+        texts: Iterable[str],
+        kind: str = "word",
+        *,
+        lower: bool = True,
+        min_freq: int = 1,
+        max_size: int | None = None,
+    ) -> Tokenizer:
+        """Count the tokens of ``texts`` into a vocabulary with ``<pad>`` = 0 and ``<unk>`` = 1."""
+        if kind not in TOKENIZERS:
+            raise ValueError(f"tokenizer kind must be one of {TOKENIZERS}, got {kind!r}")
+        tokens = (token for text in texts for token in cls.split(text, kind, lower))
+        vocab = Vocabulary.build(tokens, min_freq=min_freq, max_size=max_size, specials=(PAD, UNK))
+        return cls(vocab, kind, lower)
+
+    @property
+    def pad_id(self) -> int:
+        return int(self.vocab.pad_id)  # type: ignore[arg-type]
+
+    @property
+    def unk_id(self) -> int:
+        return int(self.vocab.unk_id)  # type: ignore[arg-type]
+
+    def encode(self, text: str, max_length: int | None = None) -> list[int]:
+        """Ids of the tokens of ``text`` (at most ``max_length``); never empty (``[<unk>]``)."""
+        ids = self.vocab.encode(self.tokenize(text))
+        if max_length is not None:
+            ids = ids[:max_length]
+        return ids or [self.unk_id]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "lower": self.lower, "vocab": self.vocab.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Tokenizer:
+        try:
+            return cls(Vocabulary.from_dict(data["vocab"]), data["kind"], bool(data["lower"]))
+        except (KeyError, TypeError, ValueError) as error:
+            raise RnnkitError(f"malformed tokenizer in checkpoint: {error}") from error
+
+
+# --------------------------------------------------------------------------- batches
+def pad_sequences(sequences: Sequence[Sequence[int]], pad_id: int = 0,
+                  device: torch.device | None = None) -> tuple[Tensor, Tensor]:
+    """Right-pad lists of ids: ``(ids (N, L) long, lengths (N,) long)``, ``L`` the longest."""
+    lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long, device=device)
+    width = int(lengths.max()) if len(sequences) else 0
+    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long, device=device)
+    for row, sequence in enumerate(sequences):
+        if len(sequence):
+            ids[row, : len(sequence)] = torch.as_tensor(sequence, dtype=torch.long, device=device)
+    return ids, lengths
+
+
+def batch_order(lengths: Sequence[int], batch_size: int, *, shuffle: bool = True, seed: int = 0,
+                epoch: int = 0, bucket_batches: int = 50) -> list[list[int]]:
+    """Index lists of the batches of one epoch, each of examples of similar length.
+
+    With ``shuffle``: a random permutation, cut into chunks of ``bucket_batches`` batches, each chunk
+    sorted by length and cut into batches, then the batch order shuffled (deterministic for
+    ``(seed, epoch)``). Without: sorted by length, longest first (for evaluation).
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    count = len(lengths)
+    if not shuffle:
+        order = sorted(range(count), key=lambda i: -lengths[i])
+        return [order[i : i + batch_size] for i in range(0, count, batch_size)]
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    order = torch.randperm(count, generator=generator).tolist()
+    chunk = batch_size * max(1, bucket_batches)
+    batches = []
+    for start in range(0, count, chunk):
+        part = sorted(order[start : start + chunk], key=lambda i: lengths[i])
+        batches.extend(part[i : i + batch_size] for i in range(0, len(part), batch_size))
+    permutation = torch.randperm(len(batches), generator=generator).tolist()
+    return [batches[i] for i in permutation]
+
+
+class BucketedBatches:
+    """Endless, resumable, length-bucketed training batches (a Trainer batch source).
+
+    ``collate(indices)`` builds a batch from example indices; ``lengths[i]`` is the length of
+    example ``i``. The state is ``{"epoch", "index", "seed", "size"}``.
+    """
+
+    def __init__(self, lengths: Sequence[int], batch_size: int,
+                 collate: Callable[[list[int]], Any], *, seed: int = 0,
+                 bucket_batches: int = 50) -> None:
+        if len(lengths) < 1:
+            raise RnnkitError("no training examples")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.lengths = list(lengths)
+        self.batch_size = batch_size
+        self.collate = collate
+        self.seed = seed
+        self.bucket_batches = bucket_batches
+        self.epoch = 0
+        self.index = 0
+        self._order: tuple[int, list[list[int]]] | None = None
+
+    def __len__(self) -> int:
+        """Batches per epoch."""
+        return (len(self.lengths) + self.batch_size - 1) // self.batch_size
+
+    def _batches(self) -> list[list[int]]:
+        if self._order is None or self._order[0] != self.epoch:
+            order = batch_order(self.lengths, self.batch_size, shuffle=True, seed=self.seed,
+                                epoch=self.epoch, bucket_batches=self.bucket_batches)
+            self._order = (self.epoch, order)
+        return self._order[1]
+
+    def next_batch(self) -> Any:
+        batches = self._batches()
+        if self.index >= len(batches):
+            self.epoch += 1
+            self.index = 0
+            batches = self._batches()
+        batch = batches[self.index]
+        self.index += 1
+        return self.collate(batch)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "index": self.index, "seed": self.seed,
+                "size": len(self.lengths)}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        if int(state.get("size", len(self.lengths))) != len(self.lengths):
+            raise RnnkitError(
+                f"the checkpoint was trained on {state['size']} examples but the data now has "
+                f"{len(self.lengths)}"
+            )
+        self.epoch, self.index = int(state["epoch"]), int(state["index"])
+        self.seed = int(state["seed"])
+        self._order = None
