@@ -284,6 +284,7 @@ class TrainConfig:
 
     max_steps: int | None = 2000
     max_minutes: float | None = None
+    batch_size: int = 32  # read by tasks to build their batch source; the Trainer itself does not batch
     lr: float = 2e-3
     min_lr_ratio: float = 0.1  # cosine decays to lr * min_lr_ratio
     warmup_steps: int = 100
@@ -317,6 +318,7 @@ class TrainConfig:
             "set max_steps or max_minutes (or both)",
             None,
         )
+        need(self.batch_size >= 1, "batch_size must be >= 1", self.batch_size)
         need(math.isfinite(self.lr) and self.lr > 0, "lr must be a positive number", self.lr)
         need(0 <= self.min_lr_ratio <= 1, "min_lr_ratio must be in [0, 1]", self.min_lr_ratio)
         need(self.warmup_steps >= 0, "warmup_steps must be >= 0", self.warmup_steps)
