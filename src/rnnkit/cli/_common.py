@@ -72,22 +72,25 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         super().__init__(prog, max_help_position=32)
 
 
-def add_device_option(parser: argparse.ArgumentParser, default: str = "auto") -> None:
+def add_device_option(parser: argparse.ArgumentParser, default: str = "auto", *, unset: bool = False) -> None:
+    """``--device auto|cpu|cuda``; ``args.device`` is ``default`` when not given (``None`` with ``unset``,
+    which :func:`add_trainer_options` uses to tell given options from defaults)."""
     parser.add_argument(
         "--device",
         choices=("auto", "cpu", "cuda"),
-        default=None,
+        default=None if unset else default,
         help=f"where to run: auto (a CUDA GPU when there is one, else the CPU), cpu or cuda "
         f"(default: {default})",
     )
 
 
-def add_seed_option(parser: argparse.ArgumentParser, default: int | None) -> None:
+def add_seed_option(parser: argparse.ArgumentParser, default: int | None, *, unset: bool = False) -> None:
+    """``--seed N``; ``args.seed`` is ``default`` when not given (``None`` with ``unset``)."""
     shown = "random" if default is None else default
     parser.add_argument(
         "--seed",
         type=int,
-        default=None,
+        default=None if unset else default,
         help=f"seed of every random generator, for reproducible results (default: {shown})",
     )
 
@@ -136,8 +139,8 @@ def add_trainer_options(
         "kept unless given again")
     opt("--progress", action=argparse.BooleanOptionalAction,
         help="show a progress bar (default: only when stderr is a terminal)")
-    add_seed_option(group, d.seed)
-    add_device_option(group, d.device)
+    add_seed_option(group, d.seed, unset=True)
+    add_device_option(group, d.device, unset=True)
 
 
 def resume_path(args: argparse.Namespace, defaults: TrainConfig) -> Path | None:
