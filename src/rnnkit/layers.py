@@ -105,6 +105,8 @@ class Recurrent(nn.Module):
         # not as submodules, so state_dict() has torch.nn's keys only; _cells_in_sync() re-points them
         # at the layer's parameters in case those were replaced (load_state_dict(assign=True)...).
         self._cells = cells
+        modes = {cell.native_mode for cell in cells}
+        self._native_mode = modes.pop() if len(modes) == 1 else None
         self._cell_parameter_names = [
             [(name, name.replace(".", "_") + self._suffix(index)) for name, _ in cell.named_parameters()]
             for index, cell in enumerate(cells)
@@ -147,8 +149,7 @@ class Recurrent(nn.Module):
 
     def native_mode(self) -> str | None:
         """The name of torch's fused kernel that computes these cells, or ``None`` if there is none."""
-        modes = {cell.native_mode for cell in self._cells}
-        return modes.pop() if len(modes) == 1 else None
+        return self._native_mode
 
     def resolved_backend(self) -> str:
         """The backend the next forward will use: ``"native"`` or ``"reference"``."""
