@@ -32,6 +32,7 @@ from __future__ import annotations
 import calendar
 import csv
 import datetime as _dt
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -273,7 +274,7 @@ def _count(size: float, n: int, what: str) -> int:
     if size < 0:
         raise RnnkitError(f"{what} must be >= 0, got {size}")
     if size < 1:
-        return int(round(size * n))
+        return round(size * n)
     if float(size) != int(size):
         raise RnnkitError(f"{what} must be a fraction in [0, 1) or a whole number of steps, got {size}")
     return int(size)
@@ -474,7 +475,7 @@ def next_dates(dates: Sequence[str], count: int) -> list[str]:
         if kinds == {"month"}:
             return [_add_months(last, k).strftime("%Y-%m") for k in range(1, count + 1)]
         if kinds == {"day"} and len(parsed) >= 2:
-            gaps = [(b[1] - a[1]).days for a, b in zip(parsed, parsed[1:])]  # type: ignore[index]
+            gaps = [(b[1] - a[1]).days for a, b in itertools.pairwise(parsed)]  # type: ignore[index]
             step = max(set(gaps), key=gaps.count)
             if step > 0:
                 return [(last + _dt.timedelta(days=step * k)).isoformat() for k in range(1, count + 1)]

@@ -128,10 +128,10 @@ class ForecasterConfig:
 
 
 def _recurrent_layer(config: ForecasterConfig) -> nn.Module:
-    kwargs: dict[str, Any] = dict(
-        num_layers=config.num_layers, batch_first=True, backend=config.backend,
-        dropout=config.dropout if config.num_layers > 1 else 0.0,
-    )
+    kwargs: dict[str, Any] = {
+        "num_layers": config.num_layers, "batch_first": True, "backend": config.backend,
+        "dropout": config.dropout if config.num_layers > 1 else 0.0,
+    }
     if config.cell == "rnn":
         return layers.RNN(config.input_size, config.hidden_size, nonlinearity=config.nonlinearity, **kwargs)
     if config.cell == "lstm":
@@ -283,7 +283,7 @@ class Forecaster(nn.Module):
                     f"expected windows (N, L, {self.config.input_size}), got shape {tuple(x.shape)}"
                 )
             parameter = next(self.parameters())
-            as_tensor = lambda a: torch.as_tensor(  # noqa: E731
+            as_tensor = lambda a: torch.as_tensor(
                 self.input_scaler.transform(a), dtype=parameter.dtype, device=parameter.device)
             xt = as_tensor(x)  # (N, L, F)
             if self.config.mode == "autoregressive":
