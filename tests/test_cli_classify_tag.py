@@ -214,6 +214,19 @@ def test_conll_wrong_column_count_gives_line_number(tmp_path, capsys):
          f"line {bad_line}: expected 10 tab-separated CoNLL-U columns, got 3")
 
 
+def test_tag_unseen_in_training_is_named(tmp_path, capsys):
+    train = tmp_path / "train.conll"
+    train.write_text("the DET\ncat NOUN\n\na DET\ndog NOUN\n", encoding="utf-8")
+    val = tmp_path / "val.conll"
+    val.write_text("the DET\nruns VERB\n", encoding="utf-8")
+    _bad(tmp_path, capsys, ["train", "tag", "--train", str(train), "--val", str(val)],
+         "label(s) never seen in the training data: 'VERB'")
+    single = tmp_path / "single.conll"
+    single.write_text("the DET\n\na DET\n", encoding="utf-8")
+    _bad(tmp_path, capsys, ["train", "tag", "--train", str(single), "--val", str(val)],
+         "has a single tag ('DET'); a tagger needs at least 2")
+
+
 def test_missing_file_and_bad_checkpoint(tmp_path, capsys):
     _bad(tmp_path, capsys, ["train", "classify", "--train", str(tmp_path / "nope.tsv")],
          "data file not found")

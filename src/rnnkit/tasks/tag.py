@@ -256,7 +256,9 @@ def train_tagger(
         encoder = _Encoder.from_dict(resume["task_state"]["vocab"])
         baseline = _baseline_from_state(resume["task_state"]["baseline"])
     else:
-        tags = sorted({t for sentence in train_corpus.tags for t in sentence})
+        # With a held-out split the tag set comes from the whole file, so a rare tag that falls
+        # only into the held-out sentences is not mistaken for an unknown one.
+        tags = sorted({t for sentence in corpus.tags for t in sentence})
         if len(tags) < 2:
             raise RnnkitError(
                 f"training data {config.train} has a single tag ({tags[0]!r}); a tagger needs at least 2"
