@@ -1,0 +1,287 @@
+"""Text corpora for character language models: reading files, the built-in corpus, the 90/10 split,
+and batches for truncated back-propagation through time (TBPTT).
+
+TBPTT layout (:class:`TBPTTBatches`): the training text is cut into ``N`` contiguous streams (one
+per batch row); batch ``t`` holds characters ``[t*L, (t+1)*L)`` of every stream as input and the
+same shifted by one as target. The model's hidden state after batch ``t`` is carried (detached)
+into batch ``t+1``, so it sees context far beyond ``L`` characters. When the streams reach their
+end they wrap around to the start with a new random shift of up to ``L`` characters (so chunk
+boundaries differ from epoch to epoch) and the batch says ``reset=True``: the carried state must be
+zeroed there. The position ``{"epoch", "chunk"}`` is saved in checkpoints for exact resume.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import sysconfig
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import torch
+from torch import Tensor
+
+from rnnkit.data.vocab import UNK, Vocabulary
+from rnnkit.errors import RnnkitError
+
+__all__ = [
+    "BUILTIN_CORPUS_CHARS",
+    "Corpus",
+    "TBPTTBatch",
+    "TBPTTBatches",
+    "builtin_corpus",
+    "char_vocabulary",
+    "encode_text",
+    "format_unknown",
+    "load_corpus",
+    "read_text",
+    "split_text",
+    "stream_matrix",
+]
+
+# Cap of the built-in corpus: enough for minutes of CPU training, small enough to read in a blink.
+BUILTIN_CORPUS_CHARS = 3_000_000
+
+
+def read_text(path: str | os.PathLike[str], what: str = "text file") -> str:
+    """Read a UTF-8 text file; ``RnnkitError`` for a missing, directory, empty or non-UTF-8 file.
+
+    A leading byte-order mark is dropped; line endings are kept as they are.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise RnnkitError(f"{what} not found: {path}")
+    if path.is_dir():
+        raise RnnkitError(f"{what} {path} is a directory, not a file")
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise RnnkitError(f"cannot read {what} {path}: {error.strerror or error}") from error
+    if not data:
+        raise RnnkitError(f"{what} {path} is empty")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        bad = data[error.start : error.start + 1].hex()
+        raise RnnkitError(
+            f"{what} {path} is not UTF-8 text: byte 0x{bad} at byte offset {error.start} cannot be "
+            "decoded (convert it, e.g. with iconv -t utf-8)"
+        ) from error
+    text = text.removeprefix("\ufeff")
+    if not text:
+        raise RnnkitError(f"{what} {path} is empty")
+    return text
+
+
+@dataclass
+class Corpus:
+    """A text and where it came from (``description`` is printed to the user)."""
+
+    text: str
+    name: str
+    description: str
+
+
+def _python_sources(root: Path, exclude: Callable[[Path], bool]) -> list[Path]:
+    """``*.py`` files under ``root`` in a deterministic order: shallow paths first, then by name."""
+    files = []
+    for directory, dirnames, filenames in os.walk(root):
+        rel = Path(directory).relative_to(root)
+        dirnames[:] = sorted(d for d in dirnames if not exclude(rel / d))
+        files.extend(Path(directory) / f for f in filenames if f.endswith(".py"))
+    return sorted(files, key=lambda p: (len(p.relative_to(root).parts), str(p.relative_to(root))))
+
+
+def _gather(files: list[Path], max_chars: int) -> tuple[str, int]:
+    parts: list[str] = []
+    total = used = 0
+    for file in files:
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        if not text.strip():
+            continue
+        text = text.rstrip("\n") + "\n\n"
+        parts.append(text[: max_chars - total])
+        total += len(parts[-1])
+        used += 1
+        if total >= max_chars:
+            break
+    return "".join(parts), used
+
+
+def builtin_corpus(max_chars: int = BUILTIN_CORPUS_CHARS) -> Corpus:
+    """The offline corpus: this machine's Python standard-library sources (the model learns to write
+    Python), read in a deterministic order and capped at ``max_chars``; the sources of installed
+    packages when the standard library has none."""
+    skip = {"test", "tests", "idle_test", "site-packages", "dist-packages", "__pycache__", "lib2to3"}
+
+    def exclude(rel: Path) -> bool:
+        return rel.name in skip or rel.name.startswith(".")
+
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    candidates = [(stdlib, f"the Python {version} standard library")]
+    for key in ("purelib", "platlib"):
+        path = Path(sysconfig.get_paths()[key])
+        if all(path != c[0] for c in candidates):
+            candidates.append((path, "installed Python packages"))
+    for root, label in candidates:
+        if not root.is_dir():
+            continue
+        files = _python_sources(root, exclude if label.endswith("library") else lambda rel: False)
+        text, used = _gather(files, max_chars)
+        if len(text) >= 10_000:
+            description = (
+                f"built-in corpus: {used} source files of {label} ({root}), {len(text):,} characters"
+            )
+            return Corpus(text=text, name=f"python-{'stdlib' if label.endswith('library') else 'packages'}",
+                          description=description)
+    raise RnnkitError(
+        "no built-in corpus on this machine (no Python sources found in the standard library or "
+        "installed packages); pass --text FILE"
+    )
+
+
+def load_corpus(path: str | os.PathLike[str] | None, max_builtin_chars: int = BUILTIN_CORPUS_CHARS) -> Corpus:
+    """The text of ``path``, or the built-in corpus when ``path`` is ``None``."""
+    if path is None:
+        return builtin_corpus(max_builtin_chars)
+    text = read_text(path)
+    return Corpus(text=text, name=Path(path).name, description=f"corpus: {path}, {len(text):,} characters")
+
+
+def split_text(text: str, val_fraction: float = 0.1) -> tuple[str, str]:
+    """Contiguous split: the first ``1 - val_fraction`` for training, the rest for validation."""
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    cut = len(text) - round(len(text) * val_fraction)
+    return text[:cut], text[cut:]
+
+
+def char_vocabulary(text: str) -> Vocabulary:
+    """The character vocabulary of ``text``: ``<unk>`` at id 0, then characters by code point."""
+    return Vocabulary.build(text, specials=(UNK,), pad_token=None, unk_token=UNK, order="lexical")
+
+
+def format_unknown(unknown: list[str], limit: int = 20) -> str:
+    """``'é', '\\t', ... (25 in all)`` for one warning line."""
+    shown = ", ".join(repr(c) for c in unknown[:limit])
+    return shown + (f", ... ({len(unknown)} in all)" if len(unknown) > limit else "")
+
+
+def encode_text(
+    vocab: Vocabulary, text: str, *, warn: Callable[[str], None] | None = None, what: str = "text"
+) -> Tensor:
+    """Ids of the characters of ``text`` as a 1-D int64 tensor; one warning lists unknown characters."""
+    ids, unknown = vocab.encode_with_unknown(text)
+    if unknown and warn is not None:
+        warn(
+            f"warning: {len(unknown)} character(s) of the {what} are not in the model's vocabulary and "
+            f"are read as {vocab.unk_token}: {format_unknown(unknown)}"
+        )
+    return torch.tensor(ids, dtype=torch.long)
+
+
+class TBPTTBatch(NamedTuple):
+    """One TBPTT batch: inputs and targets ``(N, L)``, and whether the carried state must be reset."""
+
+    inputs: Tensor
+    targets: Tensor
+    reset: bool
+
+
+class TBPTTBatches:
+    """Endless TBPTT batches over a 1-D tensor of ids (see the module docstring); resumable exactly.
+
+    Args:
+        ids: the encoded training text, 1-D int64.
+        batch_size: ``N``, the number of parallel streams.
+        seq_len: ``L``, characters per chunk (the truncation length of back-propagation).
+        seed: seeds the per-epoch shift of the chunk boundaries.
+        shift: ``False`` keeps the chunk boundaries the same every epoch.
+    """
+
+    def __init__(self, ids: Tensor, batch_size: int, seq_len: int, *, seed: int = 0, shift: bool = True):
+        if batch_size < 1 or seq_len < 1:
+            raise RnnkitError(f"batch size and sequence length must be >= 1, got {batch_size} and {seq_len}")
+        need = batch_size * (seq_len + 1) + (seq_len if shift else 0)
+        if ids.dim() != 1 or len(ids) < need:
+            raise RnnkitError(
+                f"the training text has {len(ids):,} characters, fewer than one batch needs "
+                f"({batch_size} streams x {seq_len + 1} characters{' + shift' if shift else ''} = "
+                f"{need:,}); use a longer text or a smaller --batch-size/--seq-len"
+            )
+        self.ids = ids
+        self.batch_size = batch_size
+        self.seq_len = seq_len
+        self.seed = seed
+        self.shift = shift
+        self.epoch = 0
+        self.chunk = 0
+        self._layout: tuple[int, Tensor] | None = None
+
+    @property
+    def items_per_batch(self) -> int:
+        return self.batch_size * self.seq_len
+
+    def _epoch_layout(self) -> Tensor:
+        """``(N, stream_len)`` view of the ids for the current epoch, after its random shift."""
+        if self._layout is None or self._layout[0] != self.epoch:
+            offset = 0
+            if self.shift and self.epoch > 0:
+                generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+                offset = int(torch.randint(self.seq_len, (1,), generator=generator))
+            stream_len = (len(self.ids) - offset) // self.batch_size
+            data = self.ids[offset : offset + stream_len * self.batch_size]
+            self._layout = (self.epoch, data.view(self.batch_size, stream_len))
+        return self._layout[1]
+
+    def chunks_per_epoch(self) -> int:
+        return (self._epoch_layout().shape[1] - 1) // self.seq_len
+
+    def next_batch(self) -> TBPTTBatch:
+        if self.chunk >= self.chunks_per_epoch():
+            self.epoch += 1
+            self.chunk = 0
+        data = self._epoch_layout()
+        start = self.chunk * self.seq_len
+        reset = self.chunk == 0
+        self.chunk += 1
+        inputs = data[:, start : start + self.seq_len]  # (N, L)
+        targets = data[:, start + 1 : start + 1 + self.seq_len]  # (N, L)
+        return TBPTTBatch(inputs.contiguous(), targets.contiguous(), reset)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "chunk": self.chunk, "seed": self.seed, "size": len(self.ids)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if int(state.get("size", len(self.ids))) != len(self.ids):
+            raise RnnkitError(
+                f"the checkpoint was trained on {state['size']:,} characters but this text has "
+                f"{len(self.ids):,}: resume with the same --text"
+            )
+        self.epoch, self.chunk, self.seed = int(state["epoch"]), int(state["chunk"]), int(state["seed"])
+        self._layout = None
+
+
+def stream_matrix(ids: Tensor, streams: int) -> tuple[Tensor, Tensor]:
+    """Inputs and targets ``(S, T)`` covering every next-character prediction of ``ids`` exactly once.
+
+    ``ids`` is cut into ``S`` contiguous streams (fewer when the text is short); targets past the end
+    of the text are ``-100`` (ignored by ``cross_entropy``). Used to evaluate on a whole text fast.
+    """
+    predictions = len(ids) - 1
+    if predictions < 1:
+        raise RnnkitError("the text is too short to evaluate: it needs at least 2 characters")
+    streams = max(1, min(streams, predictions))
+    length = math.ceil(predictions / streams)
+    inputs = ids.new_zeros(streams * length)
+    targets = ids.new_full((streams * length,), -100)
+    inputs[:predictions] = ids[:-1]
+    targets[:predictions] = ids[1:]
+    return inputs.view(streams, length), targets.view(streams, length)

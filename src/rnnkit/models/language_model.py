@@ -1,0 +1,244 @@
+"""A recurrent language model (characters or tokens) with streaming generation.
+
+::
+
+    ids (N, L) --embedding--> (N, L, E) --rnnkit RNN/LSTM/GRU--> (N, L, H) --dropout--> Linear(H, V)
+    --> logits (N, L, V)
+
+Legend: N = batch, L = sequence length, E = embedding size, H = hidden size, V = vocabulary size.
+
+:meth:`LanguageModel.generate` reads the prompt once, then feeds one sampled token at a time with
+the recurrent state carried forward: the cost of each new token is one step of the network,
+never a re-run of the prefix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from rnnkit.models.classifier import CELLS, build_recurrent_layer
+
+__all__ = ["LanguageModel", "LanguageModelConfig", "State", "detach_state"]
+
+State = Any  # a Tensor (RNN, GRU) or a tuple (h, c) (LSTM), each (num_layers, N, H)
+
+
+@dataclass
+class LanguageModelConfig:
+    """Everything needed to rebuild a :class:`LanguageModel` (stored in checkpoints as a dict).
+
+    Attributes:
+        vocab_size: V, the number of tokens (characters) including special tokens.
+        cell: ``"rnn"`` (tanh Elman), ``"lstm"`` or ``"gru"``.
+        embedding_size: E.
+        hidden_size: H, per layer.
+        num_layers: stacked recurrent layers.
+        dropout: on the embeddings, between recurrent layers and before the head.
+        tie_weights: share the embedding matrix with the output head (needs E == H).
+        backend: the rnnkit layer backend, ``"auto"``, ``"native"`` or ``"reference"``.
+    """
+
+    vocab_size: int
+    cell: str = "lstm"
+    embedding_size: int = 64
+    hidden_size: int = 512
+    num_layers: int = 1
+    dropout: float = 0.0
+    tie_weights: bool = False
+    backend: str = "auto"
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "embedding_size", "hidden_size", "num_layers"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}: expected an int >= 1, got {value!r}")
+        if self.cell not in CELLS:
+            raise ValueError(f"cell: expected one of {', '.join(CELLS)}, got {self.cell!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout: expected a float in [0, 1), got {self.dropout}")
+        if self.tie_weights and self.embedding_size != self.hidden_size:
+            raise ValueError(
+                "tie_weights needs embedding_size == hidden_size, got "
+                f"{self.embedding_size} and {self.hidden_size}"
+            )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LanguageModelConfig:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def detach_state(state: State) -> State:
+    """Cut the graph behind a carried state (truncated back-propagation through time)."""
+    if state is None:
+        return None
+    if isinstance(state, tuple):
+        return tuple(s.detach() for s in state)
+    return state.detach()
+
+
+class LanguageModel(nn.Module):
+    """Embedding -> rnnkit recurrent layer -> dropout -> linear head over the vocabulary."""
+
+    def __init__(self, config: LanguageModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embedding = nn.Embedding(config.vocab_size, config.embedding_size)
+        self.rnn = build_recurrent_layer(
+            config.cell, config.embedding_size, config.hidden_size, config.num_layers,
+            bidirectional=False, dropout=config.dropout, backend=config.backend,
+        )
+        self.dropout = nn.Dropout(config.dropout)
+        self.head = nn.Linear(config.hidden_size, config.vocab_size)
+        if config.tie_weights:
+            self.head.weight = self.embedding.weight
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        # Small embeddings (as in nanoGPT/AWD-LSTM) keep the first steps' activations tame; a zero
+        # head bias starts every token at the same logit.
+        nn.init.normal_(self.embedding.weight, std=0.1 if not self.config.tie_weights else 0.02)
+        nn.init.zeros_(self.head.bias)
+        if isinstance(self.rnn, nn.Module) and self.config.cell == "lstm":
+            # Forget-gate bias 1 (Jozefowicz et al. 2015): remember by default, a faster start.
+            H = self.config.hidden_size
+            for name, parameter in self.rnn.named_parameters():
+                if name.startswith("bias_ih"):
+                    with torch.no_grad():
+                        parameter[H : 2 * H].fill_(1.0)
+
+    def forward(self, ids: Tensor, state: State = None) -> tuple[Tensor, State]:
+        """``ids (N, L)`` from ``state`` -> ``logits (N, L, V)`` and the state after the last step."""
+        x = self.dropout(self.embedding(ids))  # (N, L, E)
+        out, state = self.rnn(x, state)  # (N, L, H)
+        return self.head(self.dropout(out)), state  # (N, L, V)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    @torch.no_grad()
+    def generate(
+        self,
+        prompt: Sequence[int] | Tensor,
+        length: int,
+        *,
+        num_samples: int = 1,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        greedy: bool = False,
+        seed: int | None = None,
+        banned_ids: Sequence[int] = (),
+        stop: Sequence[int] | None = None,
+        on_step: Callable[[Tensor], None] | None = None,
+    ) -> list[list[int]]:
+        """Continue ``prompt`` with ``length`` new tokens, for ``num_samples`` samples at once.
+
+        The prompt (at least one token) is read in one pass; then each new token is one network
+        step on the carried state. ``greedy`` takes the most likely token; otherwise the logits are
+        divided by ``temperature``, cut to the ``top_k`` most likely and to the smallest set whose
+        probability reaches ``top_p``, and sampled with a generator seeded by ``seed``. Tokens in
+        ``banned_ids`` (e.g. ``<unk>``) are never produced. A sample that produces the token sequence
+        ``stop`` ends there (``stop`` is not included). ``on_step(ids (S,))`` sees each new token.
+
+        Returns the new tokens of each sample (without the prompt).
+        """
+        if length < 0:
+            raise ValueError(f"length must be >= 0, got {length}")
+        if not greedy and not temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        if top_k is not None and top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {top_k}")
+        if top_p is not None and not 0.0 < top_p <= 1.0:
+            raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+        if num_samples < 1:
+            raise ValueError(f"num_samples must be >= 1, got {num_samples}")
+        was_training = self.training
+        self.eval()
+        try:
+            return self._generate(
+                prompt, length, num_samples, temperature, top_k, top_p, greedy, seed,
+                banned_ids, list(stop or ()), on_step,
+            )
+        finally:
+            self.train(was_training)
+
+    def _generate(self, prompt, length, num_samples, temperature, top_k, top_p, greedy, seed,
+                  banned_ids, stop, on_step) -> list[list[int]]:
+        device = self.head.weight.device
+        prompt = torch.as_tensor(prompt, dtype=torch.long, device=device).flatten()
+        if prompt.numel() == 0:
+            raise ValueError("the prompt must hold at least one token")
+        generator = None
+        if not greedy:
+            generator = torch.Generator(device=device)
+            generator.manual_seed(seed if seed is not None else int(torch.randint(2**62, (1,))))
+        banned = torch.tensor(sorted(set(banned_ids)), dtype=torch.long, device=device)
+        # Read the prompt once for all samples: (S, P) -> logits of the next token (S, V).
+        logits, state = self(prompt.expand(num_samples, -1))
+        logits = logits[:, -1]
+        cell_states = self._split_state(state)
+        outputs = torch.empty(num_samples, length, dtype=torch.long, device=device)
+        done = torch.zeros(num_samples, dtype=torch.bool, device=device)
+        ends = [length] * num_samples
+        for t in range(length):
+            if banned.numel():
+                logits = logits.index_fill(1, banned, float("-inf"))
+            nxt = self._pick(logits, temperature, top_k, top_p, greedy, generator)  # (S,)
+            outputs[:, t] = nxt
+            if on_step is not None:
+                on_step(nxt)
+            if stop and t + 1 >= len(stop):
+                tail = outputs[:, t + 1 - len(stop) : t + 1]
+                hit = (tail == tail.new_tensor(stop)).all(dim=1) & ~done
+                for s in hit.nonzero().flatten().tolist():
+                    ends[s] = t + 1 - len(stop)
+                done |= hit
+                if bool(done.all()):
+                    break
+            if t + 1 < length:
+                logits, cell_states = self.step(nxt, cell_states)  # one step on the carried state
+        rows = outputs.tolist()
+        return [row[: ends[s]] for s, row in enumerate(rows)]
+
+    def _split_state(self, state: State) -> list[tuple[Tensor, ...]]:
+        """The layer's state ``(num_layers, N, H)`` (or a tuple of them) as one tuple per layer."""
+        parts = state if isinstance(state, tuple) else (state,)
+        return [tuple(part[layer] for part in parts) for layer in range(self.config.num_layers)]
+
+    def step(self, ids: Tensor, cell_states: list[tuple[Tensor, ...]]) -> tuple[Tensor, list[tuple[Tensor, ...]]]:
+        """One time step for generation: ``ids (N,)`` and per-layer states -> ``logits (N, V)``.
+
+        Runs each layer's cell directly (inference only, no dropout): for a single step this is
+        several times faster than the whole-sequence kernel, whose set-up cost dominates.
+        """
+        x = self.embedding(ids)  # (N, E)
+        new_states = []
+        for cell, cell_state in zip(self.rnn.cells, cell_states):
+            x, cell_state = cell.recurrence(cell.project_input(x), cell_state)  # (N, H)
+            new_states.append(cell_state)
+        return self.head(x), new_states
+
+    @staticmethod
+    def _pick(logits: Tensor, temperature: float, top_k: int | None, top_p: float | None,
+              greedy: bool, generator: torch.Generator | None) -> Tensor:
+        if greedy:
+            return logits.argmax(dim=-1)
+        logits = logits.float() / temperature  # (S, V)
+        if top_k is not None and top_k < logits.shape[-1]:
+            kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]  # (S, 1)
+            logits = logits.masked_fill(logits < kth, float("-inf"))
+        if top_p is not None and top_p < 1.0:
+            sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
+            cumulative = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
+            # drop a token when the tokens before it already reach top_p (the first is always kept)
+            drop = (cumulative - sorted_logits.softmax(dim=-1)) >= top_p
+            sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
+            logits = torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
+        probs = logits.softmax(dim=-1)
+        return torch.multinomial(probs, 1, generator=generator).squeeze(1)
