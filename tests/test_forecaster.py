@@ -104,8 +104,8 @@ def _csv(tmp_path, values, name="series.csv"):
 
 def test_constant_series_trained_end_to_end_is_forecast_exactly(tmp_path):
     path = _csv(tmp_path, [4.25] * 60)
-    task = ForecastTaskConfig(csv=path, target="Value", lookback=5, horizon=3, batch_size=8)
-    run = train_forecast(task, ForecasterConfig(hidden_size=4), TrainConfig(max_steps=5, warmup_steps=0,
+    task = ForecastTaskConfig(csv=path, target="Value", lookback=5, horizon=3)
+    run = train_forecast(task, ForecasterConfig(hidden_size=4), TrainConfig(max_steps=5, warmup_steps=0, batch_size=8,
                          progress=False, eval_every=5, out_dir=None), log=lambda m: None)
     assert np.all(run.test.forecasts == 4.25)
     assert run.test.rows["MAE"]["model"] == 0.0
@@ -115,8 +115,8 @@ def test_constant_series_trained_end_to_end_is_forecast_exactly(tmp_path):
 def test_learns_a_sine_better_than_persistence(tmp_path, mode):
     t = np.arange(300)
     path = _csv(tmp_path, np.round(5 + 3 * np.sin(2 * np.pi * t / 12), 6))
-    task = ForecastTaskConfig(csv=path, target="Value", lookback=12, horizon=3, batch_size=32, period=12)
-    train = TrainConfig(max_steps=250, lr=1e-2, warmup_steps=10, eval_every=50, progress=False, seed=0)
+    task = ForecastTaskConfig(csv=path, target="Value", lookback=12, horizon=3, period=12)
+    train = TrainConfig(max_steps=250, batch_size=32, lr=1e-2, warmup_steps=10, eval_every=50, progress=False, seed=0)
     run = train_forecast(task, ForecasterConfig(cell="gru", hidden_size=16, mode=mode), train,
                          log=lambda m: None)
     mae = run.test.rows["MAE"]

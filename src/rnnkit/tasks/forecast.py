@@ -96,7 +96,8 @@ class ForecastTaskConfig:
             else a number of steps).
         period: season length for the seasonal naive baseline; 0 picks it from the dates
             (365 for daily dates, 12 for monthly, 52 for weekly, else 1).
-        batch_size: training windows per step.
+
+    The batch size (training windows per step) is the Trainer's ``TrainConfig.batch_size``.
     """
 
     csv: str
@@ -110,12 +111,11 @@ class ForecastTaskConfig:
     val_size: float = 0.1
     test_size: float = 0.2
     period: int = 0
-    batch_size: int = 64
 
     def __post_init__(self) -> None:
         if self.fill is not None and self.fill not in FILL_METHODS:
             raise RnnkitError(f"fill must be one of {', '.join(FILL_METHODS)}, got {self.fill!r}")
-        for name in ("lookback", "horizon", "batch_size"):
+        for name in ("lookback", "horizon"):
             if getattr(self, name) < 1:
                 raise RnnkitError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.period < 0:
@@ -324,6 +324,7 @@ def train_forecast(
     train_config: TrainConfig,
     *,
     log: Callable[[str], None] | None = None,
+    resume: dict[str, Any] | None = None,
 ) -> ForecastRun:
     """Train a forecaster on ``task.csv`` and score it on the test period (see the module docstring).
 
@@ -403,14 +404,14 @@ def train_forecast(
             f"{task.horizon}); training without validation")
 
     state = _task_state(task, prepared, mase_scale)
-    batches = ShuffledBatches(len(train_starts), min(task.batch_size, len(train_starts)), collate,
+    batches = ShuffledBatches(len(train_starts), min(train_config.batch_size, len(train_starts)), collate,
                               seed=train_config.seed)
     say(f"forecast: {n} steps of {task.target!r} ({prepared.series.source}); inputs "
         f"{', '.join(prepared.input_names)}; train {split.train_end} / val {split.val_end - split.train_end} / "
         f"test {n - split.val_end} steps; {len(train_starts)} training windows")
     trainer = Trainer(model, train_config, batches, loss_fn, eval_fn=eval_fn, task=TASK,
                       model_config=asdict(model.config), task_state=state, unit="window", log=log)
-    result = trainer.fit()
+    result = trainer.fit(resume=resume)
     if best["state"] is not None:
         model.load_state_dict(best["state"])
     model.cpu()
