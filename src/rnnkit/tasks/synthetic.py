@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -356,8 +356,12 @@ class SyntheticRun:
 
 def train_synthetic(task: SyntheticTaskConfig, train_config: TrainConfig, *,
                     log: Callable[[str], None] | None = None,
-                    resume: dict[str, Any] | None = None) -> SyntheticRun:
-    """Train the task's model with the shared Trainer, then score it on the test draw."""
+                    resume: dict[str, Any] | None = None,
+                    callbacks: Sequence[Callable[[Trainer, str, dict[str, Any]], None]] = ()) -> SyntheticRun:
+    """Train the task's model with the shared Trainer, then score it on the test draw.
+
+    ``callbacks`` are handed to the Trainer (they see every ``"step"`` and ``"eval"`` record).
+    """
     task = task.resolved()
     torch.manual_seed(train_config.seed)  # the model's initial weights
     model, model_config = build_model(task)
@@ -390,7 +394,7 @@ def train_synthetic(task: SyntheticTaskConfig, train_config: TrainConfig, *,
         + (f", sequence length {task.seq_len}" if task.task != "sentence" else ""))
     trainer = Trainer(model, train_config, source, loss_fn, eval_fn=eval_fn, task=TASK,
                       model_config=model_config, task_state={"task_config": asdict(task)},
-                      unit="sequence", log=log)
+                      unit="sequence", log=log, callbacks=callbacks)
     result = trainer.fit(resume=resume)
     model.cpu()
     return SyntheticRun(model, result, evaluate_synthetic(task, model), task)
