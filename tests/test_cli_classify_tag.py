@@ -233,3 +233,27 @@ def test_missing_file_and_bad_checkpoint(tmp_path, capsys):
     _bad(tmp_path, capsys, ["train", "tag", "--train", str(tmp_path)], "is a directory")
     code, _, err = _run(capsys, ["predict", str(tmp_path / "none"), "--input", "-"])
     _assert_one_line_error(code, err, "checkpoint not found")
+
+
+def _losses(path):
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return {r["step"]: r["loss"] for r in records if "event" not in r}
+
+
+def test_classify_resume_continues_exactly(tmp_path, capsys):
+    train = tmp_path / "train.tsv"
+    train.write_text("text\tlabel\n" + _classify_rows(60, 4), encoding="utf-8")
+    # --min-lr-ratio 1: a flat schedule after warmup, the same whatever --steps says
+    common = ["train", "classify", "--train", str(train), "--dropout", "0.2", "--save-every", "6",
+              "--min-lr-ratio", "1",
+              *SMALL]
+    assert main([*common, "--steps", "12", "--out", str(tmp_path / "full")]) == 0
+    assert main([*common, "--steps", "6", "--out", str(tmp_path / "part")]) == 0
+    code = main([*common, "--steps", "12", "--out", str(tmp_path / "part"), "--resume"])
+    capsys.readouterr()
+    assert code == 0
+    full = _losses(tmp_path / "full" / "metrics.jsonl")
+    resumed = _losses(tmp_path / "part" / "metrics.jsonl")
+    assert sorted(resumed) == list(range(1, 13))
+    for step in range(7, 13):
+        assert resumed[step] == pytest.approx(full[step], abs=1e-6)
