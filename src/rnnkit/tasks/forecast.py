@@ -354,6 +354,7 @@ def train_forecast(
         **asdict(model_config), "input_size": len(prepared.input_names), "horizon": task.horizon,
         "lookback": task.lookback, "target_index": 0, "input_mean": [], "input_std": [],
     })
+    torch.manual_seed(train_config.seed)  # the initial weights: one seed, same numbers
     model = Forecaster(config)
     model.set_scaling(input_scaler, target_scaler)
     train_target = prepared.target[: split.train_end]
