@@ -10,6 +10,16 @@ import torch
 from rnnkit.models.classifier import SequenceClassifier, SequenceClassifierConfig
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models run fastest on one thread; several threads on a busy machine spin and crawl."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+
 def test_mean_sign_model_has_13314_parameters():
     config = SequenceClassifierConfig(
         num_classes=2, input_size=10, cell="rnn", nonlinearity="tanh", hidden_size=64, num_layers=2

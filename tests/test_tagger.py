@@ -12,6 +12,16 @@ from rnnkit.models.crf import CRF
 from rnnkit.models.tagger import SequenceTagger, SequenceTaggerConfig
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models run fastest on one thread; several threads on a busy machine spin and crawl."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+
 def _brute_force(crf: CRF, emissions: torch.Tensor, length: int):
     """All T^n paths of one sequence: (log Z, best path, best score)."""
     scores = {}
