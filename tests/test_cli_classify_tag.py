@@ -11,7 +11,8 @@ import torch
 
 from rnnkit.cli import main
 
-SMALL = ["--embedding", "8", "--hidden", "8", "--batch-size", "8", "--eval-every", "5",
+SMALL = ["--embedding", "8", "--hidden", "8", "--dropout", "0.1", "--batch-size", "8",
+         "--eval-every", "5",
          "--warmup", "2", "--lr", "0.02", "--seed", "0", "--device", "cpu", "--no-progress"]
 
 

@@ -104,7 +104,7 @@ class ClassifyConfig:
     hidden_size: int = 128
     num_layers: int = 1
     bidirectional: bool = True
-    dropout: float = 0.3
+    dropout: float = 0.5
     pooling: str = "max"
 
     def __post_init__(self) -> None:
