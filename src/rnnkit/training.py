@@ -350,10 +350,11 @@ class TrainResult:
     train_loss: float | None  # smoothed training loss at the end
     best_val_loss: float | None
     val_metrics: dict[str, float] | None  # of the last evaluation
-    items_per_second: float  # training throughput of this run
+    items_per_second: float  # training throughput of this run (over the time in training steps)
     skipped_steps: int
     best_path: str | None
     last_path: str | None
+    train_seconds: float = 0.0  # this run's time in training steps (no evaluation, no checkpoints)
 
 
 # --------------------------------------------------------------------------- the trainer
@@ -534,7 +535,7 @@ class Trainer:
         self._start_time = time.perf_counter()
         self.model.train()
         bar = self._bar = self._make_bar()
-        items_done, run_start = 0, time.perf_counter()
+        items_done, step_seconds = 0, 0.0
         window_items, window_start = 0, time.perf_counter()
         stop_reason = ""
         last_path = best_path = None
@@ -548,7 +549,9 @@ class Trainer:
                     break
                 if self._stop_requested:
                     raise KeyboardInterrupt
+                step_start = time.perf_counter()
                 record = self._train_step()
+                step_seconds += time.perf_counter() - step_start
                 items_done += record.get("items") or 0
                 window_items += record.get("items") or 0
                 if metrics_file is not None:
@@ -589,7 +592,6 @@ class Trainer:
                 signal.signal(signal.SIGINT, previous_handler)
         if best_path is None and out_dir is not None and (out_dir / "best.pt").is_file():
             best_path = str(out_dir / "best.pt")
-        run_time = time.perf_counter() - run_start
         return TrainResult(
             step=self.step,
             stop_reason=stop_reason,
@@ -597,10 +599,11 @@ class Trainer:
             train_loss=self._smoothed_loss,
             best_val_loss=self.best_val_loss,
             val_metrics=self.val_metrics,
-            items_per_second=items_done / max(run_time, 1e-9),
+            items_per_second=items_done / max(step_seconds, 1e-9),
             skipped_steps=self.skipped_steps,
             best_path=best_path,
             last_path=last_path,
+            train_seconds=step_seconds,
         )
 
     def _train_step(self) -> dict[str, Any]:

@@ -11,7 +11,14 @@ from rnnkit.cli._common import (
     load_resume_checkpoint,
     train_config_from_args,
 )
-from rnnkit.tasks.lm import DEFAULT_MODEL, DEFAULT_TRAIN, LMDataConfig, LMTrainOutcome, train_lm
+from rnnkit.tasks.lm import (
+    DEFAULT_MODEL,
+    DEFAULT_TRAIN,
+    LN2,
+    LMDataConfig,
+    LMTrainOutcome,
+    train_lm,
+)
 
 __all__ = ["add_parser", "lm_command", "print_summary"]
 
@@ -66,7 +73,8 @@ def print_summary(outcome: LMTrainOutcome) -> None:
     line = f"trained {result.step} steps in {result.elapsed:.0f} s ({result.items_per_second:,.0f} chars/s)"
     if outcome.val_loss is not None:
         line += (f"; validation loss {outcome.val_loss:.4f} nats/char, "
-                 f"{outcome.val_loss / 0.6931471805599453:.4f} bits/char")
+                 f"{outcome.val_loss / LN2:.4f} bits/char over "
+                 f"{outcome.val_loss_chars:,} characters")
     print(line)
     for label, path in (("best checkpoint", result.best_path), ("last checkpoint", result.last_path)):
         if path:

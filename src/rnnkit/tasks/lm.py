@@ -101,7 +101,9 @@ class LMDataConfig:
         seq_len: characters per TBPTT chunk (the truncation length).
         val_fraction: the last part of the text kept for validation (contiguous split).
         eval_chars: evaluations during training read at most this many validation characters
-            (``None``: all); the final evaluation always reads the whole validation split.
+            (``None``: all).
+        full_final_eval: after training, measure the loss on the whole validation split (the
+            figure reported); ``False`` reports the last evaluation on ``eval_chars`` instead.
         eval_streams: parallel streams for evaluation (speed; each starts from a zero state).
         max_builtin_chars: cap of the built-in corpus.
     """
@@ -110,6 +112,7 @@ class LMDataConfig:
     seq_len: int = DEFAULT_SEQ_LEN
     val_fraction: float = 0.1
     eval_chars: int | None = 50_000
+    full_final_eval: bool = True
     eval_streams: int = 16
     max_builtin_chars: int = BUILTIN_CORPUS_CHARS
 
@@ -210,9 +213,10 @@ class LMTrainOutcome:
     model: LanguageModel
     vocab: Vocabulary
     corpus: Corpus
-    val_loss: float | None  # nats/char over the whole validation split, final model
+    val_loss: float | None  # nats/char of the final model (whole validation split by default)
     train_chars: int
     val_chars: int
+    val_loss_chars: int = 0  # how many validation characters val_loss covers
 
 
 def _progress(loss: float) -> dict[str, str]:
@@ -286,13 +290,13 @@ def train_lm(
     if train.out_dir is not None:
         log(f"writing checkpoints and metrics to {train.out_dir}")
     result = trainer.fit(resume=resume)
-    val_loss = None
+    val_loss, scored = None, 0
     if has_val:
-        if len(eval_ids) == len(val_ids) and result.val_metrics is not None:
-            val_loss = result.val_metrics["loss"]
+        if (len(eval_ids) == len(val_ids) or not data.full_final_eval) and result.val_metrics is not None:
+            val_loss, scored = result.val_metrics["loss"], len(eval_ids) - 1
         else:
-            val_loss = text_loss(lm, val_ids, streams=data.eval_streams)
-    return LMTrainOutcome(result, lm, vocab, corpus, val_loss, len(train_ids), len(val_ids))
+            val_loss, scored = text_loss(lm, val_ids, streams=data.eval_streams), len(val_ids) - 1
+    return LMTrainOutcome(result, lm, vocab, corpus, val_loss, len(train_ids), len(val_ids), scored)
 
 
 _DATA_FIELDS = {f.name for f in fields(LMDataConfig)}
