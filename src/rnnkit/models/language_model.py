@@ -183,6 +183,7 @@ class LanguageModel(nn.Module):
         logits, state = self(prompt.expand(num_samples, -1))
         logits = logits[:, -1]
         cell_states = self._split_state(state)
+        table = self.input_table()  # (V, G*H), computed once: each step then needs one row
         outputs = torch.empty(num_samples, length, dtype=torch.long, device=device)
         done = torch.zeros(num_samples, dtype=torch.bool, device=device)
         ends = [length] * num_samples
@@ -202,7 +203,7 @@ class LanguageModel(nn.Module):
                 if bool(done.all()):
                     break
             if t + 1 < length:
-                logits, cell_states = self.step(nxt, cell_states)  # one step on the carried state
+                logits, cell_states = self.step(nxt, cell_states, table)  # one step, carried state
         rows = outputs.tolist()
         return [row[: ends[s]] for s, row in enumerate(rows)]
 
@@ -211,18 +212,31 @@ class LanguageModel(nn.Module):
         parts = state if isinstance(state, tuple) else (state,)
         return [tuple(part[layer] for part in parts) for layer in range(self.config.num_layers)]
 
-    def step(self, ids: Tensor, cell_states: list[tuple[Tensor, ...]]) -> tuple[Tensor, list[tuple[Tensor, ...]]]:
+    def step(
+        self, ids: Tensor, cell_states: list[tuple[Tensor, ...]], input_table: Tensor | None = None
+    ) -> tuple[Tensor, list[tuple[Tensor, ...]]]:
         """One time step for generation: ``ids (N,)`` and per-layer states -> ``logits (N, V)``.
 
         Runs each layer's cell directly (inference only, no dropout): for a single step this is
         several times faster than the whole-sequence kernel, whose set-up cost dominates.
+        ``input_table`` (from :meth:`input_table`) replaces the embedding and the first layer's
+        input projection by one row lookup.
         """
-        x = self.embedding(ids)  # (N, E)
+        cells = self.rnn.cells
+        x = None
         new_states = []
-        for cell, cell_state in zip(self.rnn.cells, cell_states):
-            x, cell_state = cell.recurrence(cell.project_input(x), cell_state)  # (N, H)
+        for layer, (cell, cell_state) in enumerate(zip(cells, cell_states)):
+            if layer == 0:
+                projected = input_table[ids] if input_table is not None else cell.project_input(self.embedding(ids))
+            else:
+                projected = cell.project_input(x)
+            x, cell_state = cell.recurrence(projected, cell_state)  # (N, H)
             new_states.append(cell_state)
         return self.head(x), new_states
+
+    def input_table(self) -> Tensor:
+        """``(V, G*H)``: the first layer's input projection of every token's embedding (for :meth:`step`)."""
+        return self.rnn.cells[0].project_input(self.embedding.weight)
 
     @staticmethod
     def _pick(logits: Tensor, temperature: float, top_k: int | None, top_p: float | None,
