@@ -1,8 +1,10 @@
+import json
 import time
 
 import pytest
 import torch
 
+from rnnkit.checkpoint import load_checkpoint
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
 from rnnkit.tasks.lm import LMDataConfig, SampleConfig, sample_lm, train_lm
 from rnnkit.training import TrainConfig
@@ -97,14 +99,41 @@ def test_generate_validates_options():
     assert model.generate([1], 0) == [[]]
 
 
-def _train(tmp_path, text, steps, **model):
+def _train(tmp_path, text, steps, run="run", resume=None, callbacks=(), **model):
     path = tmp_path / "corpus.txt"
     path.write_text(text)
     train = TrainConfig(max_steps=steps, batch_size=4, lr=1e-2, warmup_steps=5, eval_every=steps,
-                        out_dir=str(tmp_path / "run"), device="cpu", progress=False, seed=0)
+                        save_every=steps, out_dir=str(tmp_path / run), device="cpu", progress=False,
+                        seed=0)
     data = LMDataConfig(text=str(path), seq_len=16)
     options = {"hidden_size": 64, "embedding_size": 16, **model}
-    return train_lm(train, data, options, log=lambda message: None)
+    return train_lm(train, data, options, log=lambda message: None, resume=resume, callbacks=callbacks)
+
+
+def _step_losses(run):
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return {r["step"]: r["loss"] for r in rows if "event" not in r}
+
+
+def test_resumed_lm_run_equals_uninterrupted_run(tmp_path):
+    """Stateful TBPTT: the carried hidden state, data position, RNG (dropout) and optimizer resume."""
+    text = "\n".join(["hello how are you", "i am fine", "how are you doing"] * 40)
+    _train(tmp_path, text, steps=24, run="full", cell="gru", num_layers=2, dropout=0.2)
+
+    def stop_at_11(trainer, event, info):
+        if event == "step" and info["step"] == 11:
+            trainer.request_stop()
+
+    with pytest.raises(KeyboardInterrupt):
+        _train(tmp_path, text, steps=24, run="part", callbacks=[stop_at_11], cell="gru", num_layers=2,
+               dropout=0.2)
+    checkpoint = load_checkpoint(tmp_path / "part" / "last.pt")
+    assert checkpoint["train"]["step"] == 11 and checkpoint["train"]["loss_state"]["state"] is not None
+    torch.manual_seed(999)
+    _train(tmp_path, text, steps=24, run="part", resume=checkpoint)
+    full, part = _step_losses(tmp_path / "full"), _step_losses(tmp_path / "part")
+    assert sorted(full) == sorted(part) == list(range(1, 25))
+    assert max(abs(full[s] - part[s]) for s in full) <= 1e-6
 
 
 def test_loss_on_repetitive_text_falls_fast(tmp_path):

@@ -527,6 +527,7 @@ class Trainer:
     def fit(self, resume: Mapping[str, Any] | None = None) -> TrainResult:
         """Train until ``max_steps``, ``max_minutes`` or early stopping; see the module docstring."""
         cfg = self.config
+        self._stop_requested = False
         if resume is not None:
             self.load_state_dict(resume)
         out_dir = self._prepare_out_dir()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -231,12 +231,14 @@ def train_lm(
     resume: dict[str, Any] | None = None,
     log: Callable[[str], None] = _info,
     warn: Callable[[str], None] = _warn,
+    callbacks: Sequence[Callable[[Trainer, str, dict[str, Any]], None]] = (),
 ) -> LMTrainOutcome:
     """Train a character language model.
 
     ``model`` holds :class:`LanguageModelConfig` fields other than ``vocab_size`` (which comes from
     the text). With ``resume`` (a checkpoint from :func:`rnnkit.checkpoint.load_checkpoint`), the
     model, vocabulary and data settings come from the checkpoint and training continues exactly.
+    ``callbacks`` are handed to the :class:`~rnnkit.training.Trainer`.
     """
     if resume is not None:
         state = resume.get("task_state", {})
@@ -286,6 +288,7 @@ def train_lm(
         progress_fn=_progress,
         unit="char",
         log=log,
+        callbacks=callbacks,
     )
     if train.out_dir is not None:
         log(f"writing checkpoints and metrics to {train.out_dir}")
