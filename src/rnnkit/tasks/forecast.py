@@ -155,7 +155,11 @@ def _auto_period(dates: list[str]) -> int:
         return 1
     if len(following) == 7:  # YYYY-MM: monthly
         return 12
-    gap = (datetime.date.fromisoformat(following) - datetime.date.fromisoformat(next_dates(dates[:-1], 1)[0])).days
+    try:
+        previous = datetime.date.fromisoformat(next_dates(dates[:-1], 1)[0])
+        gap = (datetime.date.fromisoformat(following) - previous).days
+    except ValueError:
+        return 1
     return {1: 365, 7: 52}.get(gap, 1)
 
 
