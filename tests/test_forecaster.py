@@ -133,9 +133,3 @@ def test_same_seed_same_forecasts(tmp_path):
     second = train_forecast(task, ForecasterConfig(hidden_size=4), train, log=lambda m: None)
     np.testing.assert_array_equal(first.test.forecasts, second.test.forecasts)
 
-
-def test_lstm_forget_gate_bias_starts_at_one():
-    model = Forecaster(ForecasterConfig(input_size=2, hidden_size=5, num_layers=2, cell="lstm"))
-    for layer in range(2):
-        bias = getattr(model.rnn, f"bias_ih_l{layer}")
-        assert torch.equal(bias[5:10], torch.ones(5))  # gate order i, f, g, o
