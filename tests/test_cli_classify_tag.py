@@ -81,7 +81,12 @@ def classify_run(tmp_path_factory):
 def test_train_classify_writes_checkpoints(classify_run):
     _, out_dir = classify_run
     assert (out_dir / "best.pt").is_file() and (out_dir / "last.pt").is_file()
-    assert (out_dir / "metrics.jsonl").is_file()
+    records = [json.loads(line) for line in (out_dir / "metrics.jsonl").read_text().splitlines()]
+    evals = [r for r in records if r.get("event") == "eval"]
+    assert evals, "no evaluation was logged"
+    for r in evals:  # best.pt is chosen on accuracy: the Trainer's "loss" is the error rate
+        assert r["val_loss"] == pytest.approx(1.0 - r["val_accuracy"])
+        assert r["val_nll"] > 0
 
 
 def test_evaluate_dispatches_to_classify(classify_run, capsys):

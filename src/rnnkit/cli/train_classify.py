@@ -86,6 +86,9 @@ def add_parser(subparsers) -> None:
     model.add_argument("--pooling", choices=("last", "mean", "max"), default=_D.pooling,
                        help="read out the final hidden state at each text's true end (last), or "
                        f"pool the outputs over its valid steps (mean, max) (default: {_D.pooling})")
+    model.add_argument("--select-on", choices=("accuracy", "loss"), default=_D.select_on,
+                       help="validation score that picks best.pt and drives early stopping: "
+                       f"accuracy, or the cross-entropy loss (default: {_D.select_on})")
     add_trainer_options(parser, DEFAULTS)
     parser.set_defaults(func=classify_command)
 
@@ -97,7 +100,7 @@ def config_from_args(args: argparse.Namespace) -> ClassifyConfig:
         lower=args.lower, min_freq=args.min_freq, max_vocab=args.max_vocab,
         max_length=args.max_length, embedding_dim=args.embedding, cell=args.cell,
         hidden_size=args.hidden, num_layers=args.layers, bidirectional=args.bidirectional,
-        dropout=args.dropout, pooling=args.pooling,
+        dropout=args.dropout, pooling=args.pooling, select_on=args.select_on,
     )
 
 

@@ -86,6 +86,12 @@ class ClassifyConfig:
         max_length: keep the first ``max_length`` tokens of each text.
         embedding_dim, cell, hidden_size, num_layers, bidirectional, dropout, pooling: the model
             (see :class:`~rnnkit.models.classifier.SequenceClassifierConfig`).
+        select_on: what picks ``best.pt`` and drives early stopping: ``"accuracy"`` (the
+            validation error rate is handed to the Trainer as its ``loss``; the cross-entropy is
+            logged as ``nll``) or ``"loss"`` (the validation cross-entropy). Accuracy is the
+            default because a classifier's cross-entropy keeps rising with its confidence long
+            after its accuracy has stopped falling (measured on SST-2: best-by-loss 82.0%, final
+            model 84.1%).
     """
 
     train: str = ""
@@ -106,8 +112,11 @@ class ClassifyConfig:
     bidirectional: bool = True
     dropout: float = 0.5
     pooling: str = "max"
+    select_on: str = "accuracy"
 
     def __post_init__(self) -> None:
+        if self.select_on not in ("accuracy", "loss"):
+            raise RnnkitError(f"select_on must be accuracy or loss, got {self.select_on!r}")
         if not 0.0 < self.val_fraction < 1.0:
             raise RnnkitError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
         if self.min_freq < 1:
@@ -292,7 +301,11 @@ def train_classifier(
 
     def eval_fn(model: nn.Module) -> dict[str, float]:
         probs = _predict_ids(model, val_ids, pad_id)
-        return _scores(probs, val_y, len(label_vocab))
+        scores = _scores(probs, val_y, len(label_vocab))
+        if config.select_on == "accuracy":  # the Trainer keeps the lowest "loss": the error rate
+            return {"loss": 1.0 - scores["accuracy"], "nll": scores["loss"],
+                    "accuracy": scores["accuracy"], "macro_f1": scores["macro_f1"]}
+        return scores
 
     task_state = {
         "config": asdict(config),
