@@ -215,3 +215,12 @@ def test_evaluate_missing_text_and_missing_checkpoint(trained, tmp_path, capsys)
     assert_one_line_error(code, err, "not found")
     code, _, err = run(capsys, "evaluate", trained, "--text", tmp_path / "missing.txt")
     assert_one_line_error(code, err, "not found")
+
+
+def test_evaluate_dispatches_on_the_task_field(tmp_path, capsys):
+    path = tmp_path / "other.pt"
+    save_checkpoint(path, {"task": "nosuchtask", "model_config": {}, "model_state": {}})
+    code, _, err = run(capsys, "evaluate", path, "--data", path)
+    assert_one_line_error(code, err, "'nosuchtask'", "does not know")
+    code, _, err = run(capsys, "sample", path)
+    assert_one_line_error(code, err, "not 'lm'")

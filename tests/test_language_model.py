@@ -63,11 +63,13 @@ def test_greedy_streaming_equals_refeeding_the_prefix_and_reads_prompt_once():
 
 def test_generation_is_reproducible_with_a_seed():
     model = _model()
+    threads = torch.get_num_threads()
     a = model.generate([1], 50, seed=7, num_samples=3)
     assert a == model.generate([1], 50, seed=7, num_samples=3)
     assert a != model.generate([1], 50, seed=8, num_samples=3)
     assert len(a) == 3 and all(len(s) == 50 for s in a)
     assert len({tuple(s) for s in a}) > 1  # the samples differ from each other
+    assert torch.get_num_threads() == threads  # generation runs on one thread, then restores
 
 
 def test_top_k_one_and_tiny_top_p_are_greedy_and_banned_ids_never_appear():
