@@ -750,9 +750,9 @@ class Trainer:
             unit="step",
             file=sys.stderr,
             dynamic_ncols=True,
-            bar_format="{desc} {n_fmt}/{total_fmt} |{bar}| [{elapsed}, {postfix}]"
+            bar_format="{desc} {n_fmt}/{total_fmt} |{bar}| [{elapsed}{postfix}]"
             if self.config.max_steps
-            else "{desc} {n_fmt} steps [{elapsed}, {postfix}]",
+            else "{desc} {n_fmt} steps [{elapsed}{postfix}]",
         )
 
     def _update_bar(self, bar, rate: float) -> None:
