@@ -76,7 +76,7 @@ DEFAULT_MODEL: dict[str, Any] = {
     "tie_weights": False,
 }
 DEFAULT_TRAIN = TrainConfig(
-    max_steps=3000, batch_size=32, lr=2e-2, warmup_steps=50, min_lr_ratio=0.01, weight_decay=0.01,
+    max_steps=3000, batch_size=32, lr=2e-2, warmup_steps=50, min_lr_ratio=0.01, weight_decay=0.1,
     eval_every=250, save_every=250, out_dir="runs/lm",
 )
 DEFAULT_SEQ_LEN = 64
