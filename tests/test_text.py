@@ -110,3 +110,19 @@ def test_stream_matrix_covers_every_prediction_once():
     assert torch.equal(targets[valid], inputs[valid] + 1)
     with pytest.raises(RnnkitError):
         stream_matrix(torch.arange(1), 4)
+
+
+def test_builtin_corpus_falls_back_to_installed_packages(tmp_path, monkeypatch):
+    import sysconfig
+
+    packages = tmp_path / "site"
+    (packages / "pkg").mkdir(parents=True)
+    (packages / "pkg" / "mod.py").write_text("def f(x):\n    return x + 1\n" * 2000)
+    paths = {"stdlib": str(tmp_path / "no-stdlib"), "purelib": str(packages), "platlib": str(packages)}
+    monkeypatch.setattr(sysconfig, "get_paths", lambda: paths)
+    corpus = builtin_corpus(max_chars=30_000)
+    assert "installed Python packages" in corpus.description and "30,000 characters" in corpus.description
+    assert corpus.text.startswith("def f(x):")
+    paths["purelib"] = paths["platlib"] = str(tmp_path / "nothing")
+    with pytest.raises(RnnkitError, match="--text"):
+        builtin_corpus()

@@ -127,6 +127,12 @@ class LMDataConfig:
         if self.eval_streams < 1:
             raise RnnkitError(f"eval_streams must be >= 1, got {self.eval_streams}")
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LMDataConfig:
+        """Rebuild from ``asdict()`` output (unknown keys ignored)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
 
 @dataclass
 class SampleConfig:
@@ -246,8 +252,7 @@ def train_lm(
         vocab = Vocabulary.from_dict(state.get("vocab", {}))
         saved = state.get("data", {})
         # The saved data settings (the text too, unless another is given) make the resume exact.
-        data = LMDataConfig(**{**{k: v for k, v in saved.items() if k in _DATA_FIELDS},
-                               "text": data.text if data.text is not None else saved.get("text")})
+        data = LMDataConfig.from_dict({**saved, "text": data.text if data.text is not None else saved.get("text")})
         try:
             model_config = LanguageModelConfig.from_dict(resume["model_config"])
         except (TypeError, ValueError) as error:
@@ -302,8 +307,6 @@ def train_lm(
             val_loss, scored = text_loss(lm, val_ids, streams=data.eval_streams), len(val_ids) - 1
     return LMTrainOutcome(result, lm, vocab, corpus, val_loss, len(train_ids), len(val_ids), scored)
 
-
-_DATA_FIELDS = {f.name for f in fields(LMDataConfig)}
 
 
 def load_lm(checkpoint: dict[str, Any] | str, device: str | torch.device = "cpu") -> tuple[LanguageModel, Vocabulary]:
