@@ -25,6 +25,8 @@ Typical use in a ``cli/train_<task>.py``::
 from __future__ import annotations
 
 import argparse
+import importlib
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,7 @@ __all__ = [
     "load_resume_checkpoint",
     "resolve_device",
     "resume_path",
+    "task_command",
     "train_config_from_args",
 ]
 
@@ -191,3 +194,23 @@ def train_config_from_args(
     if "max_minutes" in given and "max_steps" not in given and checkpoint is None:
         given["max_steps"] = None
     return TrainConfig.from_dict({**values, **given})
+
+
+def task_command(checkpoint: dict[str, Any], name: str) -> Callable[..., Any]:
+    """``rnnkit.tasks.<checkpoint's task>.<name>`` (e.g. ``evaluate_command``), for commands that
+    dispatch on the checkpoint's ``task`` field; ``RnnkitError`` for an unknown or unsupported task."""
+    task = checkpoint.get("task")
+    where = checkpoint.get("path", "the checkpoint")
+    if not isinstance(task, str) or not task.isidentifier():
+        raise RnnkitError(f"checkpoint {where} names no valid task ({task!r})")
+    try:
+        module = importlib.import_module(f"rnnkit.tasks.{task}")
+    except ModuleNotFoundError as error:
+        if error.name == f"rnnkit.tasks.{task}":
+            raise RnnkitError(f"checkpoint {where} is for task {task!r}, which this rnnkit does not know") from error
+        raise
+    command = getattr(module, name, None)
+    if command is None:
+        verb = name.removesuffix("_command")
+        raise RnnkitError(f"rnnkit {verb} does not support {task!r} checkpoints")
+    return command

@@ -8,10 +8,9 @@ to ``rnnkit.tasks.T.evaluate_command(args, checkpoint)`` with ``args.data`` set.
 from __future__ import annotations
 
 import argparse
-import importlib
 
 from rnnkit.checkpoint import load_checkpoint
-from rnnkit.cli._common import HelpFormatter, add_device_option
+from rnnkit.cli._common import HelpFormatter, add_device_option, task_command
 from rnnkit.errors import RnnkitError
 from rnnkit.tasks.lm import evaluate_lm
 
@@ -57,18 +56,6 @@ def evaluate_command(args: argparse.Namespace) -> int:
         print(f"loss {metrics['loss']:.4f} nats/char | {metrics['bpc']:.4f} bits/char | perplexity "
               f"{metrics['perplexity']:.3f} | {int(metrics['chars']):,} characters predicted")
         return 0
-    if not isinstance(task, str) or not task.isidentifier():
-        raise RnnkitError(f"checkpoint {checkpoint['path']} names no valid task ({task!r})")
     if not args.data:
         raise RnnkitError(f"evaluate: a {task!r} model needs --data FILE")
-    try:
-        module = importlib.import_module(f"rnnkit.tasks.{task}")
-    except ModuleNotFoundError as error:
-        if error.name == f"rnnkit.tasks.{task}":
-            raise RnnkitError(f"checkpoint {checkpoint['path']} is for task {task!r}, which this "
-                              "rnnkit does not know") from error
-        raise
-    command = getattr(module, "evaluate_command", None)
-    if command is None:
-        raise RnnkitError(f"rnnkit evaluate does not support {task!r} checkpoints")
-    return int(command(args, checkpoint) or 0)
+    return int(task_command(checkpoint, "evaluate_command")(args, checkpoint) or 0)
