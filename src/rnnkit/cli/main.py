@@ -8,29 +8,37 @@ which registers its parser and sets ``func`` (a ``*_command(args) -> int``) as a
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 from collections.abc import Sequence
 
 from rnnkit import __version__
+from rnnkit.cli import (
+    demo,
+    evaluate,
+    predict,
+    sample,
+    train_classify,
+    train_forecast,
+    train_lm,
+    train_synthetic,
+    train_tag,
+)
 from rnnkit.errors import RnnkitError
 
-# Top-level commands and the tasks of ``rnnkit train``, in the order --help lists them.
-COMMANDS = ("train", "sample", "evaluate", "predict", "demo")
-TRAIN_TASKS = ("lm", "classify", "tag", "forecast", "synthetic")
+# Top-level commands and the tasks of ``rnnkit train``, in the order --help lists them
+# (``train`` has no module of its own: it is the group of TRAIN_TASKS built in build_parser).
+COMMANDS = {"train": None, "sample": sample, "evaluate": evaluate, "predict": predict, "demo": demo}
+TRAIN_TASKS = {
+    "lm": train_lm,
+    "classify": train_classify,
+    "tag": train_tag,
+    "forecast": train_forecast,
+    "synthetic": train_synthetic,
+}
 
 # Errors that mean "the user gave something wrong": one line on stderr and exit code 2.
 USER_ERRORS = (RnnkitError, ValueError, TypeError, OSError, RuntimeError)
-
-
-def _load(module: str):
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as error:
-        if error.name == module:  # that command is not written yet
-            return None
-        raise
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,21 +48,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"rnnkit {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
-        if name == "train":
-            train = commands.add_parser(
-                "train", help="train a model", description="Train a model on your own data."
-            )
-            tasks = train.add_subparsers(dest="task", metavar="TASK")
-            for task in TRAIN_TASKS:
-                module = _load(f"rnnkit.cli.train_{task}")
-                if module is not None:
-                    module.add_parser(tasks)
-            train.set_defaults(func=lambda args, _p=train: _missing(_p))
-            continue
-        module = _load(f"rnnkit.cli.{name}")
+    for module in COMMANDS.values():
         if module is not None:
             module.add_parser(commands)
+            continue
+        train = commands.add_parser(
+            "train", help="train a model", description="Train a model on your own data."
+        )
+        tasks = train.add_subparsers(dest="task", metavar="TASK")
+        for task_module in TRAIN_TASKS.values():
+            task_module.add_parser(tasks)
+        train.set_defaults(func=lambda args, _p=train: _missing(_p))
     parser.set_defaults(func=lambda args: _missing(parser))
     return parser
 
