@@ -224,3 +224,18 @@ def test_evaluate_dispatches_on_the_task_field(tmp_path, capsys):
     assert_one_line_error(code, err, "'nosuchtask'", "does not know")
     code, _, err = run(capsys, "sample", path)
     assert_one_line_error(code, err, "not 'lm'")
+
+
+def test_predict_refuses_a_language_model_and_points_to_sample(trained, tmp_path, capsys):
+    inputs = tmp_path / "in.txt"
+    inputs.write_text("hello\n", encoding="utf-8")
+    code, out, err = run(capsys, "predict", trained, "--input", inputs)
+    assert_one_line_error(code, err, "'lm'", "use rnnkit sample")
+    assert out == ""
+
+
+def test_predict_dispatches_on_the_task_field(tmp_path, capsys):
+    path = tmp_path / "other.pt"
+    save_checkpoint(path, {"task": "nosuchtask", "model_config": {}, "model_state": {}})
+    code, _, err = run(capsys, "predict", path, "--input", "-")
+    assert_one_line_error(code, err, "'nosuchtask'", "does not know")

@@ -1,6 +1,7 @@
 """``rnnkit predict DIR --input FILE|-``: run a trained model on new inputs, JSON lines out.
 
-The checkpoint's ``task`` field picks ``rnnkit.tasks.<task>.predict_command(args, checkpoint)``:
+The checkpoint's ``task`` field picks ``rnnkit.tasks.<task>.predict_command(args, checkpoint)``
+(through :func:`rnnkit.cli._common.task_command`):
 a label with its probabilities per text (classify), a tag per token (tag), forecast values with
 their dates (forecast), and so on.
 """
@@ -8,10 +9,9 @@ their dates (forecast), and so on.
 from __future__ import annotations
 
 import argparse
-import importlib
 
 from rnnkit.checkpoint import load_checkpoint
-from rnnkit.cli._common import HelpFormatter, add_device_option
+from rnnkit.cli._common import HelpFormatter, add_device_option, task_command
 from rnnkit.errors import RnnkitError
 
 __all__ = ["add_parser", "predict_command"]
@@ -46,18 +46,7 @@ def add_parser(subparsers) -> None:
 
 def predict_command(args: argparse.Namespace) -> int:
     checkpoint = load_checkpoint(args.checkpoint)
-    task = checkpoint.get("task")
-    if not isinstance(task, str) or not task.isidentifier():
-        raise RnnkitError(f"checkpoint {checkpoint['path']} names no valid task ({task!r})")
-    try:
-        module = importlib.import_module(f"rnnkit.tasks.{task}")
-    except ModuleNotFoundError as error:
-        if error.name == f"rnnkit.tasks.{task}":
-            raise RnnkitError(f"checkpoint {checkpoint['path']} is for task {task!r}, which this "
-                              "rnnkit does not know") from error
-        raise
-    command = getattr(module, "predict_command", None)
-    if command is None:
-        hint = " (use rnnkit sample for a language model)" if task == "lm" else ""
-        raise RnnkitError(f"rnnkit predict does not support {task!r} checkpoints{hint}")
-    return int(command(args, checkpoint) or 0)
+    if checkpoint.get("task") == "lm":
+        raise RnnkitError("rnnkit predict does not support 'lm' checkpoints (use rnnkit sample for "
+                          "a language model)")
+    return int(task_command(checkpoint, "predict_command")(args, checkpoint) or 0)
