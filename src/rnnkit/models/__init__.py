@@ -1,1 +1,24 @@
-"""rnnkit.models"""
+"""Task models built around one recurrent layer: a language model with streaming generation, a
+many-to-one sequence classifier, a many-to-many sequence tagger (optionally with a linear-chain
+CRF) and a forecaster. Each model is built from a typed dataclass config, which checkpoints store
+as a dict so the model can be rebuilt from them.
+"""
+
+from rnnkit.models.classifier import SequenceClassifier, SequenceClassifierConfig
+from rnnkit.models.crf import CRF
+from rnnkit.models.forecaster import Forecaster, ForecasterConfig
+from rnnkit.models.language_model import LanguageModel, LanguageModelConfig, detach_state
+from rnnkit.models.tagger import SequenceTagger, SequenceTaggerConfig
+
+__all__ = [
+    "CRF",
+    "Forecaster",
+    "ForecasterConfig",
+    "LanguageModel",
+    "LanguageModelConfig",
+    "SequenceClassifier",
+    "SequenceClassifierConfig",
+    "SequenceTagger",
+    "SequenceTaggerConfig",
+    "detach_state",
+]
