@@ -273,3 +273,45 @@ def test_lengths_with_packed_input_is_refused():
     packed = nn.utils.rnn.pack_sequence([torch.randn(3, 3), torch.randn(2, 3)])
     with pytest.raises(ValueError, match="lengths: expected None with a PackedSequence input"):
         _lstm()(packed, lengths=torch.tensor([3, 2]))
+
+
+@pytest.mark.parametrize("kind", list(LAYERS))
+def test_reference_gradients_with_frozen_weights_match_native(kind):
+    # Frozen recurrent weights take the per-step path (no deferred weight gradient): same input grads.
+    cls, _, extra = LAYERS[kind]
+    torch.manual_seed(0)
+    reference = cls(3, 4, num_layers=2, bidirectional=True, backend="reference", **extra)
+    native = cls(3, 4, num_layers=2, bidirectional=True, backend="native", **extra)
+    native.load_state_dict(reference.state_dict())
+    for name, parameter in [*reference.named_parameters(), *native.named_parameters()]:
+        parameter.requires_grad_(not name.startswith("weight_hh"))
+    x = torch.randn(5, 2, 3)
+    grads = []
+    for layer in (reference, native):
+        xi = x.clone().requires_grad_()
+        output, _ = layer(xi, lengths=torch.tensor([5, 2]))
+        output.pow(2).sum().backward()
+        grads.append((xi.grad, layer.weight_ih_l1_reverse.grad))
+    for ours, theirs in zip(*grads):
+        torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-4)
+
+
+def test_reference_forward_without_backward_frees_the_graph():
+    # The deferred W_hh gradient keeps each step's h; holding graph-attached tensors would form a
+    # cycle through autograd's C++ graph that even the garbage collector cannot free.
+    import weakref
+
+    layer = LSTM(3, 4, num_layers=2, bidirectional=True, backend="reference")
+    x = torch.randn(6, 2, 3, requires_grad=True)
+    alive = weakref.ref(x)  # the graph holds x while it lives
+    output, state = layer(x)
+    del output, state, x
+    assert alive() is None, "the autograd graph of a forward pass outlived its outputs"
+
+
+def test_reference_backend_refuses_double_backward_clearly():
+    layer = GRU(2, 3, backend="reference", dtype=torch.float64)
+    output, _ = layer(torch.randn(4, 1, 2, dtype=torch.float64))
+    (grad,) = torch.autograd.grad(output.sum(), layer.weight_hh_l0, create_graph=True)
+    with pytest.raises(RuntimeError, match="differentiate twice"):
+        grad.sum().backward()

@@ -11,7 +11,11 @@ A cell also follows the *cell protocol* that :class:`rnnkit.layers.Recurrent` ru
 - ``project_input(x)``: the input's contribution to every gate, for all time steps in one matrix product
   (``(..., H_in) -> (..., G)``), so that the sequential loop only does the recurrent product.
 - ``recurrence(xp_t, state)``: one step from a projected input ``xp_t`` of shape ``(N, G)`` and a tuple of
-  state tensors, returning ``(output_t, new_state)``.
+  state tensors, returning ``(output_t, new_state)``. The built-in cells write instead
+  ``step(xp_t, hp_t, state)``, which also receives the recurrent product ``hp_t = h @ W_hh^T`` of the
+  previous output ``h = state[0]`` (no bias); :class:`RNNCellBase` then supplies ``recurrence``. A cell
+  written that way lets the layer runner compute ``hp_t`` itself and obtain the gradient of ``W_hh`` for
+  all time steps with one matrix product after the loop instead of one per step.
 - ``native_mode``: the name of PyTorch's fused kernel computing the same recurrence (``"LSTM"``...), or
   ``None`` for a cell PyTorch has no kernel for.
 
@@ -104,7 +108,14 @@ class RNNCellBase(nn.Module):
         return F.linear(x, self.weight_ih, self.bias_ih)
 
     def recurrence(self, xp_t: Tensor, state: State) -> tuple[Tensor, State]:
-        raise NotImplementedError
+        """One step: the recurrent product ``h @ W_hh^T`` of the previous output, then :meth:`step`."""
+        return self.step(xp_t, state[0] @ self.weight_hh.t(), state)
+
+    def step(self, xp_t: Tensor, hp_t: Tensor, state: State) -> tuple[Tensor, State]:
+        """One step from both matrix products: ``xp_t`` (N, G) from :meth:`project_input` and
+        ``hp_t = h @ W_hh^T`` (N, G); returns ``(output_t, new_state)``. Subclasses write it (or
+        override :meth:`recurrence` instead)."""
+        raise NotImplementedError(f"{type(self).__name__} defines neither step() nor recurrence()")
 
     def init_state(self, x: Tensor, batch_size: int) -> State:
         """Zeros on the input's device and dtype, one tensor per entry of ``state_sizes``."""
@@ -204,9 +215,8 @@ class RNNCell(RNNCellBase):
         bias = None if self.bias_ih is None else self.bias_ih + self.bias_hh
         return F.linear(x, self.weight_ih, bias)
 
-    def recurrence(self, xp_t: Tensor, state: State) -> tuple[Tensor, State]:
-        (h,) = state
-        pre = torch.addmm(xp_t, h, self.weight_hh.t())  # (N, H)
+    def step(self, xp_t: Tensor, hp_t: Tensor, state: State) -> tuple[Tensor, State]:
+        pre = xp_t + hp_t  # (N, H): W_ih x + b_ih + b_hh + W_hh h
         h = torch.tanh(pre) if self.nonlinearity == "tanh" else torch.relu(pre)
         return h, (h,)
 
@@ -301,10 +311,9 @@ class LSTMCell(RNNCellBase):
         bias = None if self.bias_ih is None else self.bias_ih + self.bias_hh
         return F.linear(x, self.weight_ih, bias)
 
-    def recurrence(self, xp_t: Tensor, state: State) -> tuple[Tensor, State]:
-        h, c = state
-        gates = torch.addmm(xp_t, h, self.weight_hh.t())  # (N, 4H)
-        i, f, g, o = gates.chunk(4, dim=1)  # each (N, H)
+    def step(self, xp_t: Tensor, hp_t: Tensor, state: State) -> tuple[Tensor, State]:
+        _, c = state
+        i, f, g, o = (xp_t + hp_t).chunk(4, dim=1)  # each (N, H)
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         h = torch.sigmoid(o) * torch.tanh(c)
         if self.weight_hr is not None:
@@ -371,14 +380,12 @@ class GRUCell(RNNCellBase):
         super().__init__(input_size, hidden_size, bias, device=device, dtype=dtype)
         self.reset_parameters()
 
-    def recurrence(self, xp_t: Tensor, state: State) -> tuple[Tensor, State]:
+    def step(self, xp_t: Tensor, hp_t: Tensor, state: State) -> tuple[Tensor, State]:
         (h,) = state
-        if self.bias_hh is None:
-            hp = h @ self.weight_hh.t()  # (N, 3H)
-        else:
-            hp = torch.addmm(self.bias_hh, h, self.weight_hh.t())  # (N, 3H)
+        if self.bias_hh is not None:
+            hp_t = hp_t + self.bias_hh  # (N, 3H): W_hh h + b_hh
         x_r, x_z, x_n = xp_t.chunk(3, dim=1)
-        h_r, h_z, h_n = hp.chunk(3, dim=1)
+        h_r, h_z, h_n = hp_t.chunk(3, dim=1)
         r = torch.sigmoid(x_r + h_r)
         z = torch.sigmoid(x_z + h_z)
         n = torch.tanh(x_n + r * h_n)

@@ -349,11 +349,17 @@ class Recurrent(nn.Module):
                     h_state = tuple(component[index] for component in state)
                 # One matrix product for the inputs of every step; unbind gives views whose backward
                 # does not allocate a full-size zero tensor per step, as indexing xp[t] would.
-                xp_steps = cell.project_input(x).unbind(0)  # L x (N, G)
+                xp = cell.project_input(x)  # (L, N, G)
+                xp_steps = xp.unbind(0)  # L x (N, G)
                 order = range(steps - 1, -1, -1) if direction else range(steps)
                 out_steps: list[Tensor] = [x] * steps  # placeholders, each one overwritten
+                recurrent = _RecurrentProduct(cell, xp.shape)
                 for t in order:
-                    out_t, new_state = cell.recurrence(xp_steps[t], h_state)
+                    if recurrent.deferred:
+                        hp_t = recurrent(t, h_state[0])
+                        out_t, new_state = cell.step(xp_steps[t], hp_t, h_state)
+                    else:
+                        out_t, new_state = cell.recurrence(xp_steps[t], h_state)
                     if mask_steps is not None:
                         # Past a sequence's end the state stays as it was and the output is zero:
                         # the final state is the one at the true end, and the reverse direction
@@ -425,6 +431,55 @@ class Recurrent(nn.Module):
         if self._backend != "auto":
             text += f", backend={self._backend!r}"
         return text
+
+
+class _RecurrentProduct:
+    """``hp_t = h_t @ W_hh^T`` for every step of one layer and direction, with one gradient product.
+
+    Left to autograd, each step's product adds its own ``(G, H)`` term ``dhp_t^T @ h_t`` into the
+    gradient of ``W_hh``: L small matrix products, each writing a full-size matrix, and L additions of
+    it. Here the steps multiply by a detached ``W_hh``, so autograd computes only ``dh_t``, and each
+    step adds a zero row ``z_t`` of a tensor ``z`` (L, N, G) made by :class:`_DeferredWeightGrad`, whose
+    backward receives ``dz_t = dhp_t`` for all steps at once and returns
+    ``dW_hh = sum_t dhp_t^T @ h_t`` as a single ``(G, L*N) @ (L*N, H)`` product.
+
+    Used for cells that write ``step`` (and keep :class:`RNNCellBase`'s ``recurrence``) while gradients
+    are being recorded for ``W_hh``; otherwise ``deferred`` is False and the cell's ``recurrence`` runs.
+    """
+
+    def __init__(self, cell: RNNCellBase, shape: torch.Size) -> None:
+        weight = getattr(cell, "weight_hh", None)
+        self.deferred = (
+            # the cell's recurrence is RNNCellBase's: the recurrent product, then step()
+            getattr(type(cell), "recurrence", None) is RNNCellBase.recurrence
+            and isinstance(weight, Tensor)
+            and weight.requires_grad
+            and torch.is_grad_enabled()
+        )
+        if self.deferred:
+            self.weight = weight.detach()
+            self.inputs: list[Tensor] = [weight] * shape[0]  # h_t of each step, filled by __call__
+            self.zero_steps = _DeferredWeightGrad.apply(weight, self.inputs, shape).unbind(0)
+
+    def __call__(self, t: int, h: Tensor) -> Tensor:
+        self.inputs[t] = h.detach()  # data only: a graph-attached h would form a reference cycle
+        return torch.addmm(self.zero_steps[t], h, self.weight.t())  # (N, G)
+
+
+class _DeferredWeightGrad(torch.autograd.Function):
+    """Zeros (L, N, G) whose gradient, all steps' ``dhp_t``, becomes the gradient of ``W_hh``."""
+
+    @staticmethod
+    def forward(ctx, weight: Tensor, inputs: list[Tensor], shape: torch.Size) -> Tensor:
+        ctx.inputs = inputs  # h_t of each step, known once the loop has run
+        return weight.new_zeros(()).expand(shape)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None, None]:
+        h = torch.stack(ctx.inputs)  # (L, N, H_out)
+        grad_weight = grad.reshape(-1, grad.shape[-1]).t() @ h.reshape(-1, h.shape[-1])  # (G, H_out)
+        return grad_weight, None, None
 
 
 def _native_weights(cell: RNNCellBase) -> list[Tensor]:
