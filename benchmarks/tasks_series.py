@@ -26,6 +26,7 @@ import argparse
 import multiprocessing
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -157,13 +158,17 @@ def adding(steps: int, workers: int, seed: int) -> None:
           "below 0.01)")
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", choices=SECTIONS, action="append", help="run only these sections")
     parser.add_argument("--adding-steps", type=int, default=1000, help="step budget of each adding run")
     parser.add_argument("--workers", type=int, default=2, help="adding runs trained side by side")
     parser.add_argument("--seed", type=int, default=0, help="seed of every run")
-    args = parser.parse_args()
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     torch.set_num_threads(1)
     sections = args.only or list(SECTIONS)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")

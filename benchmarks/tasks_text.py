@@ -22,6 +22,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -86,7 +87,7 @@ def bench_ud(minutes: float, seed: int, args: argparse.Namespace) -> dict | None
             "steps": result.train_result.step, "wall_s": wall}
 
 
-def main() -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", choices=("sst2", "ud"), help="run one benchmark")
@@ -107,7 +108,11 @@ def main() -> int:
     parser.add_argument("--weight-decay", type=float, default=0.01)
     parser.add_argument("--eval-every", type=int, default=500)
     parser.add_argument("--crf", action="store_true", help="UD: tag with a CRF")
-    args = parser.parse_args()
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} threads, {os.cpu_count()} CPUs visible, "
           f"load average {os.getloadavg()[0]:.2f}")
