@@ -3,13 +3,6 @@
 The public API is what this module exports; everything else may change between versions.
 """
 
-import os
-
-# Set before torch is first imported (OpenMP reads it once, when torch loads it); every
-# ``rnnkit.*`` import, the command line's included, runs this module first. OpenMP threads that
-# busy-wait make small models tens of times slower on a loaded 2-core machine.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 __version__ = "0.1.0"
 
 from rnnkit.cells import GRUCell, LSTMCell, RNNCell, RNNCellBase
