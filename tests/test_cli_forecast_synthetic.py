@@ -159,8 +159,11 @@ def test_synthetic_train_evaluate_predict(tmp_path, capsys, monkeypatch):
                                    "--steps", "20", "--eval-every", "10", "--no-progress"])
     assert code == 0
     assert "MSE (steps 2..L, unseen phases)" in stdout and "persistence" in stdout
-    code, stdout, _ = run(capsys, ["evaluate", str(out), "--data", "unused"])
+    code, stdout, _ = run(capsys, ["evaluate", str(out)])
     assert code == 0 and "sine: 50 test examples" in stdout
+    code, stdout, err = run(capsys, ["evaluate", str(out), "--data", "mine.csv"])
+    assert_user_error(code, stdout, err, "--data: a synthetic-task model is evaluated on a fresh draw "
+                      "of its task, not on a file; omit --data (got 'mine.csv')")
     monkeypatch.setattr("sys.stdin", io.StringIO("[0.0, 0.39, 0.72]\n[0.5]\n"))
     code, stdout, _ = run(capsys, ["predict", str(out), "--input", "-"])
     assert code == 0

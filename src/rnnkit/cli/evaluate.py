@@ -2,7 +2,8 @@
 
 The checkpoint's ``task`` field picks what happens: a language model (``lm``) reports its loss on a
 text (``--text``/``--data``) in nats/char, bits/char and perplexity; any other task ``T`` is handed
-to ``rnnkit.tasks.T.evaluate_command(args, checkpoint)`` with ``args.data`` set.
+to ``rnnkit.tasks.T.evaluate_command(args, checkpoint)`` with ``args.data`` set (a synthetic task
+is scored on a fresh draw of its own data instead, without ``--data``).
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ def add_parser(subparsers) -> None:
                         help="run directory (uses best.pt, else last.pt) or checkpoint file")
     parser.add_argument("--data", "--text", dest="data", metavar="FILE",
                         help="file to evaluate on: a UTF-8 text for a language model, the task's "
-                        "data format otherwise (required)")
+                        "data format otherwise (required, except for a synthetic task: its model is "
+                        "scored on a fresh draw of the task)")
     parser.add_argument("--batch-size", type=int, default=None, metavar="B",
                         help="examples (or, for a language model, parallel streams) per batch "
                         "(default: the task's own)")
@@ -56,6 +58,10 @@ def evaluate_command(args: argparse.Namespace) -> int:
         print(f"loss {metrics['loss']:.4f} nats/char | {metrics['bpc']:.4f} bits/char | perplexity "
               f"{metrics['perplexity']:.3f} | {int(metrics['chars']):,} characters predicted")
         return 0
-    if not args.data:
+    if task == "synthetic":  # scored on a fresh, seeded draw of its own task
+        if args.data:
+            raise RnnkitError("--data: a synthetic-task model is evaluated on a fresh draw of its "
+                              f"task, not on a file; omit --data (got {args.data!r})")
+    elif not args.data:
         raise RnnkitError(f"evaluate: a {task!r} model needs --data FILE")
     return int(task_command(checkpoint, "evaluate_command")(args, checkpoint) or 0)
