@@ -15,14 +15,9 @@ other processes on the machine slow the run down.
 
 from __future__ import annotations
 
-import os
-
-# Threads that spin while waiting (OpenMP's default) make PyTorch many times slower when other
-# processes share the cores; passive waiting costs little when they do not. Must precede `import torch`.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 import argparse
 import json
+import os
 import platform
 import sys
 import time

@@ -23,7 +23,8 @@ from __future__ import annotations
 import os
 
 # Threads that spin while waiting (OpenMP's default) make PyTorch many times slower when other
-# processes share the cores. Must precede the first `import torch`, which the two parts do.
+# processes share the cores (on an idle machine passive waiting costs some speed instead; the
+# published figures were measured with it). Must precede the first `import torch`.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse
