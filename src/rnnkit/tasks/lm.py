@@ -66,7 +66,7 @@ LN2 = math.log(2.0)
 
 # Defaults of `rnnkit train lm` and `rnnkit demo`, chosen with benchmarks/shakespeare.py (see
 # docs/language-model.md): on 2 CPU cores, many small updates at a high learning rate beat a larger
-# model or batch within minutes (LSTM 256, 32 x 64 chars, lr 2e-2 decaying to 2e-4).
+# model or batch within minutes (LSTM 256, 32 x 64 chars, lr 8e-2 decaying to 8e-4).
 DEFAULT_MODEL: dict[str, Any] = {
     "cell": "lstm",
     "embedding_size": 64,
@@ -76,7 +76,7 @@ DEFAULT_MODEL: dict[str, Any] = {
     "tie_weights": False,
 }
 DEFAULT_TRAIN = TrainConfig(
-    max_steps=3000, batch_size=32, lr=2e-2, warmup_steps=50, min_lr_ratio=0.01, weight_decay=0.1,
+    max_steps=3000, batch_size=32, lr=8e-2, warmup_steps=50, min_lr_ratio=0.01, weight_decay=0.1,
     eval_every=250, save_every=250, out_dir="runs/lm",
 )
 DEFAULT_SEQ_LEN = 64
