@@ -15,7 +15,9 @@ A cell also follows the *cell protocol* that :class:`rnnkit.layers.Recurrent` ru
   ``step(xp_t, hp_t, state)``, which also receives the recurrent product ``hp_t = h @ W_hh^T`` of the
   previous output ``h = state[0]`` (no bias); :class:`RNNCellBase` then supplies ``recurrence``. A cell
   written that way lets the layer runner compute ``hp_t`` itself and obtain the gradient of ``W_hh`` for
-  all time steps with one matrix product after the loop instead of one per step.
+  all time steps with one matrix product after the loop instead of one per step. A cell whose step
+  begins with ``xp_t + hp_t`` says so with ``adds_projections = True``, which spares the runner a
+  tensor of the size of ``xp``.
 - ``native_mode``: the name of PyTorch's fused kernel computing the same recurrence (``"LSTM"``...), or
   ``None`` for a cell PyTorch has no kernel for.
 
@@ -52,6 +54,8 @@ class RNNCellBase(nn.Module):
 
     gates: int = 1
     native_mode: str | None = None
+    # True where step() begins with xp_t + hp_t, so that dL/dhp_t = dL/dxp_t (see rnnkit.layers)
+    adds_projections: bool = False
 
     def __init__(
         self,
@@ -190,6 +194,7 @@ class RNNCell(RNNCellBase):
     """
 
     gates = 1
+    adds_projections = True
 
     def __init__(
         self,
@@ -269,6 +274,7 @@ class LSTMCell(RNNCellBase):
 
     gates = 4
     native_mode = "LSTM"
+    adds_projections = True
 
     def __init__(
         self,

@@ -350,10 +350,10 @@ class Recurrent(nn.Module):
                 # One matrix product for the inputs of every step; unbind gives views whose backward
                 # does not allocate a full-size zero tensor per step, as indexing xp[t] would.
                 xp = cell.project_input(x)  # (L, N, G)
-                xp_steps = xp.unbind(0)  # L x (N, G)
+                recurrent = _RecurrentProduct(cell, xp)
+                xp_steps = recurrent.xp.unbind(0)  # L x (N, G)
                 order = range(steps - 1, -1, -1) if direction else range(steps)
                 out_steps: list[Tensor] = [x] * steps  # placeholders, each one overwritten
-                recurrent = _RecurrentProduct(cell, xp.shape)
                 for t in order:
                     if recurrent.deferred:
                         hp_t = recurrent(t, h_state[0])
@@ -438,16 +438,19 @@ class _RecurrentProduct:
 
     Left to autograd, each step's product adds its own ``(G, H)`` term ``dhp_t^T @ h_t`` into the
     gradient of ``W_hh``: L small matrix products, each writing a full-size matrix, and L additions of
-    it. Here the steps multiply by a detached ``W_hh``, so autograd computes only ``dh_t``, and each
-    step adds a zero row ``z_t`` of a tensor ``z`` (L, N, G) made by :class:`_DeferredWeightGrad`, whose
-    backward receives ``dz_t = dhp_t`` for all steps at once and returns
-    ``dW_hh = sum_t dhp_t^T @ h_t`` as a single ``(G, L*N) @ (L*N, H)`` product.
+    it. Here the steps multiply by a detached ``W_hh``, so autograd computes only ``dh_t``, and a
+    tensor (L, N, G) whose gradient holds every step's ``dhp_t`` passes through
+    :class:`_DeferredWeightGrad`, whose backward returns ``dW_hh = sum_t dhp_t^T @ h_t`` as a single
+    ``(G, L*N) @ (L*N, H)`` product. That tensor is the projected input ``xp`` itself for cells whose
+    step begins with ``xp_t + hp_t`` (``adds_projections``: then ``dhp_t = dxp_t``), and otherwise
+    zeros added to each step's product (``hp_t = z_t + h_t @ W_hh^T``, so ``dz_t = dhp_t``).
 
     Used for cells that write ``step`` (and keep :class:`RNNCellBase`'s ``recurrence``) while gradients
     are being recorded for ``W_hh``; otherwise ``deferred`` is False and the cell's ``recurrence`` runs.
     """
 
-    def __init__(self, cell: RNNCellBase, shape: torch.Size) -> None:
+    def __init__(self, cell: RNNCellBase, xp: Tensor) -> None:
+        self.xp = xp
         weight = getattr(cell, "weight_hh", None)
         self.deferred = (
             # the cell's recurrence is RNNCellBase's: the recurrent product, then step()
@@ -458,28 +461,37 @@ class _RecurrentProduct:
         )
         if self.deferred:
             self.weight = weight.detach()
-            self.inputs: list[Tensor] = [weight] * shape[0]  # h_t of each step, filled by __call__
-            self.zero_steps = _DeferredWeightGrad.apply(weight, self.inputs, shape).unbind(0)
+            self.inputs: list[Tensor] = [weight] * xp.shape[0]  # h_t of each step, set by __call__
+            if cell.adds_projections:
+                # dhp_t = dxp_t: the gradient that xp receives carries every step's dhp_t already
+                self.xp = _DeferredWeightGrad.apply(weight, self.inputs, xp)
+                self.zero_steps = None
+            else:
+                zeros = xp.new_zeros(()).expand(xp.shape)
+                self.zero_steps = _DeferredWeightGrad.apply(weight, self.inputs, zeros).unbind(0)
 
     def __call__(self, t: int, h: Tensor) -> Tensor:
         self.inputs[t] = h.detach()  # data only: a graph-attached h would form a reference cycle
+        if self.zero_steps is None:
+            return h @ self.weight.t()  # (N, G)
         return torch.addmm(self.zero_steps[t], h, self.weight.t())  # (N, G)
 
 
 class _DeferredWeightGrad(torch.autograd.Function):
-    """Zeros (L, N, G) whose gradient, all steps' ``dhp_t``, becomes the gradient of ``W_hh``."""
+    """Passes ``carrier`` (L, N, G) through; its gradient, all steps' ``dhp_t``, also becomes the
+    gradient of ``W_hh``, with the ``h_t`` that the loop stores in ``inputs``."""
 
     @staticmethod
-    def forward(ctx, weight: Tensor, inputs: list[Tensor], shape: torch.Size) -> Tensor:
+    def forward(ctx, weight: Tensor, inputs: list[Tensor], carrier: Tensor) -> Tensor:
         ctx.inputs = inputs  # h_t of each step, known once the loop has run
-        return weight.new_zeros(()).expand(shape)
+        return carrier.view_as(carrier)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, grad: Tensor) -> tuple[Tensor, None, None]:
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None, Tensor]:
         h = torch.stack(ctx.inputs)  # (L, N, H_out)
         grad_weight = grad.reshape(-1, grad.shape[-1]).t() @ h.reshape(-1, h.shape[-1])  # (G, H_out)
-        return grad_weight, None, None
+        return grad_weight, None, grad
 
 
 def _native_weights(cell: RNNCellBase) -> list[Tensor]:
