@@ -355,11 +355,7 @@ class Recurrent(nn.Module):
                 order = range(steps - 1, -1, -1) if direction else range(steps)
                 out_steps: list[Tensor] = [x] * steps  # placeholders, each one overwritten
                 for t in order:
-                    if recurrent.deferred:
-                        hp_t = recurrent(t, h_state[0])
-                        out_t, new_state = cell.step(xp_steps[t], hp_t, h_state)
-                    else:
-                        out_t, new_state = cell.recurrence(xp_steps[t], h_state)
+                    out_t, new_state = recurrent.step(t, xp_steps[t], h_state)
                     if mask_steps is not None:
                         # Past a sequence's end the state stays as it was and the output is zero:
                         # the final state is the one at the true end, and the reverse direction
@@ -450,6 +446,7 @@ class _RecurrentProduct:
     """
 
     def __init__(self, cell: RNNCellBase, xp: Tensor) -> None:
+        self.cell = cell
         self.xp = xp
         weight = getattr(cell, "weight_hh", None)
         self.deferred = (
@@ -460,7 +457,7 @@ class _RecurrentProduct:
             and torch.is_grad_enabled()
         )
         if self.deferred:
-            self.weight = weight.detach()
+            self.weight_t = weight.detach().t()  # (H_out, G)
             self.inputs: list[Tensor] = [weight] * xp.shape[0]  # h_t of each step, set by __call__
             if cell.adds_projections:
                 # dhp_t = dxp_t: the gradient that xp receives carries every step's dhp_t already
@@ -470,11 +467,17 @@ class _RecurrentProduct:
                 zeros = xp.new_zeros(()).expand(xp.shape)
                 self.zero_steps = _DeferredWeightGrad.apply(weight, self.inputs, zeros).unbind(0)
 
-    def __call__(self, t: int, h: Tensor) -> Tensor:
+    def step(self, t: int, xp_t: Tensor, state: State) -> tuple[Tensor, State]:
+        """Step ``t`` of the cell from ``xp_t`` (N, G) and ``state``: ``(output_t, new_state)``."""
+        if not self.deferred:
+            return self.cell.recurrence(xp_t, state)
+        h = state[0]
         self.inputs[t] = h.detach()  # data only: a graph-attached h would form a reference cycle
         if self.zero_steps is None:
-            return h @ self.weight.t()  # (N, G)
-        return torch.addmm(self.zero_steps[t], h, self.weight.t())  # (N, G)
+            hp_t = h @ self.weight_t  # (N, G)
+        else:
+            hp_t = torch.addmm(self.zero_steps[t], h, self.weight_t)  # (N, G)
+        return self.cell.step(xp_t, hp_t, state)
 
 
 class _DeferredWeightGrad(torch.autograd.Function):

@@ -212,5 +212,7 @@ def task_command(checkpoint: dict[str, Any], name: str) -> Callable[..., Any]:
     command = getattr(module, name, None)
     if command is None:
         verb = name.removesuffix("_command")
-        raise RnnkitError(f"rnnkit {verb} does not support {task!r} checkpoints")
+        hint = getattr(module, "COMMAND_HINTS", {}).get(name)
+        hint = f" ({hint})" if hint else ""
+        raise RnnkitError(f"rnnkit {verb} does not support {task!r} checkpoints{hint}")
     return command

@@ -12,7 +12,6 @@ import argparse
 
 from rnnkit.checkpoint import load_checkpoint
 from rnnkit.cli._common import HelpFormatter, add_device_option, task_command
-from rnnkit.errors import RnnkitError
 
 __all__ = ["add_parser", "predict_command"]
 
@@ -46,7 +45,4 @@ def add_parser(subparsers) -> None:
 
 def predict_command(args: argparse.Namespace) -> int:
     checkpoint = load_checkpoint(args.checkpoint)
-    if checkpoint.get("task") == "lm":
-        raise RnnkitError("rnnkit predict does not support 'lm' checkpoints (use rnnkit sample for "
-                          "a language model)")
     return int(task_command(checkpoint, "predict_command")(args, checkpoint) or 0)

@@ -81,6 +81,9 @@ DEFAULT_TRAIN = TrainConfig(
 )
 DEFAULT_SEQ_LEN = 64
 
+# What to use instead of a generic command this task has no ``*_command`` for (see task_command).
+COMMAND_HINTS = {"predict_command": "use rnnkit sample for a language model"}
+
 
 def _info(message: str) -> None:
     """Progress information goes to standard output (above any progress bar on stderr)."""
