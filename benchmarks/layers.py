@@ -58,7 +58,11 @@ def measure(cell: str, shape: str, reps: int, device: torch.device) -> dict[str,
     auto.load_state_dict(baseline.state_dict())
     reference.load_state_dict(baseline.state_dict())
     x = torch.randn(length, n, h_in, device=device)
-    runs = {"torch.nn": _step(baseline, x), "auto": _step(auto, x), "reference": _step(reference, x)}
+    runs = {
+        "torch.nn": _step(baseline, x),
+        "auto": _step(auto, x),
+        "reference": _step(reference, x),
+    }
     for run in runs.values():  # warm-up: allocator, oneDNN/cuDNN plans
         run()
         run()
@@ -94,8 +98,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{torch.get_num_threads()} threads, median of {args.reps} forward+backward passes, float32"
     )
     print()
-    print("| cell | shape (N, L, H_in, H) | torch.nn ms | auto ms | auto / torch | reference ms "
-          "| reference / torch |")
+    print(
+        "| cell | shape (N, L, H_in, H) | torch.nn ms | auto ms | auto / torch | reference ms "
+        "| reference / torch |"
+    )
     print("|---|---|---:|---:|---:|---:|---:|")
     misses = []
     for shape in args.shapes:
@@ -110,9 +116,13 @@ def main(argv: list[str] | None = None) -> int:
             if auto_ratio > TARGETS["auto"]:
                 misses.append(f"{cell} {shape}: auto {auto_ratio:.3f}x > {TARGETS['auto']}x")
             if shape == "language model" and ref_ratio > TARGETS["reference"]:
-                misses.append(f"{cell} {shape}: reference {ref_ratio:.2f}x > {TARGETS['reference']}x")
+                misses.append(
+                    f"{cell} {shape}: reference {ref_ratio:.2f}x > {TARGETS['reference']}x"
+                )
     print()
-    print("targets: auto <= 1.05x torch.nn at every shape; reference <= 1.3x at the language-model shape")
+    print(
+        "targets: auto <= 1.05x torch.nn at every shape; reference <= 1.3x at the language-model shape"
+    )
     print("missed: " + ("; ".join(misses) if misses else "none"))
     return 0
 

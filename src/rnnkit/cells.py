@@ -77,7 +77,9 @@ class RNNCellBase(nn.Module):
         # The recurrent matrix multiplies the previous output: H, or the projection size of an LSTM.
         recurrent_size = hidden_size if recurrent_size is None else recurrent_size
         self.weight_ih = nn.Parameter(torch.empty(self.gates * hidden_size, input_size, **factory))
-        self.weight_hh = nn.Parameter(torch.empty(self.gates * hidden_size, recurrent_size, **factory))
+        self.weight_hh = nn.Parameter(
+            torch.empty(self.gates * hidden_size, recurrent_size, **factory)
+        )
         if bias:
             self.bias_ih = nn.Parameter(torch.empty(self.gates * hidden_size, **factory))
             self.bias_hh = nn.Parameter(torch.empty(self.gates * hidden_size, **factory))

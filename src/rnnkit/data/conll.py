@@ -22,8 +22,15 @@ from pathlib import Path
 from rnnkit.data.labelled import read_text_file
 from rnnkit.errors import RnnkitError
 
-__all__ = ["TaggedCorpus", "detect_format", "read_conll", "read_conllu", "read_tagged",
-           "read_tokens", "split_sentences"]
+__all__ = [
+    "TaggedCorpus",
+    "detect_format",
+    "read_conll",
+    "read_conllu",
+    "read_tagged",
+    "read_tokens",
+    "split_sentences",
+]
 
 FORMATS = ("auto", "conllu", "conll")
 
@@ -130,7 +137,9 @@ def read_tokens(text: str) -> list[list[str]]:
     return [line.split() for line in text.splitlines() if line.strip()]
 
 
-def split_sentences(corpus: TaggedCorpus, fraction: float = 0.9) -> tuple[TaggedCorpus, TaggedCorpus]:
+def split_sentences(
+    corpus: TaggedCorpus, fraction: float = 0.9
+) -> tuple[TaggedCorpus, TaggedCorpus]:
     """The first ``fraction`` of the sentences and the rest (in file order, no shuffling)."""
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"fraction must be in (0, 1), got {fraction}")

@@ -91,7 +91,9 @@ def sine_wave(
     generator = _generator(seed)
     width = 2 * math.pi / sectors
     sector = 2 * torch.randint(0, sectors // 2, (n,), generator=generator) + (split == "test")
-    phases = (sector.to(torch.float64) + torch.rand(n, generator=generator, dtype=torch.float64)) * width
+    phases = (
+        sector.to(torch.float64) + torch.rand(n, generator=generator, dtype=torch.float64)
+    ) * width
     steps = torch.arange(seq_len + 1, dtype=torch.float64) * dt  # (L+1,)
     wave = torch.sin(phases[:, None] + steps[None, :]).to(torch.float32)  # (N, L+1)
     return SineWave(inputs=wave[:, :-1, None], targets=wave[:, 1:, None], phases=phases)

@@ -62,11 +62,15 @@ class Vocabulary:
         itos = list(tokens)
         for token in itos:
             if not isinstance(token, str):
-                raise TypeError(f"vocabulary tokens must be str, got {type(token).__name__}: {token!r}")
+                raise TypeError(
+                    f"vocabulary tokens must be str, got {type(token).__name__}: {token!r}"
+                )
         stoi: dict[str, int] = {}
         for index, token in enumerate(itos):
             if token in stoi:
-                raise ValueError(f"duplicate token {token!r} in vocabulary (ids {stoi[token]} and {index})")
+                raise ValueError(
+                    f"duplicate token {token!r} in vocabulary (ids {stoi[token]} and {index})"
+                )
             stoi[token] = index
         for name, special in (("pad_token", pad_token), ("unk_token", unk_token)):
             if special is not None and special not in stoi:
@@ -105,7 +109,9 @@ class Vocabulary:
                 f"max_size must be at least the number of special tokens ({len(specials)}), got {max_size}"
             )
         counts: Counter[str] = Counter()
-        for token in tokens:  # Counter keeps first-appearance order for equal counts (dicts are ordered)
+        for (
+            token
+        ) in tokens:  # Counter keeps first-appearance order for equal counts (dicts are ordered)
             counts[token] += 1
         special_set = set(specials)
         kept = [t for t, c in counts.items() if c >= min_freq and t not in special_set]
@@ -153,7 +159,9 @@ class Vocabulary:
             if index is None:
                 unknown[token] = None
                 if unk is None:
-                    raise RnnkitError(f"token {token!r} is not in the vocabulary (which has no unknown token)")
+                    raise RnnkitError(
+                        f"token {token!r} is not in the vocabulary (which has no unknown token)"
+                    )
                 index = unk
             ids.append(index)
         return ids, list(unknown)

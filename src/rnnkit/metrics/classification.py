@@ -74,8 +74,12 @@ def precision_recall_f1(
         precision = tp / pred_count[label] if pred_count[label] else 0.0
         recall = tp / gold_count[label] if gold_count[label] else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        scores[label] = {"precision": precision, "recall": recall, "f1": f1,
-                         "support": float(gold_count[label])}
+        scores[label] = {
+            "precision": precision,
+            "recall": recall,
+            "f1": f1,
+            "support": float(gold_count[label]),
+        }
     return scores
 
 
@@ -119,7 +123,8 @@ def token_accuracy(predicted: Sequence[Sequence[Any]], gold: Sequence[Sequence[A
 
 
 def per_tag_f1(
-    predicted: Sequence[Sequence[Any]], gold: Sequence[Sequence[Any]],
+    predicted: Sequence[Sequence[Any]],
+    gold: Sequence[Sequence[Any]],
     tags: Sequence[Hashable] | None = None,
 ) -> dict[Hashable, dict[str, float]]:
     """Per-tag precision, recall, F1 and support over all tokens (see :func:`precision_recall_f1`)."""
@@ -151,7 +156,9 @@ class MostFrequentTag:
     def _key(self, word: str) -> str:
         return word.lower() if self.lower else word
 
-    def fit(self, sentences: Sequence[Sequence[str]], tags: Sequence[Sequence[Hashable]]) -> MostFrequentTag:
+    def fit(
+        self, sentences: Sequence[Sequence[str]], tags: Sequence[Sequence[Hashable]]
+    ) -> MostFrequentTag:
         _check_sentences(sentences, tags)
         counts: dict[str, Counter[Hashable]] = defaultdict(Counter)
         overall: Counter[Hashable] = Counter()
@@ -168,4 +175,6 @@ class MostFrequentTag:
     def predict(self, sentences: Sequence[Sequence[str]]) -> list[list[Hashable]]:
         if self.default is None:
             raise RuntimeError("MostFrequentTag.predict called before fit")
-        return [[self.word_tag.get(self._key(w), self.default) for w in words] for words in sentences]
+        return [
+            [self.word_tag.get(self._key(w), self.default) for w in words] for words in sentences
+        ]

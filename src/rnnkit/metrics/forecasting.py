@@ -39,7 +39,9 @@ def _pair(actual, forecast) -> tuple[np.ndarray, np.ndarray]:
     y = np.asarray(actual, dtype=np.float64)
     f = np.asarray(forecast, dtype=np.float64)
     if y.shape != f.shape:
-        raise ValueError(f"actual and forecast must have the same shape, got {y.shape} and {f.shape}")
+        raise ValueError(
+            f"actual and forecast must have the same shape, got {y.shape} and {f.shape}"
+        )
     if y.size == 0:
         raise ValueError("cannot compute a metric on zero values")
     return y, f
@@ -94,7 +96,9 @@ def mase(actual, forecast, train, period: int = 1) -> float:
         raise ValueError(f"period must be >= 1, got {period}")
     x = np.asarray(train, dtype=np.float64).reshape(-1)
     if x.size <= period:
-        raise ValueError(f"MASE needs a training series longer than the period {period}, got {x.size} values")
+        raise ValueError(
+            f"MASE needs a training series longer than the period {period}, got {x.size} values"
+        )
     scale = float(np.mean(np.abs(x[period:] - x[:-period])))
     if scale == 0:
         raise ValueError("MASE is undefined: the training series does not change over one period")
