@@ -5,7 +5,7 @@ Run from the project root::
     python benchmarks/tasks.py                        # both parts, about half an hour on 2 cores
     python benchmarks/tasks.py --only text --minutes 4
     python benchmarks/tasks.py --only series --adding-steps 500 --workers 1
-    python benchmarks/tasks.py --text="--only ud --crf" --series="--only sine --only mean-sign"
+    python benchmarks/tasks.py --text="--only ud" --series="--only synthetic"
 
 This runs the ``main`` of ``tasks_text.py`` (SST-2 sentiment, UD English EWT part-of-speech tags)
 and of ``tasks_series.py`` (Melbourne temperatures, airline passengers, sine wave, mean sign,
@@ -42,11 +42,10 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 def build_argvs(args: argparse.Namespace) -> tuple[list[str], list[str]]:
     """The command lines of the text part and of the series part."""
-    common = ["--seed", str(args.seed)]
-    text = list(common)
+    text = []
     if args.minutes is not None:
         text += ["--minutes", str(args.minutes)]
-    series = list(common)
+    series = []
     if args.adding_steps is not None:
         series += ["--adding-steps", str(args.adding_steps)]
     if args.workers is not None:
@@ -56,40 +55,65 @@ def build_argvs(args: argparse.Namespace) -> tuple[list[str], list[str]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--only", choices=("text", "series"), help="run one part")
-    parser.add_argument("--seed", type=int, default=0, help="seed of every run (default: 0)")
-    parser.add_argument("--minutes", type=float, default=None,
-                        help="text part: training budget of each task (default: 9 for SST-2, "
-                        "4 for UD)")
-    parser.add_argument("--adding-steps", type=int, default=None,
-                        help="series part: step budget of each adding run (default: 1000)")
-    parser.add_argument("--workers", type=int, default=None,
-                        help="series part: adding runs trained side by side (default: 2)")
-    parser.add_argument("--text", default="", metavar="OPTIONS",
-                        help="other options of tasks_text.py, as one quoted string (see above)")
-    parser.add_argument("--series", default="", metavar="OPTIONS",
-                        help="other options of tasks_series.py, as one quoted string (see above)")
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        default=None,
+        help="text part: training budget of each task (default: 9 for SST-2, 4 for UD)",
+    )
+    parser.add_argument(
+        "--adding-steps",
+        type=int,
+        default=None,
+        help="series part: step budget of each adding run (default: 1000)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="series part: adding runs trained side by side (default: 2)",
+    )
+    parser.add_argument(
+        "--text",
+        default="",
+        metavar="OPTIONS",
+        help="other options of tasks_text.py, as one quoted string (see above)",
+    )
+    parser.add_argument(
+        "--series",
+        default="",
+        metavar="OPTIONS",
+        help="other options of tasks_series.py, as one quoted string (see above)",
+    )
     args = parser.parse_args(argv)
     text_argv, series_argv = build_argvs(args)
     # Check both command lines now rather than after the first part's quarter of an hour.
-    for part, script, part_argv in (("text", tasks_text, text_argv),
-                                    ("series", tasks_series, series_argv)):
+    for part, script, part_argv in (
+        ("text", tasks_text, text_argv),
+        ("series", tasks_series, series_argv),
+    ):
         if args.only in (None, part):
             part_parser = script.build_parser()
             part_parser.prog = f"{parser.prog} --{part}"
             part_parser.parse_args(part_argv)
     if not DATA.is_dir():
-        print(f"real data sets not found at {DATA}: SST-2, UD EWT, Melbourne and airline are "
-              "skipped; the synthetic tasks still run")
+        print(
+            f"real data sets not found at {DATA}: SST-2, UD EWT, Melbourne and airline are "
+            "skipped; the synthetic tasks still run"
+        )
     start = time.perf_counter()
     if args.only in (None, "text"):
         print(f"==== text tasks: tasks_text.py {shlex.join(text_argv)}", flush=True)
         tasks_text.main(text_argv)
     if args.only in (None, "series"):
-        print(f"\n==== forecasting and synthetic tasks: tasks_series.py {shlex.join(series_argv)}",
-              flush=True)
+        print(
+            f"\n==== forecasting and synthetic tasks: tasks_series.py {shlex.join(series_argv)}",
+            flush=True,
+        )
         tasks_series.main(series_argv)
     print(f"\nall task benchmarks: {time.perf_counter() - start:.0f} s wall")
     return 0

@@ -1,5 +1,7 @@
 import os
 import pickle
+import re
+import stat
 
 import pytest
 import torch
@@ -20,7 +22,9 @@ def _payload(value=1.0):
         "task": "lm",
         "model_config": {"hidden": 8, "cell": "lstm", "sizes": [1, 2], "pair": (0.9, 0.99)},
         "model_state": {"w": torch.full((2, 2), value)},
-        "task_state": {"vocab": {"tokens": ["<unk>", "a"], "pad_token": None, "unk_token": "<unk>"}},
+        "task_state": {
+            "vocab": {"tokens": ["<unk>", "a"], "pad_token": None, "unk_token": "<unk>"}
+        },
     }
 
 
@@ -75,8 +79,43 @@ def test_truncated_file(tmp_path):
     path = save_checkpoint(tmp_path / "c.pt", _payload())
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(RnnkitError, match="corrupt or truncated"):
+    with pytest.raises(RnnkitError, match="corrupt or truncated") as info:
         load_checkpoint(path)
+    message = str(info.value)
+    assert f"checkpoint {path} is corrupt or truncated" in message
+    # whole: torch's reason up to its first sentence end, never cut mid-sentence or mid-word
+    assert message.endswith((")", ".")) and message.count("(") == message.count(")")
+    assert "If you are seeing this error" not in message, "torch's advice is left out"
+    assert re.search(r"\(PytorchStreamReader failed reading zip archive: [a-z ]+\)$", message)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("Bad header. More advice follows here.", " (Bad header)"),
+        ("[Errno 22] Invalid argument", " ([Errno 22] Invalid argument)"),
+        ("version 1.5 is not 2.0. Upgrade.", " (version 1.5 is not 2.0)"),
+        ("", ""),
+        ("x" * 201 + ". Short.", ""),  # a first sentence too long to show is left out, not cut
+    ],
+)
+def test_reason_is_a_whole_first_sentence(text, reason):
+    assert ckpt_mod._reason(text) == reason
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_saved_checkpoint_mode_follows_the_umask(tmp_path, umask):
+    before = os.umask(umask)
+    try:
+        path = save_checkpoint(tmp_path / "best.pt", _payload())
+        assert os.umask(umask) == umask, "saving must leave the umask as it was"
+        plain = tmp_path / "plain.txt"
+        plain.write_text("x")
+    finally:
+        os.umask(before)
+    expected = 0o666 & ~umask
+    assert stat.S_IMODE(path.stat().st_mode) == expected
+    assert stat.S_IMODE(path.stat().st_mode) == stat.S_IMODE(plain.stat().st_mode)
 
 
 def test_code_running_pickle_is_refused(tmp_path):

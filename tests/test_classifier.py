@@ -7,6 +7,7 @@ from dataclasses import asdict
 import pytest
 import torch
 
+from rnnkit.config import ConfigError
 from rnnkit.models.classifier import SequenceClassifier, SequenceClassifierConfig
 
 
@@ -17,7 +18,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
 
 
 def test_mean_sign_model_has_13314_parameters():
@@ -34,8 +34,15 @@ def test_mean_sign_model_has_13314_parameters():
 def test_alone_equals_inside_padded_batch(pooling, cell):
     torch.manual_seed(0)
     config = SequenceClassifierConfig(
-        num_classes=3, vocab_size=30, embedding_dim=8, hidden_size=6, num_layers=2,
-        bidirectional=True, cell=cell, pooling=pooling, dropout=0.3,
+        num_classes=3,
+        vocab_size=30,
+        embedding_dim=8,
+        hidden_size=6,
+        num_layers=2,
+        bidirectional=True,
+        cell=cell,
+        pooling=pooling,
+        dropout=0.3,
     )
     model = SequenceClassifier(config).eval()
     lengths = torch.tensor([9, 4, 1, 6])
@@ -89,7 +96,10 @@ def test_config_round_trip_rebuilds_same_model():
         ({"num_classes": 1, "vocab_size": 5}, "num_classes must be >= 2, got 1"),
         ({"num_classes": 2}, "continuous inputs (vocab_size=0) need input_size >= 1, got 0"),
         ({"num_classes": 2, "vocab_size": 5, "pooling": "sum"}, "pooling must be one of"),
-        ({"num_classes": 2, "vocab_size": 5, "cell": "tcn"}, "cell must be one of"),
+        (
+            {"num_classes": 2, "vocab_size": 5, "cell": "tcn"},
+            "cell: expected one of rnn, lstm, gru, got 'tcn'",
+        ),
         ({"num_classes": 2, "vocab_size": 5, "dropout": 1.0}, "dropout must be in [0, 1), got 1.0"),
     ],
 )
@@ -101,9 +111,17 @@ def test_bad_config(kwargs, message):
 
 def test_bad_inputs():
     model = SequenceClassifier(SequenceClassifierConfig(num_classes=2, input_size=3, hidden_size=4))
-    with pytest.raises(ValueError, match=r"expected features of shape \(N, L, 3\), got \(2, 5, 4\)"):
+    with pytest.raises(
+        ValueError, match=r"expected features of shape \(N, L, 3\), got \(2, 5, 4\)"
+    ):
         model(torch.randn(2, 5, 4))
     with pytest.raises(ValueError, match=r"lengths must be in \[1, 5\], got min 0 and max 5"):
         model(torch.randn(2, 5, 3), torch.tensor([5, 0]))
-    with pytest.raises(ValueError, match="unknown SequenceClassifierConfig fields"):
-        SequenceClassifierConfig.from_dict({"num_classes": 2, "input_size": 3, "colour": 1})
+
+
+def test_config_from_dict_refuses_an_unknown_key():
+    data = asdict(SequenceClassifierConfig(num_classes=2, input_size=3))
+    assert SequenceClassifierConfig.from_dict(data) == SequenceClassifierConfig(**data)
+    with pytest.raises(ConfigError, match="colour: unknown key; accepted: num_classes, ") as info:
+        SequenceClassifierConfig.from_dict({**data, "colour": 1})
+    assert info.value.key == "colour"

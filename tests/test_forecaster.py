@@ -1,5 +1,5 @@
 """Forecaster: shapes, scaling to original units, the autoregressive rollout, checkpoint round trip,
-learning a simple series, and a constant series forecast exactly."""
+a constant target forecast exactly (training through the task: tests/test_task_forecast.py)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+from rnnkit.config import ConfigError
 from rnnkit.data.timeseries import StandardScaler
 from rnnkit.models.forecaster import Forecaster, ForecasterConfig
-from rnnkit.tasks.forecast import ForecastTaskConfig, train_forecast
-from rnnkit.training import TrainConfig
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -28,14 +27,22 @@ def test_shapes_direct_and_autoregressive():
     torch.manual_seed(0)
     direct = Forecaster(ForecasterConfig(input_size=3, horizon=4, hidden_size=8))
     assert direct(torch.randn(5, 12, 3)).shape == (5, 4)
-    auto = Forecaster(ForecasterConfig(input_size=1, horizon=4, hidden_size=8, mode="autoregressive"))
+    auto = Forecaster(
+        ForecasterConfig(input_size=1, horizon=4, hidden_size=8, mode="autoregressive")
+    )
     assert auto(torch.randn(5, 12, 1)).shape == (5, 4)
     assert auto.step_predictions(torch.randn(5, 12, 1)).shape == (5, 12)
     assert auto.predict(np.zeros((12, 1)), horizon=6).shape == (6,)
-    with pytest.raises(ValueError, match=r"expected windows \(N, L, 3\) with L >= 1, got \(5, 12, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"expected windows \(N, L, 3\) with L >= 1, got \(5, 12, 2\)"
+    ):
         direct(torch.randn(5, 12, 2))
-    multi = Forecaster(ForecasterConfig(input_size=2, horizon=3, hidden_size=8, mode="autoregressive"))
-    with pytest.raises(ValueError, match=r"need the other variables over the forecast period: future \(N, 2, 2\)"):
+    multi = Forecaster(
+        ForecasterConfig(input_size=2, horizon=3, hidden_size=8, mode="autoregressive")
+    )
+    with pytest.raises(
+        ValueError, match=r"need the other variables over the forecast period: future \(N, 2, 2\)"
+    ):
         multi(torch.randn(1, 5, 2))
     with pytest.raises(ValueError, match="need the target among the inputs"):
         ForecasterConfig(input_size=2, target_index=-1, mode="autoregressive")
@@ -44,8 +51,9 @@ def test_shapes_direct_and_autoregressive():
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_rollout_equals_rerunning_the_growing_window(cell):
     torch.manual_seed(1)
-    model = Forecaster(ForecasterConfig(input_size=1, horizon=4, hidden_size=6, cell=cell,
-                                        mode="autoregressive")).eval()
+    model = Forecaster(
+        ForecasterConfig(input_size=1, horizon=4, hidden_size=6, cell=cell, mode="autoregressive")
+    ).eval()
     x = torch.randn(3, 7, 1)
     rolled = model(x)  # (3, 4): the window read once, the state carried forward
     window = x
@@ -85,51 +93,17 @@ def test_config_round_trip_gives_same_forecasts():
     rebuilt.load_state_dict(model.state_dict())
     window = np.linspace(-2, 4, 9)[:, None]
     np.testing.assert_array_equal(rebuilt.predict(window), model.predict(window))
-    with pytest.raises(ValueError, match=r"unknown ForecasterConfig fields \['colour'\]"):
+
+
+def test_config_from_dict_refuses_an_unknown_key():
+    data = asdict(ForecasterConfig(input_size=2, horizon=3))
+    assert ForecasterConfig.from_dict(data) == ForecasterConfig(**data)
+    with pytest.raises(ConfigError, match="colour: unknown key; accepted: input_size, ") as info:
         ForecasterConfig.from_dict({**data, "colour": 1})
+    assert info.value.key == "colour"
 
 
 def test_float64_and_device_follow_the_model():
     model = Forecaster(ForecasterConfig(input_size=1, horizon=1, hidden_size=3)).double()
     assert model(torch.zeros(2, 4, 1, dtype=torch.float64)).dtype == torch.float64
     assert model.predict(np.zeros((4, 1))).shape == (1,)
-
-
-def _csv(tmp_path, values, name="series.csv"):
-    lines = ["Date,Value"] + [f"2020-{1 + i // 28:02d}-{1 + i % 28:02d},{v}" for i, v in enumerate(values)]
-    path = tmp_path / name
-    path.write_text("\n".join(lines) + "\n")
-    return str(path)
-
-
-def test_constant_series_trained_end_to_end_is_forecast_exactly(tmp_path):
-    path = _csv(tmp_path, [4.25] * 60)
-    task = ForecastTaskConfig(csv=path, target="Value", lookback=5, horizon=3)
-    run = train_forecast(task, ForecasterConfig(hidden_size=4), TrainConfig(max_steps=5, warmup_steps=0, batch_size=8,
-                         progress=False, eval_every=5, out_dir=None), log=lambda m: None)
-    assert np.all(run.test.forecasts == 4.25)
-    assert run.test.rows["MAE"]["model"] == 0.0
-
-
-@pytest.mark.parametrize("mode", ["direct", "autoregressive"])
-def test_learns_a_sine_better_than_persistence(tmp_path, mode):
-    t = np.arange(300)
-    path = _csv(tmp_path, np.round(5 + 3 * np.sin(2 * np.pi * t / 12), 6))
-    task = ForecastTaskConfig(csv=path, target="Value", lookback=12, horizon=3, period=12)
-    train = TrainConfig(max_steps=250, batch_size=32, lr=1e-2, warmup_steps=10, eval_every=50, progress=False, seed=0)
-    run = train_forecast(task, ForecasterConfig(cell="gru", hidden_size=16, mode=mode), train,
-                         log=lambda m: None)
-    mae = run.test.rows["MAE"]
-    assert mae["persistence"] > 1.5  # a sine of amplitude 3 moves a lot in 1-3 steps
-    assert mae["model"] < 0.25, mae
-
-
-def test_same_seed_same_forecasts(tmp_path):
-    path = _csv(tmp_path, np.round(np.sin(np.arange(80) / 3), 6))
-    task = ForecastTaskConfig(csv=path, target="Value", lookback=6, horizon=2)
-    train = TrainConfig(max_steps=10, batch_size=8, warmup_steps=2, eval_every=5, progress=False, seed=5)
-    first = train_forecast(task, ForecasterConfig(hidden_size=4), train, log=lambda m: None)
-    torch.rand(3)  # moves the global generator: must not matter
-    second = train_forecast(task, ForecasterConfig(hidden_size=4), train, log=lambda m: None)
-    np.testing.assert_array_equal(first.test.forecasts, second.test.forecasts)
-

@@ -1,10 +1,12 @@
 import json
 import time
+from dataclasses import asdict
 
 import pytest
 import torch
 
 from rnnkit.checkpoint import load_checkpoint
+from rnnkit.config import ConfigError
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
 from rnnkit.tasks.lm import LMDataConfig, SampleConfig, sample_lm, train_lm
 from rnnkit.training import TrainConfig
@@ -12,8 +14,9 @@ from rnnkit.training import TrainConfig
 
 def _model(cell="lstm", layers=1, seed=0, **kw):
     torch.manual_seed(seed)
-    config = LanguageModelConfig(vocab_size=11, cell=cell, embedding_size=8, hidden_size=16,
-                                 num_layers=layers, **kw)
+    config = LanguageModelConfig(
+        vocab_size=11, cell=cell, embedding_size=8, hidden_size=16, num_layers=layers, **kw
+    )
     return LanguageModel(config).eval()
 
 
@@ -28,9 +31,21 @@ def test_config_validation_and_weight_tying():
         LanguageModelConfig(vocab_size=5, embedding_size=8, hidden_size=16, tie_weights=True)
     with pytest.raises(ValueError, match="cell"):
         LanguageModelConfig(vocab_size=5, cell="transformer")
-    tied = LanguageModel(LanguageModelConfig(vocab_size=5, embedding_size=16, hidden_size=16,
-                                             tie_weights=True))
+    tied = LanguageModel(
+        LanguageModelConfig(vocab_size=5, embedding_size=16, hidden_size=16, tie_weights=True)
+    )
     assert tied.head.weight is tied.embedding.weight
+
+
+def test_config_from_dict_refuses_an_unknown_key():
+    # it used to drop unknown keys silently, so a misspelt setting took its default unnoticed
+    data = asdict(LanguageModelConfig(vocab_size=5, cell="gru"))
+    assert LanguageModelConfig.from_dict(data) == LanguageModelConfig(**data)
+    with pytest.raises(
+        ConfigError, match="hiden_size: unknown key; accepted: vocab_size, "
+    ) as info:
+        LanguageModelConfig.from_dict({**data, "hiden_size": 32})
+    assert info.value.key == "hiden_size"
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
@@ -104,12 +119,23 @@ def test_generate_validates_options():
 def _train(tmp_path, text, steps, run="run", resume=None, callbacks=(), **model):
     path = tmp_path / "corpus.txt"
     path.write_text(text)
-    train = TrainConfig(max_steps=steps, batch_size=4, lr=1e-2, warmup_steps=5, eval_every=steps,
-                        save_every=steps, out_dir=str(tmp_path / run), device="cpu", progress=False,
-                        seed=0)
+    train = TrainConfig(
+        max_steps=steps,
+        batch_size=4,
+        lr=1e-2,
+        warmup_steps=5,
+        eval_every=steps,
+        save_every=steps,
+        out_dir=str(tmp_path / run),
+        device="cpu",
+        progress=False,
+        seed=0,
+    )
     data = LMDataConfig(text=str(path), seq_len=16)
     options = {"hidden_size": 64, "embedding_size": 16, **model}
-    return train_lm(train, data, options, log=lambda message: None, resume=resume, callbacks=callbacks)
+    return train_lm(
+        train, data, options, log=lambda message: None, resume=resume, callbacks=callbacks
+    )
 
 
 def _step_losses(run):
@@ -127,10 +153,20 @@ def test_resumed_lm_run_equals_uninterrupted_run(tmp_path):
             trainer.request_stop()
 
     with pytest.raises(KeyboardInterrupt):
-        _train(tmp_path, text, steps=24, run="part", callbacks=[stop_at_11], cell="gru", num_layers=2,
-               dropout=0.2)
+        _train(
+            tmp_path,
+            text,
+            steps=24,
+            run="part",
+            callbacks=[stop_at_11],
+            cell="gru",
+            num_layers=2,
+            dropout=0.2,
+        )
     checkpoint = load_checkpoint(tmp_path / "part" / "last.pt")
-    assert checkpoint["train"]["step"] == 11 and checkpoint["train"]["loss_state"]["state"] is not None
+    assert (
+        checkpoint["train"]["step"] == 11 and checkpoint["train"]["loss_state"]["state"] is not None
+    )
     torch.manual_seed(999)
     _train(tmp_path, text, steps=24, run="part", resume=checkpoint)
     full, part = _step_losses(tmp_path / "full"), _step_losses(tmp_path / "part")

@@ -8,8 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from rnnkit.cells import RNNCellBase
-from rnnkit.layers import GRU, LSTM, RNN, Recurrent
+from rnnkit.cells import RNNCell, RNNCellBase
+from rnnkit.layers import CELLS, GRU, LSTM, RNN, Recurrent, build_layer, register_cell
+from rnnkit.models.classifier import SequenceClassifier, SequenceClassifierConfig
 
 LAYERS = {
     "rnn": (RNN, nn.RNN, {}),
@@ -28,7 +29,9 @@ def _states(state):
 def test_gradcheck_two_layer_bidirectional(kind, backend):
     cls, _, extra = LAYERS[kind]
     torch.manual_seed(0)
-    layer = cls(2, 3, num_layers=2, bidirectional=True, dtype=torch.float64, backend=backend, **extra)
+    layer = cls(
+        2, 3, num_layers=2, bidirectional=True, dtype=torch.float64, backend=backend, **extra
+    )
     x = torch.randn(4, 2, 2, dtype=torch.float64, requires_grad=True)
     lengths = torch.tensor([4, 3])
 
@@ -186,19 +189,36 @@ def test_repr_mirrors_torch():
 @pytest.mark.parametrize(
     ("build", "error", "message"),
     [
-        (lambda: RNN(3, 4, nonlinearity="sigmoid"), ValueError,
-         "nonlinearity: expected 'tanh' or 'relu', got 'sigmoid'"),
+        (
+            lambda: RNN(3, 4, nonlinearity="sigmoid"),
+            ValueError,
+            "nonlinearity: expected 'tanh' or 'relu', got 'sigmoid'",
+        ),
         (lambda: GRU(3, 0), ValueError, "hidden_size: expected an int >= 1, got 0"),
         (lambda: GRU(3, -2), ValueError, "hidden_size: expected an int >= 1, got -2"),
         (lambda: GRU(0, 4), ValueError, "input_size: expected an int >= 1, got 0"),
         (lambda: GRU(3, 4, num_layers=0), ValueError, "num_layers: expected an int >= 1, got 0"),
-        (lambda: LSTM(3, 4, dropout=1.0), ValueError, "dropout: expected a float in [0, 1), got 1.0"),
-        (lambda: LSTM(3, 4, dropout=-0.1), ValueError, "dropout: expected a float in [0, 1), got -0.1"),
-        (lambda: LSTM(3, 4, proj_size=4), ValueError,
-         "proj_size: expected less than hidden_size (4), got 4"),
+        (
+            lambda: LSTM(3, 4, dropout=1.0),
+            ValueError,
+            "dropout: expected a float in [0, 1), got 1.0",
+        ),
+        (
+            lambda: LSTM(3, 4, dropout=-0.1),
+            ValueError,
+            "dropout: expected a float in [0, 1), got -0.1",
+        ),
+        (
+            lambda: LSTM(3, 4, proj_size=4),
+            ValueError,
+            "proj_size: expected less than hidden_size (4), got 4",
+        ),
         (lambda: LSTM(3, 4, proj_size=-1), ValueError, "proj_size: expected an int >= 0, got -1"),
-        (lambda: LSTM(3, 4, backend="cudnn"), ValueError,
-         "backend: expected one of 'auto', 'native', 'reference', got 'cudnn'"),
+        (
+            lambda: LSTM(3, 4, backend="cudnn"),
+            ValueError,
+            "backend: expected one of 'auto', 'native', 'reference', got 'cudnn'",
+        ),
     ],
 )
 def test_bad_constructor_arguments(build, error, message):
@@ -217,42 +237,98 @@ def _lstm(backend="native", batch_first=False):
 @pytest.mark.parametrize(
     ("call", "error", "message"),
     [
-        (lambda m: m(torch.randn(5, 2, 3, 1)), ValueError,
-         "input: expected a 2-D (unbatched) or 3-D (batched) tensor, got 4-D of shape (5, 2, 3, 1)"),
-        (lambda m: m(torch.randn(5)), ValueError,
-         "input: expected a 2-D (unbatched) or 3-D (batched) tensor, got 1-D of shape (5,)"),
-        (lambda m: m(torch.randn(5, 2, 6)), ValueError,
-         "input: expected 3 features (input_size) in the last dimension, got 6"),
-        (lambda m: m(torch.randn(5, 2, 3).double()), TypeError,
-         "input: expected dtype torch.float32 (the layer's parameters), got torch.float64"),
-        (lambda m: m(torch.ones(5, 2, 3, dtype=torch.long)), TypeError,
-         "input: expected dtype torch.float32 (the layer's parameters), got torch.int64"),
-        (lambda m: m(torch.randn(5, 2, 3), torch.zeros(2, 2, 4)), TypeError,
-         "hx: expected a tuple of 2 tensors (h_0, c_0), got Tensor"),
-        (lambda m: m(torch.randn(5, 2, 3), (torch.zeros(2, 3, 4), torch.zeros(2, 2, 4))), ValueError,
-         "hx[0]: expected shape (2, 2, 4) (D * num_layers, N, H_out), got (2, 3, 4)"),
-        (lambda m: m(torch.randn(5, 2, 3), (torch.zeros(2, 2, 4), torch.zeros(1, 2, 4))), ValueError,
-         "hx[1]: expected shape (2, 2, 4) (D * num_layers, N, H_out), got (1, 2, 4)"),
-        (lambda m: m(torch.randn(5, 3), (torch.zeros(2, 1, 4), torch.zeros(2, 1, 4))), ValueError,
-         "hx[0]: expected shape (2, 4) 2-D for unbatched input, got (2, 1, 4)"),
-        (lambda m: m(torch.randn(5, 2, 3), (torch.zeros(2, 2, 4).double(), torch.zeros(2, 2, 4))),
-         TypeError, "hx[0]: expected dtype torch.float32 (the input's), got torch.float64"),
-        (lambda m: m(torch.randn(5, 2, 3), lengths=torch.tensor([[5, 2]])), ValueError,
-         "lengths: expected a 1-D tensor, got 2-D of shape (1, 2)"),
-        (lambda m: m(torch.randn(5, 2, 3), lengths=torch.tensor([6, 2])), ValueError,
-         "lengths: expected every length <= 5 (the sequence length), got 6"),
-        (lambda m: m(torch.randn(5, 2, 3), lengths=torch.tensor([5, 0])), ValueError,
-         "lengths: expected every length >= 1, got 0"),
-        (lambda m: m(torch.randn(5, 2, 3), lengths=torch.tensor([5, -1])), ValueError,
-         "lengths: expected every length >= 1, got -1"),
-        (lambda m: m(torch.randn(5, 2, 3), lengths=torch.tensor([5, 2, 3])), ValueError,
-         "lengths: expected 2 entries (the batch size), got 3"),
-        (lambda m: m(torch.randn(5, 2, 3), lengths=torch.tensor([5.0, 2.0])), TypeError,
-         "lengths: expected an integer dtype, got torch.float32"),
-        (lambda m: m(torch.randn(5, 3), lengths=torch.tensor([5])), ValueError,
-         "lengths: expected None with unbatched (2-D) input"),
-        (lambda m: m(torch.randn(0, 2, 3)), ValueError,
-         "input: expected a sequence length >= 1, got 0"),
+        (
+            lambda m: m(torch.randn(5, 2, 3, 1)),
+            ValueError,
+            "input: expected a 2-D (unbatched) or 3-D (batched) tensor, got 4-D of shape (5, 2, 3, 1)",
+        ),
+        (
+            lambda m: m(torch.randn(5)),
+            ValueError,
+            "input: expected a 2-D (unbatched) or 3-D (batched) tensor, got 1-D of shape (5,)",
+        ),
+        (
+            lambda m: m(torch.randn(5, 2, 6)),
+            ValueError,
+            "input: expected 3 features (input_size) in the last dimension, got 6",
+        ),
+        (
+            lambda m: m(torch.randn(5, 2, 3).double()),
+            TypeError,
+            "input: expected dtype torch.float32 (the layer's parameters), got torch.float64",
+        ),
+        (
+            lambda m: m(torch.ones(5, 2, 3, dtype=torch.long)),
+            TypeError,
+            "input: expected dtype torch.float32 (the layer's parameters), got torch.int64",
+        ),
+        (
+            lambda m: m(torch.randn(5, 2, 3), torch.zeros(2, 2, 4)),
+            TypeError,
+            "hx: expected a tuple of 2 tensors (h_0, c_0), got Tensor",
+        ),
+        (
+            lambda m: m(torch.randn(5, 2, 3), (torch.zeros(2, 3, 4), torch.zeros(2, 2, 4))),
+            ValueError,
+            "hx[0]: expected shape (2, 2, 4) (D * num_layers, N, H_out), got (2, 3, 4)",
+        ),
+        (
+            lambda m: m(torch.randn(5, 2, 3), (torch.zeros(2, 2, 4), torch.zeros(1, 2, 4))),
+            ValueError,
+            "hx[1]: expected shape (2, 2, 4) (D * num_layers, N, H_out), got (1, 2, 4)",
+        ),
+        (
+            lambda m: m(torch.randn(5, 3), (torch.zeros(2, 1, 4), torch.zeros(2, 1, 4))),
+            ValueError,
+            "hx[0]: expected shape (2, 4) 2-D for unbatched input, got (2, 1, 4)",
+        ),
+        (
+            lambda m: m(
+                torch.randn(5, 2, 3), (torch.zeros(2, 2, 4).double(), torch.zeros(2, 2, 4))
+            ),
+            TypeError,
+            "hx[0]: expected dtype torch.float32 (the input's), got torch.float64",
+        ),
+        (
+            lambda m: m(torch.randn(5, 2, 3), lengths=torch.tensor([[5, 2]])),
+            ValueError,
+            "lengths: expected a 1-D tensor, got 2-D of shape (1, 2)",
+        ),
+        (
+            lambda m: m(torch.randn(5, 2, 3), lengths=torch.tensor([6, 2])),
+            ValueError,
+            "lengths: expected every length <= 5 (the sequence length), got 6",
+        ),
+        (
+            lambda m: m(torch.randn(5, 2, 3), lengths=torch.tensor([5, 0])),
+            ValueError,
+            "lengths: expected every length >= 1, got 0",
+        ),
+        (
+            lambda m: m(torch.randn(5, 2, 3), lengths=torch.tensor([5, -1])),
+            ValueError,
+            "lengths: expected every length >= 1, got -1",
+        ),
+        (
+            lambda m: m(torch.randn(5, 2, 3), lengths=torch.tensor([5, 2, 3])),
+            ValueError,
+            "lengths: expected 2 entries (the batch size), got 3",
+        ),
+        (
+            lambda m: m(torch.randn(5, 2, 3), lengths=torch.tensor([5.0, 2.0])),
+            TypeError,
+            "lengths: expected an integer dtype, got torch.float32",
+        ),
+        (
+            lambda m: m(torch.randn(5, 3), lengths=torch.tensor([5])),
+            ValueError,
+            "lengths: expected None with unbatched (2-D) input",
+        ),
+        (
+            lambda m: m(torch.randn(0, 2, 3)),
+            ValueError,
+            "input: expected a sequence length >= 1, got 0",
+        ),
     ],
 )
 def test_bad_forward_input(backend, call, error, message):
@@ -315,3 +391,95 @@ def test_reference_backend_refuses_double_backward_clearly():
     (grad,) = torch.autograd.grad(output.sum(), layer.weight_hh_l0, create_graph=True)
     with pytest.raises(RuntimeError, match="differentiate twice"):
         grad.sum().backward()
+
+
+# -- the cell registry and build_layer ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+@pytest.mark.parametrize("backend", ["reference", "auto"])
+def test_build_layer_builds_every_registered_cell(cell, backend):
+    layer = build_layer(cell, 3, 4, num_layers=2, bidirectional=True, dropout=0.1, backend=backend)
+    assert isinstance(layer, Recurrent) and layer.batch_first and layer.dropout == 0.1
+    output, state = layer(torch.randn(2, 5, 3), lengths=torch.tensor([5, 2]))  # (N, L, H_in)
+    assert output.shape == (2, 5, 8)  # (N, L, D * H_out)
+    for component in _states(state):
+        assert component.shape[:2] == (4, 2)  # (D * num_layers, N, ...)
+    assert _states(state)[0].shape == (4, 2, 4)
+
+
+def test_build_layer_passes_dropout_and_nonlinearity_only_where_they_apply():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one layer: no dropout passed on, so no torch.nn warning
+        layer = build_layer("gru", 3, 4, dropout=0.5)
+    assert layer.dropout == 0.0
+    assert build_layer("rnn", 3, 4, nonlinearity="relu").nonlinearity == "relu"
+    assert isinstance(build_layer("lstm", 3, 4, nonlinearity="tanh"), LSTM)
+    with pytest.raises(ValueError) as info:
+        build_layer("lstm", 3, 4, nonlinearity="relu")
+    assert str(info.value) == (
+        "nonlinearity: cell 'lstm' has no nonlinearity option; expected 'tanh' (the default), "
+        "got 'relu'"
+    )
+
+
+def test_build_layer_unknown_cell_lists_the_registry():
+    with pytest.raises(ValueError) as info:
+        build_layer("foo", 3, 4)
+    assert str(info.value) == "cell: expected one of rnn, lstm, gru, got 'foo'"
+
+
+@pytest.fixture
+def scratch_cell():
+    """A cell name free before the test and removed from the registry after it."""
+    name = "relu-elman"
+    assert name not in CELLS
+    yield name
+    CELLS.pop(name, None)
+
+
+def test_register_cell_makes_a_new_name_buildable_everywhere(scratch_cell):
+    def builder(
+        input_size, hidden_size, *, num_layers, batch_first, dropout, bidirectional, backend
+    ):
+        return Recurrent(
+            lambda size, _: RNNCell(size, hidden_size, nonlinearity="relu"),
+            input_size,
+            num_layers,
+            batch_first,
+            dropout,
+            bidirectional,
+            backend=backend,
+        )
+
+    with pytest.raises(ValueError, match="cell: expected one of rnn, lstm, gru, got 'relu-elman'"):
+        build_layer(scratch_cell, 3, 4)
+    assert register_cell(scratch_cell, builder) is builder
+    assert register_cell(scratch_cell, builder) is builder  # the same builder again: a no-op
+    with pytest.raises(
+        ValueError, match="expected a cell name not yet registered, got 'relu-elman'"
+    ):
+        register_cell(scratch_cell, RNN)
+
+    layer = build_layer(scratch_cell, 3, 4, num_layers=2, bidirectional=True)
+    output, h_n = layer(torch.randn(2, 5, 3))
+    assert output.shape == (2, 5, 8) and h_n.shape == (4, 2, 4)
+    assert bool((output >= 0).all()), "the registered builder (ReLU cells) must be the one used"
+    with pytest.raises(ValueError, match="cell 'relu-elman' has no nonlinearity option"):
+        build_layer(scratch_cell, 3, 4, nonlinearity="relu")
+    with pytest.raises(ValueError, match="got 'foo'") as info:
+        build_layer("foo", 3, 4)
+    assert "rnn, lstm, gru, relu-elman" in str(info.value)
+    # the models read the same registry: the new name is a valid cell for them at once
+    config = SequenceClassifierConfig(num_classes=2, input_size=3, cell=scratch_cell, hidden_size=4)
+    assert SequenceClassifier(config)(torch.randn(2, 5, 3)).shape == (2, 2)
+
+
+def test_register_cell_rejects_bad_arguments(scratch_cell):
+    with pytest.raises(ValueError, match="name: expected a non-empty str, got ''"):
+        register_cell("", RNN)
+    with pytest.raises(TypeError, match="builder: expected a callable returning a Recurrent"):
+        register_cell(scratch_cell, 3)
+    register_cell(scratch_cell, lambda *args, **kwargs: nn.Linear(3, 4))
+    with pytest.raises(TypeError, match="expected its builder to return a Recurrent, got Linear"):
+        build_layer(scratch_cell, 3, 4)

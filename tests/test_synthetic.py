@@ -1,4 +1,4 @@
-"""Synthetic tasks: the data are right and seeded, and each task is learned in seconds."""
+"""The synthetic data sets are right and seeded (the tasks are tested in test_task_synthetic.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ import pytest
 import torch
 
 from rnnkit.data import synthetic
-from rnnkit.tasks.synthetic import SyntheticTaskConfig, build_model, train_synthetic
-from rnnkit.training import TrainConfig
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -66,47 +64,3 @@ def test_sentences():
     assert sentences == ["hello how are you", "i am fine", "how are you doing"]
     assert ("hello", " how are you") in checks
 
-
-def test_mean_sign_model_has_13314_parameters():
-    model, config = build_model(SyntheticTaskConfig(task="mean-sign").resolved())
-    assert (config["cell"], config["num_layers"], config["hidden_size"], config["input_size"]) == ("rnn", 2, 64, 10)
-    assert sum(p.numel() for p in model.parameters()) == 13_314
-
-
-def _train(steps: int, lr: float = 1e-2, **task):
-    config = TrainConfig(max_steps=steps, lr=lr, warmup_steps=10, eval_every=steps, batch_size=32,
-                         progress=False, seed=0)
-    return train_synthetic(SyntheticTaskConfig(n_val=128, n_test=500, **task), config, log=lambda m: None).test
-
-
-def test_sine_is_learned():
-    result = _train(600, lr=3e-2, task="sine")  # the tutorial's 6-unit tanh RNN
-    assert result.baseline > 0.07  # persistence
-    assert result.model < 2e-3, result.format()
-
-
-def test_mean_sign_is_learned():
-    result = _train(300, lr=3e-3, task="mean-sign", hidden_size=16, num_layers=1)
-    assert result.model > 0.85, result.format()  # accuracy; the majority class is ~0.5
-
-
-def test_adding_is_learned_on_short_sequences():
-    result = _train(400, task="adding", seq_len=10, hidden_size=32)
-    assert result.baseline > 0.12  # always predicting 1
-    assert result.model < 0.05, result.format()
-
-
-def test_copy_is_learned_on_short_delays():
-    result = _train(400, task="copy", seq_len=5, n_copy=3, n_symbols=4, hidden_size=32, cell="gru")
-    assert result.model > 0.9, result.format()  # accuracy on the copied symbols; chance is 0.25
-
-
-def test_sentence_completion_is_learned():
-    result = _train(150, task="sentence")
-    assert result.model == 1.0, result.format()  # every prompt completed exactly
-
-
-def test_same_seed_same_result():
-    first = _train(30, task="adding", seq_len=8, hidden_size=8)
-    second = _train(30, task="adding", seq_len=8, hidden_size=8)
-    assert first.model == second.model

@@ -8,6 +8,7 @@ from dataclasses import asdict
 import pytest
 import torch
 
+from rnnkit.config import ConfigError
 from rnnkit.models.crf import CRF
 from rnnkit.models.tagger import SequenceTagger, SequenceTaggerConfig
 
@@ -19,7 +20,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
 
 
 def _brute_force(crf: CRF, emissions: torch.Tensor, length: int):
@@ -89,7 +89,9 @@ def test_crf_rejects_bad_shapes():
 
 
 def _tagger(**kwargs) -> SequenceTagger:
-    config = SequenceTaggerConfig(vocab_size=20, num_tags=4, embedding_dim=8, hidden_size=6, **kwargs)
+    config = SequenceTaggerConfig(
+        vocab_size=20, num_tags=4, embedding_dim=8, hidden_size=6, **kwargs
+    )
     return SequenceTagger(config)
 
 
@@ -110,7 +112,10 @@ def test_tagger_padded_batch_equals_alone(use_crf):
     for n, length in enumerate(lengths.tolist()):
         alone = model(words[n : n + 1, :length], None, chars[n : n + 1, :length])
         torch.testing.assert_close(alone[0], emissions[n, :length], atol=1e-5, rtol=1e-5)
-        assert model.decode(words[n : n + 1, :length], None, chars[n : n + 1, :length])[0] == decoded[n]
+        assert (
+            model.decode(words[n : n + 1, :length], None, chars[n : n + 1, :length])[0]
+            == decoded[n]
+        )
 
 
 @pytest.mark.parametrize("use_crf", [False, True])
@@ -157,3 +162,11 @@ def test_tagger_config_round_trip_and_errors():
         SequenceTaggerConfig(vocab_size=5, num_tags=1)
     with pytest.raises(ValueError, match=r"expected chars of shape \(1, 2, W\), got None"):
         _tagger(char_vocab_size=5)(torch.tensor([[3, 4]]))
+
+
+def test_tagger_config_from_dict_refuses_an_unknown_key():
+    data = asdict(SequenceTaggerConfig(vocab_size=5, num_tags=3))
+    assert SequenceTaggerConfig.from_dict(data) == SequenceTaggerConfig(**data)
+    with pytest.raises(ConfigError, match="colour: unknown key; accepted: vocab_size, ") as info:
+        SequenceTaggerConfig.from_dict({**data, "colour": 1})
+    assert info.value.key == "colour"

@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from rnnkit.data.text import (
+    Corpus,
     TBPTTBatches,
     builtin_corpus,
     char_vocabulary,
@@ -44,6 +45,12 @@ def test_builtin_corpus_is_deterministic_capped_and_described():
     assert "characters" in corpus.description and "built-in corpus" in corpus.description
     assert builtin_corpus(max_chars=200_000).text == corpus.text
     assert load_corpus(None, 50_000).text == corpus.text[:50_000]
+
+
+def test_corpus_repr_shows_the_description_and_size_not_the_text():
+    corpus = Corpus(text="to be or not to be " * 60_000, name="x.txt", description="corpus: x.txt")
+    assert repr(corpus) == "Corpus(description='corpus: x.txt', chars=1,140,000)"
+    assert "to be" not in repr(corpus) and str(corpus) == repr(corpus)
 
 
 def test_split_is_contiguous_90_10():
@@ -118,10 +125,17 @@ def test_builtin_corpus_falls_back_to_installed_packages(tmp_path, monkeypatch):
     packages = tmp_path / "site"
     (packages / "pkg").mkdir(parents=True)
     (packages / "pkg" / "mod.py").write_text("def f(x):\n    return x + 1\n" * 2000)
-    paths = {"stdlib": str(tmp_path / "no-stdlib"), "purelib": str(packages), "platlib": str(packages)}
+    paths = {
+        "stdlib": str(tmp_path / "no-stdlib"),
+        "purelib": str(packages),
+        "platlib": str(packages),
+    }
     monkeypatch.setattr(sysconfig, "get_paths", lambda: paths)
     corpus = builtin_corpus(max_chars=30_000)
-    assert "installed Python packages" in corpus.description and "30,000 characters" in corpus.description
+    assert (
+        "installed Python packages" in corpus.description
+        and "30,000 characters" in corpus.description
+    )
     assert corpus.text.startswith("def f(x):")
     paths["purelib"] = paths["platlib"] = str(tmp_path / "nothing")
     with pytest.raises(RnnkitError, match="--text"):

@@ -1,13 +1,16 @@
 """rnnkit: recurrent neural networks for PyTorch, written from scratch and proven equal to torch.nn.
 
-The public API is what this module exports; everything else may change between versions.
+The public API is what this module exports; everything else may change between versions. The
+jobs: ``rnnkit.train(task, settings)``, ``rnnkit.load(run)``, ``rnnkit.evaluate(model, data)``,
+``rnnkit.predict(model, inputs)`` and ``rnnkit.sample(model, SampleConfig(...))`` for every task
+in ``rnnkit.TASKS``.
 """
 
 __version__ = "0.1.0"
 
 from rnnkit.cells import GRUCell, LSTMCell, RNNCell, RNNCellBase
 from rnnkit.errors import RnnkitError
-from rnnkit.layers import GRU, LSTM, RNN, Recurrent
+from rnnkit.layers import CELLS, GRU, LSTM, RNN, Recurrent, build_layer, register_cell
 from rnnkit.models import (
     Forecaster,
     ForecasterConfig,
@@ -18,12 +21,25 @@ from rnnkit.models import (
     SequenceTagger,
     SequenceTaggerConfig,
 )
+from rnnkit.tasks import (
+    TASKS,
+    SampleConfig,
+    TrainedModel,
+    evaluate,
+    load,
+    predict,
+    register,
+    sample,
+    train,
+)
 from rnnkit.training import TrainConfig, Trainer, seed_everything
 
 __all__ = [
+    "CELLS",
     "GRU",
     "LSTM",
     "RNN",
+    "TASKS",
     "Forecaster",
     "ForecasterConfig",
     "GRUCell",
@@ -34,12 +50,22 @@ __all__ = [
     "RNNCellBase",
     "Recurrent",
     "RnnkitError",
+    "SampleConfig",
     "SequenceClassifier",
     "SequenceClassifierConfig",
     "SequenceTagger",
     "SequenceTaggerConfig",
     "TrainConfig",
+    "TrainedModel",
     "Trainer",
     "__version__",
+    "build_layer",
+    "evaluate",
+    "load",
+    "predict",
+    "register",
+    "register_cell",
+    "sample",
     "seed_everything",
+    "train",
 ]

@@ -8,7 +8,7 @@ to unpickle is refused with a clear :class:`~rnnkit.errors.RnnkitError`.
 Layout written by :class:`rnnkit.training.Trainer` (tasks may add keys; readers ignore unknown ones)::
 
     {
-      "format_version": 1,            # FORMAT_VERSION; readers refuse newer versions
+      "format_version": 2,            # FORMAT_VERSION; readers refuse other versions
       "rnnkit_version": "0.1.0",
       "task": "lm",                    # "lm", "classify", "tag", "forecast", "synthetic": for dispatch
       "model_config": {...},           # asdict() of the model's config dataclass
@@ -18,7 +18,8 @@ Layout written by :class:`rnnkit.training.Trainer` (tasks may add keys; readers 
     }
 
 Every write goes to a temporary file in the same directory, is flushed and fsync'ed, then renamed
-over the target, so a crash mid-write leaves the previous checkpoint intact.
+over the target, so a crash mid-write leaves the previous checkpoint intact. The file gets the
+permissions of any other file the process creates (``0o666 & ~umask``).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ __all__ = [
     "save_checkpoint",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: task_state["config"] holds the whole task config (data, model, train)
 # Looked for, in this order, when a directory is given instead of a file.
 CHECKPOINT_NAMES = ("best.pt", "last.pt")
 
@@ -62,7 +63,9 @@ def check_plain(obj: Any, where: str = "checkpoint") -> None:
     if isinstance(obj, Mapping):
         for key, value in obj.items():
             if not isinstance(key, (str, int)):
-                raise TypeError(f"{where}: key {key!r} must be str or int, got {type(key).__name__}")
+                raise TypeError(
+                    f"{where}: key {key!r} must be str or int, got {type(key).__name__}"
+                )
             check_plain(value, f"{where}[{key!r}]")
         return
     if isinstance(obj, (list, tuple)):
@@ -79,6 +82,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Any], None]) -> 
     """Call ``write(file)`` on a temporary file beside ``path``, fsync it, then rename it to ``path``.
 
     The rename is atomic on POSIX and Windows, so readers see either the old or the new file.
+    The file's mode follows the umask (``0o666 & ~umask``), as for a file made with ``open()``.
     """
     path = Path(path)
     directory = path.parent
@@ -87,6 +91,12 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Any], None]) -> 
     except OSError as error:
         raise RnnkitError(f"cannot write to {directory}: {error.strerror or error}") from error
     try:
+        # mkstemp makes the file private (0o600); give it the mode open() would have given it
+        mode = 0o666 & ~_umask()
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, mode)
+        else:  # Windows before Python 3.13
+            os.chmod(tmp_name, mode)
         with os.fdopen(fd, "wb") as file:
             write(file)
             file.flush()
@@ -109,6 +119,20 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Any], None]) -> 
     finally:
         os.close(dir_fd)
     return path
+
+
+def _umask() -> int:
+    """The process's umask, left as it is."""
+    try:  # Linux shows it; reading it elsewhere means setting it, briefly, for every thread
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def save_checkpoint(path: str | os.PathLike[str], checkpoint: Mapping[str, Any]) -> Path:
@@ -160,10 +184,10 @@ def load_checkpoint(path: str | os.PathLike[str], *, task: str | None = None) ->
                 f"refusing to load {file}: it is corrupt or is not a plain-data checkpoint (rnnkit "
                 "checkpoints hold only tensors and plain data)"
             ) from error
-        raise RnnkitError(f"checkpoint {file} is corrupt: {text[:200]}") from error
+        raise RnnkitError(f"checkpoint {file} is corrupt{_reason(text)}") from error
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError) as error:
-        text = " ".join(str(error).split())[:200] or type(error).__name__
-        raise RnnkitError(f"checkpoint {file} is corrupt or truncated ({text})") from error
+        reason = _reason(" ".join(str(error).split()))
+        raise RnnkitError(f"checkpoint {file} is corrupt or truncated{reason}") from error
     if not isinstance(data, dict) or "format_version" not in data:
         raise RnnkitError(f"{file} is not an rnnkit checkpoint (no format_version)")
     version = data["format_version"]
@@ -179,6 +203,16 @@ def load_checkpoint(path: str | os.PathLike[str], *, task: str | None = None) ->
         raise RnnkitError(f"checkpoint {file} is for task {data['task']!r}, not {task!r}")
     data["path"] = str(file)
     return data
+
+
+def _reason(text: str, limit: int = 200) -> str:
+    """`` (first sentence of text)``, or ``""`` when that sentence is empty or longer than ``limit``.
+
+    torch's messages run on with advice ("This is an internal miniz error. If you are seeing...");
+    the first sentence is the reason, and a message is never cut mid-sentence.
+    """
+    sentence = re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0].rstrip(".")
+    return f" ({sentence})" if sentence and len(sentence) <= limit else ""
 
 
 def _unsafe_global(text: str) -> str | None:

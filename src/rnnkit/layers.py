@@ -12,10 +12,14 @@ signature and ``state_dict`` names, so they load torch.nn weights and replace it
   projected by one matrix product, then each step does one matrix product for the recurrence.
 - ``"native"``: PyTorch's fused kernels (``torch._VF``, cuDNN on a GPU) on the same parameters.
 - ``"auto"`` (default): native where every cell has a native kernel, reference otherwise.
+
+Models build their layer by cell name with :func:`build_layer`, from the registry :data:`CELLS`
+(``"rnn"``, ``"lstm"``, ``"gru"``); :func:`register_cell` adds a name, which every model then accepts.
 """
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Callable, Sequence
 
@@ -26,7 +30,16 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from rnnkit.cells import GRUCell, LSTMCell, RNNCell, RNNCellBase, State
 
-__all__ = ["BACKENDS", "GRU", "LSTM", "RNN", "Recurrent"]
+__all__ = [
+    "BACKENDS",
+    "CELLS",
+    "GRU",
+    "LSTM",
+    "RNN",
+    "Recurrent",
+    "build_layer",
+    "register_cell",
+]
 
 BACKENDS = ("auto", "native", "reference")
 
@@ -108,7 +121,10 @@ class Recurrent(nn.Module):
         modes = {cell.native_mode for cell in cells}
         self._native_mode = modes.pop() if len(modes) == 1 else None
         self._cell_parameter_names = [
-            [(name, name.replace(".", "_") + self._suffix(index)) for name, _ in cell.named_parameters()]
+            [
+                (name, name.replace(".", "_") + self._suffix(index))
+                for name, _ in cell.named_parameters()
+            ]
             for index, cell in enumerate(cells)
         ]
 
@@ -121,7 +137,9 @@ class Recurrent(nn.Module):
     @backend.setter
     def backend(self, value: str) -> None:
         if value not in BACKENDS:
-            raise ValueError(f"backend: expected one of {', '.join(map(repr, BACKENDS))}, got {value!r}")
+            raise ValueError(
+                f"backend: expected one of {', '.join(map(repr, BACKENDS))}, got {value!r}"
+            )
         self._backend = value
 
     @property
@@ -180,7 +198,9 @@ class Recurrent(nn.Module):
         native = self.resolved_backend() == "native"
         if isinstance(input, PackedSequence):
             if lengths is not None:
-                raise ValueError("lengths: expected None with a PackedSequence input (it has its own)")
+                raise ValueError(
+                    "lengths: expected None with a PackedSequence input (it has its own)"
+                )
             self._check_input(input.data)
             batch = int(input.batch_sizes[0])
             state = self._check_hx(hx, input.data, batch, unbatched=False)
@@ -198,7 +218,9 @@ class Recurrent(nn.Module):
             return output, (final[0] if len(final) == 1 else final)
 
         if not isinstance(input, Tensor):
-            raise TypeError(f"input: expected a Tensor or PackedSequence, got {type(input).__name__}")
+            raise TypeError(
+                f"input: expected a Tensor or PackedSequence, got {type(input).__name__}"
+            )
         if input.dim() not in (2, 3):
             raise ValueError(
                 f"input: expected a 2-D (unbatched) or 3-D (batched) tensor, got {input.dim()}-D "
@@ -225,7 +247,9 @@ class Recurrent(nn.Module):
                 state = tuple(h.index_select(1, packed.sorted_indices) for h in state)
             data, final = self._run_native_packed(packed.data, packed.batch_sizes, state)
             output, _ = pad_packed_sequence(
-                PackedSequence(data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices),
+                PackedSequence(
+                    data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices
+                ),
                 total_length=steps,
             )
             final = tuple(f.index_select(1, packed.unsorted_indices) for f in final)
@@ -267,15 +291,23 @@ class Recurrent(nn.Module):
             if isinstance(lengths, (list, tuple)):
                 lengths = torch.as_tensor(lengths)
             else:
-                raise TypeError(f"lengths: expected a 1-D tensor of ints, got {type(lengths).__name__}")
+                raise TypeError(
+                    f"lengths: expected a 1-D tensor of ints, got {type(lengths).__name__}"
+                )
         if lengths.dim() != 1:
             raise ValueError(
                 f"lengths: expected a 1-D tensor, got {lengths.dim()}-D of shape {tuple(lengths.shape)}"
             )
-        if lengths.dtype.is_floating_point or lengths.dtype.is_complex or lengths.dtype == torch.bool:
+        if (
+            lengths.dtype.is_floating_point
+            or lengths.dtype.is_complex
+            or lengths.dtype == torch.bool
+        ):
             raise TypeError(f"lengths: expected an integer dtype, got {lengths.dtype}")
         if lengths.numel() != batch:
-            raise ValueError(f"lengths: expected {batch} entries (the batch size), got {lengths.numel()}")
+            raise ValueError(
+                f"lengths: expected {batch} entries (the batch size), got {lengths.numel()}"
+            )
         low, high = int(lengths.min()), int(lengths.max())
         if low < 1:
             raise ValueError(f"lengths: expected every length >= 1, got {low}")
@@ -316,7 +348,9 @@ class Recurrent(nn.Module):
             if h.dtype != x.dtype:
                 raise TypeError(f"{name}: expected dtype {x.dtype} (the input's), got {h.dtype}")
             if h.device != x.device:
-                raise RuntimeError(f"{name}: expected device {x.device} (the input's), got {h.device}")
+                raise RuntimeError(
+                    f"{name}: expected device {x.device} (the input's), got {h.device}"
+                )
             checked.append(h.unsqueeze(1) if unbatched else h)  # (D * num_layers, N, size)
         return tuple(checked)
 
@@ -411,7 +445,9 @@ class Recurrent(nn.Module):
         if self.native_mode() == "LSTM":
             output, h, c = _VF.lstm(data, batch_sizes, hx, *self._native_args())
             return output, (h, c)
-        output, h = _native_function(self.native_mode())(data, batch_sizes, hx[0], *self._native_args())
+        output, h = _native_function(self.native_mode())(
+            data, batch_sizes, hx[0], *self._native_args()
+        )
         return output, (h,)
 
     def extra_repr(self) -> str:
@@ -493,7 +529,8 @@ class _DeferredWeightGrad(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad: Tensor) -> tuple[Tensor, None, Tensor]:
         h = torch.stack(ctx.inputs)  # (L, N, H_out)
-        grad_weight = grad.reshape(-1, grad.shape[-1]).t() @ h.reshape(-1, h.shape[-1])  # (G, H_out)
+        grad_2d = grad.reshape(-1, grad.shape[-1])  # (L*N, G)
+        grad_weight = grad_2d.t() @ h.reshape(-1, h.shape[-1])  # (G, H_out)
         return grad_weight, None, grad
 
 
@@ -766,3 +803,87 @@ class GRU(_TorchLike):
         )
 
     mode = "GRU"
+
+
+# -- the cell registry: one name -> layer factory for every model ----------------------------------
+
+LayerBuilder = Callable[..., Recurrent]
+
+CELLS: dict[str, LayerBuilder] = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+"""Cell name -> layer builder. Every model reads its ``cell`` option from here, so a cell added with
+:func:`register_cell` is valid in all of them (and in the CLI choices that iterate the registry).
+
+A builder is called as ``builder(input_size, hidden_size, *, num_layers, batch_first, dropout,
+bidirectional, backend)``, plus ``nonlinearity=...`` when its signature names that parameter, and
+returns a :class:`Recurrent`.
+"""
+
+
+def register_cell(name: str, builder: LayerBuilder) -> LayerBuilder:
+    """Make ``name`` a valid ``cell`` everywhere: ``build_layer(name, ...)`` calls ``builder``.
+
+    Registering the same builder again is a no-op; a name already taken by another builder is a
+    ``ValueError`` (remove it from :data:`CELLS` first to replace it). Returns ``builder``.
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name: expected a non-empty str, got {name!r}")
+    if not callable(builder):
+        raise TypeError(f"builder: expected a callable returning a Recurrent, got {builder!r}")
+    if CELLS.get(name, builder) is not builder:
+        raise ValueError(f"name: expected a cell name not yet registered, got {name!r}")
+    CELLS[name] = builder
+    return builder
+
+
+def _takes(builder: LayerBuilder, parameter: str) -> bool:
+    """Whether ``builder``'s signature names ``parameter`` (a class: its ``__init__``'s)."""
+    try:
+        return parameter in inspect.signature(builder).parameters
+    except (TypeError, ValueError):  # a builtin without a signature
+        return False
+
+
+def build_layer(
+    cell: str,
+    input_size: int,
+    hidden_size: int,
+    *,
+    num_layers: int = 1,
+    bidirectional: bool = False,
+    dropout: float = 0.0,
+    nonlinearity: str = "tanh",
+    backend: str = "auto",
+    batch_first: bool = True,
+) -> Recurrent:
+    """The recurrent layer of a model: the registered ``cell``, batch first by default.
+
+    Output :math:`(N, L, D \\cdot H_{out})` and states :math:`(D \\cdot num\\_layers, N, H_{out})`
+    as in the layers' docstrings (N = batch, L = sequence length, D = 2 if bidirectional else 1,
+    H_out = ``hidden_size``). ``dropout`` acts between stacked layers only, so it is passed on only
+    when ``num_layers > 1``. ``nonlinearity`` (``"tanh"`` or ``"relu"``) is for cells that take one
+    (``"rnn"``); for the others anything but the default ``"tanh"`` is a ``ValueError``.
+    """
+    builder = CELLS.get(cell)
+    if builder is None:
+        raise ValueError(f"cell: expected one of {', '.join(CELLS)}, got {cell!r}")
+    kwargs: dict[str, object] = {
+        "num_layers": num_layers,
+        "batch_first": batch_first,
+        # with one layer there is nothing between layers to drop, and torch.nn warns about it
+        "dropout": dropout if num_layers > 1 else 0.0,
+        "bidirectional": bidirectional,
+        "backend": backend,
+    }
+    if _takes(builder, "nonlinearity"):
+        kwargs["nonlinearity"] = nonlinearity
+    elif nonlinearity != "tanh":
+        raise ValueError(
+            f"nonlinearity: cell {cell!r} has no nonlinearity option; expected 'tanh' (the "
+            f"default), got {nonlinearity!r}"
+        )
+    layer = builder(input_size, hidden_size, **kwargs)
+    if not isinstance(layer, Recurrent):
+        raise TypeError(
+            f"cell {cell!r}: expected its builder to return a Recurrent, got {type(layer).__name__}"
+        )
+    return layer

@@ -90,6 +90,15 @@ import torch
 from torch import nn
 
 from rnnkit.checkpoint import save_checkpoint
+from rnnkit.config import (
+    Config,
+    ConfigError,
+    at_least,
+    fraction,
+    option,
+    positive,
+    strict_from_dict,
+)
 from rnnkit.errors import RnnkitError
 
 __all__ = [
@@ -151,7 +160,9 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise RnnkitError("--device cuda was asked for, but no CUDA GPU is available (use cpu or auto)")
+            raise RnnkitError(
+                f"device {name!r} was asked for, but no CUDA GPU is available (use cpu or auto)"
+            )
         return torch.device(name)
     if name == "cpu":
         return torch.device("cpu")
@@ -170,7 +181,12 @@ def to_device(obj: Any, device: torch.device) -> Any:
         return {k: to_device(v, device) for k, v in obj.items()}
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return dataclasses.replace(
-            obj, **{f.name: to_device(getattr(obj, f.name), device) for f in dataclasses.fields(obj) if f.init}
+            obj,
+            **{
+                f.name: to_device(getattr(obj, f.name), device)
+                for f in dataclasses.fields(obj)
+                if f.init
+            },
         )
     return obj
 
@@ -260,7 +276,11 @@ class ShuffledBatches:
             raise RnnkitError(
                 f"the checkpoint was trained on {state['size']} examples but the data now has {self.size}"
             )
-        self.epoch, self.index, self.seed = int(state["epoch"]), int(state["index"]), int(state["seed"])
+        self.epoch, self.index, self.seed = (
+            int(state["epoch"]),
+            int(state["index"]),
+            int(state["seed"]),
+        )
         self._order = None
 
 
@@ -274,70 +294,111 @@ class StepOutput:
     metrics: dict[str, float] = field(default_factory=dict)
 
 
+DEVICES = ("auto", "cpu", "cuda")
+
+
 @dataclass
-class TrainConfig:
+class TrainConfig(Config):
     """Options of the Trainer (shared by every task, the Python API and the CLI).
 
     At least one of ``max_steps`` and ``max_minutes`` must be set; training stops at whichever
     comes first. ``out_dir=None`` writes no files (no checkpoints, no metrics).
     """
 
-    max_steps: int | None = 2000
-    max_minutes: float | None = None
-    batch_size: int = 32  # read by tasks to build their batch source; the Trainer itself does not batch
-    lr: float = 2e-3
-    min_lr_ratio: float = 0.1  # cosine decays to lr * min_lr_ratio
-    warmup_steps: int = 100
-    schedule: str = "cosine"  # "cosine" or "constant" (after warmup)
-    weight_decay: float = 0.01  # AdamW, applied to matrices (dim >= 2) only
-    beta1: float = 0.9
-    beta2: float = 0.99
-    clip: str = "norm"  # "norm", "value" or "none"
-    clip_value: float = 1.0  # max gradient norm, or max absolute value
-    eval_every: int = 250
-    patience: int | None = None  # evaluations without improvement before stopping; None = never
-    save_every: int = 250
-    out_dir: str | None = None
-    seed: int = 1337
-    device: str = "auto"
-    progress: bool | None = None  # None: a progress bar when stderr is a terminal
-    max_nonfinite: int = 5
+    max_steps: int | None = option(
+        2000,
+        "stop after N optimiser steps (none: no step limit; with only a time budget given, "
+        "the budget alone stops training)",
+        flag="steps",
+        metavar="N",
+        check=at_least(1),
+    )
+    max_minutes: float | None = option(
+        None,
+        "stop after M minutes of wall-clock time; the learning-rate schedule then follows "
+        "this budget",
+        metavar="M",
+        check=positive(),
+    )
+    batch_size: int = option(
+        32,
+        "examples per batch (for a language model: parallel streams)",
+        metavar="B",
+        check=at_least(1),
+    )
+    lr: float = option(2e-3, "peak learning rate of AdamW", check=positive())
+    min_lr_ratio: float = option(
+        0.1, "the cosine schedule decays to lr * R", metavar="R", check=fraction(closed=True)
+    )
+    warmup_steps: int = option(
+        100, "steps of linear learning-rate warmup", flag="warmup", metavar="N", check=at_least(0)
+    )
+    schedule: str = option(
+        "cosine", "learning rate after the warmup", choices=("cosine", "constant")
+    )
+    weight_decay: float = option(
+        0.01, "AdamW weight decay, on weight matrices only", metavar="W", check=at_least(0)
+    )
+    beta1: float = option(0.9, "AdamW beta1", check=fraction())
+    beta2: float = option(0.99, "AdamW beta2", check=fraction())
+    clip: str = option(
+        "norm",
+        "gradient clipping: by global norm, by value, or none",
+        choices=("norm", "value", "none"),
+    )
+    clip_value: float = option(
+        1.0,
+        "max gradient norm (or absolute value with clip 'value')",
+        metavar="C",
+        check=positive(),
+    )
+    eval_every: int = option(
+        250, "evaluate on the validation data every N steps", metavar="N", check=at_least(1)
+    )
+    patience: int | None = option(
+        None,
+        "stop early after K evaluations without improvement (none: never)",
+        metavar="K",
+        check=at_least(1),
+    )
+    save_every: int = option(250, "write OUT/last.pt every N steps", metavar="N", check=at_least(1))
+    out_dir: str | None = option(
+        None,
+        "output directory for best.pt, last.pt, metrics.jsonl and "
+        "config.json (none: write no files)",
+        flag="out",
+        metavar="DIR",
+    )
+    seed: int = option(1337, "seed of every random generator: the same seed gives the same numbers")
+    device: str = option(
+        "auto",
+        "where to run: auto (a CUDA GPU when there is one, else the CPU), cpu or cuda",
+        choices=DEVICES,
+    )
+    progress: bool | None = option(
+        None, "show a progress bar on stderr (default: when stderr is a terminal)"
+    )
+    max_nonfinite: int = option(
+        5,
+        "stop after N steps in a row with a non-finite loss or gradient",
+        metavar="N",
+        check=at_least(1),
+    )
 
     def __post_init__(self) -> None:
-        def need(ok: bool, what: str, value: Any) -> None:
-            if not ok:
-                raise RnnkitError(f"{what}, got {value!r}")
-
-        if self.out_dir is not None:
+        if isinstance(self.out_dir, os.PathLike):
             self.out_dir = os.fspath(self.out_dir)  # a Path would not be plain data in a checkpoint
+        super().__post_init__()
 
-        need(self.max_steps is None or self.max_steps >= 1, "max_steps must be >= 1", self.max_steps)
-        need(self.max_minutes is None or self.max_minutes > 0, "max_minutes must be > 0", self.max_minutes)
-        need(
-            self.max_steps is not None or self.max_minutes is not None,
-            "set max_steps or max_minutes (or both)",
-            None,
-        )
-        need(self.batch_size >= 1, "batch_size must be >= 1", self.batch_size)
-        need(math.isfinite(self.lr) and self.lr > 0, "lr must be a positive number", self.lr)
-        need(0 <= self.min_lr_ratio <= 1, "min_lr_ratio must be in [0, 1]", self.min_lr_ratio)
-        need(self.warmup_steps >= 0, "warmup_steps must be >= 0", self.warmup_steps)
-        need(self.schedule in ("cosine", "constant"), "schedule must be cosine or constant", self.schedule)
-        need(self.weight_decay >= 0, "weight_decay must be >= 0", self.weight_decay)
-        need(self.clip in ("norm", "value", "none"), "clip must be norm, value or none", self.clip)
-        need(self.clip_value > 0, "clip_value must be > 0", self.clip_value)
-        need(self.eval_every >= 1, "eval_every must be >= 1", self.eval_every)
-        need(self.patience is None or self.patience >= 1, "patience must be >= 1", self.patience)
-        need(self.save_every >= 1, "save_every must be >= 1", self.save_every)
-        need(self.max_nonfinite >= 1, "max_nonfinite must be >= 1", self.max_nonfinite)
+    def validate(self) -> None:
+        if self.max_steps is None and self.max_minutes is None:
+            raise ConfigError("max_steps", "set max_steps or max_minutes (or both)")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], **overrides: Any) -> TrainConfig:
-        """Rebuild from ``asdict()`` output (unknown keys ignored), then apply ``overrides``."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in data.items() if k in names}
-        values.update({k: v for k, v in overrides.items() if k in names})
-        return cls(**values)
+        """Rebuild from ``asdict()`` output (strict: unknown keys are an error), then apply
+        ``overrides``."""
+        return strict_from_dict(cls, {**data, **overrides})
 
 
 @dataclass
@@ -376,8 +437,11 @@ class Trainer:
         unit: str = "item",
         log: Callable[[str], None] | None = None,
         callbacks: Sequence[Callable[[Trainer, str, dict[str, Any]], None]] = (),
+        select: str = "loss",
+        maximize: bool = False,
     ) -> None:
         self.config = config
+        self.select, self.maximize = select, maximize  # the validation metric that picks best.pt
         self.device = resolve_device(config.device)
         self.model = model.to(self.device)
         self.train_data = train_data
@@ -402,7 +466,8 @@ class Trainer:
 
         self.step = 0
         self.elapsed_before = 0.0  # seconds spent in earlier runs (resume)
-        self.best_val_loss: float | None = None
+        self.best_val_loss: float | None = None  # best value of the ``select`` metric
+        self.best_step: int | None = None
         self.bad_evals = 0
         self.last_eval_step = -1
         self.val_metrics: dict[str, float] | None = None
@@ -411,6 +476,7 @@ class Trainer:
         self._stop_requested = False
         self._start_time = time.perf_counter()
         self._smoothed_loss: float | None = None
+        self.best_state: dict[str, torch.Tensor] | None = None  # best weights when out_dir is None
 
     # ------------------------------------------------------------------ public helpers
     def log(self, message: str) -> None:
@@ -459,8 +525,8 @@ class Trainer:
                 metrics = {k: float(v) for k, v in dict(self.eval_fn(self.model)).items()}
         finally:
             self.model.train(was_training)
-        if "loss" not in metrics:
-            raise ValueError("eval_fn must return a dict with a 'loss' entry")
+        if self.select not in metrics:
+            raise ValueError(f"eval_fn must return a dict with a {self.select!r} entry")
         return metrics
 
     # ------------------------------------------------------------------ checkpoints
@@ -475,6 +541,7 @@ class Trainer:
             "rng": get_rng_state(),
             "data": self.train_data.state_dict(),
             "best_val_loss": self.best_val_loss,
+            "best_step": self.best_step,
             "bad_evals": self.bad_evals,
             "last_eval_step": self.last_eval_step,
             "val_metrics": self.val_metrics,
@@ -509,6 +576,7 @@ class Trainer:
         self.step = int(train["step"])
         self.elapsed_before = float(train["elapsed"])
         self.best_val_loss = train.get("best_val_loss")
+        self.best_step = train.get("best_step")
         self.bad_evals = int(train.get("bad_evals", 0))
         self.last_eval_step = int(train.get("last_eval_step", -1))
         self.val_metrics = train.get("val_metrics")
@@ -581,7 +649,7 @@ class Trainer:
         except KeyboardInterrupt:
             path = self.save("last.pt")
             if path is not None:
-                self.log(f"interrupted at step {self.step}; wrote {path} (continue with --resume)")
+                self.log(f"interrupted at step {self.step}; wrote {path}")
             raise
         finally:
             if bar is not None:
@@ -648,12 +716,14 @@ class Trainer:
             self._nonfinite_in_a_row += 1
             record["skipped"] = True
             what = "loss" if not math.isfinite(loss_value) else "gradient norm"
-            self.log(f"step {self.step}: non-finite {what} ({loss_value if what == 'loss' else grad_norm}); "
-                     "step skipped")
+            self.log(
+                f"step {self.step}: non-finite {what} ({loss_value if what == 'loss' else grad_norm}); "
+                "step skipped"
+            )
             if self._nonfinite_in_a_row >= cfg.max_nonfinite:
                 raise RnnkitError(
                     f"training diverged: {self._nonfinite_in_a_row} steps in a row had a non-finite loss "
-                    f"or gradient (last at step {self.step}); try a lower learning rate (--lr) or stronger "
+                    f"or gradient (last at step {self.step}); try a lower learning rate or stronger "
                     "clipping"
                 )
         else:
@@ -666,10 +736,13 @@ class Trainer:
         metrics = self.evaluate()
         self.val_metrics = metrics
         self.last_eval_step = self.step
-        loss = metrics["loss"]
-        improved = math.isfinite(loss) and (self.best_val_loss is None or loss < self.best_val_loss)
+        score = metrics[self.select]
+        best = self.best_val_loss
+        improved = math.isfinite(score) and (
+            best is None or (score > best if self.maximize else score < best)
+        )
         if improved:
-            self.best_val_loss = loss
+            self.best_val_loss, self.best_step = score, self.step
             self.bad_evals = 0
         else:
             self.bad_evals += 1
@@ -679,9 +752,13 @@ class Trainer:
             metrics_file.write(json.dumps(record) + "\n")
             metrics_file.flush()
         shown = " ".join(f"{k} {v:.4f}" for k, v in metrics.items())
-        mark = " (best)" if improved else ""
+        mark = f" (best {self.select})" if improved else ""
         self.log(f"step {self.step}: validation {shown}{mark}")
         self._emit("eval", record)
+        if improved and self.config.out_dir is None:  # no best.pt: keep the best weights in memory
+            self.best_state = {
+                k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()
+            }
         return self.save("best.pt") if improved else None
 
     # ------------------------------------------------------------------ plumbing
@@ -757,7 +834,9 @@ class Trainer:
 
     def _update_bar(self, bar, rate: float) -> None:
         cfg = self.config
-        shown = dict(self.progress_fn(self._smoothed_loss)) if self._smoothed_loss is not None else {}
+        shown = (
+            dict(self.progress_fn(self._smoothed_loss)) if self._smoothed_loss is not None else {}
+        )
         shown[f"{self.unit}/s"] = _si(rate)
         left = []
         if cfg.max_minutes is not None:

@@ -1,67 +1,72 @@
-"""``rnnkit evaluate DIR --data FILE``: measure a trained model on new data.
+"""``rnnkit evaluate RUN --data FILE``: score a trained model on new data beside its baselines.
 
-The checkpoint's ``task`` field picks what happens: a language model (``lm``) reports its loss on a
-text (``--text``/``--data``) in nats/char, bits/char and perplexity; any other task ``T`` is handed
-to ``rnnkit.tasks.T.evaluate_command(args, checkpoint)`` with ``args.data`` set (a synthetic task
-is scored on a fresh draw of its own data instead, without ``--data``).
+The checkpoint's ``task`` picks the task (:func:`rnnkit.tasks.evaluate`): a language model reports
+nats and bits per character and perplexity beside unigram and bigram baselines, a classifier
+accuracy and macro-F1 beside the majority class, and so on. A synthetic-task model is scored on
+a fresh draw of its own data, without ``--data``.
 """
 
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
-from rnnkit.checkpoint import load_checkpoint
-from rnnkit.cli._common import HelpFormatter, add_device_option, task_command
-from rnnkit.errors import RnnkitError
-from rnnkit.tasks.lm import evaluate_lm
+from rnnkit.cli._options import new_parser
+from rnnkit.tasks import evaluate, load
 
-__all__ = ["add_parser", "evaluate_command"]
+__all__ = ["add_parser", "evaluate_command", "run_options"]
 
 EXAMPLES = """examples:
-  rnnkit evaluate runs/lm --text held_out.txt
-  rnnkit evaluate runs/classify --data test.tsv
+  rnnkit evaluate runs/lm --data held_out.txt
+  rnnkit evaluate runs/classify --data test.tsv --batch-size 512
   rnnkit evaluate runs/forecast/best.pt --data temperatures.csv
-"""
+  rnnkit evaluate runs/mean-sign"""
 
 
-def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "evaluate", help="evaluate a trained model on a data file",
-        description="Load a checkpoint (a run directory: best.pt, else last.pt; or a .pt file) and "
-        "evaluate it on a file. A language model reports the loss in nats per character, bits per "
-        "character and perplexity; the other tasks report their own metrics beside baselines.\n\n"
-        + EXAMPLES,
-        formatter_class=HelpFormatter,
+def run_options(parser: argparse.ArgumentParser) -> None:
+    """The checkpoint argument and ``--device``, shared by the commands that use a trained model."""
+    parser.add_argument(
+        "checkpoint",
+        metavar="RUN",
+        help="run directory (uses best.pt, else last.pt) or checkpoint file",
     )
-    parser.add_argument("checkpoint", metavar="DIR",
-                        help="run directory (uses best.pt, else last.pt) or checkpoint file")
-    parser.add_argument("--data", "--text", dest="data", metavar="FILE",
-                        help="file to evaluate on: a UTF-8 text for a language model, the task's "
-                        "data format otherwise (required, except for a synthetic task: its model is "
-                        "scored on a fresh draw of the task)")
-    parser.add_argument("--batch-size", type=int, default=None, metavar="B",
-                        help="examples (or, for a language model, parallel streams) per batch "
-                        "(default: the task's own)")
-    add_device_option(parser, default="cpu")
+    parser.add_argument(
+        "--device",
+        default="auto",
+        help="where to run: auto (a CUDA GPU when there is one, else the CPU), cpu "
+        "or cuda (default: auto)",
+    )
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = new_parser(
+        subparsers,
+        "evaluate",
+        "score a trained model on a data file, beside baselines",
+        "Load a checkpoint and score it on a file of its task's format, beside the task's "
+        "baselines.\n\n" + EXAMPLES,
+    )
+    run_options(parser)
+    parser.add_argument(
+        "--data",
+        "--text",
+        dest="data",
+        metavar="FILE",
+        help="file to evaluate on, in the format the task trains on (required, "
+        "except for a synthetic task: it is scored on a fresh draw of its data)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        metavar="B",
+        help="examples (for a language model: parallel streams) per batch (default: the task's)",
+    )
     parser.set_defaults(func=evaluate_command)
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
-    checkpoint = load_checkpoint(args.checkpoint)
-    task = checkpoint.get("task")
-    if task == "lm":
-        if not args.data:
-            raise RnnkitError("evaluate: a language model needs --text FILE")
-        if args.batch_size is not None and args.batch_size < 1:
-            raise RnnkitError(f"--batch-size must be >= 1, got {args.batch_size}")
-        metrics = evaluate_lm(checkpoint, args.data, device=args.device, streams=args.batch_size or 16)
-        print(f"loss {metrics['loss']:.4f} nats/char | {metrics['bpc']:.4f} bits/char | perplexity "
-              f"{metrics['perplexity']:.3f} | {int(metrics['chars']):,} characters predicted")
-        return 0
-    if task == "synthetic":  # scored on a fresh, seeded draw of its own task
-        if args.data:
-            raise RnnkitError("--data: a synthetic-task model is evaluated on a fresh draw of its "
-                              f"task, not on a file; omit --data (got {args.data!r})")
-    elif not args.data:
-        raise RnnkitError(f"evaluate: a {task!r} model needs --data FILE")
-    return int(task_command(checkpoint, "evaluate_command")(args, checkpoint) or 0)
+    trained = load(args.checkpoint, args.device)
+    for report in evaluate(trained, args.data, batch_size=args.batch_size):
+        print(report.format())
+    return 0

@@ -1,8 +1,12 @@
 """Entry point of the ``rnnkit`` command: ``main(argv) -> int`` so tests can run it in-process.
 
 Each command lives in its own module under ``rnnkit.cli`` and exposes ``add_parser(subparsers)``,
-which registers its parser and sets ``func`` (a ``*_command(args) -> int``) as a default.
-``train`` is a group whose tasks (``lm``, ``classify``...) are modules ``rnnkit.cli.train_<task>``.
+which registers its parser and sets ``func`` (a ``*_command(args) -> int``) as a default. The
+``train`` subcommands are generated from :data:`rnnkit.tasks.TASKS` each time the parser is
+built, so a task registered before :func:`main` runs has its command.
+
+Errors that mean "the input was wrong" print one line on stderr and exit with code 2; a setting
+typed on the command line is named by its option (``--lr``), one from a file by its key.
 """
 
 from __future__ import annotations
@@ -13,54 +17,29 @@ import sys
 from collections.abc import Sequence
 
 from rnnkit import __version__
-from rnnkit.cli import (
-    demo,
-    evaluate,
-    predict,
-    sample,
-    train_classify,
-    train_forecast,
-    train_lm,
-    train_synthetic,
-    train_tag,
-)
+from rnnkit.cli import demo, evaluate, predict, sample, train
+from rnnkit.cli._options import given_settings
+from rnnkit.config import ConfigError
 from rnnkit.errors import RnnkitError
-
-# Top-level commands and the tasks of ``rnnkit train``, in the order --help lists them
-# (``train`` has no module of its own: it is the group of TRAIN_TASKS built in build_parser).
-COMMANDS = {"train": None, "sample": sample, "evaluate": evaluate, "predict": predict, "demo": demo}
-TRAIN_TASKS = {
-    "lm": train_lm,
-    "classify": train_classify,
-    "tag": train_tag,
-    "forecast": train_forecast,
-    "synthetic": train_synthetic,
-}
 
 # Errors that mean "the user gave something wrong": one line on stderr and exit code 2.
 USER_ERRORS = (RnnkitError, ValueError, TypeError, OSError, RuntimeError)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, dict[str, str]]]:
+    """The parser, and for each task the table of setting key -> option flag."""
     parser = argparse.ArgumentParser(
         prog="rnnkit",
+        allow_abbrev=False,
         description="Recurrent neural networks for PyTorch: train, sample, evaluate and predict.",
     )
     parser.add_argument("--version", action="version", version=f"rnnkit {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in COMMANDS.values():
-        if module is not None:
-            module.add_parser(commands)
-            continue
-        train = commands.add_parser(
-            "train", help="train a model", description="Train a model on your own data."
-        )
-        tasks = train.add_subparsers(dest="task", metavar="TASK")
-        for task_module in TRAIN_TASKS.values():
-            task_module.add_parser(tasks)
-        train.set_defaults(func=lambda args, _p=train: _missing(_p))
+    flags = train.add_parser(commands)
+    for module in (sample, evaluate, predict, demo):
+        module.add_parser(commands)
     parser.set_defaults(func=lambda args: _missing(parser))
-    return parser
+    return parser, flags
 
 
 def _missing(parser: argparse.ArgumentParser) -> int:
@@ -68,9 +47,21 @@ def _missing(parser: argparse.ArgumentParser) -> int:
     return 2
 
 
+def _message(error: BaseException, args: argparse.Namespace, flags: dict[str, str]) -> str:
+    if isinstance(error, ConfigError) and error.key is not None:
+        flag = flags.get(error.key)
+        given = given_settings(args)
+        for part in error.key.split("."):
+            given = given.get(part, {}) if isinstance(given, dict) else {}
+        typed = given != {} or error.problem.startswith("required")
+        if flag is not None and typed:  # a setting of the command line: name the option
+            return f"{flag}: {error.problem}"
+    return " ".join(str(error).split()) or type(error).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``rnnkit`` with ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
-    parser = build_parser()
+    parser, flags = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # argparse exits 2 on bad options, 0 on --help/--version
@@ -80,11 +71,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rnnkit: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (| head): end quietly, as Unix tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except USER_ERRORS as error:
         if os.environ.get("RNNKIT_DEBUG"):
             raise
-        message = " ".join(str(error).split()) or type(error).__name__
-        print(f"rnnkit: error: {message}", file=sys.stderr)
+        print(
+            f"rnnkit: error: {_message(error, args, flags.get(getattr(args, 'task', ''), {}))}",
+            file=sys.stderr,
+        )
         return 2
 
 

@@ -1,48 +1,62 @@
-"""``rnnkit predict DIR --input FILE|-``: run a trained model on new inputs, JSON lines out.
+"""``rnnkit predict RUN --input FILE|-``: predictions of a trained model as JSON lines.
 
-The checkpoint's ``task`` field picks ``rnnkit.tasks.<task>.predict_command(args, checkpoint)``
-(through :func:`rnnkit.cli._common.task_command`):
-a label with its probabilities per text (classify), a tag per token (tag), forecast values with
-their dates (forecast), and so on.
+One JSON object per input line, with that line's number (``"line"``), so outputs can be matched to
+inputs; a blank input line gets a record marked ``"skipped"``. What an input line holds depends
+on the task (``rnnkit train TASK --help``). Results go to standard output (or ``--output``),
+messages to standard error, so ``rnnkit predict ... > out.jsonl`` gives clean JSON lines.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from typing import Any
 
-from rnnkit.checkpoint import load_checkpoint
-from rnnkit.cli._common import HelpFormatter, add_device_option, task_command
+from rnnkit.checkpoint import atomic_write
+from rnnkit.cli._options import new_parser
+from rnnkit.cli.evaluate import run_options
+from rnnkit.tasks import TASKS, load, predict
 
 __all__ = ["add_parser", "predict_command"]
 
 EXAMPLES = """examples:
   rnnkit predict runs/classify --input reviews.txt          # one text a line
-  echo "the cat sat on the mat ." | rnnkit predict runs/tag --input -
-  rnnkit predict runs/tag --input test.conllu --output tags.jsonl
-"""
+  echo "The cat sat on the mat." | rnnkit predict runs/tag --input -
+  rnnkit predict runs/forecast --input recent.csv --output next.jsonl"""
 
 
-def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "predict", help="predict with a trained model (JSON lines out)",
-        description="Load a checkpoint (a run directory: best.pt, else last.pt; or a .pt file) and "
-        "predict on new inputs, one JSON object a line. The input depends on the task: classify "
-        "reads one text a line (or a TSV/CSV file with the training text column); tag reads one "
-        "sentence a line, tokens separated by spaces (or a .conllu/.conll file); forecast and "
-        "synthetic read what their own help describes.\n\n" + EXAMPLES,
-        formatter_class=HelpFormatter,
+def add_parser(subparsers: Any) -> None:
+    inputs = "\n".join(f"  {name}: {task.predict_hint}" for name, task in TASKS.items())
+    parser = new_parser(
+        subparsers,
+        "predict",
+        "predict with a trained model (JSON lines out)",
+        "Load a checkpoint and predict on new inputs, one JSON object a line. What each task "
+        f"reads:\n{inputs}\n\n{EXAMPLES}",
     )
-    parser.add_argument("checkpoint", metavar="DIR",
-                        help="run directory (uses best.pt, else last.pt) or checkpoint file")
-    parser.add_argument("--input", required=True, metavar="FILE",
-                        help="input file, or - for standard input (required)")
-    parser.add_argument("--output", metavar="FILE", default=None,
-                        help="write the JSON lines to FILE (written atomically) instead of standard "
-                        "output (default: standard output)")
-    add_device_option(parser, default="cpu")
+    run_options(parser)
+    parser.add_argument(
+        "--input",
+        required=True,
+        metavar="FILE",
+        help="input file, or - for standard input (required)",
+    )
+    parser.add_argument(
+        "--output",
+        metavar="FILE",
+        default=None,
+        help="write the JSON lines to FILE (whole or not at all) instead of standard output",
+    )
     parser.set_defaults(func=predict_command)
 
 
 def predict_command(args: argparse.Namespace) -> int:
-    checkpoint = load_checkpoint(args.checkpoint)
-    return int(task_command(checkpoint, "predict_command")(args, checkpoint) or 0)
+    records = predict(load(args.checkpoint, args.device), args.input)
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    if args.output in (None, "-"):
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        atomic_write(args.output, lambda file: file.write(text.encode("utf-8")))
+    return 0

@@ -137,11 +137,13 @@ def read_labelled(
 
     def column(name: str, option: str) -> int:
         if name not in header:
-            raise RnnkitError(f"{path}: no column {name!r} ({option}); available columns: {available}")
+            raise RnnkitError(
+                f"{path}: no column {name!r} ({option}); available columns: {available}"
+            )
         return header.index(name)
 
-    text_index = column(text_col, "--text-col")
-    label_index = None if label_col is None else column(label_col, "--label-col")
+    text_index = column(text_col, "the text column")
+    label_index = None if label_col is None else column(label_col, "the label column")
     needed = max(text_index, -1 if label_index is None else label_index) + 1
     texts: list[str] = []
     labels: list[str] = []
@@ -274,8 +276,9 @@ class Tokenizer:
 
 
 # --------------------------------------------------------------------------- batches
-def pad_sequences(sequences: Sequence[Sequence[int]], pad_id: int = 0,
-                  device: torch.device | None = None) -> tuple[Tensor, Tensor]:
+def pad_sequences(
+    sequences: Sequence[Sequence[int]], pad_id: int = 0, device: torch.device | None = None
+) -> tuple[Tensor, Tensor]:
     """Right-pad lists of ids: ``(ids (N, L) long, lengths (N,) long)``, ``L`` the longest."""
     lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long, device=device)
     width = int(lengths.max()) if len(sequences) else 0
@@ -286,8 +289,15 @@ def pad_sequences(sequences: Sequence[Sequence[int]], pad_id: int = 0,
     return ids, lengths
 
 
-def batch_order(lengths: Sequence[int], batch_size: int, *, shuffle: bool = True, seed: int = 0,
-                epoch: int = 0, bucket_batches: int = 50) -> list[list[int]]:
+def batch_order(
+    lengths: Sequence[int],
+    batch_size: int,
+    *,
+    shuffle: bool = True,
+    seed: int = 0,
+    epoch: int = 0,
+    bucket_batches: int = 50,
+) -> list[list[int]]:
     """Index lists of the batches of one epoch, each of examples of similar length.
 
     With ``shuffle``: a random permutation, cut into chunks of ``bucket_batches`` batches, each chunk
@@ -318,9 +328,15 @@ class BucketedBatches:
     example ``i``. The state is ``{"epoch", "index", "seed", "size"}``.
     """
 
-    def __init__(self, lengths: Sequence[int], batch_size: int,
-                 collate: Callable[[list[int]], Any], *, seed: int = 0,
-                 bucket_batches: int = 50) -> None:
+    def __init__(
+        self,
+        lengths: Sequence[int],
+        batch_size: int,
+        collate: Callable[[list[int]], Any],
+        *,
+        seed: int = 0,
+        bucket_batches: int = 50,
+    ) -> None:
         if len(lengths) < 1:
             raise RnnkitError("no training examples")
         if batch_size < 1:
@@ -340,8 +356,14 @@ class BucketedBatches:
 
     def _batches(self) -> list[list[int]]:
         if self._order is None or self._order[0] != self.epoch:
-            order = batch_order(self.lengths, self.batch_size, shuffle=True, seed=self.seed,
-                                epoch=self.epoch, bucket_batches=self.bucket_batches)
+            order = batch_order(
+                self.lengths,
+                self.batch_size,
+                shuffle=True,
+                seed=self.seed,
+                epoch=self.epoch,
+                bucket_batches=self.bucket_batches,
+            )
             self._order = (self.epoch, order)
         return self._order[1]
 
@@ -356,8 +378,12 @@ class BucketedBatches:
         return self.collate(batch)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"epoch": self.epoch, "index": self.index, "seed": self.seed,
-                "size": len(self.lengths)}
+        return {
+            "epoch": self.epoch,
+            "index": self.index,
+            "seed": self.seed,
+            "size": len(self.lengths),
+        }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         if int(state.get("size", len(self.lengths))) != len(self.lengths):

@@ -76,13 +76,17 @@ def read_text(path: str | os.PathLike[str], what: str = "text file") -> str:
     return text
 
 
-@dataclass
+@dataclass(repr=False)
 class Corpus:
     """A text and where it came from (``description`` is printed to the user)."""
 
     text: str
     name: str
     description: str
+
+    def __repr__(self) -> str:
+        # the text can be megabytes: a repr in a log or a traceback shows only its size
+        return f"Corpus(description={self.description!r}, chars={len(self.text):,})"
 
 
 def _python_sources(root: Path, exclude: Callable[[Path], bool]) -> list[Path]:
@@ -118,7 +122,15 @@ def builtin_corpus(max_chars: int = BUILTIN_CORPUS_CHARS) -> Corpus:
     """The offline corpus: this machine's Python standard-library sources (the model learns to write
     Python), read in a deterministic order and capped at ``max_chars``; the sources of installed
     packages when the standard library has none."""
-    skip = {"test", "tests", "idle_test", "site-packages", "dist-packages", "__pycache__", "lib2to3"}
+    skip = {
+        "test",
+        "tests",
+        "idle_test",
+        "site-packages",
+        "dist-packages",
+        "__pycache__",
+        "lib2to3",
+    }
 
     def exclude(rel: Path) -> bool:
         return rel.name in skip or rel.name.startswith(".")
@@ -136,23 +148,28 @@ def builtin_corpus(max_chars: int = BUILTIN_CORPUS_CHARS) -> Corpus:
         files = _python_sources(root, exclude if label.endswith("library") else lambda rel: False)
         text, used = _gather(files, max_chars)
         if len(text) >= 10_000:
-            description = (
-                f"built-in corpus: {used} source files of {label} ({root}), {len(text):,} characters"
+            description = f"built-in corpus: {used} source files of {label} ({root}), {len(text):,} characters"
+            return Corpus(
+                text=text,
+                name=f"python-{'stdlib' if label.endswith('library') else 'packages'}",
+                description=description,
             )
-            return Corpus(text=text, name=f"python-{'stdlib' if label.endswith('library') else 'packages'}",
-                          description=description)
     raise RnnkitError(
         "no built-in corpus on this machine (no Python sources found in the standard library or "
-        "installed packages); pass --text FILE"
+        "installed packages); give a text file to learn"
     )
 
 
-def load_corpus(path: str | os.PathLike[str] | None, max_builtin_chars: int = BUILTIN_CORPUS_CHARS) -> Corpus:
+def load_corpus(
+    path: str | os.PathLike[str] | None, max_builtin_chars: int = BUILTIN_CORPUS_CHARS
+) -> Corpus:
     """The text of ``path``, or the built-in corpus when ``path`` is ``None``."""
     if path is None:
         return builtin_corpus(max_builtin_chars)
     text = read_text(path)
-    return Corpus(text=text, name=Path(path).name, description=f"corpus: {path}, {len(text):,} characters")
+    return Corpus(
+        text=text, name=Path(path).name, description=f"corpus: {path}, {len(text):,} characters"
+    )
 
 
 def split_text(text: str, val_fraction: float = 0.1) -> tuple[str, str]:
@@ -206,9 +223,13 @@ class TBPTTBatches:
         shift: ``False`` keeps the chunk boundaries the same every epoch.
     """
 
-    def __init__(self, ids: Tensor, batch_size: int, seq_len: int, *, seed: int = 0, shift: bool = True):
+    def __init__(
+        self, ids: Tensor, batch_size: int, seq_len: int, *, seed: int = 0, shift: bool = True
+    ):
         if batch_size < 1 or seq_len < 1:
-            raise RnnkitError(f"batch size and sequence length must be >= 1, got {batch_size} and {seq_len}")
+            raise RnnkitError(
+                f"batch size and sequence length must be >= 1, got {batch_size} and {seq_len}"
+            )
         need = batch_size * (seq_len + 1) + (seq_len if shift else 0)
         if ids.dim() != 1 or len(ids) < need:
             raise RnnkitError(
@@ -263,9 +284,13 @@ class TBPTTBatches:
         if int(state.get("size", len(self.ids))) != len(self.ids):
             raise RnnkitError(
                 f"the checkpoint was trained on {state['size']:,} characters but this text has "
-                f"{len(self.ids):,}: resume with the same --text"
+                f"{len(self.ids):,}: resume with the same text"
             )
-        self.epoch, self.chunk, self.seed = int(state["epoch"]), int(state["chunk"]), int(state["seed"])
+        self.epoch, self.chunk, self.seed = (
+            int(state["epoch"]),
+            int(state["chunk"]),
+            int(state["seed"]),
+        )
         self._layout = None
 
 

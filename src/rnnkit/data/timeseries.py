@@ -32,6 +32,7 @@ from __future__ import annotations
 import calendar
 import csv
 import datetime as _dt
+import io
 import itertools
 import math
 from collections.abc import Sequence
@@ -111,16 +112,18 @@ def read_series(
     date_column: str | None = None,
     columns: Sequence[str] | None = None,
     fill: str | None = None,
+    text: str | None = None,
 ) -> TimeSeries:
     """Read a time series from a CSV file with a header row.
 
     Args:
-        path: the CSV file.
+        path: the CSV file (with ``text``: only the name the messages give it).
         date_column: the column holding the dates; default the first column. ``""`` means the file
             has no date column (then every column is a value column unless ``columns`` is given).
         columns: the value columns to read; default every column but the date column.
         fill: ``None`` (a missing value is an error naming its row), ``"ffill"`` or
             ``"interpolate"`` (see :func:`fill_missing`).
+        text: the file's content, already read (e.g. standard input); nothing is read from ``path``.
 
     Raises:
         RnnkitError: unreadable or empty file, unknown column (the message lists the available
@@ -131,11 +134,14 @@ def read_series(
         raise RnnkitError(f"fill must be one of {', '.join(FILL_METHODS)} or None, got {fill!r}")
     path = Path(path)
     name = path.name or str(path)
-    if path.is_dir():
+    if text is None and path.is_dir():
         raise RnnkitError(f"{path} is a directory, expected a CSV file")
     try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.reader(handle))
+        if text is not None:
+            rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline="")))
+        else:
+            with path.open(newline="", encoding="utf-8-sig") as handle:
+                rows = list(csv.reader(handle))
     except FileNotFoundError as error:
         raise RnnkitError(f"series file not found: {path}") from error
     except UnicodeDecodeError as error:
@@ -145,7 +151,9 @@ def read_series(
     except csv.Error as error:
         raise RnnkitError(f"{path} is not a readable CSV file: {error}") from error
     # Drop blank lines (keep the line numbers of the others for the messages).
-    numbered = [(line, row) for line, row in enumerate(rows, start=1) if any(c.strip() for c in row)]
+    numbered = [
+        (line, row) for line, row in enumerate(rows, start=1) if any(c.strip() for c in row)
+    ]
     if not numbered:
         raise RnnkitError(f"{path} is empty; expected a header row and at least one data row")
     header = [cell.strip() for cell in numbered[0][1]]
@@ -212,16 +220,23 @@ def read_series(
         if not rows_missing:
             continue
         if fill is None:
-            shown = ", ".join(str(r) for r in rows_missing[:5]) + (", ..." if len(rows_missing) > 5 else "")
+            shown = ", ".join(str(r) for r in rows_missing[:5]) + (
+                ", ..." if len(rows_missing) > 5 else ""
+            )
             raise RnnkitError(
                 f"{name} column {column!r} has {len(rows_missing)} missing value(s) (rows {shown}); "
-                f"use fill='ffill' or 'interpolate' (--fill) to fill them"
+                f"fill them with the fill setting, ffill or interpolate"
             )
         values[:, j] = fill_missing(values[:, j], fill, name=f"{name} column {column!r}")
         filled[column] = len(rows_missing)
-    return TimeSeries(dates=dates, values=values, columns=value_names,
-                      date_column=header[date_index] if date_index is not None else None,
-                      source=name, filled=filled)
+    return TimeSeries(
+        dates=dates,
+        values=values,
+        columns=value_names,
+        date_column=header[date_index] if date_index is not None else None,
+        source=name,
+        filled=filled,
+    )
 
 
 def fill_missing(values: np.ndarray, method: str, *, name: str = "series") -> np.ndarray:
@@ -276,7 +291,9 @@ def _count(size: float, n: int, what: str) -> int:
     if size < 1:
         return round(size * n)
     if float(size) != int(size):
-        raise RnnkitError(f"{what} must be a fraction in [0, 1) or a whole number of steps, got {size}")
+        raise RnnkitError(
+            f"{what} must be a fraction in [0, 1) or a whole number of steps, got {size}"
+        )
     return int(size)
 
 
@@ -301,7 +318,9 @@ def chronological_split(n: int, *, val_size: float = 0.1, test_size: float = 0.2
     return Split(n=n, train_end=train_end, val_end=n - n_test)
 
 
-def window_starts(n: int, lookback: int, horizon: int, start: int = 0, end: int | None = None) -> np.ndarray:
+def window_starts(
+    n: int, lookback: int, horizon: int, start: int = 0, end: int | None = None
+) -> np.ndarray:
     """Start indices ``s`` of the windows whose targets ``[s+lookback, s+lookback+horizon)`` all lie
     in ``[start, end)`` and whose inputs ``[s, s+lookback)`` lie in the series.
 
@@ -372,8 +391,14 @@ class StandardScaler:
         self.mean = np.asarray(mean, dtype=np.float64).reshape(-1)  # (C,)
         self.std = np.asarray(std, dtype=np.float64).reshape(-1)  # (C,)
         if self.mean.shape != self.std.shape:
-            raise ValueError(f"mean and std must have the same length, got {self.mean.size} and {self.std.size}")
-        if np.any(self.std < 0) or not np.all(np.isfinite(self.std)) or not np.all(np.isfinite(self.mean)):
+            raise ValueError(
+                f"mean and std must have the same length, got {self.mean.size} and {self.std.size}"
+            )
+        if (
+            np.any(self.std < 0)
+            or not np.all(np.isfinite(self.std))
+            or not np.all(np.isfinite(self.mean))
+        ):
             raise ValueError("scaler mean must be finite and std finite and >= 0")
 
     @classmethod
@@ -411,13 +436,16 @@ class StandardScaler:
         try:
             return cls(data["mean"], data["std"])
         except (KeyError, TypeError) as error:
-            raise RnnkitError(f"invalid scaler data: expected keys 'mean' and 'std', got {data!r}") from error
+            raise RnnkitError(
+                f"invalid scaler data: expected keys 'mean' and 'std', got {data!r}"
+            ) from error
 
     def __repr__(self) -> str:
         return f"StandardScaler(mean={self.mean.tolist()}, std={self.std.tolist()})"
 
 
 # ----------------------------------------------------------------------------- dates
+
 
 def _parse_date(text: str) -> tuple[str, _dt.date] | None:
     """``("day", date)`` for ``YYYY-MM-DD`` (optionally with a time), ``("month", date)`` for
@@ -478,5 +506,7 @@ def next_dates(dates: Sequence[str], count: int) -> list[str]:
             gaps = [(b[1] - a[1]).days for a, b in itertools.pairwise(parsed)]  # type: ignore[index]
             step = max(set(gaps), key=gaps.count)
             if step > 0:
-                return [(last + _dt.timedelta(days=step * k)).isoformat() for k in range(1, count + 1)]
+                return [
+                    (last + _dt.timedelta(days=step * k)).isoformat() for k in range(1, count + 1)
+                ]
     return [f"+{k}" for k in range(1, count + 1)]

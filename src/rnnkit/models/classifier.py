@@ -24,17 +24,17 @@ pooling ignores the padded steps, so a sequence alone and inside a padded batch 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from rnnkit import layers
+from rnnkit.config import strict_from_dict
 
-__all__ = ["SequenceClassifier", "SequenceClassifierConfig", "build_recurrent_layer", "valid_mask"]
+__all__ = ["SequenceClassifier", "SequenceClassifierConfig", "valid_mask"]
 
-CELLS = ("rnn", "lstm", "gru")
 POOLINGS = ("last", "mean", "max")
 
 
@@ -49,7 +49,7 @@ class SequenceClassifierConfig:
         input_size: number of features F of continuous inputs (used only when ``vocab_size == 0``).
         embedding_dim: embedding size E (used only when ``vocab_size > 0``).
         padding_idx: id of the padding token, whose embedding stays zero (``None`` for none).
-        cell: ``"rnn"`` (Elman), ``"lstm"`` or ``"gru"``.
+        cell: a name in :data:`rnnkit.layers.CELLS`: ``"rnn"`` (Elman), ``"lstm"``, ``"gru"``...
         nonlinearity: ``"tanh"`` or ``"relu"`` for ``cell="rnn"``.
         hidden_size: hidden size H of each direction.
         num_layers: stacked recurrent layers.
@@ -84,35 +84,36 @@ class SequenceClassifierConfig:
             )
         if self.vocab_size > 0 and self.embedding_dim < 1:
             raise ValueError(f"embedding_dim must be >= 1, got {self.embedding_dim}")
-        if self.padding_idx is not None and self.vocab_size > 0 and not (
-            0 <= self.padding_idx < self.vocab_size
+        if (
+            self.padding_idx is not None
+            and self.vocab_size > 0
+            and not (0 <= self.padding_idx < self.vocab_size)
         ):
             raise ValueError(
                 f"padding_idx must be in [0, {self.vocab_size}), got {self.padding_idx}"
             )
-        _check_layer_options(self.cell, self.nonlinearity, self.hidden_size, self.num_layers,
-                             self.dropout)
+        _check_layer_options(
+            self.cell, self.nonlinearity, self.hidden_size, self.num_layers, self.dropout
+        )
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SequenceClassifierConfig:
-        """Rebuild from ``asdict(config)``; unknown keys are an error naming them."""
-        return cls(**_known_fields(cls, data))
+        """Rebuild from ``asdict(config)``; an unknown key is a ``ConfigError`` naming it."""
+        return strict_from_dict(cls, data)
 
 
-def _known_fields(cls: type, data: dict[str, Any]) -> dict[str, Any]:
-    names = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ValueError(f"unknown {cls.__name__} fields {unknown}; expected some of {sorted(names)}")
-    return dict(data)
+def check_cell(cell: str) -> None:
+    """Raise ``ValueError`` unless ``cell`` is registered in :data:`rnnkit.layers.CELLS`."""
+    if cell not in layers.CELLS:
+        raise ValueError(f"cell: expected one of {', '.join(layers.CELLS)}, got {cell!r}")
 
 
-def _check_layer_options(cell: str, nonlinearity: str, hidden_size: int, num_layers: int,
-                         dropout: float) -> None:
-    if cell not in CELLS:
-        raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
+def _check_layer_options(
+    cell: str, nonlinearity: str, hidden_size: int, num_layers: int, dropout: float
+) -> None:
+    check_cell(cell)
     if nonlinearity not in ("tanh", "relu"):
         raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
     if hidden_size < 1:
@@ -121,24 +122,6 @@ def _check_layer_options(cell: str, nonlinearity: str, hidden_size: int, num_lay
         raise ValueError(f"num_layers must be >= 1, got {num_layers}")
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-
-
-def build_recurrent_layer(cell: str, input_size: int, hidden_size: int, num_layers: int,
-                          bidirectional: bool, dropout: float, nonlinearity: str = "tanh",
-                          backend: str = "auto") -> nn.Module:
-    """An rnnkit ``RNN``/``LSTM``/``GRU`` layer, batch first, with dropout between stacked layers."""
-    between = dropout if num_layers > 1 else 0.0  # torch.nn warns on inter-layer dropout with 1 layer
-    kwargs: dict[str, Any] = {
-        "num_layers": num_layers, "batch_first": True, "dropout": between, "bidirectional": bidirectional,
-        "backend": backend,
-    }
-    if cell == "rnn":
-        return layers.RNN(input_size, hidden_size, nonlinearity=nonlinearity, **kwargs)
-    if cell == "lstm":
-        return layers.LSTM(input_size, hidden_size, **kwargs)
-    if cell == "gru":
-        return layers.GRU(input_size, hidden_size, **kwargs)
-    raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
 
 
 def valid_mask(lengths: Tensor, max_len: int, device: torch.device) -> Tensor:
@@ -185,9 +168,15 @@ class SequenceClassifier(nn.Module):
         else:
             self.embedding = None
             layer_input = config.input_size
-        self.rnn = build_recurrent_layer(
-            config.cell, layer_input, config.hidden_size, config.num_layers,
-            config.bidirectional, config.dropout, config.nonlinearity, config.backend,
+        self.rnn = layers.build_layer(
+            config.cell,
+            layer_input,
+            config.hidden_size,
+            num_layers=config.num_layers,
+            bidirectional=config.bidirectional,
+            dropout=config.dropout,
+            nonlinearity=config.nonlinearity,
+            backend=config.backend,
         )
         self.dropout = nn.Dropout(config.dropout)
         self.num_directions = 2 if config.bidirectional else 1
@@ -227,7 +216,7 @@ class SequenceClassifier(nn.Module):
         pooling = self.config.pooling
         if pooling == "last":
             h_n = state[0] if isinstance(state, tuple) else state  # (layers*D, N, H)
-            last = h_n[-self.num_directions:]  # (D, N, H): the last layer, forward then backward
+            last = h_n[-self.num_directions :]  # (D, N, H): the last layer, forward then backward
             return last.transpose(0, 1).reshape(batch, -1)  # (N, D*H)
         if lengths is None:
             if pooling == "mean":

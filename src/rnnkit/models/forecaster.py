@@ -24,7 +24,7 @@ forecast period (``future``): that suits variables known in advance (calendar fe
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -32,11 +32,12 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit import layers
+from rnnkit.config import strict_from_dict
 from rnnkit.data.timeseries import StandardScaler
+from rnnkit.models.classifier import check_cell
 
 __all__ = ["Forecaster", "ForecasterConfig"]
 
-CELLS = ("rnn", "lstm", "gru")
 MODES = ("direct", "autoregressive")
 
 
@@ -54,7 +55,7 @@ class ForecasterConfig:
         mode: ``"direct"`` (one head for all K steps) or ``"autoregressive"`` (one-step head rolled
             out K times).
         residual: forecast the change from the last observed target instead of the value.
-        cell: ``"rnn"`` (Elman), ``"lstm"`` or ``"gru"``.
+        cell: a name in :data:`rnnkit.layers.CELLS`: ``"rnn"`` (Elman), ``"lstm"``, ``"gru"``...
         nonlinearity: ``"tanh"`` or ``"relu"`` for ``cell="rnn"``.
         hidden_size: hidden size H.
         num_layers: stacked recurrent layers.
@@ -93,10 +94,11 @@ class ForecasterConfig:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.target_index < 0 and (self.mode == "autoregressive" or self.residual):
-            raise ValueError("autoregressive mode and residual need the target among the inputs "
-                             "(target_index >= 0)")
-        if self.cell not in CELLS:
-            raise ValueError(f"cell must be one of {CELLS}, got {self.cell!r}")
+            raise ValueError(
+                "autoregressive mode and residual need the target among the inputs "
+                "(target_index >= 0)"
+            )
+        check_cell(self.cell)
         if self.nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {self.nonlinearity!r}")
         if not 0.0 <= self.dropout < 1.0:
@@ -119,24 +121,8 @@ class ForecasterConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ForecasterConfig:
-        """Rebuild from ``asdict(config)``; unknown keys are an error naming them."""
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"unknown ForecasterConfig fields {unknown}; expected some of {sorted(names)}")
-        return cls(**data)
-
-
-def _recurrent_layer(config: ForecasterConfig) -> nn.Module:
-    kwargs: dict[str, Any] = {
-        "num_layers": config.num_layers, "batch_first": True, "backend": config.backend,
-        "dropout": config.dropout if config.num_layers > 1 else 0.0,
-    }
-    if config.cell == "rnn":
-        return layers.RNN(config.input_size, config.hidden_size, nonlinearity=config.nonlinearity, **kwargs)
-    if config.cell == "lstm":
-        return layers.LSTM(config.input_size, config.hidden_size, **kwargs)
-    return layers.GRU(config.input_size, config.hidden_size, **kwargs)
+        """Rebuild from ``asdict(config)``; an unknown key is a ``ConfigError`` naming it."""
+        return strict_from_dict(cls, data)
 
 
 class Forecaster(nn.Module):
@@ -153,7 +139,15 @@ class Forecaster(nn.Module):
     def __init__(self, config: ForecasterConfig) -> None:
         super().__init__()
         self.config = config
-        self.rnn = _recurrent_layer(config)
+        self.rnn = layers.build_layer(
+            config.cell,
+            config.input_size,
+            config.hidden_size,
+            num_layers=config.num_layers,
+            dropout=config.dropout,
+            nonlinearity=config.nonlinearity,
+            backend=config.backend,
+        )
         self.dropout = nn.Dropout(config.dropout)
         out = config.horizon if config.mode == "direct" else 1
         self.head = nn.Linear(config.hidden_size, out)
@@ -237,8 +231,12 @@ class Forecaster(nn.Module):
                     f"autoregressive forecasts with {config.input_size} input variables need the other "
                     f"variables over the forecast period: future (N, {horizon - 1}, {config.input_size})"
                 )
-            if future.dim() != 3 or tuple(future.shape[:1]) != (n,) or future.shape[1] < horizon - 1 \
-                    or future.shape[2] != config.input_size:
+            if (
+                future.dim() != 3
+                or tuple(future.shape[:1]) != (n,)
+                or future.shape[1] < horizon - 1
+                or future.shape[2] != config.input_size
+            ):
                 raise ValueError(
                     f"expected future ({n}, {horizon - 1}, {config.input_size}), got {tuple(future.shape)}"
                 )
@@ -277,7 +275,9 @@ class Forecaster(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            x = np.asarray(windows.detach().cpu() if isinstance(windows, Tensor) else windows, dtype=np.float64)
+            x = np.asarray(
+                windows.detach().cpu() if isinstance(windows, Tensor) else windows, dtype=np.float64
+            )
             single = x.ndim == 2
             if single:
                 x = x[None]
@@ -287,13 +287,17 @@ class Forecaster(nn.Module):
                 )
             parameter = next(self.parameters())
             as_tensor = lambda a: torch.as_tensor(
-                self.input_scaler.transform(a), dtype=parameter.dtype, device=parameter.device)
+                self.input_scaler.transform(a), dtype=parameter.dtype, device=parameter.device
+            )
             xt = as_tensor(x)  # (N, L, F)
             if self.config.mode == "autoregressive":
                 steps = self.config.horizon if horizon is None else horizon
                 ft = None
                 if future is not None:
-                    f = np.asarray(future.detach().cpu() if isinstance(future, Tensor) else future, dtype=np.float64)
+                    f = np.asarray(
+                        future.detach().cpu() if isinstance(future, Tensor) else future,
+                        dtype=np.float64,
+                    )
                     ft = as_tensor(f[None] if single else f)
                 z = self.rollout(xt, steps, ft)
             else:
@@ -302,7 +306,9 @@ class Forecaster(nn.Module):
                         f"a direct forecaster forecasts horizon={self.config.horizon} steps, got {horizon}"
                     )
                 z = self(xt)
-            forecast = self.target_scaler.inverse_transform(z.detach().cpu().double().numpy()[..., None])[..., 0]
+            forecast = self.target_scaler.inverse_transform(
+                z.detach().cpu().double().numpy()[..., None]
+            )[..., 0]
             return forecast[0] if single else forecast
         finally:
             self.train(was_training)

@@ -15,14 +15,16 @@ never a re-run of the prefix.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from rnnkit.models.classifier import CELLS, build_recurrent_layer
+from rnnkit import layers
+from rnnkit.config import strict_from_dict
+from rnnkit.models.classifier import check_cell
 
 __all__ = ["LanguageModel", "LanguageModelConfig", "State", "detach_state"]
 
@@ -35,7 +37,7 @@ class LanguageModelConfig:
 
     Attributes:
         vocab_size: V, the number of tokens (characters) including special tokens.
-        cell: ``"rnn"`` (tanh Elman), ``"lstm"`` or ``"gru"``.
+        cell: a name in :data:`rnnkit.layers.CELLS`: ``"rnn"`` (tanh Elman), ``"lstm"``, ``"gru"``...
         embedding_size: E.
         hidden_size: H, per layer.
         num_layers: stacked recurrent layers.
@@ -58,8 +60,7 @@ class LanguageModelConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name}: expected an int >= 1, got {value!r}")
-        if self.cell not in CELLS:
-            raise ValueError(f"cell: expected one of {', '.join(CELLS)}, got {self.cell!r}")
+        check_cell(self.cell)
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout: expected a float in [0, 1), got {self.dropout}")
         if self.tie_weights and self.embedding_size != self.hidden_size:
@@ -70,8 +71,8 @@ class LanguageModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LanguageModelConfig:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        """Rebuild from ``asdict(config)``; an unknown key is a ``ConfigError`` naming it."""
+        return strict_from_dict(cls, data)
 
 
 def detach_state(state: State) -> State:
@@ -90,9 +91,13 @@ class LanguageModel(nn.Module):
         super().__init__()
         self.config = config
         self.embedding = nn.Embedding(config.vocab_size, config.embedding_size)
-        self.rnn = build_recurrent_layer(
-            config.cell, config.embedding_size, config.hidden_size, config.num_layers,
-            bidirectional=False, dropout=config.dropout, backend=config.backend,
+        self.rnn = layers.build_layer(
+            config.cell,
+            config.embedding_size,
+            config.hidden_size,
+            num_layers=config.num_layers,
+            dropout=config.dropout,
+            backend=config.backend,
         )
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.hidden_size, config.vocab_size)
@@ -164,22 +169,46 @@ class LanguageModel(nn.Module):
         # One step of a few samples is far too little work to share between threads: the hand-offs
         # cost more than they save (about 25% slower with 2 threads on 2 cores), so run it on one.
         threads = torch.get_num_threads()
-        single = (self.head.weight.device.type == "cpu" and threads > 1
-                  and num_samples * self.config.hidden_size <= 4096)
+        single = (
+            self.head.weight.device.type == "cpu"
+            and threads > 1
+            and num_samples * self.config.hidden_size <= 4096
+        )
         if single:
             torch.set_num_threads(1)
         try:
             return self._generate(
-                prompt, length, num_samples, temperature, top_k, top_p, greedy, seed,
-                banned_ids, list(stop or ()), on_step,
+                prompt,
+                length,
+                num_samples,
+                temperature,
+                top_k,
+                top_p,
+                greedy,
+                seed,
+                banned_ids,
+                list(stop or ()),
+                on_step,
             )
         finally:
             self.train(was_training)
             if single:
                 torch.set_num_threads(threads)
 
-    def _generate(self, prompt, length, num_samples, temperature, top_k, top_p, greedy, seed,
-                  banned_ids, stop, on_step) -> list[list[int]]:
+    def _generate(
+        self,
+        prompt,
+        length,
+        num_samples,
+        temperature,
+        top_k,
+        top_p,
+        greedy,
+        seed,
+        banned_ids,
+        stop,
+        on_step,
+    ) -> list[list[int]]:
         device = self.head.weight.device
         prompt = torch.as_tensor(prompt, dtype=torch.long, device=device).flatten()
         if prompt.numel() == 0:
@@ -191,7 +220,11 @@ class LanguageModel(nn.Module):
         head_bias = self.head.bias.detach().clone()
         banned = sorted(set(banned_ids))
         head_bias[banned] = float("-inf")
-        noise = None if greedy else _GumbelNoise(length, num_samples, self.config.vocab_size, device, seed)
+        noise = (
+            None
+            if greedy
+            else _GumbelNoise(length, num_samples, self.config.vocab_size, device, seed)
+        )
 
         # Read the prompt once for all samples: (S, P) -> logits of the next token (S, V).
         logits, state = self(prompt.expand(num_samples, -1))
@@ -276,7 +309,9 @@ class _GumbelNoise:
 
     BLOCK = 256
 
-    def __init__(self, length: int, samples: int, vocab: int, device: torch.device, seed: int | None):
+    def __init__(
+        self, length: int, samples: int, vocab: int, device: torch.device, seed: int | None
+    ):
         self.shape = (max(1, min(length, self.BLOCK)), samples, vocab)
         self.generator = torch.Generator(device=device)
         self.generator.manual_seed(seed if seed is not None else int(torch.randint(2**62, (1,))))
@@ -286,7 +321,9 @@ class _GumbelNoise:
 
     def next(self) -> Tensor:
         if self.index >= self.shape[0]:
-            exponential = torch.empty(self.shape, device=self.device).exponential_(generator=self.generator)
+            exponential = torch.empty(self.shape, device=self.device).exponential_(
+                generator=self.generator
+            )
             self.block = -exponential.log()  # -log(Exp(1)) is Gumbel(0, 1)
             self.index = 0
         self.index += 1

@@ -24,13 +24,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from rnnkit.models.classifier import (
-    _check_layer_options,
-    _known_fields,
-    build_recurrent_layer,
-    check_lengths,
-    valid_mask,
-)
+from rnnkit import layers
+from rnnkit.config import strict_from_dict
+from rnnkit.models.classifier import _check_layer_options, check_lengths, valid_mask
 from rnnkit.models.crf import CRF
 
 __all__ = ["IGNORE_INDEX", "SequenceTagger", "SequenceTaggerConfig"]
@@ -53,7 +49,7 @@ class SequenceTaggerConfig:
         char_embedding_dim: character embedding size.
         char_filters: output channels K of the character CNN.
         char_kernel_size: width of the character convolution.
-        cell: ``"rnn"``, ``"lstm"`` or ``"gru"``.
+        cell: a name in :data:`rnnkit.layers.CELLS`: ``"rnn"``, ``"lstm"``, ``"gru"``...
         nonlinearity: ``"tanh"`` or ``"relu"`` for ``cell="rnn"``.
         hidden_size: hidden size H per direction.
         num_layers: stacked recurrent layers.
@@ -95,17 +91,19 @@ class SequenceTaggerConfig:
             raise ValueError("word_dropout needs unk_idx (the id of the unknown word)")
         if self.char_vocab_size < 0:
             raise ValueError(f"char_vocab_size must be >= 0, got {self.char_vocab_size}")
-        if self.char_vocab_size > 0 and min(
-            self.char_embedding_dim, self.char_filters, self.char_kernel_size
-        ) < 1:
+        if (
+            self.char_vocab_size > 0
+            and min(self.char_embedding_dim, self.char_filters, self.char_kernel_size) < 1
+        ):
             raise ValueError("char_embedding_dim, char_filters and char_kernel_size must be >= 1")
-        _check_layer_options(self.cell, self.nonlinearity, self.hidden_size, self.num_layers,
-                             self.dropout)
+        _check_layer_options(
+            self.cell, self.nonlinearity, self.hidden_size, self.num_layers, self.dropout
+        )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SequenceTaggerConfig:
-        """Rebuild from ``asdict(config)``; unknown keys are an error naming them."""
-        return cls(**_known_fields(cls, data))
+        """Rebuild from ``asdict(config)``; an unknown key is a ``ConfigError`` naming it."""
+        return strict_from_dict(cls, data)
 
 
 class SequenceTagger(nn.Module):
@@ -123,24 +121,33 @@ class SequenceTagger(nn.Module):
     def __init__(self, config: SequenceTaggerConfig) -> None:
         super().__init__()
         self.config = config
-        self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim,
-                                      padding_idx=config.padding_idx)
+        self.embedding = nn.Embedding(
+            config.vocab_size, config.embedding_dim, padding_idx=config.padding_idx
+        )
         layer_input = config.embedding_dim
         if config.char_vocab_size > 0:
             self.char_embedding: nn.Embedding | None = nn.Embedding(
                 config.char_vocab_size, config.char_embedding_dim, padding_idx=0
             )
             self.char_conv: nn.Conv1d | None = nn.Conv1d(
-                config.char_embedding_dim, config.char_filters, config.char_kernel_size,
+                config.char_embedding_dim,
+                config.char_filters,
+                config.char_kernel_size,
                 padding=config.char_kernel_size // 2,
             )
             layer_input += config.char_filters
         else:
             self.char_embedding = None
             self.char_conv = None
-        self.rnn = build_recurrent_layer(
-            config.cell, layer_input, config.hidden_size, config.num_layers,
-            config.bidirectional, config.dropout, config.nonlinearity, config.backend,
+        self.rnn = layers.build_layer(
+            config.cell,
+            layer_input,
+            config.hidden_size,
+            num_layers=config.num_layers,
+            bidirectional=config.bidirectional,
+            dropout=config.dropout,
+            nonlinearity=config.nonlinearity,
+            backend=config.backend,
         )
         self.dropout = nn.Dropout(config.dropout)
         directions = 2 if config.bidirectional else 1
@@ -157,8 +164,9 @@ class SequenceTagger(nn.Module):
         pooled = pooled.masked_fill(torch.isinf(pooled), 0.0)
         return pooled.reshape(batch, length, -1)  # (N, L, K)
 
-    def forward(self, words: Tensor, lengths: Tensor | None = None,
-                chars: Tensor | None = None) -> Tensor:
+    def forward(
+        self, words: Tensor, lengths: Tensor | None = None, chars: Tensor | None = None
+    ) -> Tensor:
         if words.dim() != 2:
             raise ValueError(f"expected word ids of shape (N, L), got {tuple(words.shape)}")
         batch, max_len = words.shape
@@ -168,7 +176,9 @@ class SequenceTagger(nn.Module):
         words = words.long()
         if self.training and self.config.word_dropout > 0:
             drop = torch.rand(words.shape, device=words.device) < self.config.word_dropout
-            words = words.masked_fill(drop & (words != self.config.padding_idx), self.config.unk_idx)
+            words = words.masked_fill(
+                drop & (words != self.config.padding_idx), self.config.unk_idx
+            )
         inputs = self.embedding(words)  # (N, L, E)
         if self.char_embedding is not None:
             if chars is None or chars.dim() != 3 or chars.shape[:2] != (batch, max_len):
@@ -197,12 +207,15 @@ class SequenceTagger(nn.Module):
             return self.crf(emissions, tags, mask)
         target = tags.long().masked_fill(~mask, IGNORE_INDEX)  # (N, L)
         return nn.functional.cross_entropy(
-            emissions.reshape(-1, emissions.shape[-1]), target.reshape(-1), ignore_index=IGNORE_INDEX
+            emissions.reshape(-1, emissions.shape[-1]),
+            target.reshape(-1),
+            ignore_index=IGNORE_INDEX,
         )
 
     @torch.no_grad()
-    def decode(self, words: Tensor, lengths: Tensor | None = None,
-               chars: Tensor | None = None) -> list[list[int]]:
+    def decode(
+        self, words: Tensor, lengths: Tensor | None = None, chars: Tensor | None = None
+    ) -> list[list[int]]:
         """Best tag ids of each sentence (its true length), in evaluation mode."""
         was_training = self.training
         self.eval()

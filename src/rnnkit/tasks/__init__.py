@@ -1,30 +1,48 @@
-"""One module per job, gluing data, model, Trainer, metrics and baselines together: language
-modelling (:mod:`~rnnkit.tasks.lm`), text classification (:mod:`~rnnkit.tasks.classify`),
-sequence tagging (:mod:`~rnnkit.tasks.tag`), forecasting (:mod:`~rnnkit.tasks.forecast`) and the
-synthetic tasks of the tutorials (:mod:`~rnnkit.tasks.synthetic`). The command line parses its
-options into the same config dataclasses and calls the same functions exported here; each task
-module also holds the ``evaluate_command``/``predict_command`` that ``rnnkit evaluate`` and
-``rnnkit predict`` dispatch to by the checkpoint's task.
+"""The jobs rnnkit trains, behind one contract: :class:`~rnnkit.tasks.base.Task`.
+
+:data:`TASKS` maps each name to its task: language modelling (``lm``), text classification
+(``classify``), sequence tagging (``tag``), forecasting (``forecast``) and the synthetic tasks of
+the tutorials (``synthetic``). :func:`train`, :func:`load`, :func:`evaluate` and :func:`predict`
+work for every task; the ``rnnkit`` command is generated from the same registry. A new task is one
+module that subclasses ``Task`` and calls :func:`register` (see docs/tasks.md).
 """
 
-from rnnkit.tasks.classify import ClassifyConfig, train_classifier
-from rnnkit.tasks.forecast import ForecastTaskConfig, train_forecast
-from rnnkit.tasks.lm import LMDataConfig, SampleConfig, evaluate_lm, sample_lm, train_lm
-from rnnkit.tasks.synthetic import SyntheticTaskConfig, train_synthetic
-from rnnkit.tasks.tag import TagConfig, train_tagger
+from rnnkit.tasks.base import (
+    TASKS,
+    Report,
+    RunResult,
+    Setup,
+    Task,
+    TrainedModel,
+    evaluate,
+    get_task,
+    load,
+    predict,
+    register,
+    resolve_config,
+    train,
+)
+from rnnkit.tasks.lm import SampleConfig, sample
+
+# isort: off
+# Each module registers its task; the order here is the order of `rnnkit train --help`.
+from rnnkit.tasks import lm, classify, tag, forecast, synthetic  # noqa: F401
+# isort: on
 
 __all__ = [
-    "ClassifyConfig",
-    "ForecastTaskConfig",
-    "LMDataConfig",
+    "TASKS",
+    "Report",
+    "RunResult",
     "SampleConfig",
-    "SyntheticTaskConfig",
-    "TagConfig",
-    "evaluate_lm",
-    "sample_lm",
-    "train_classifier",
-    "train_forecast",
-    "train_lm",
-    "train_synthetic",
-    "train_tagger",
+    "Setup",
+    "Task",
+    "TrainedModel",
+    "evaluate",
+    "get_task",
+    "load",
+    "predict",
+    "register",
+    "resolve_config",
+    "sample",
+    "train",
 ]

@@ -1,39 +1,44 @@
-"""Forecasting task: a CSV series -> a trained :class:`~rnnkit.models.forecaster.Forecaster`, scored
-on the test period beside the naive baselines.
+"""Forecasting: a CSV time series -> a :class:`~rnnkit.models.forecaster.Forecaster`, scored beside
+the naive baselines.
 
-Steps of :func:`train_forecast`:
+Python API::
 
-1. read the CSV (:func:`rnnkit.data.timeseries.read_series`), build the inputs: the target first,
-   then the ``features`` columns, then (``calendar=True``) the season's position as sin/cos;
-2. split by time (train / validation / test, :func:`~rnnkit.data.timeseries.chronological_split`);
-   fit the scaler on the training steps only and store it in the model config;
-3. train with the shared :class:`~rnnkit.training.Trainer` on shuffled training windows (MSE in
-   standardised units; autoregressive mode learns one-step forecasts at every step of a window);
-   the weights of the best validation loss are kept;
-4. score the test windows with MAE, RMSE, MAPE, sMAPE and MASE, each beside persistence (the last
-   known value) and seasonal naive (the value one period earlier).
+    import rnnkit
 
-``evaluate_command`` and ``predict_command`` are what ``rnnkit evaluate`` and ``rnnkit predict``
-call for a checkpoint whose ``task`` is ``"forecast"``.
+    run = rnnkit.train("forecast", {"data": {"csv": "temps.csv", "target": "Temp"}})
+    print(run.reports[-1].rows["MAE"])      # {"model": 1.69, "persistence": 2.04, ...}
+    model = rnnkit.load("runs/forecast")
+    rnnkit.predict(model, "recent.csv")     # the next ``horizon`` values, with their dates
+
+What :meth:`ForecastTask.setup` does:
+
+1. read the CSV (:func:`rnnkit.data.timeseries.read_series`) and build the inputs: the target
+   first, then the ``features`` columns, then (``calendar``) the season's position as sin/cos;
+2. split by time (train / validation / test, :func:`~rnnkit.data.timeseries.chronological_split`)
+   and fit the scaling on the training steps only (stored in the model config);
+3. train on shuffled training windows (MSE in standardised units; autoregressive mode learns
+   one-step forecasts at every step of a window);
+4. report the validation and test windows with MAE, RMSE, MAPE, sMAPE and MASE, each beside
+   persistence (the last known value) and seasonal naive (the value one period earlier).
+
+The checkpoint's task state holds the config, the input column names, the seasonal period, the
+MASE scale (the in-sample MAE of persistence on the training target) and the date column.
 """
 
 from __future__ import annotations
 
-import copy
+import csv
 import datetime
-import json
-import sys
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
+from rnnkit.config import Config, ConfigError, at_least, option
 from rnnkit.data.timeseries import (
-    FILL_METHODS,
     StandardScaler,
     TimeSeries,
     calendar_features,
@@ -53,98 +58,158 @@ from rnnkit.metrics.forecasting import (
     smape,
 )
 from rnnkit.models.forecaster import Forecaster, ForecasterConfig
-from rnnkit.training import (
-    ShuffledBatches,
-    StepOutput,
-    TrainConfig,
-    Trainer,
-    TrainResult,
-    model_device,
+from rnnkit.tasks import options as o
+from rnnkit.tasks.base import Report, Setup, Task, TrainedModel, read_source, register
+from rnnkit.training import ShuffledBatches, StepOutput, TrainConfig
+
+__all__ = ["ForecastConfig", "ForecastData", "ForecastModel", "ForecastTask", "forecast_windows"]
+
+CALENDAR_NAMES = ("season_sin", "season_cos")
+SIZE = (
+    lambda v: v >= 0 and (v < 1 or v == int(v)),
+    "a fraction in [0, 1) or a whole number of steps",
 )
 
-__all__ = [
-    "ForecastEvaluation",
-    "ForecastTaskConfig",
-    "PreparedSeries",
-    "evaluate_command",
-    "evaluate_forecaster",
-    "format_evaluation",
-    "predict_command",
-    "prepare_series",
-    "train_forecast",
-]
 
-TASK = "forecast"
-CALENDAR_NAMES = ("season_sin", "season_cos")
+@dataclass
+class ForecastData(Config):
+    csv: str | None = o.data_file(
+        "the series: a CSV file with a header line, a date column and numeric value columns",
+        aliases=("csv",),
+    )
+    target: str | None = option(
+        None, "the column to forecast (required)", metavar="COL", required=True
+    )
+    features: list[str] = option(
+        [],
+        "other value columns fed as inputs, comma-separated (their "
+        "future is unknown, so they need mode direct)",
+        metavar="COLS",
+    )
+    date_column: str | None = option(
+        None, "the date column (none: the first column)", flag="date-col", metavar="COL"
+    )
+    fill: str | None = option(
+        None,
+        "fill missing values by carrying the last one forward or by "
+        "linear interpolation (none: a missing value is an error)",
+        choices=("ffill", "interpolate"),
+    )
+    lookback: int = option(30, "input window length in steps", metavar="N", check=at_least(1))
+    horizon: int = option(1, "steps forecast at once", metavar="N", check=at_least(1))
+    calendar: bool | None = option(
+        None,
+        "add the day of the year (daily dates) or the month of "
+        "the year (monthly dates) as sin/cos inputs (none: when the "
+        "dates are daily, weekly or monthly)",
+    )
+    val_size: float = option(
+        0.1,
+        "validation steps before the test part: a fraction below 1 or a number of steps",
+        metavar="S",
+        check=SIZE,
+    )
+    test_size: float = option(
+        0.2,
+        "test steps at the end: a fraction below 1 or a number of steps",
+        metavar="S",
+        check=SIZE,
+    )
+    period: int = option(
+        0,
+        "season length of the seasonal naive baseline, e.g. 365 for daily "
+        "temperatures, 12 for monthly data (0: from the dates)",
+        metavar="M",
+        check=at_least(0),
+    )
+
+    def validate(self) -> None:
+        columns = [self.target, *self.features]
+        if self.target in self.features:
+            raise ConfigError(
+                "features",
+                f"the target {self.target!r} is always an input; do not list it among the features",
+            )
+        if len(set(columns)) != len(columns):
+            raise ConfigError("features", f"a column is listed twice: {', '.join(self.features)}")
 
 
 @dataclass
-class ForecastTaskConfig:
-    """What data the forecaster learns from (shared by the Python API and ``rnnkit train forecast``).
+class ForecastModel(Config):
+    mode: str = option(
+        "direct",
+        "direct: one head forecasts all horizon steps; autoregressive: a one-step model rolled out",
+        choices=("direct", "autoregressive"),
+    )
+    residual: bool = option(False, "forecast the change from the last observed value")
+    # GRU 32 with the calendar inputs: Melbourne test MAE 1.692 against 1.719 for LSTM 32 without
+    # (benchmarks/tasks_series.py, 1,500 steps).
+    cell: str = o.cell("gru")
+    hidden_size: int = o.hidden(32)
+    num_layers: int = o.layers()
+    dropout: float = o.dropout(0.0, "between layers and before the head")
 
-    Attributes:
-        csv: the series file.
-        target: the column to forecast.
-        features: other value columns fed as inputs beside the target (their future is unknown,
-            so they need ``mode="direct"``).
-        date_column: the date column (default the first column).
-        fill: ``None``, ``"ffill"`` or ``"interpolate"`` for missing values.
-        lookback: input window length L.
-        horizon: steps K forecast at once.
-        calendar: add the season's position (day of year / month of year as sin, cos) as inputs.
-        val_size, test_size: the last steps held out for validation and test (a fraction below 1,
-            else a number of steps).
-        period: season length for the seasonal naive baseline; 0 picks it from the dates
-            (365 for daily dates, 12 for monthly, 52 for weekly, else 1).
 
-    The batch size (training windows per step) is the Trainer's ``TrainConfig.batch_size``.
-    """
+@dataclass
+class ForecastConfig(Config):
+    data: ForecastData = option(factory=ForecastData)
+    model: ForecastModel = option(factory=ForecastModel)
+    train: TrainConfig = option(
+        factory=lambda: TrainConfig(
+            max_steps=1500,
+            batch_size=64,
+            lr=3e-3,
+            warmup_steps=50,
+            eval_every=100,
+            save_every=250,
+            out_dir="runs/forecast",
+        )
+    )
 
-    csv: str
-    target: str
-    features: list[str] = field(default_factory=list)
-    date_column: str | None = None
-    fill: str | None = None
-    lookback: int = 30
-    horizon: int = 1
-    calendar: bool = False
-    val_size: float = 0.1
-    test_size: float = 0.2
-    period: int = 0
+    def validate(self) -> None:
+        if self.data.features and self.model.mode == "autoregressive":
+            raise ConfigError(
+                "model.mode",
+                "autoregressive mode feeds its own forecasts back and "
+                "cannot know the future of the features (data.features: "
+                f"{', '.join(self.data.features)}); use mode direct or no features",
+            )
 
-    def __post_init__(self) -> None:
-        if self.fill is not None and self.fill not in FILL_METHODS:
-            raise RnnkitError(f"fill must be one of {', '.join(FILL_METHODS)}, got {self.fill!r}")
-        for name in ("lookback", "horizon"):
-            if getattr(self, name) < 1:
-                raise RnnkitError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.period < 0:
-            raise RnnkitError(f"period must be >= 0 (0 = from the dates), got {self.period}")
-        if self.target in self.features:
-            raise RnnkitError(f"the target {self.target!r} is always an input; do not list it in features")
+
+@dataclass
+class ForecastState:
+    input_names: list[str]
+    period: int  # of the seasonal naive baseline
+    mase_scale: float | None  # in-sample MAE of persistence on the training target
+    date_column: str | None  # of the training file (None: it had none)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "input_names": list(self.input_names),
+            "period": self.period,
+            "mase_scale": self.mase_scale,
+            "date_column": self.date_column,
+        }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ForecastTaskConfig:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+    def from_dict(cls, data: Any) -> ForecastState:
+        scale = data["mase_scale"]
+        return cls(
+            [str(n) for n in data["input_names"]],
+            int(data["period"]),
+            None if scale is None else float(scale),
+            data["date_column"],
+        )
 
 
 @dataclass
-class PreparedSeries:
-    """A series turned into model inputs (original units).
-
-    Attributes:
-        series: the parsed file.
-        inputs: ``(T, F)`` the target, the feature columns, then the calendar columns.
-        target: ``(T,)`` the target column.
-        input_names: the names of the F input columns.
-        period: the seasonal naive period in use.
-    """
+class Prepared:
+    """A series turned into model inputs (original units): ``inputs (T, F)``, ``target (T,)``."""
 
     series: TimeSeries
     inputs: np.ndarray
     target: np.ndarray
-    input_names: list[str]
+    names: list[str]
     period: int
 
 
@@ -163,364 +228,310 @@ def _auto_period(dates: list[str]) -> int:
     return {1: 365, 7: 52}.get(gap, 1)
 
 
-def build_inputs(series: TimeSeries, task: ForecastTaskConfig) -> PreparedSeries:
-    """The ``(T, F)`` inputs of a series for ``task`` (target, features, calendar)."""
-    target = series.column(task.target)
-    parts = [target[:, None]]
-    names = [task.target]
-    if task.features:
-        parts.append(series.select(task.features))
-        names += list(task.features)
-    if task.calendar:
+def build_inputs(
+    series: TimeSeries, d: ForecastData, period: int = 0, calendar: bool | None = None
+) -> Prepared:
+    """The ``(T, F)`` inputs of a series (target, features, calendar); ``period`` 0: the data's;
+    ``calendar`` None: ``d.calendar``, or when that is None, whether the dates have a season."""
+    target = series.column(d.target)
+    parts, names = [target[:, None], series.select(d.features)], [d.target, *d.features]
+    calendar = d.calendar if calendar is None else calendar
+    if calendar or (calendar is None and _auto_period(series.dates) > 1):
         parts.append(calendar_features(series.dates))
-        names += list(CALENDAR_NAMES)
-    period = task.period or _auto_period(series.dates)
-    return PreparedSeries(series, np.concatenate(parts, axis=1), target, names, period)
+        names += CALENDAR_NAMES
+    inputs = np.concatenate(parts, axis=1)
+    if not np.all(np.isfinite(inputs)):
+        raise RnnkitError(f"{series.source} holds missing or infinite values in {', '.join(names)}")
+    return Prepared(series, inputs, target, names, period or d.period or _auto_period(series.dates))
 
 
-def prepare_series(task: ForecastTaskConfig) -> PreparedSeries:
-    """Read ``task.csv`` and build its inputs; checks that the windows fit in the series."""
-    columns = [task.target, *task.features]
-    if len(set(columns)) != len(columns):
-        raise RnnkitError(f"a column is listed twice in target + features: {columns}")
-    series = read_series(task.csv, date_column=task.date_column, columns=columns, fill=task.fill)
-    window_starts(len(series), task.lookback, task.horizon)  # lookback + horizon vs the series
-    return build_inputs(series, task)
-
-
-# ---------------------------------------------------------------------------- evaluation
-
-
-@dataclass
-class ForecastEvaluation:
-    """Scores of a forecaster and the baselines on one set of windows (original units).
-
-    ``rows`` maps a metric name to ``{"model": x, "persistence": y, "seasonal naive": z}`` (a
-    baseline is missing where it cannot be computed, e.g. too little history for its period).
-    """
-
-    windows: int
-    horizon: int
-    period: int
-    first_date: str
-    last_date: str
-    rows: dict[str, dict[str, float]]
-    forecasts: np.ndarray  # (N, K)
-    actuals: np.ndarray  # (N, K)
-
-
-def _future_inputs(inputs: np.ndarray, first_steps: np.ndarray, horizon: int) -> np.ndarray | None:
-    """Inputs of the forecast steps after the first, ``(N, K-1, F)`` (autoregressive mode)."""
-    if horizon <= 1:
-        return None
-    steps = first_steps[:, None] + 1 + np.arange(horizon - 1)[None, :]  # (N, K-1)
-    return inputs[steps]
-
-
-def evaluate_forecaster(
+def forecast_windows(
     model: Forecaster,
-    prepared: PreparedSeries,
+    prepared: Prepared,
     start: int = 0,
     end: int | None = None,
-    *,
-    mase_scale: float | None = None,
     batch_size: int = 1024,
-) -> ForecastEvaluation:
-    """Score ``model`` on every window whose targets lie in ``[start, end)``, beside persistence and
-    seasonal naive forecasts of the same steps.
-
-    ``mase_scale`` is the in-sample MAE of persistence on the training target (MASE's denominator).
-    """
-    config = model.config
-    if len(prepared.input_names) != config.input_size:
-        raise RnnkitError(
-            f"the model reads {config.input_size} input column(s), the data gives "
-            f"{len(prepared.input_names)} ({', '.join(prepared.input_names)})"
-        )
-    inputs, actuals, first = make_windows(prepared.inputs, prepared.target, config.lookback,
-                                          config.horizon, start, end)
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(forecasts (N, K), actuals (N, K), first target steps (N,))`` of every window whose
+    targets lie in ``[start, end)``, in original units, ``batch_size`` windows at a time."""
+    c = model.config
+    inputs, actuals, first = make_windows(
+        prepared.inputs, prepared.target, c.lookback, c.horizon, start, end
+    )
     if len(first) == 0:
         raise RnnkitError(
-            f"no complete window (lookback {config.lookback} + horizon {config.horizon}) to evaluate "
-            f"in steps {start}..{(end or len(prepared.target)) - 1}"
+            f"no complete window (lookback {c.lookback} + horizon {c.horizon}) in "
+            f"steps {start}..{(end or len(prepared.target)) - 1}"
         )
-    future = _future_inputs(prepared.inputs, first, config.horizon) if config.mode == "autoregressive" else None
-    chunks = []
-    for i in range(0, len(first), batch_size):
-        part_future = None if future is None else future[i : i + batch_size]
-        chunks.append(model.predict(inputs[i : i + batch_size], part_future))
-    forecasts = np.concatenate(chunks, axis=0)  # (N, K)
+    future = None
+    if c.mode == "autoregressive" and c.horizon > 1:  # the inputs of the steps after the first
+        future = prepared.inputs[first[:, None] + 1 + np.arange(c.horizon - 1)[None, :]]
+    chunks = [
+        model.predict(
+            inputs[i : i + batch_size], None if future is None else future[i : i + batch_size]
+        )
+        for i in range(0, len(first), batch_size)
+    ]
+    return np.concatenate(chunks, axis=0), actuals, first
 
-    candidates: dict[str, np.ndarray | None] = {"model": forecasts}
-    candidates["persistence"] = persistence_forecast(prepared.target, first, config.horizon)
+
+def _report(
+    title: str,
+    forecasts: np.ndarray,
+    actuals: np.ndarray,
+    first: np.ndarray,
+    prepared: Prepared,
+    mase_scale: float | None,
+) -> Report:
+    horizon, period, target = actuals.shape[1], prepared.period, prepared.target
+    candidates = {"model": forecasts, "persistence": persistence_forecast(target, first, horizon)}
     try:
-        candidates["seasonal naive"] = seasonal_naive_forecast(prepared.target, first, config.horizon,
-                                                               prepared.period)
+        candidates["seasonal naive"] = seasonal_naive_forecast(target, first, horizon, period)
     except ValueError:
-        candidates["seasonal naive"] = None  # not enough history for one season
-    metrics: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {"MAE": mae, "RMSE": rmse}
+        pass  # too little history for one season: n/a
+    metrics = {"MAE": mae, "RMSE": rmse}
     if not np.any(actuals == 0):
         metrics["MAPE %"] = mape
     metrics["sMAPE %"] = smape
-    rows: dict[str, dict[str, float]] = {}
-    for name, metric in metrics.items():
-        rows[name] = {who: metric(actuals, f) for who, f in candidates.items() if f is not None}
     if mase_scale:
-        rows["MASE"] = {who: mae(actuals, f) / mase_scale for who, f in candidates.items() if f is not None}
-    if config.horizon > 1:
-        for k in (0, config.horizon - 1):
-            rows[f"MAE step {k + 1}"] = {
-                who: mae(actuals[:, k], f[:, k]) for who, f in candidates.items() if f is not None
-            }
+        metrics["MASE"] = lambda y, f: mae(y, f) / mase_scale
+    if horizon > 1:
+        for k in (0, horizon - 1):
+            metrics[f"MAE step {k + 1}"] = lambda y, f, k=k: mae(y[:, k], f[:, k])
+    rows = {
+        name: {who: metric(actuals, f) for who, f in candidates.items()}
+        for name, metric in metrics.items()
+    }
     dates = prepared.series.dates
-    return ForecastEvaluation(
-        windows=len(first), horizon=config.horizon, period=prepared.period,
-        first_date=dates[int(first[0])], last_date=dates[int(first[-1]) + config.horizon - 1],
-        rows=rows, forecasts=forecasts, actuals=actuals,
+    details = (
+        []
+        if "seasonal naive" in candidates
+        else [f"(seasonal naive needs {period} steps of history before each window)"]
+    )
+    return Report(
+        f"{title}: {len(first):,} windows, targets {dates[int(first[0])]} .. "
+        f"{dates[int(first[-1]) + horizon - 1]}, horizon {horizon}; seasonal naive with "
+        f"period {period}",
+        rows,
+        details=details,
     )
 
 
-def format_evaluation(evaluation: ForecastEvaluation, title: str = "test") -> str:
-    """A table of the model's scores beside the baselines."""
-    who = ["model", "persistence", "seasonal naive"]
-    header = ["metric", "model", "persistence", f"seasonal naive (period {evaluation.period})"]
-    lines = [
-        (f"{title}: {evaluation.windows} windows, targets {evaluation.first_date} .. "
-        f"{evaluation.last_date}, horizon {evaluation.horizon}"),
-        f"{header[0]:<12} {header[1]:>10} {header[2]:>12} {header[3]:>28}",
-    ]
-    for name, values in evaluation.rows.items():
-        cells = [f"{values[w]:.4f}" if w in values else "n/a" for w in who]
-        lines.append(f"{name:<12} {cells[0]:>10} {cells[1]:>12} {cells[2]:>28}")
-    if "seasonal naive" not in next(iter(evaluation.rows.values())):
-        lines.append(f"(seasonal naive needs {evaluation.period} steps of history before each window)")
-    return "\n".join(lines)
+def _training_windows(
+    model: Forecaster, prepared: Prepared, starts: np.ndarray, lookback: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Standardised training windows ``(N, L, F)`` and their targets: the K steps after each
+    window (direct), or the next step after every window step (autoregressive), ``(N, K or L)``."""
+    x_all = torch.as_tensor(model.input_scaler.transform(prepared.inputs), dtype=torch.float32)
+    y_all = torch.as_tensor(
+        model.target_scaler.transform(prepared.target[:, None])[:, 0], dtype=torch.float32
+    )  # (T,)
+    first = torch.as_tensor(starts)[:, None]
+    offsets = (
+        torch.arange(1, lookback + 1)
+        if model.config.mode == "autoregressive"
+        else lookback + torch.arange(model.config.horizon)
+    )
+    return x_all[first + torch.arange(lookback)[None, :]], y_all[first + offsets[None, :]]
 
 
-# ---------------------------------------------------------------------------- training
+class ForecastTask(Task):
+    name = "forecast"
+    config_class = ForecastConfig
+    help = "forecaster on a CSV time series"
+    description = (
+        "Train a recurrent forecaster on a CSV file with a header: a date column (the first "
+        "unless named) and value columns. The series is split by time (train, validation, then "
+        "the last test part; nothing shuffled across time), scaled with training statistics only, "
+        "and the validation and test windows are scored with MAE, RMSE, MAPE, sMAPE and MASE "
+        "beside persistence and seasonal naive."
+    )
+    examples = """examples:
+  rnnkit train forecast --data daily-min-temperatures.csv --target Temp --calendar --cell gru
+  rnnkit train forecast --data airline-passengers.csv --target Passengers --lookback 24 \\
+      --test-size 24 --val-size 12 --residual
+  rnnkit evaluate runs/forecast --data recent.csv
+  (head -n 1 recent.csv; tail -n 40 recent.csv) | rnnkit predict runs/forecast --input -"""
+    unit = "window"
+    predict_hint = (
+        "a CSV of recent history with the training columns and its header line (at "
+        "least lookback rows); outputs the next horizon values with their dates"
+    )
 
-
-@dataclass
-class ForecastRun:
-    """What :func:`train_forecast` returns."""
-
-    model: Forecaster
-    prepared: PreparedSeries
-    result: TrainResult
-    test: ForecastEvaluation | None
-    validation: ForecastEvaluation | None
-    task_state: dict[str, Any]
-
-
-def _task_state(task: ForecastTaskConfig, prepared: PreparedSeries, mase_scale: float | None) -> dict[str, Any]:
-    return {
-        "task_config": asdict(task),
-        "input_names": list(prepared.input_names),
-        "period": int(prepared.period),
-        "mase_scale": None if mase_scale is None else float(mase_scale),
-        "date_column": prepared.series.date_column,
-    }
-
-
-def train_forecast(
-    task: ForecastTaskConfig,
-    model_config: ForecasterConfig,
-    train_config: TrainConfig,
-    *,
-    log: Callable[[str], None] | None = None,
-    resume: dict[str, Any] | None = None,
-) -> ForecastRun:
-    """Train a forecaster on ``task.csv`` and score it on the test period (see the module docstring).
-
-    ``model_config`` gives the architecture (cell, hidden size, mode...); its ``input_size``,
-    ``horizon``, ``lookback``, ``target_index`` and scaling are filled in from ``task`` and the data.
-    """
-    say = log or (lambda message: print(message, file=sys.stderr))
-    prepared = prepare_series(task)
-    n = len(prepared.target)
-    split = chronological_split(n, val_size=task.val_size, test_size=task.test_size)
-    if task.features and model_config.mode == "autoregressive":
-        raise RnnkitError(
-            "autoregressive mode feeds its own forecasts back and cannot know the future of "
-            f"--features {','.join(task.features)}; use --mode direct or drop --features"
+    def setup(self, config: ForecastConfig, saved: Any, log) -> Setup:
+        d, settings = config.data, config.train
+        series = read_series(
+            d.csv, date_column=d.date_column, columns=[d.target, *d.features], fill=d.fill
         )
-    train_starts = window_starts(n, task.lookback, task.horizon, 0, split.train_end)
-    if len(train_starts) == 0:
-        raise RnnkitError(
-            f"the training part ({split.train_end} steps) is shorter than lookback + horizon "
-            f"({task.lookback} + {task.horizon}); use a shorter lookback or smaller validation/test parts"
+        n = len(series)
+        window_starts(n, d.lookback, d.horizon)  # lookback + horizon against the series
+        prepared = build_inputs(series, d)
+        split = chronological_split(n, val_size=d.val_size, test_size=d.test_size)
+        starts = window_starts(n, d.lookback, d.horizon, 0, split.train_end)
+        if len(starts) == 0:
+            raise RnnkitError(
+                f"the training part ({split.train_end} steps) is shorter than lookback + horizon "
+                f"({d.lookback} + {d.horizon}); use a shorter lookback or smaller validation and "
+                "test parts"
+            )
+        train_target = prepared.target[: split.train_end]
+        scale = float(np.mean(np.abs(np.diff(train_target)))) if split.train_end > 1 else 0.0
+        state = (
+            ForecastState.from_dict(saved)
+            if saved is not None
+            else ForecastState(prepared.names, prepared.period, scale or None, series.date_column)
         )
+        model, _ = self.restore(config, state.to_dict(), None)
+        model.set_scaling(
+            StandardScaler.fit(prepared.inputs[: split.train_end]), StandardScaler.fit(train_target)
+        )
+        x_train, y_train = _training_windows(model, prepared, starts, d.lookback)
+        autoregressive = config.model.mode == "autoregressive"
 
-    # Scaling from the training steps only: nothing of the validation or test period leaks in.
-    input_scaler = StandardScaler.fit(prepared.inputs[: split.train_end])
-    target_scaler = StandardScaler.fit(prepared.target[: split.train_end])
-    config = ForecasterConfig.from_dict({
-        **asdict(model_config), "input_size": len(prepared.input_names), "horizon": task.horizon,
-        "lookback": task.lookback, "target_index": 0, "input_mean": [], "input_std": [],
-    })
-    torch.manual_seed(train_config.seed)  # the initial weights: one seed, same numbers
-    model = Forecaster(config)
-    model.set_scaling(input_scaler, target_scaler)
-    train_target = prepared.target[: split.train_end]
-    mase_scale = float(np.mean(np.abs(np.diff(train_target)))) if split.train_end > 1 else None
-    mase_scale = mase_scale or None
+        def loss_fn(model: Forecaster, batch) -> StepOutput:
+            x, y = batch
+            prediction = model.step_predictions(x) if autoregressive else model(x)
+            return StepOutput(F.mse_loss(prediction, y), items=len(x))
 
-    x_all = torch.as_tensor(input_scaler.transform(prepared.inputs), dtype=torch.float32)  # (T, F)
-    y_all = torch.as_tensor(target_scaler.transform(prepared.target[:, None])[:, 0], dtype=torch.float32)  # (T,)
-    steps_in = torch.as_tensor(train_starts)[:, None] + torch.arange(task.lookback)[None, :]  # (N, L)
-    autoregressive = config.mode == "autoregressive"
-    # Direct: the K steps after the window. Autoregressive: the next step after every window step.
-    offsets = torch.arange(1, task.lookback + 1) if autoregressive else task.lookback + torch.arange(task.horizon)
-    steps_out = torch.as_tensor(train_starts)[:, None] + offsets[None, :]  # (N, L or K)
-    x_train, y_train = x_all[steps_in], y_all[steps_out]  # (N, L, F), (N, L or K)
-
-    def collate(indices: list[int]):
-        index = torch.as_tensor(indices)
-        return x_train[index], y_train[index]
-
-    def loss_fn(model: Forecaster, batch) -> StepOutput:
-        x, y = batch
-        prediction = model.step_predictions(x) if autoregressive else model(x)
-        return StepOutput(F.mse_loss(prediction, y), items=len(x))
-
-    val_starts = window_starts(n, task.lookback, task.horizon, split.train_end, split.val_end)
-    eval_fn = None
-    best: dict[str, Any] = {"loss": float("inf"), "state": None}
-    if len(val_starts):
-        x_val, y_val, first_val = make_windows(prepared.inputs, prepared.target, task.lookback, task.horizon,
-                                               split.train_end, split.val_end)
-        future_val = _future_inputs(prepared.inputs, first_val, task.horizon) if autoregressive else None
-        y_val_z = torch.as_tensor(target_scaler.transform(y_val[..., None])[..., 0], dtype=torch.float32)
-        xv = torch.as_tensor(input_scaler.transform(x_val), dtype=torch.float32)
-        fv = None if future_val is None else torch.as_tensor(input_scaler.transform(future_val), dtype=torch.float32)
+        parts = {"validation": (split.train_end, split.val_end), "test": (split.val_end, n)}
+        found = {
+            part: len(window_starts(n, d.lookback, d.horizon, *bounds)) > 0
+            for part, bounds in parts.items()
+        }
+        log(
+            f"forecast: {n:,} steps of {d.target!r} ({series.source}); inputs "
+            f"{', '.join(prepared.names)}; train {split.train_end:,} / validation "
+            f"{split.val_end - split.train_end:,} / test {n - split.val_end:,} steps; "
+            f"{len(starts):,} training windows"
+        )
+        for part in (p for p, ok in found.items() if not ok):
+            log(
+                f"note: the {part} part holds no complete window (lookback {d.lookback} + horizon "
+                f"{d.horizon}), so there is no {part} report"
+                + ("; training without validation" if part == "validation" else "")
+            )
 
         def eval_fn(model: Forecaster) -> dict[str, float]:
-            device = model_device(model)
-            z = model(xv.to(device), None if fv is None else fv.to(device))  # (N, K)
-            loss = float(F.mse_loss(z, y_val_z.to(device)))
-            scale = model.config.target_std
-            errors = (z.cpu().double() - y_val_z.double()).abs().mean().item() * scale
-            if loss < best["loss"]:  # keep the best weights in memory for the test report
-                best["loss"] = loss
-                best["state"] = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
-            return {"loss": loss, "mae": errors}
-    else:
-        say(f"note: the validation part holds no complete window (lookback {task.lookback} + horizon "
-            f"{task.horizon}); training without validation")
+            forecasts, actuals, _ = forecast_windows(model, prepared, *parts["validation"])
+            errors = (forecasts - actuals) / model.target_scaler.divisor[0]
+            return {"loss": float(np.mean(errors**2)), "mae": mae(actuals, forecasts)}
 
-    state = _task_state(task, prepared, mase_scale)
-    batches = ShuffledBatches(len(train_starts), min(train_config.batch_size, len(train_starts)), collate,
-                              seed=train_config.seed)
-    say(f"forecast: {n} steps of {task.target!r} ({prepared.series.source}); inputs "
-        f"{', '.join(prepared.input_names)}; train {split.train_end} / val {split.val_end - split.train_end} / "
-        f"test {n - split.val_end} steps; {len(train_starts)} training windows")
-    trainer = Trainer(model, train_config, batches, loss_fn, eval_fn=eval_fn, task=TASK,
-                      model_config=asdict(model.config), task_state=state, unit="window", log=log)
-    result = trainer.fit(resume=resume)
-    if best["state"] is not None:
-        model.load_state_dict(best["state"])
-    model.cpu()
+        def report(trained: TrainedModel) -> list[Report]:
+            return [
+                _report(
+                    part,
+                    *forecast_windows(trained.model, prepared, *parts[part]),
+                    prepared,
+                    state.mase_scale,
+                )
+                for part in parts
+                if found[part]
+            ]
 
-    test = validation = None
-    if split.val_end < n and len(window_starts(n, task.lookback, task.horizon, split.val_end, n)):
-        test = evaluate_forecaster(model, prepared, split.val_end, n, mase_scale=mase_scale)
-    if len(val_starts):
-        validation = evaluate_forecaster(model, prepared, split.train_end, split.val_end, mase_scale=mase_scale)
-    return ForecastRun(model, prepared, result, test, validation, state)
-
-
-# ---------------------------------------------------------------------------- checkpoints and commands
-
-
-def load_forecaster(checkpoint: dict[str, Any]) -> tuple[Forecaster, dict[str, Any]]:
-    """Rebuild the trained model and its task state from a loaded checkpoint."""
-    try:
-        config = ForecasterConfig.from_dict(dict(checkpoint["model_config"]))
-        model = Forecaster(config)
-        model.load_state_dict(checkpoint["model_state"])
-        state = dict(checkpoint["task_state"])
-        ForecastTaskConfig.from_dict(dict(state["task_config"]))
-        list(state["input_names"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as error:
-        where = checkpoint.get("path", "the checkpoint")
-        raise RnnkitError(f"{where} is not a valid forecast checkpoint: {' '.join(str(error).split())[:200]}") from error
-    model.eval()
-    return model, state
-
-
-def _read_like_training(path: str, state: dict[str, Any], *, stdin: TextIO | None = None) -> PreparedSeries:
-    """Read a series file with the columns, date column, fill and calendar of the training run."""
-    task = ForecastTaskConfig.from_dict(dict(state["task_config"]))
-    columns = [task.target, *task.features]
-    if path == "-":
-        import tempfile
-
-        text = (stdin or sys.stdin).read()
-        with tempfile.TemporaryDirectory() as folder:
-            file = Path(folder) / "stdin.csv"
-            file.write_text(text, encoding="utf-8")
-            series = read_series(file, date_column=state.get("date_column") or task.date_column,
-                                 columns=columns, fill=task.fill)
-        series.source = "<stdin>"
-    else:
-        series = read_series(path, date_column=state.get("date_column") or task.date_column,
-                             columns=columns, fill=task.fill)
-    task.period = int(state.get("period") or task.period)
-    return build_inputs(series, task)
-
-
-def evaluate_command(args: Any, checkpoint: dict[str, Any]) -> int:
-    """``rnnkit evaluate DIR --data FILE`` for a forecaster: score every complete window of FILE
-    (a CSV with the training columns) beside persistence and seasonal naive; prints the table."""
-    model, state = load_forecaster(checkpoint)
-    data = getattr(args, "data", None)
-    if not data:
-        raise RnnkitError("a forecast checkpoint needs --data FILE: a CSV series with the training columns")
-    prepared = _read_like_training(str(data), state)
-    window_starts(len(prepared.target), model.config.lookback, model.config.horizon)
-    evaluation = evaluate_forecaster(model, prepared, mase_scale=state.get("mase_scale"))
-    print(format_evaluation(evaluation, title=str(Path(str(data)).name)))
-    return 0
-
-
-def forecast_next(model: Forecaster, prepared: PreparedSeries) -> list[dict[str, Any]]:
-    """Forecast the ``horizon`` steps after the end of ``prepared``: one dict per step with its date."""
-    config = model.config
-    n = len(prepared.target)
-    if n < config.lookback:
-        raise RnnkitError(
-            f"the input has {n} steps, fewer than the lookback of {config.lookback} the model reads"
+        batches = ShuffledBatches(
+            len(starts),
+            min(settings.batch_size, len(starts)),
+            lambda i: (x_train[i], y_train[i]),
+            seed=settings.seed,
         )
-    window = prepared.inputs[-config.lookback:]  # (L, F)
-    dates = next_dates(prepared.series.dates, config.horizon)
-    future = None
-    if config.mode == "autoregressive" and config.input_size > 1 and config.horizon > 1:
-        # Only calendar features can be fed ahead (training refused other features in this mode).
-        future = np.zeros((config.horizon - 1, config.input_size))
-        future[:, 1:] = calendar_features(dates[:-1])
-    values = model.predict(window, future)  # (K,)
-    return [
-        {"date": date, "step": k + 1, "forecast": float(value)}
-        for k, (date, value) in enumerate(zip(dates, values))
-    ]
+        return Setup(
+            model,
+            batches,
+            loss_fn,
+            eval_fn if found["validation"] else None,
+            state,
+            state.to_dict(),
+            report,
+        )
+
+    def restore(self, config: ForecastConfig, saved, model_config):
+        state = ForecastState.from_dict(saved)
+        if model_config is not None:
+            return Forecaster(ForecasterConfig.from_dict(dict(model_config))), state
+        d, m = config.data, config.model
+        return Forecaster(
+            ForecasterConfig(
+                input_size=len(state.input_names),
+                horizon=d.horizon,
+                lookback=d.lookback,
+                mode=m.mode,
+                residual=m.residual,
+                cell=m.cell,
+                hidden_size=m.hidden_size,
+                num_layers=m.num_layers,
+                dropout=m.dropout,
+            )
+        ), state
+
+    def evaluate(self, trained: TrainedModel, data: Any = None, *, batch_size=None) -> list[Report]:
+        """Scores of every complete window of ``data`` beside persistence and seasonal naive.
+
+        ``data``: a CSV file with the training columns and a header line (``"-"``: standard
+        input), or a :class:`~rnnkit.data.timeseries.TimeSeries` holding those columns.
+        ``batch_size``: windows per batch (default 1024).
+        """
+        prepared, name = _read(trained, data)
+        c = trained.model.config
+        window_starts(len(prepared.target), c.lookback, c.horizon)
+        found = forecast_windows(trained.model, prepared, batch_size=batch_size or 1024)
+        return [_report(name, *found, prepared, trained.state.mase_scale)]
+
+    def predict(self, trained: TrainedModel, inputs: Any) -> list[dict[str, Any]]:
+        """The ``horizon`` values after the end of ``inputs``: the recent history (a CSV file with
+        the training columns and a header line, at least ``lookback`` rows; ``"-"``: standard
+        input; or a :class:`~rnnkit.data.timeseries.TimeSeries`).
+
+        One record per forecast step ``k`` (1..horizon): ``{"line": k, "date", "step": k,
+        "forecast"}`` (6 significant digits). The whole input is one history, so ``"line"`` here
+        is the output line, the step, not an input line.
+        """
+        prepared, name = _read(trained, inputs)
+        c = trained.model.config
+        if len(prepared.target) < c.lookback:
+            raise RnnkitError(
+                f"{name} has {len(prepared.target)} steps, fewer than the lookback "
+                f"of {c.lookback} the model reads"
+            )
+        dates = next_dates(prepared.series.dates, c.horizon)
+        future = None
+        if c.mode == "autoregressive" and c.input_size > 1 and c.horizon > 1:
+            # Only calendar inputs can be fed ahead (features need mode direct).
+            future = np.zeros((c.horizon - 1, c.input_size))
+            future[:, 1:] = calendar_features(dates[:-1])
+        values = trained.model.predict(prepared.inputs[-c.lookback :], future)  # (K,)
+        return [
+            {"line": k, "date": date, "step": k, "forecast": float(f"{value:.6g}")}
+            for k, (date, value) in enumerate(zip(dates, values), start=1)
+        ]
 
 
-def predict_command(args: Any, checkpoint: dict[str, Any]) -> int:
-    """``rnnkit predict DIR --input FILE|-`` for a forecaster: read the recent history (a CSV with the
-    training columns, at least ``lookback`` rows) and write the next ``horizon`` forecasts as JSON
-    lines ``{"date", "step", "forecast"}`` to ``--output`` or stdout."""
-    model, state = load_forecaster(checkpoint)
-    source = getattr(args, "input", None)
-    if not source:
-        raise RnnkitError("a forecast checkpoint needs --input FILE (or - for stdin): a CSV of recent history")
-    prepared = _read_like_training(str(source), state)
-    rows = forecast_next(model, prepared)
-    text = "".join(json.dumps(row) + "\n" for row in rows)
-    output = getattr(args, "output", None)
-    if output and output != "-":
-        from rnnkit.checkpoint import atomic_write
+def _read(trained: TrainedModel, data: Any) -> tuple[Prepared, str]:
+    """A series read as in training (columns, date column, fill, calendar, period) and its name."""
+    d, state = trained.config.data, trained.state
+    if isinstance(data, TimeSeries):
+        return build_inputs(
+            data, d, state.period, CALENDAR_NAMES[0] in state.input_names
+        ), "the given series"
+    if not isinstance(data, (str, Path)):
+        raise TypeError(
+            f"expected a CSV file path, '-' for standard input, or a TimeSeries, got "
+            f"{type(data).__name__}"
+        )
+    text, name = read_source(data, "series")
+    columns = [d.target, *d.features]
+    wanted = [state.date_column, *columns] if state.date_column else columns
+    first = next((line for line in text.removeprefix("\ufeff").splitlines() if line.strip()), "")
+    header = [cell.strip() for cell in next(csv.reader([first]), [])]
+    if first and not set(wanted) & set(header):
+        raise RnnkitError(
+            f"{name} needs a header line naming the training columns "
+            f"({', '.join(wanted)}) as its first line; its first line reads "
+            f"{first.strip()[:80]!r}"
+        )
+    series = read_series(
+        name, text=text, date_column=state.date_column or "", columns=columns, fill=d.fill
+    )
+    return build_inputs(series, d, state.period, CALENDAR_NAMES[0] in state.input_names), name
 
-        atomic_write(output, lambda file: file.write(text.encode("utf-8")))
-    else:
-        sys.stdout.write(text)
-    return 0
+
+register(ForecastTask())

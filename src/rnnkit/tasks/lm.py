@@ -1,29 +1,36 @@
-"""Language modelling, end to end: train, evaluate and sample a character-level recurrent model.
+"""Character language models: train with truncated back-propagation through time, evaluate, sample.
 
-The command line only parses arguments into the configs below and calls :func:`train_lm`,
-:func:`evaluate_lm` and :func:`sample_lm`; the Python API calls the same functions.
+Python API::
 
-Checkpoints of this task have ``task = "lm"``, ``model_config`` = ``asdict(LanguageModelConfig)``
-and ``task_state = {"vocab": Vocabulary.to_dict(), "data": asdict(LMDataConfig), "corpus": str}``.
+    import rnnkit
+    from rnnkit.tasks.lm import SampleConfig, sample
+
+    run = rnnkit.train("lm", {"data": {"text": "notes.txt"}, "train": {"max_minutes": 5}})
+    print(sample(run.trained, SampleConfig(prompt="Dear ", length=200))[0])
+
+The first 90% of the text trains and the last 10% validates. Evaluations during training read
+the first ``eval_chars`` validation characters (for speed, and said so); the final report reads
+all of them, beside two baselines fitted on the training text: the unigram and the bigram
+character frequencies (add-one and Dirichlet smoothed). The checkpoint's task state holds the
+config, the vocabulary and those counts.
 """
 
 from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
-from tqdm.auto import tqdm
 
-from rnnkit.checkpoint import load_checkpoint
+from rnnkit.config import Config, ConfigError, at_least, option, positive
 from rnnkit.data.text import (
     BUILTIN_CORPUS_CHARS,
-    Corpus,
     TBPTTBatch,
     TBPTTBatches,
     char_vocabulary,
@@ -37,136 +44,145 @@ from rnnkit.data.text import (
 from rnnkit.data.vocab import Vocabulary
 from rnnkit.errors import RnnkitError
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig, detach_state
-from rnnkit.training import (
-    StepOutput,
-    TrainConfig,
-    Trainer,
-    TrainResult,
-    model_device,
-    resolve_device,
-    seed_everything,
-)
+from rnnkit.tasks import options as o
+from rnnkit.tasks.base import Example, Report, Setup, Task, TrainedModel, get_task, register
+from rnnkit.training import StepOutput, TrainConfig, model_device
 
 __all__ = [
-    "DEFAULT_MODEL",
-    "DEFAULT_SEQ_LEN",
-    "DEFAULT_TRAIN",
-    "LMDataConfig",
-    "LMTrainOutcome",
+    "LMConfig",
+    "LMData",
+    "LMModel",
+    "LMTask",
     "SampleConfig",
     "TBPTTLoss",
-    "evaluate_lm",
-    "load_lm",
-    "sample_lm",
+    "sample",
     "text_loss",
-    "train_lm",
 ]
 
 LN2 = math.log(2.0)
 
-# Defaults of `rnnkit train lm` and `rnnkit demo`, chosen with benchmarks/shakespeare.py (see
-# docs/language-model.md): on 2 CPU cores, many small updates at a high learning rate beat a larger
-# model or batch within minutes (LSTM 256, 32 x 64 chars, lr 8e-2 decaying to 8e-4).
-DEFAULT_MODEL: dict[str, Any] = {
-    "cell": "lstm",
-    "embedding_size": 64,
-    "hidden_size": 256,
-    "num_layers": 1,
-    "dropout": 0.0,
-    "tie_weights": False,
-}
-DEFAULT_TRAIN = TrainConfig(
-    max_steps=3000, batch_size=32, lr=8e-2, warmup_steps=50, min_lr_ratio=0.01, weight_decay=0.1,
-    eval_every=250, save_every=250, out_dir="runs/lm",
-)
-DEFAULT_SEQ_LEN = 64
 
-# What to use instead of a generic command this task has no ``*_command`` for (see task_command).
-COMMAND_HINTS = {"predict_command": "use rnnkit sample for a language model"}
-
-
-def _info(message: str) -> None:
-    """Progress information goes to standard output (above any progress bar on stderr)."""
-    tqdm.write(message, file=sys.stdout)
-    sys.stdout.flush()
-
-
-def _warn(message: str) -> None:
-    """Warnings go to standard error, one line each."""
-    print(message, file=sys.stderr, flush=True)
+@dataclass
+class LMData(Config):
+    text: str | None = option(
+        None,
+        "UTF-8 text file to learn (none: the built-in corpus, this machine's Python "
+        "standard-library sources)",
+        flag="data",
+        aliases=("text",),
+        metavar="FILE",
+        file=True,
+    )
+    seq_len: int = option(
+        64, "characters per chunk of back-propagation through time", metavar="L", check=at_least(1)
+    )
+    val_fraction: float = option(
+        0.1,
+        "the last part of the text held out for validation",
+        metavar="F",
+        check=(lambda v: 0 < v < 1, "in (0, 1)"),
+    )
+    eval_chars: int | None = option(
+        50_000,
+        "evaluations during training read the first N validation characters (none: all); "
+        "the final report reads all",
+        metavar="N",
+        check=at_least(2),
+    )
+    eval_streams: int = option(
+        16, "parallel streams when evaluating (speed only)", metavar="S", check=at_least(1)
+    )
+    max_builtin_chars: int = option(
+        BUILTIN_CORPUS_CHARS, "characters of the built-in corpus", metavar="N", check=at_least(1000)
+    )
 
 
 @dataclass
-class LMDataConfig:
-    """Which text and how it is cut for training.
+class LMModel(Config):
+    # Defaults chosen with benchmarks/shakespeare.py (docs/language-model.md): on 2 CPU cores,
+    # many small updates at a high learning rate beat a larger model or batch within minutes.
+    cell: str = o.cell()
+    embedding_size: int = o.embedding(64)
+    hidden_size: int = o.hidden(256)
+    num_layers: int = o.layers()
+    dropout: float = o.dropout(0.0, "on embeddings, between layers and before the head")
+    tie_weights: bool = option(
+        False,
+        "share the embedding with the output layer (needs the "
+        "embedding size equal to the hidden size)",
+    )
 
-    Attributes:
-        text: path of a UTF-8 text file; ``None`` for the built-in corpus (Python sources).
-        seq_len: characters per TBPTT chunk (the truncation length).
-        val_fraction: the last part of the text kept for validation (contiguous split).
-        eval_chars: evaluations during training read at most this many validation characters
-            (``None``: all).
-        full_final_eval: after training, measure the loss on the whole validation split (the
-            figure reported); ``False`` reports the last evaluation on ``eval_chars`` instead.
-        eval_streams: parallel streams for evaluation (speed; each starts from a zero state).
-        max_builtin_chars: cap of the built-in corpus.
-    """
-
-    text: str | None = None
-    seq_len: int = DEFAULT_SEQ_LEN
-    val_fraction: float = 0.1
-    eval_chars: int | None = 50_000
-    full_final_eval: bool = True
-    eval_streams: int = 16
-    max_builtin_chars: int = BUILTIN_CORPUS_CHARS
-
-    def __post_init__(self) -> None:
-        if self.seq_len < 1:
-            raise RnnkitError(f"sequence length must be >= 1, got {self.seq_len}")
-        if not 0.0 < self.val_fraction < 1.0:
-            raise RnnkitError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
-        if self.eval_chars is not None and self.eval_chars < 2:
-            raise RnnkitError(f"eval_chars must be >= 2, got {self.eval_chars}")
-        if self.eval_streams < 1:
-            raise RnnkitError(f"eval_streams must be >= 1, got {self.eval_streams}")
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> LMDataConfig:
-        """Rebuild from ``asdict()`` output (unknown keys ignored)."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+    def validate(self) -> None:
+        if self.tie_weights and self.embedding_size != self.hidden_size:
+            raise ConfigError(
+                "tie_weights",
+                f"needs embedding_size equal to hidden_size, got "
+                f"{self.embedding_size} and {self.hidden_size}",
+            )
 
 
 @dataclass
-class SampleConfig:
-    """Options of :func:`sample_lm` (see :meth:`LanguageModel.generate`).
+class LMConfig(Config):
+    data: LMData = option(factory=LMData)
+    model: LMModel = option(factory=LMModel)
+    train: TrainConfig = option(
+        factory=lambda: TrainConfig(
+            max_steps=3000,
+            batch_size=32,
+            lr=8e-2,
+            warmup_steps=50,
+            min_lr_ratio=0.01,
+            weight_decay=0.1,
+            out_dir="runs/lm",
+        )
+    )
 
-    An empty ``prompt`` starts the text after a newline; the prompt is printed before the sample.
-    """
 
-    prompt: str = ""
-    length: int = 500
-    temperature: float = 0.8
-    top_k: int | None = None
-    top_p: float | None = None
-    greedy: bool = False
-    num_samples: int = 1
-    seed: int | None = None
-    stop: str | None = None
+@dataclass
+class SampleConfig(Config):
+    """Options of :func:`sample` (see :meth:`LanguageModel.generate`)."""
 
-    def __post_init__(self) -> None:
-        if self.length < 0:
-            raise RnnkitError(f"length must be >= 0, got {self.length}")
-        if not self.temperature > 0 or not math.isfinite(self.temperature):
-            raise RnnkitError(f"temperature must be > 0, got {self.temperature}")
-        if self.top_k is not None and self.top_k < 1:
-            raise RnnkitError(f"top-k must be >= 1, got {self.top_k}")
-        if self.top_p is not None and not 0.0 < self.top_p <= 1.0:
-            raise RnnkitError(f"top-p must be in (0, 1], got {self.top_p}")
-        if self.num_samples < 1:
-            raise RnnkitError(f"number of samples must be >= 1, got {self.num_samples}")
-        if self.stop == "":
-            raise RnnkitError("the stop string must not be empty")
+    prompt: str = option(
+        "",
+        "text to continue (empty: start after a newline); characters the "
+        "model does not know are read as <unk> after a warning",
+        metavar="TEXT",
+    )
+    length: int = option(
+        500, "characters to generate after the prompt", metavar="N", check=at_least(0)
+    )
+    temperature: float = option(
+        0.8,
+        "divide the logits by T: lower is safer, higher is wilder",
+        metavar="T",
+        check=positive(),
+    )
+    top_k: int | None = option(
+        None,
+        "sample only among the K most likely characters (none: all)",
+        metavar="K",
+        check=at_least(1),
+    )
+    top_p: float | None = option(
+        None,
+        "nucleus sampling: only the most likely characters whose "
+        "probabilities add up to P (none: all)",
+        metavar="P",
+        check=(lambda v: 0 < v <= 1, "in (0, 1]"),
+    )
+    greedy: bool = option(
+        False, "always take the most likely character (ignores temperature, top-k, top-p and seed)"
+    )
+    num_samples: int = option(
+        1, "how many samples, generated together", metavar="N", check=at_least(1)
+    )
+    seed: int | None = option(None, "seed of the sampling, for reproducible samples (none: random)")
+    stop: str | None = option(
+        None,
+        "end a sample where it writes TEXT (not printed)",
+        metavar="TEXT",
+        check=(lambda v: v != "", "not empty"),
+    )
 
 
 class TBPTTLoss:
@@ -198,8 +214,7 @@ class TBPTTLoss:
 def text_loss(model: LanguageModel, ids: Tensor, *, streams: int = 16, chunk: int = 512) -> float:
     """Mean loss in nats per character over every next-character prediction of ``ids``."""
     inputs, targets = stream_matrix(ids, streams)  # (S, T) each
-    device = model_device(model)
-    was_training = model.training
+    device, was_training = model_device(model), model.training
     model.eval()
     total, count, state = 0.0, 0, None
     try:
@@ -207,8 +222,14 @@ def text_loss(model: LanguageModel, ids: Tensor, *, streams: int = 16, chunk: in
             x = inputs[:, start : start + chunk].to(device)
             y = targets[:, start : start + chunk].to(device)
             logits, state = model(x, state)  # (S, C, V)
-            total += float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1),
-                                           ignore_index=-100, reduction="sum"))
+            total += float(
+                F.cross_entropy(
+                    logits.reshape(-1, logits.shape[-1]),
+                    y.reshape(-1),
+                    ignore_index=-100,
+                    reduction="sum",
+                )
+            )
             count += int((y != -100).sum())
     finally:
         model.train(was_training)
@@ -216,172 +237,219 @@ def text_loss(model: LanguageModel, ids: Tensor, *, streams: int = 16, chunk: in
 
 
 @dataclass
-class LMTrainOutcome:
-    """What :func:`train_lm` returns."""
-
-    result: TrainResult
-    model: LanguageModel
+class LMState:
     vocab: Vocabulary
-    corpus: Corpus
-    val_loss: float | None  # nats/char of the final model (whole validation split by default)
-    train_chars: int
-    val_chars: int
-    val_loss_chars: int = 0  # how many validation characters val_loss covers
+    bigrams: Tensor  # (V, V) counts of (character, next character) in the training text
+    corpus: str  # where the text came from
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"vocab": self.vocab.to_dict(), "bigrams": self.bigrams, "corpus": self.corpus}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> LMState:
+        return cls(Vocabulary.from_dict(data["vocab"]), data["bigrams"], str(data["corpus"]))
+
+    def baselines(self, ids: Tensor) -> dict[str, float]:
+        """Nats per character of the unigram and bigram models on the predictions of ``ids``."""
+        counts = self.bigrams.double()  # (V, V)
+        unigram = (counts.sum(0) + 1) / (counts.sum() + len(counts))  # add-one smoothing, (V,)
+        prev, nxt = ids[:-1], ids[1:]
+        # Dirichlet smoothing towards the unigram: (n(a, b) + unigram(b)) / (n(a) + 1)
+        bigram = (counts[prev, nxt] + unigram[nxt]) / (counts[prev].sum(1) + 1)
+        return {"unigram": -unigram[nxt].log().mean().item(), "bigram": -bigram.log().mean().item()}
 
 
-def _progress(loss: float) -> dict[str, str]:
-    return {"loss": f"{loss:.3f}", "bpc": f"{loss / LN2:.3f}"}
+def _report(model_loss: float, state: LMState, ids: Tensor, title: str) -> Report:
+    losses = {"model": model_loss, **state.baselines(ids)}
+    rows = {
+        "loss (nats/char)": losses,
+        "bits/char": {k: v / LN2 for k, v in losses.items()},
+        "perplexity": {k: math.exp(v) for k, v in losses.items()},
+    }
+    return Report(title, rows)
 
 
-def train_lm(
-    train: TrainConfig,
-    data: LMDataConfig,
-    model: dict[str, Any] | None = None,
-    *,
-    resume: dict[str, Any] | None = None,
-    log: Callable[[str], None] = _info,
-    warn: Callable[[str], None] = _warn,
-    callbacks: Sequence[Callable[[Trainer, str, dict[str, Any]], None]] = (),
-) -> LMTrainOutcome:
-    """Train a character language model.
+def _warn(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
-    ``model`` holds :class:`LanguageModelConfig` fields other than ``vocab_size`` (which comes from
-    the text). With ``resume`` (a checkpoint from :func:`rnnkit.checkpoint.load_checkpoint`), the
-    model, vocabulary and data settings come from the checkpoint and training continues exactly.
-    ``callbacks`` are handed to the :class:`~rnnkit.training.Trainer`.
-    """
-    if resume is not None:
-        state = resume.get("task_state", {})
-        vocab = Vocabulary.from_dict(state.get("vocab", {}))
-        saved = state.get("data", {})
-        # The saved data settings (the text too, unless another is given) make the resume exact.
-        data = LMDataConfig.from_dict({**saved, "text": data.text if data.text is not None else saved.get("text")})
-        try:
-            model_config = LanguageModelConfig.from_dict(resume["model_config"])
-        except (TypeError, ValueError) as error:
-            raise RnnkitError(f"checkpoint {resume.get('path')}: bad model config: {error}") from error
-    corpus = load_corpus(data.text, data.max_builtin_chars)
-    log(corpus.description)
-    if resume is None:
-        vocab = char_vocabulary(corpus.text)
-        try:
-            model_config = LanguageModelConfig(vocab_size=len(vocab), **(model or {}))
-        except ValueError as error:
-            raise RnnkitError(str(error)) from error
-    train_text, val_text = split_text(corpus.text, data.val_fraction)
-    train_ids = encode_text(vocab, train_text, warn=warn, what="training text")
-    val_ids = encode_text(vocab, val_text, warn=warn, what="validation text")
-    batches = TBPTTBatches(train_ids, train.batch_size, data.seq_len, seed=train.seed)
-    has_val = len(val_ids) >= 2
-    eval_ids = val_ids[: data.eval_chars] if data.eval_chars else val_ids
 
-    seed_everything(train.seed)
-    lm = LanguageModel(model_config)
-    log(
-        f"model: {model_config.num_layers}-layer {model_config.cell.upper()}, hidden "
-        f"{model_config.hidden_size}, embedding {model_config.embedding_size}, vocabulary {len(vocab)}, "
-        f"{lm.num_parameters():,} parameters; training on {len(train_ids):,} characters, "
-        f"validating on {len(val_ids):,}"
+class LMTask(Task):
+    name = "lm"
+    config_class = LMConfig
+    help = "character language model on a UTF-8 text"
+    description = (
+        "Train a character-level recurrent language model with truncated back-propagation "
+        "through time (the state is carried from chunk to chunk). The first 90% of the text "
+        "trains, the last 10% validates."
     )
+    examples = """examples:
+  rnnkit train lm --data shakespeare.txt --max-minutes 10
+  rnnkit train lm                                   # the built-in corpus: Python sources
+  rnnkit train lm --data notes.txt --cell gru --layers 2 --hidden 256 --out runs/notes
+  rnnkit train lm --resume --out runs/notes         # continue an interrupted run
+  rnnkit sample runs/notes --prompt "Dear " --length 300"""
+    unit = "char"
+    predict_hint = "a language model writes text: use sample (rnnkit sample RUN)"
 
-    def eval_fn(m: nn.Module) -> dict[str, float]:
-        loss = text_loss(m, eval_ids, streams=data.eval_streams)
-        return {"loss": loss, "bpc": loss / LN2}
-
-    trainer = Trainer(
-        lm, train, batches, TBPTTLoss(),
-        eval_fn=eval_fn if has_val else None,
-        task="lm",
-        model_config=asdict(model_config),
-        task_state={"vocab": vocab.to_dict(), "data": asdict(data), "corpus": corpus.description},
-        progress_fn=_progress,
-        unit="char",
-        log=log,
-        callbacks=callbacks,
-    )
-    if train.out_dir is not None:
-        log(f"writing checkpoints and metrics to {train.out_dir}")
-    result = trainer.fit(resume=resume)
-    val_loss, scored = None, 0
-    if has_val:
-        if (len(eval_ids) == len(val_ids) or not data.full_final_eval) and result.val_metrics is not None:
-            val_loss, scored = result.val_metrics["loss"], len(eval_ids) - 1
+    def setup(self, config: LMConfig, saved: Any, log) -> Setup:
+        d, settings = config.data, config.train
+        corpus = load_corpus(d.text, d.max_builtin_chars)
+        log(corpus.description)
+        train_text, val_text = split_text(corpus.text, d.val_fraction)
+        if saved is not None:
+            state = LMState.from_dict(saved)
+            train_ids = encode_text(state.vocab, train_text, warn=log, what="training text")
         else:
-            val_loss, scored = text_loss(lm, val_ids, streams=data.eval_streams), len(val_ids) - 1
-    return LMTrainOutcome(result, lm, vocab, corpus, val_loss, len(train_ids), len(val_ids), scored)
+            vocab = char_vocabulary(corpus.text)
+            train_ids = encode_text(vocab, train_text)
+            bigrams = torch.zeros(len(vocab), len(vocab), dtype=torch.long)
+            bigrams.view(-1).index_add_(
+                0,
+                train_ids[:-1] * len(vocab) + train_ids[1:],
+                torch.ones(len(train_ids) - 1, dtype=torch.long),
+            )
+            state = LMState(vocab, bigrams, corpus.description)
+        val_ids = encode_text(state.vocab, val_text, warn=log, what="validation text")
+        model, _ = self.restore(config, state.to_dict(), None)
+        batches = TBPTTBatches(train_ids, settings.batch_size, d.seq_len, seed=settings.seed)
+        eval_ids = val_ids[: d.eval_chars] if d.eval_chars else val_ids
+        log(
+            f"model: {config.model.num_layers}-layer {config.model.cell.upper()}, hidden "
+            f"{config.model.hidden_size}, vocabulary {len(state.vocab)}, "
+            f"{model.num_parameters():,} parameters; {len(train_ids):,} training characters"
+        )
+        if len(val_ids) >= 2:
+            log(
+                f"validating every {settings.eval_every:,} steps on the first {len(eval_ids):,} of "
+                f"{len(val_ids):,} validation characters; the final report reads all of them"
+            )
+
+        def eval_fn(model: nn.Module) -> dict[str, float]:
+            loss = text_loss(model, eval_ids, streams=d.eval_streams)
+            return {"loss": loss, "bpc": loss / LN2}
+
+        def report(trained: TrainedModel) -> list[Report]:
+            if len(val_ids) < 2:
+                return []
+            loss = text_loss(trained.model, val_ids, streams=d.eval_streams)
+            return [
+                _report(
+                    loss,
+                    state,
+                    val_ids,
+                    f"validation: the last {len(val_ids):,} characters of {corpus.name}",
+                )
+            ]
+
+        return Setup(
+            model,
+            batches,
+            TBPTTLoss(),
+            eval_fn if len(val_ids) >= 2 else None,
+            state,
+            state.to_dict(),
+            report,
+            progress_fn=lambda loss: {"loss": f"{loss:.3f}", "bpc": f"{loss / LN2:.3f}"},
+        )
+
+    def restore(self, config: LMConfig, saved, model_config):
+        state = LMState.from_dict(saved)
+        if model_config is not None:
+            return LanguageModel(LanguageModelConfig.from_dict(model_config)), state
+        m = config.model
+        return LanguageModel(
+            LanguageModelConfig(
+                vocab_size=len(state.vocab),
+                cell=m.cell,
+                embedding_size=m.embedding_size,
+                hidden_size=m.hidden_size,
+                num_layers=m.num_layers,
+                dropout=m.dropout,
+                tie_weights=m.tie_weights,
+            )
+        ), state
+
+    def evaluate(self, trained: TrainedModel, data: Any = None, *, batch_size=None) -> list[Report]:
+        if isinstance(data, (str, Path)):
+            text, name = read_text(data), str(data)
+        else:
+            text, name = "\n".join(data), "the given texts"
+        ids = encode_text(trained.state.vocab, text, warn=_warn, what="text")
+        if len(ids) < 2:
+            raise RnnkitError(f"{name} is too short to evaluate: it needs at least 2 characters")
+        loss = text_loss(trained.model, ids, streams=batch_size or trained.config.data.eval_streams)
+        return [_report(loss, trained.state, ids, f"{len(ids) - 1:,} characters of {name}")]
+
+    def example(self, folder: Path) -> Example:
+        text = "".join(f"line {i}: the cat sat on the mat.\n" for i in range(80))
+        (folder / "text.txt").write_text(text, encoding="utf-8")
+        (folder / "held.txt").write_text(text[:300], encoding="utf-8")
+        (folder / "bad.txt").write_bytes(b"\xff\xfe not utf-8 \x80")
+        return Example(
+            {
+                "data": {"text": str(folder / "text.txt"), "seq_len": 16},
+                "model": {"embedding_size": 8, "hidden_size": 16},
+                "train": {"max_steps": 4, "eval_every": 2, "save_every": 2, "batch_size": 4},
+            },
+            str(folder / "held.txt"),
+            None,
+            {"data": {"text": str(folder / "bad.txt")}},
+        )
+
+    def language_model(self, trained: TrainedModel) -> tuple[LanguageModel, Vocabulary]:
+        return trained.model, trained.state.vocab
 
 
-
-def load_lm(checkpoint: dict[str, Any] | str, device: str | torch.device = "cpu") -> tuple[LanguageModel, Vocabulary]:
-    """The model (in eval mode, on ``device``) and vocabulary of an ``lm`` checkpoint (dict or path)."""
-    if not isinstance(checkpoint, dict):
-        checkpoint = load_checkpoint(checkpoint, task="lm")
-    where = checkpoint.get("path", "checkpoint")
-    if checkpoint.get("task") != "lm":
-        raise RnnkitError(f"{where} is a {checkpoint.get('task')!r} checkpoint, not a language model")
-    try:
-        vocab = Vocabulary.from_dict(checkpoint["task_state"]["vocab"])
-        config = LanguageModelConfig.from_dict(checkpoint["model_config"])
-        model = LanguageModel(config)
-        model.load_state_dict(checkpoint["model_state"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as error:
-        message = " ".join(str(error).split())[:300]
-        raise RnnkitError(f"{where} does not hold a usable language model: {message}") from error
-    if len(vocab) != config.vocab_size:
-        raise RnnkitError(f"{where}: vocabulary of {len(vocab)} does not match the model's {config.vocab_size}")
-    return model.to(resolve_device(device)).eval(), vocab
-
-
-def evaluate_lm(
-    checkpoint: dict[str, Any] | str,
-    text_path: str,
-    *,
-    device: str = "cpu",
-    streams: int = 16,
-    warn: Callable[[str], None] = _warn,
-) -> dict[str, float]:
-    """Loss of a checkpoint on a text file: nats/char, bits/char and perplexity (per character)."""
-    model, vocab = load_lm(checkpoint, device)
-    text = read_text(text_path)
-    ids = encode_text(vocab, text, warn=warn, what="text")
-    if len(ids) < 2:
-        raise RnnkitError(f"text file {text_path} is too short to evaluate: it needs at least 2 characters")
-    loss = text_loss(model, ids, streams=streams)
-    return {"loss": loss, "bpc": loss / LN2, "perplexity": math.exp(loss), "chars": float(len(ids) - 1)}
-
-
-def sample_lm(
-    checkpoint: dict[str, Any] | str,
+def sample(
+    trained: TrainedModel,
     config: SampleConfig,
     *,
-    device: str = "cpu",
     warn: Callable[[str], None] = _warn,
     on_text: Callable[[str], None] | None = None,
 ) -> list[str]:
     """Generate ``config.num_samples`` texts (each the prompt followed by its continuation).
 
-    Characters of the prompt the model does not know are read as ``<unk>`` after one warning.
-    ``on_text`` receives the text piece by piece as it is generated (one sample, no stop string);
-    when it is used, the prompt and the continuation have already been handed to it.
+    Works for every trained character language model (the ``lm`` task, and the ``sentence``
+    synthetic task). Characters of the prompt the model does not know are read as ``<unk>`` after
+    one warning. ``on_text`` receives the text piece by piece as it is generated (one sample, no
+    stop string); when it is used, the prompt and the continuation have already been handed to it.
     """
-    model, vocab = load_lm(checkpoint, device)
-    prompt = config.prompt
-    start = prompt or ("\n" if "\n" in vocab else vocab.itos[len(vocab.special_ids)])
+    found = get_task(trained.task).language_model(trained)
+    if found is None:
+        raise RnnkitError(
+            f"sampling needs a character language model; {trained.path or 'this'} is "
+            f"a {trained.task!r} model"
+        )
+    model, vocab = found
+    start = config.prompt or ("\n" if "\n" in vocab else vocab.itos[len(vocab.special_ids)])
     prompt_ids = encode_text(vocab, start, warn=warn, what="prompt")
     stop_ids = None
     if config.stop is not None:
         stop_ids, unknown = vocab.encode_with_unknown(config.stop)
         if unknown:
-            warn(f"warning: the stop string holds characters the model never writes "
-                f"({format_unknown(unknown)}); it is ignored")
+            warn(
+                f"warning: the stop string holds characters the model never writes "
+                f"({format_unknown(unknown)}); it is ignored"
+            )
             stop_ids = None
     on_step = None
     if on_text is not None and config.num_samples == 1 and stop_ids is None:
-        on_text(prompt)
+        on_text(config.prompt)
         on_step = lambda ids: on_text(vocab.itos[int(ids[0])])
     outputs = model.generate(
-        prompt_ids, config.length, num_samples=config.num_samples, temperature=config.temperature,
-        top_k=config.top_k, top_p=config.top_p, greedy=config.greedy, seed=config.seed,
-        banned_ids=vocab.special_ids, stop=stop_ids, on_step=on_step,
+        prompt_ids,
+        config.length,
+        num_samples=config.num_samples,
+        temperature=config.temperature,
+        top_k=config.top_k,
+        top_p=config.top_p,
+        greedy=config.greedy,
+        seed=config.seed,
+        banned_ids=vocab.special_ids,
+        stop=stop_ids,
+        on_step=on_step,
     )
-    return [prompt + "".join(vocab.decode(ids)) for ids in outputs]
+    return [config.prompt + "".join(vocab.decode(ids)) for ids in outputs]
+
+
+register(LMTask())

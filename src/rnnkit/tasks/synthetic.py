@@ -13,21 +13,26 @@ task           model                                 metric (goal)              
                                                      symbols (>= 99%)            (1 / n_symbols)
 =============  ====================================  ==========================  ===================
 
-Training data are drawn fresh for every batch from a generator seeded with ``(data_seed, batch
-index)``, so a run is reproducible and resumable and never overfits a fixed set; validation and
-test sets are fixed draws with their own seeds (the sine test set uses phases the training never
-sees). ``sentence`` trains on its three sentences.
+Each task has its own defaults (model, training, and the output directory ``runs/<task>``) in
+:data:`RECIPES`; the settings given are merged over those of the chosen ``data.task``. Python API::
 
-The sine metric leaves out the first step of each sequence: from a single value a model cannot
-tell a rising wave from a falling one, so no model can predict that step well (it is reported too).
+    from rnnkit import tasks
+
+    run = tasks.train("synthetic", {"data": {"task": "adding"}, "train": {"max_steps": 500}})
+    print(run.reports[0].format())                 # MSE beside "always 1", and the goal
+    model = tasks.load("runs/adding")
+    tasks.predict(model, [[[0.2, 1], [0.3, 0], [0.4, 1]]])   # [{"line": 1, "sum": ...}]
+
+Every batch is a fresh draw seeded by ``(data_seed, batch index)`` (reproducible, resumable,
+never overfitted); validation and test sets are fixed seeded draws (sine tests unseen phases).
+The sine metric leaves out step 1: from one value no model can tell a rising wave from a falling.
 """
 
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,104 +40,167 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from rnnkit.config import Config, ConfigError, at_least, option
 from rnnkit.data import synthetic as data
+from rnnkit.data.text import char_vocabulary
+from rnnkit.data.vocab import Vocabulary
 from rnnkit.errors import RnnkitError
+from rnnkit.models.classifier import SequenceClassifier, SequenceClassifierConfig
 from rnnkit.models.forecaster import Forecaster, ForecasterConfig
-from rnnkit.training import StepOutput, TrainConfig, Trainer, TrainResult, model_device
+from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
+from rnnkit.models.tagger import SequenceTagger, SequenceTaggerConfig
+from rnnkit.tasks import options as o
+from rnnkit.tasks.base import Report, Setup, Task, TrainedModel, register
+from rnnkit.training import StepOutput, TrainConfig, model_device
 
 __all__ = [
-    "SYNTHETIC_TASKS",
-    "SyntheticEvaluation",
-    "SyntheticRun",
-    "SyntheticTaskConfig",
-    "build_model",
-    "evaluate_command",
-    "evaluate_synthetic",
-    "predict_command",
-    "train_synthetic",
+    "RECIPES",
+    "SyntheticConfig",
+    "SyntheticData",
+    "SyntheticModel",
+    "SyntheticTask",
+    "recipe",
 ]
 
-TASK = "synthetic"
-SYNTHETIC_TASKS = ("sine", "mean-sign", "sentence", "adding", "copy")
-
-# Per-task defaults for the options left at None.
-TASK_DEFAULTS: dict[str, dict[str, Any]] = {
-    "sine": {"seq_len": 20, "cell": "rnn", "hidden_size": 6, "num_layers": 1},
-    "mean-sign": {"seq_len": 20, "cell": "rnn", "hidden_size": 64, "num_layers": 2},
-    "sentence": {"cell": "lstm", "hidden_size": 64, "num_layers": 1},
-    "adding": {"seq_len": 50, "cell": "lstm", "hidden_size": 64, "num_layers": 1},
-    "copy": {"seq_len": 20, "cell": "lstm", "hidden_size": 64, "num_layers": 1},
+# The defaults of each task (settings given are merged over them; out_dir is runs/<task>).
+# Sections as in the config; a key left out takes the dataclass default. SyntheticConfig() is sine.
+RECIPES: dict[str, dict[str, dict[str, Any]]] = {
+    "sine": {
+        "data": {"seq_len": 20},
+        "model": {"cell": "rnn", "hidden_size": 6, "num_layers": 1},
+        "train": {
+            "max_steps": 3000,
+            "batch_size": 32,
+            "lr": 3e-2,
+            "warmup_steps": 50,
+            "eval_every": 500,
+            "save_every": 500,
+        },
+    },
+    "mean-sign": {
+        "data": {"seq_len": 20},
+        "model": {"cell": "rnn", "hidden_size": 64, "num_layers": 2},
+        "train": {
+            "max_steps": 1500,
+            "batch_size": 64,
+            "lr": 1e-3,
+            "warmup_steps": 50,
+            "eval_every": 250,
+            "save_every": 250,
+        },
+    },
+    "sentence": {
+        "data": {},  # seq_len is not used: the task trains on its three sentences
+        "model": {"cell": "lstm", "hidden_size": 64, "num_layers": 1},
+        "train": {
+            "max_steps": 2000,
+            "batch_size": 32,
+            "lr": 1e-2,
+            "warmup_steps": 50,
+            "eval_every": 250,
+            "save_every": 500,
+        },
+    },
+    "adding": {
+        "data": {"seq_len": 50},
+        "model": {"cell": "gru", "hidden_size": 64, "num_layers": 1},
+        "train": {
+            "max_steps": 1000,
+            "batch_size": 32,
+            "lr": 1e-2,
+            "warmup_steps": 50,
+            "eval_every": 100,
+            "save_every": 250,
+        },
+    },
+    "copy": {
+        "data": {"seq_len": 20},
+        "model": {"cell": "lstm", "hidden_size": 64, "num_layers": 1},
+        "train": {
+            "max_steps": 2000,
+            "batch_size": 32,
+            "lr": 1e-2,
+            "warmup_steps": 50,
+            "eval_every": 250,
+            "save_every": 500,
+        },
+    },
 }
-GOALS = {"sine": 1e-3, "mean-sign": 0.97, "sentence": 1.0, "adding": 0.01, "copy": 0.99}
+TASK_NAMES = tuple(RECIPES)
+_SINE = RECIPES["sine"]
+# task: (metric, short name in the training log, goal sign, goal, baseline)
+GOALS = {
+    "sine": ("MSE (steps 2..L, unseen phases)", "mse", "<", 1e-3, "persistence"),
+    "mean-sign": ("accuracy", "accuracy", ">=", 0.97, "majority class"),
+    "sentence": ("completions right", "completions", ">=", 1.0, None),
+    "adding": ("MSE", "mse", "<", 0.01, "always 1"),
+    "copy": ("accuracy on copied symbols", "accuracy", ">=", 0.99, "chance"),
+}
 SEED_VAL, SEED_TEST = 1_000_001, 2_000_003  # offsets of the fixed validation and test draws
 
 
 @dataclass
-class SyntheticTaskConfig:
-    """Which synthetic task and how big (shared by the Python API and ``rnnkit train synthetic``).
+class SyntheticData(Config):
+    task: str = option(
+        "sine",
+        "which synthetic task; it picks the defaults of the other settings "
+        "(" + ", ".join(TASK_NAMES) + ")",
+        choices=TASK_NAMES,
+        metavar="NAME",
+    )
+    seq_len: int = option(
+        _SINE["data"]["seq_len"],
+        "sequence length; for copy the delay before the recall (not used by sentence)",
+        metavar="L",
+        check=at_least(1),
+    )
+    n_val: int = option(512, "validation sequences (a fixed draw)", metavar="N", check=at_least(1))
+    n_test: int = option(
+        1000,
+        "test sequences (a fixed draw, scored by the final report and by evaluate)",
+        metavar="N",
+        check=at_least(1),
+    )
+    n_copy: int = option(10, "copy task: symbols to remember", metavar="S", check=at_least(1))
+    n_symbols: int = option(8, "copy task: alphabet size", metavar="K", check=at_least(1))
+    data_seed: int = option(0, "seed of the generated data", metavar="S")
 
-    The batch size (sequences per step) is the Trainer's ``TrainConfig.batch_size``.
-
-    Attributes:
-        task: ``"sine"``, ``"mean-sign"``, ``"sentence"``, ``"adding"`` or ``"copy"``.
-        seq_len: sequence length (for ``copy``: the delay between the symbols and their recall);
-            ``None``: the task's default (sine 20, mean-sign 20, adding 50, copy 20; unused by
-            ``sentence``).
-        cell: ``"rnn"``, ``"lstm"`` or ``"gru"``; ``None``: the task's default.
-        hidden_size: ``None``: the task's default (sine 6, mean-sign 64, others 64).
-        num_layers: ``None``: the task's default (mean-sign 2, others 1).
-        n_val, n_test: sizes of the fixed validation and test sets.
-        n_copy, n_symbols: the copy task's number of symbols to remember and alphabet size.
-        data_seed: seed of every data draw.
-    """
-
-    task: str = "sine"
-    seq_len: int | None = None
-    cell: str | None = None
-    hidden_size: int | None = None
-    num_layers: int | None = None
-    n_val: int = 512
-    n_test: int = 1000
-    n_copy: int = 10
-    n_symbols: int = 8
-    data_seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.task not in SYNTHETIC_TASKS:
-            raise RnnkitError(f"task must be one of {', '.join(SYNTHETIC_TASKS)}, got {self.task!r}")
-        if self.cell is not None and self.cell not in ("rnn", "lstm", "gru"):
-            raise RnnkitError(f"cell must be rnn, lstm or gru, got {self.cell!r}")
-        for name in ("seq_len", "hidden_size", "num_layers"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise RnnkitError(f"{name} must be >= 1, got {value}")
-        if self.task == "adding" and self.seq_len is not None and self.seq_len < 2:
-            raise RnnkitError(f"the adding problem needs seq_len >= 2, got {self.seq_len}")
-        for name in ("n_val", "n_test", "n_copy", "n_symbols"):
-            if getattr(self, name) < 1:
-                raise RnnkitError(f"{name} must be >= 1, got {getattr(self, name)}")
-
-    def resolved(self) -> SyntheticTaskConfig:
-        """A copy with every ``None`` replaced by the task's default."""
-        defaults = TASK_DEFAULTS[self.task]
-        return replace(self, **{k: v for k, v in defaults.items() if getattr(self, k) is None})
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> SyntheticTaskConfig:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in names})
+    def validate(self) -> None:
+        if self.task == "adding" and self.seq_len < 2:
+            raise ConfigError(
+                "seq_len", f"the adding problem needs seq_len >= 2, got {self.seq_len}"
+            )
 
 
-# ---------------------------------------------------------------------------- data
+@dataclass
+class SyntheticModel(Config):
+    cell: str = o.cell(_SINE["model"]["cell"])
+    hidden_size: int = o.hidden(_SINE["model"]["hidden_size"])
+    num_layers: int = o.layers(_SINE["model"]["num_layers"])
+
+
+@dataclass
+class SyntheticConfig(Config):
+    data: SyntheticData = option(factory=SyntheticData)
+    model: SyntheticModel = option(factory=SyntheticModel)
+    train: TrainConfig = option(factory=lambda: TrainConfig(**_SINE["train"], out_dir="runs/sine"))
+
+
+def recipe(name: str) -> dict[str, Any]:
+    """The full default config (a dict) of the synthetic task ``name``."""
+    r = RECIPES[name]
+    return {
+        "data": {**SyntheticData().to_dict(), **r["data"], "task": name},
+        "model": {**SyntheticModel().to_dict(), **r["model"]},
+        "train": {**TrainConfig().to_dict(), **r["train"], "out_dir": f"runs/{name}"},
+    }
 
 
 class FreshBatches:
-    """An endless, resumable batch source drawing batch ``i`` with a generator seeded ``(seed, i)``."""
+    """Endless, resumable batches: batch ``i`` is drawn with a generator seeded ``(seed, i)``."""
 
     def __init__(self, draw: Callable[[torch.Generator], Any], seed: int) -> None:
-        self.draw = draw
-        self.seed = seed
-        self.index = 0
+        self.draw, self.seed, self.index = draw, seed, 0
 
     def next_batch(self) -> Any:
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.index)
@@ -142,355 +210,380 @@ class FreshBatches:
     def state_dict(self) -> dict[str, Any]:
         return {"index": self.index, "seed": self.seed}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.index, self.seed = int(state["index"]), int(state["seed"])
 
 
-def _char_vocab() -> list[str]:
-    sentences, _ = data.sentence_completion()
-    return sorted(set("\n".join(sentences) + "\n"))
-
-
-def draw(task: SyntheticTaskConfig, n: int, generator: torch.Generator | int, split: str = "train"):
-    """``n`` examples of a (resolved) task: ``(inputs, targets)``."""
-    if task.task == "sine":
-        wave = data.sine_wave(n, seq_len=task.seq_len, split="test" if split == "test" else "train",
-                              seed=generator)
-        return wave.inputs, wave.targets[..., 0]  # (N, L, 1), (N, L)
-    if task.task == "mean-sign":
-        return data.mean_sign(n, seq_len=task.seq_len, seed=generator)
-    if task.task == "adding":
-        return data.adding_problem(n, seq_len=task.seq_len, seed=generator)
-    if task.task == "copy":
-        return data.copy_task(n, seq_len=task.seq_len, n_copy=task.n_copy, n_symbols=task.n_symbols,
-                              seed=generator)
-    return _sentence_batch()
-
-
-def _sentence_batch() -> tuple[Tensor, Tensor]:
+# ---------------------------------------------------------------------------- data and models
+def _sentence_batch(vocab: Vocabulary) -> tuple[Tensor, Tensor]:
     """The three sentences as one batch: input ``"\\n" + s``, target ``s + "\\n"``, padded."""
-    sentences, _ = data.sentence_completion()
-    vocab = {c: i for i, c in enumerate(_char_vocab())}
-    length = max(len(s) for s in sentences) + 1
-    inputs = torch.zeros(len(sentences), length, dtype=torch.long)
-    targets = torch.full((len(sentences), length), -100, dtype=torch.long)  # -100: ignored
-    for row, sentence in enumerate(sentences):
-        ids = [vocab[c] for c in "\n" + sentence + "\n"]
+    length = max(len(s) for s in data.SENTENCES) + 1
+    inputs = torch.zeros(len(data.SENTENCES), length, dtype=torch.long)
+    targets = torch.full((len(data.SENTENCES), length), -100, dtype=torch.long)  # -100: ignored
+    for row, sentence in enumerate(data.SENTENCES):
+        ids = [vocab.stoi[c] for c in "\n" + sentence + "\n"]
         inputs[row, : len(ids) - 1] = torch.tensor(ids[:-1])
         targets[row, : len(ids) - 1] = torch.tensor(ids[1:])
     return inputs, targets
 
 
-# ---------------------------------------------------------------------------- models
-
-
-def build_model(task: SyntheticTaskConfig) -> tuple[nn.Module, dict[str, Any]]:
-    """The model of a (resolved) task and its config as a dict."""
-    if task.task == "sine":
-        config = ForecasterConfig(input_size=1, horizon=1, lookback=task.seq_len, mode="autoregressive",
-                                  cell=task.cell, hidden_size=task.hidden_size, num_layers=task.num_layers)
-        return Forecaster(config), asdict(config)
-    if task.task == "adding":
-        config = ForecasterConfig(input_size=2, horizon=1, lookback=task.seq_len, target_index=-1,
-                                  cell=task.cell, hidden_size=task.hidden_size, num_layers=task.num_layers)
-        return Forecaster(config), asdict(config)
-    if task.task == "mean-sign":
-        from rnnkit.models.classifier import SequenceClassifier, SequenceClassifierConfig
-
-        config = SequenceClassifierConfig(num_classes=2, input_size=10, cell=task.cell,
-                                          hidden_size=task.hidden_size, num_layers=task.num_layers)
-        return SequenceClassifier(config), asdict(config)
-    if task.task == "copy":
-        from rnnkit.models.tagger import SequenceTagger, SequenceTaggerConfig
-
-        config = SequenceTaggerConfig(
-            vocab_size=task.n_symbols + 2, num_tags=task.n_symbols + 1, embedding_dim=16,
-            padding_idx=None, unk_idx=None, cell=task.cell, hidden_size=task.hidden_size,
-            num_layers=task.num_layers, bidirectional=False,  # one direction: recall, not look-ahead
+def _draw(d: SyntheticData, n: int, seed: torch.Generator | int, split: str = "train"):
+    """``n`` examples of a task other than sentence: ``(inputs, targets)``."""
+    if d.task == "sine":
+        wave = data.sine_wave(
+            n, seq_len=d.seq_len, split="test" if split == "test" else "train", seed=seed
         )
-        return SequenceTagger(config), asdict(config)
-    from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
-
-    config = LanguageModelConfig(vocab_size=len(_char_vocab()), cell=task.cell, embedding_size=16,
-                                 hidden_size=task.hidden_size, num_layers=task.num_layers)
-    return LanguageModel(config), asdict(config)
-
-
-def rebuild_model(task: SyntheticTaskConfig, model_config: dict[str, Any]) -> nn.Module:
-    """The untrained model of a checkpoint, from its stored config."""
-    if task.task in ("sine", "adding"):
-        return Forecaster(ForecasterConfig.from_dict(dict(model_config)))
-    if task.task == "mean-sign":
-        from rnnkit.models.classifier import SequenceClassifier, SequenceClassifierConfig
-
-        return SequenceClassifier(SequenceClassifierConfig.from_dict(dict(model_config)))
-    if task.task == "copy":
-        from rnnkit.models.tagger import SequenceTagger, SequenceTaggerConfig
-
-        return SequenceTagger(SequenceTaggerConfig.from_dict(dict(model_config)))
-    from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
-
-    return LanguageModel(LanguageModelConfig.from_dict(dict(model_config)))
+        return wave.inputs, wave.targets[..., 0]  # (N, L, 1), (N, L)
+    if d.task == "mean-sign":
+        return data.mean_sign(n, seq_len=d.seq_len, seed=seed)
+    if d.task == "adding":
+        return data.adding_problem(n, seq_len=d.seq_len, seed=seed)
+    return data.copy_task(n, seq_len=d.seq_len, n_copy=d.n_copy, n_symbols=d.n_symbols, seed=seed)
 
 
-def _outputs(task: SyntheticTaskConfig, model: nn.Module, x: Tensor) -> Tensor:
+MODELS = {
+    "sine": (Forecaster, ForecasterConfig),
+    "adding": (Forecaster, ForecasterConfig),
+    "mean-sign": (SequenceClassifier, SequenceClassifierConfig),
+    "copy": (SequenceTagger, SequenceTaggerConfig),
+    "sentence": (LanguageModel, LanguageModelConfig),
+}
+
+
+def _model_config(config: SyntheticConfig, vocab: Vocabulary | None) -> Any:
+    d, m = config.data, config.model
+    rnn = {"cell": m.cell, "hidden_size": m.hidden_size, "num_layers": m.num_layers}
+    if d.task == "sine":
+        return ForecasterConfig(input_size=1, lookback=d.seq_len, mode="autoregressive", **rnn)
+    if d.task == "adding":
+        return ForecasterConfig(input_size=2, lookback=d.seq_len, target_index=-1, **rnn)
+    if d.task == "mean-sign":
+        return SequenceClassifierConfig(num_classes=2, input_size=10, **rnn)
+    if d.task == "copy":  # one direction: recall, not look-ahead
+        return SequenceTaggerConfig(
+            vocab_size=d.n_symbols + 2,
+            num_tags=d.n_symbols + 1,
+            embedding_dim=16,
+            padding_idx=None,
+            unk_idx=None,
+            bidirectional=False,
+            **rnn,
+        )
+    return LanguageModelConfig(vocab_size=len(vocab), embedding_size=16, **rnn)
+
+
+def _outputs(task: str, model: nn.Module, x: Tensor) -> Tensor:
     """The model's raw outputs on inputs ``x``: predictions or logits."""
-    if task.task == "sine":
+    if task == "sine":
         return model.step_predictions(x)  # (N, L)
-    if task.task == "sentence":
+    if task == "sentence":
         return model(x)[0]  # (N, L, V)
     return model(x)  # adding (N, 1); mean-sign (N, 2); copy (N, L, C)
 
 
-def _loss(task: SyntheticTaskConfig, out: Tensor, y: Tensor) -> Tensor:
-    if task.task in ("sine", "adding"):
+def _loss(task: str, out: Tensor, y: Tensor) -> Tensor:
+    if task in ("sine", "adding"):
         return F.mse_loss(out, y)
-    if task.task == "mean-sign":
+    if task == "mean-sign":
         return F.cross_entropy(out, y)
     return F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1), ignore_index=-100)
 
 
-# ---------------------------------------------------------------------------- evaluation
-
-
-@dataclass
-class SyntheticEvaluation:
-    """The task's metric for the model and the baseline, and whether the goal is reached."""
-
-    task: str
-    metric: str
-    model: float
-    baseline: float | None
-    baseline_name: str
-    goal: float
-    higher_is_better: bool
-    extra: dict[str, float]
-    examples: int
-
-    @property
-    def reached(self) -> bool:
-        return self.model >= self.goal if self.higher_is_better else self.model < self.goal
-
-    def format(self) -> str:
-        sign = ">=" if self.higher_is_better else "<"
-        base = "n/a" if self.baseline is None else f"{self.baseline:.6g}"
-        lines = [
-            f"{self.task}: {self.examples} test examples",
-            f"{'metric':<26} {'model':>12} {self.baseline_name:>22}   goal",
-            (f"{self.metric:<26} {self.model:>12.6g} {base:>22}   {sign} {self.goal:g} "
-             f"({'reached' if self.reached else 'not reached'})"),
-        ]
-        lines += [f"{name:<26} {value:>12.6g}" for name, value in self.extra.items()]
-        return "\n".join(lines)
-
-
-def _greedy_completion(model: nn.Module, prompt: str, max_chars: int = 40) -> str:
-    vocab = _char_vocab()
-    ids = {c: i for i, c in enumerate(vocab)}
-    unknown = sorted(set(prompt) - set(ids))
+# ---------------------------------------------------------------------------- scores
+def _complete(model: LanguageModel, vocab: Vocabulary, prompt: str, where: str = "prompt") -> str:
+    """The greedy completion of ``prompt`` after a newline, up to the next newline (40 at most)."""
+    unknown = sorted({c for c in prompt if c not in vocab.stoi})
     if unknown:
-        raise RnnkitError(f"the sentence model knows only the characters {''.join(vocab)!r}; the prompt "
-                          f"{prompt!r} has {''.join(unknown)!r}")
-    newline = ids["\n"]
-    new = model.generate([newline] + [ids[c] for c in prompt], max_chars, greedy=True, stop=[newline])[0]
-    return "".join(vocab[i] for i in new)
+        known = "".join(t for t in vocab.itos if len(t) == 1)
+        raise RnnkitError(
+            f"{where}: the sentence model knows only the characters {known!r}; "
+            f"{prompt!r} has {''.join(unknown)!r}"
+        )
+    newline = vocab.stoi["\n"]
+    new = model.generate(
+        [newline] + [vocab.stoi[c] for c in prompt],
+        40,
+        greedy=True,
+        stop=[newline],
+        banned_ids=vocab.special_ids,
+    )[0]
+    return "".join(vocab.itos[i] for i in new)
+
+
+def _goal(task: str, value: float) -> dict[str, str]:
+    metric, _, sign, goal, _ = GOALS[task]
+    reached = value >= goal if sign == ">=" else value < goal
+    return {metric: f"{sign} {goal:g} ({'reached' if reached else 'not reached'})"}
+
+
+def _sentence_report(model: LanguageModel, vocab: Vocabulary) -> Report:
+    _, checks = data.sentence_completion()
+    got = {prompt: _complete(model, vocab, prompt) for prompt, _ in checks}
+    right = sum(got[p] == c for p, c in checks) / len(checks)
+    x, y = (t.to(model_device(model)) for t in _sentence_batch(vocab))
+    loss = _loss("sentence", _outputs("sentence", model, x), y).item()
+    details = [
+        f"{p!r} -> {got[p]!r}" + ("" if got[p] == c else f" (expected {c!r})") for p, c in checks
+    ]
+    return Report(
+        f"sentence: the {len(checks)} completion checks",
+        {"completions right": {"model": right}, "loss": {"model": loss}},
+        _goal("sentence", right),
+        details,
+    )
+
+
+def _rows(d: SyntheticData, x: Tensor, y: Tensor, out: Tensor) -> dict[str, dict[str, float]]:
+    """The report's rows: the metric beside the baseline first, then the extra rows."""
+    metric, _, _, _, baseline = GOALS[d.task]
+    if d.task == "sine":
+        errors, persistence = (out - y) ** 2, (x[:, :, 0] - y) ** 2  # (N, L): repeat the last
+        return {
+            metric: {
+                "model": errors[:, 1:].mean().item(),
+                baseline: persistence[:, 1:].mean().item(),
+            },
+            "MSE (all steps)": {"model": errors.mean().item(), baseline: persistence.mean().item()},
+        }
+    if d.task == "adding":
+        return {
+            metric: {
+                "model": F.mse_loss(out, y).item(),
+                baseline: F.mse_loss(torch.ones_like(y), y).item(),
+            }
+        }
+    if d.task == "mean-sign":
+        share = y.float().mean().item()
+        return {
+            metric: {
+                "model": (out.argmax(1) == y).float().mean().item(),
+                baseline: max(share, 1 - share),
+            },
+            "loss": {"model": _loss(d.task, out, y).item()},
+        }
+    copied = slice(-d.n_copy, None)
+    accuracy = (out[:, copied].argmax(-1) == y[:, copied]).float().mean().item()
+    return {
+        metric: {"model": accuracy, baseline: 1.0 / d.n_symbols},
+        "loss": {"model": _loss(d.task, out, y).item()},
+    }
 
 
 @torch.no_grad()
-def evaluate_synthetic(task: SyntheticTaskConfig, model: nn.Module, n: int | None = None,
-                       *, split: str = "test") -> SyntheticEvaluation:
-    """Score a trained model on a fixed draw (``split="test"``: the test seed; ``"val"``: validation)."""
-    task = task.resolved()
-    was_training = model.training
-    model.eval()
+def _report(
+    model: nn.Module,
+    d: SyntheticData,
+    vocab: Vocabulary | None,
+    split: str,
+    batch_size: int | None = None,
+) -> Report:
+    """The scores of ``model`` on the fixed validation or test draw."""
+    if d.task == "sentence":
+        return _sentence_report(model, vocab)
+    n = d.n_test if split == "test" else d.n_val
+    x, y = _draw(d, n, d.data_seed + (SEED_TEST if split == "test" else SEED_VAL), split)
+    device, step = model_device(model), batch_size or n
+    out = torch.cat(
+        [
+            _outputs(d.task, model, x[i : i + step].to(device)).float().cpu()
+            for i in range(0, n, step)
+        ]
+    )
+    rows = _rows(d, x, y, out)
+    return Report(
+        f"{d.task}: {n:,} {split} sequences (data seed {d.data_seed})",
+        rows,
+        _goal(d.task, rows[GOALS[d.task][0]]["model"]),
+    )
+
+
+# ---------------------------------------------------------------------------- predict
+SHAPES = {
+    "sine": "[x1, x2, ...]",
+    "adding": "[[number, marker], ...]",
+    "mean-sign": "[[10 numbers], ...]",
+    "copy": "[symbol, ...]",
+}
+EMPTY = {
+    "sine": {"next": None},
+    "adding": {"sum": None},
+    "mean-sign": {"label": None},
+    "copy": {"output": None},
+    "sentence": {"prompt": "", "completion": None},
+}
+
+
+def _parse(d: SyntheticData, item: Any, where: str) -> Tensor:
+    """One input sequence (a JSON array, or the Python list it reads as) as a tensor."""
+    if isinstance(item, str):
+        try:
+            item = json.loads(item)
+        except json.JSONDecodeError:
+            raise RnnkitError(
+                f"{where}: expected a JSON array, got {item.strip()[:40]!r}"
+            ) from None
+    expected = SHAPES[d.task]
     try:
-        return _evaluate(task, model, n or (task.n_test if split == "test" else task.n_val), split)
-    finally:
-        model.train(was_training)
-
-
-def _evaluate(task: SyntheticTaskConfig, model: nn.Module, n: int, split: str) -> SyntheticEvaluation:
-    goal = GOALS[task.task]
-    if task.task == "sentence":
-        _, checks = data.sentence_completion()
-        results = {prompt: _greedy_completion(model, prompt) for prompt, _ in checks}
-        right = sum(results[prompt] == completion for prompt, completion in checks)
-        extra = {f"{prompt!r} -> {results[prompt]!r}": float(results[prompt] == c) for prompt, c in checks}
-        return SyntheticEvaluation(task.task, "completions right", right / len(checks), None, "", goal,
-                                   True, extra, len(checks))
-    seed = task.data_seed + (SEED_TEST if split == "test" else SEED_VAL)
-    x, y = draw(task, n, seed, split)
-    device = model_device(model)
-    out = _outputs(task, model, x.to(device)).cpu().float()
-    if task.task == "sine":
-        errors = (out - y) ** 2  # (N, L)
-        last = x[:, :, 0]  # persistence: the next value is the current one
-        return SyntheticEvaluation(
-            task.task, "MSE (steps 2..L, unseen phases)", errors[:, 1:].mean().item(),
-            ((last - y) ** 2)[:, 1:].mean().item(), "persistence", goal, False,
-            {"MSE (all steps)": errors.mean().item()}, n)
-    if task.task == "adding":
-        return SyntheticEvaluation(task.task, "MSE", F.mse_loss(out, y).item(),
-                                   F.mse_loss(torch.ones_like(y), y).item(), "always 1", goal, False, {}, n)
-    if task.task == "mean-sign":
-        accuracy = (out.argmax(1) == y).float().mean().item()
-        majority = max(y.float().mean().item(), 1 - y.float().mean().item())
-        return SyntheticEvaluation(task.task, "accuracy", accuracy, majority, "majority class", goal, True,
-                                   {"loss": F.cross_entropy(out, y).item()}, n)
-    copied = slice(-task.n_copy, None)
-    accuracy = (out[:, copied].argmax(-1) == y[:, copied]).float().mean().item()
-    return SyntheticEvaluation(task.task, "accuracy on copied symbols", accuracy, 1.0 / task.n_symbols,
-                               "chance", goal, True, {"loss": _loss(task, out, y).item()}, n)
-
-
-# ---------------------------------------------------------------------------- training
-
-
-@dataclass
-class SyntheticRun:
-    model: nn.Module
-    result: TrainResult
-    test: SyntheticEvaluation
-    task: SyntheticTaskConfig
-
-
-def train_synthetic(task: SyntheticTaskConfig, train_config: TrainConfig, *,
-                    log: Callable[[str], None] | None = None,
-                    resume: dict[str, Any] | None = None,
-                    callbacks: Sequence[Callable[[Trainer, str, dict[str, Any]], None]] = ()) -> SyntheticRun:
-    """Train the task's model with the shared Trainer, then score it on the test draw.
-
-    ``callbacks`` are handed to the Trainer (they see every ``"step"`` and ``"eval"`` record).
-    """
-    task = task.resolved()
-    torch.manual_seed(train_config.seed)  # the model's initial weights
-    model, model_config = build_model(task)
-    if task.task == "sentence":
-        batch = _sentence_batch()
-        source: Any = FreshBatches(lambda generator: batch, task.data_seed)
-    else:
-        source = FreshBatches(lambda generator: draw(task, train_config.batch_size, generator), task.data_seed)
-
-    def loss_fn(model: nn.Module, batch) -> StepOutput:
-        x, y = batch
-        return StepOutput(_loss(task, _outputs(task, model, x), y), items=len(x))
-
-    def eval_fn(model: nn.Module) -> dict[str, float]:
-        if task.task == "sentence":
-            x, y = _sentence_batch()
-            device = model_device(model)
-            score = _evaluate(task, model, 0, "val").model
-            return {"loss": _loss(task, _outputs(task, model, x.to(device)), y.to(device)).item(),
-                    "completions": score}
-        result = _evaluate(task, model, task.n_val, "val")
-        if task.task in ("sine", "adding"):
-            return {"loss": result.model}
-        return {"loss": result.extra["loss"], "accuracy": result.model}
-
-    say = log or (lambda message: print(message, file=sys.stderr))
-    parameters = sum(p.numel() for p in model.parameters())
-    say(f"synthetic task {task.task}: {type(model).__name__} ({task.cell}, hidden {task.hidden_size}, "
-        f"{task.num_layers} layer(s), {parameters:,} parameters)"
-        + (f", sequence length {task.seq_len}" if task.task != "sentence" else ""))
-    trainer = Trainer(model, train_config, source, loss_fn, eval_fn=eval_fn, task=TASK,
-                      model_config=model_config, task_state={"task_config": asdict(task)},
-                      unit="sequence", log=log, callbacks=callbacks)
-    result = trainer.fit(resume=resume)
-    model.cpu()
-    return SyntheticRun(model, result, evaluate_synthetic(task, model), task)
-
-
-# ---------------------------------------------------------------------------- commands
-
-
-def load_synthetic(checkpoint: dict[str, Any]) -> tuple[SyntheticTaskConfig, nn.Module]:
-    """The task config and trained model of a synthetic checkpoint."""
-    try:
-        task = SyntheticTaskConfig.from_dict(dict(checkpoint["task_state"]["task_config"])).resolved()
-        model = rebuild_model(task, checkpoint["model_config"])
-        model.load_state_dict(checkpoint["model_state"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as error:
-        where = checkpoint.get("path", "the checkpoint")
-        raise RnnkitError(f"{where} is not a valid synthetic-task checkpoint: "
-                          f"{' '.join(str(error).split())[:200]}") from error
-    return task, model.eval()
-
-
-def evaluate_command(args: Any, checkpoint: dict[str, Any]) -> int:
-    """``rnnkit evaluate DIR`` for a synthetic task: a fresh test draw (its own seed), the metric
-    beside the baseline. The data are generated, so ``--data`` is not read."""
-    task, model = load_synthetic(checkpoint)
-    print(evaluate_synthetic(task, model).format())
-    return 0
-
-
-def _parse_line(task: SyntheticTaskConfig, line: str, number: int, source: str) -> Any:
-    if task.task == "sentence":
-        return line.rstrip("\n")
-    try:
-        value = json.loads(line)
-    except json.JSONDecodeError as error:
-        raise RnnkitError(f"{source} line {number}: expected a JSON array, got {line.strip()[:40]!r}") from error
-    shapes = {"sine": "[x1, x2, ...]", "adding": "[[number, marker], ...]", "copy": "[symbol, ...]",
-              "mean-sign": "[[10 numbers], ...]"}
-    try:
-        if task.task == "copy":
-            tensor = torch.tensor(value, dtype=torch.long)
-            ok = tensor.dim() == 1 and bool(((tensor >= 0) & (tensor <= task.n_symbols + 1)).all())
+        if d.task == "copy":
+            expected += f" of symbols 0..{d.n_symbols + 1}"
+            t = torch.as_tensor(item, dtype=torch.long)
+            ok = t.dim() == 1 and bool(((t >= 0) & (t <= d.n_symbols + 1)).all())
         else:
-            tensor = torch.tensor(value, dtype=torch.float32)
-            width = {"sine": None, "adding": 2, "mean-sign": 10}[task.task]
-            ok = tensor.dim() == (1 if width is None else 2) and (width is None or tensor.shape[1] == width)
+            t = torch.as_tensor(item, dtype=torch.float32)
+            width = {"sine": 0, "adding": 2, "mean-sign": 10}[d.task]
+            ok = t.dim() == 1 if not width else t.dim() == 2 and t.shape[1] == width
     except (TypeError, ValueError, RuntimeError):
         ok = False
-    if not ok or tensor.shape[0] < 1:
-        raise RnnkitError(f"{source} line {number}: expected {shapes[task.task]} for the {task.task} task")
-    return tensor
+    if not ok or len(t) < 1:
+        raise RnnkitError(f"{where}: expected {expected} for the {d.task} task")
+    return t
 
 
-def predict_command(args: Any, checkpoint: dict[str, Any]) -> int:
-    """``rnnkit predict DIR --input FILE|-`` for a synthetic task; one JSON line in, one out.
+def _predict_one(trained: TrainedModel, item: Any, where: str) -> dict[str, Any]:
+    task, model = trained.config.data.task, trained.model
+    if task == "sentence":
+        if not isinstance(item, str):
+            raise RnnkitError(f"{where}: expected a text prompt, got {type(item).__name__}")
+        return {"prompt": item, "completion": _complete(model, trained.state, item, where)}
+    x = _parse(trained.config.data, item, where)[None].to(trained.device)
+    if task == "sine":
+        return {"next": round(float(model.step_predictions(x[..., None])[0, -1]), 6)}
+    if task == "adding":
+        return {"sum": round(float(model(x)[0, 0]), 6)}
+    if task == "mean-sign":
+        probs = model.predict_proba(x)[0].tolist()
+        return {
+            "label": max(range(2), key=probs.__getitem__),
+            "probabilities": {str(k): round(p, 6) for k, p in enumerate(probs)},
+        }
+    return {"output": model(x)[0].argmax(-1).tolist()}
 
-    Input lines: ``sine`` a JSON array of values (-> the next value); ``mean-sign`` an array of
-    steps of 10 numbers (-> label and probabilities); ``adding`` an array of ``[number, marker]``
-    pairs (-> the sum); ``copy`` an array of symbols (-> the symbol written at each step);
-    ``sentence`` a plain-text prompt (-> its greedy completion).
-    """
-    task, model = load_synthetic(checkpoint)
-    source = str(getattr(args, "input", "-") or "-")
-    if source == "-":
-        lines = sys.stdin.read().splitlines()
-        name = "<stdin>"
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise RnnkitError(f"input file not found: {source}")
-        lines = path.read_text(encoding="utf-8").splitlines()
-        name = path.name
-    rows = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        item = _parse_line(task, line, number, name)
-        with torch.no_grad():
-            if task.task == "sentence":
-                rows.append({"prompt": item, "completion": _greedy_completion(model, item)})
-            elif task.task == "sine":
-                rows.append({"next": float(model.step_predictions(item[None, :, None])[0, -1])})
-            elif task.task == "adding":
-                rows.append({"sum": float(model(item[None])[0, 0])})
-            elif task.task == "mean-sign":
-                probabilities = model.predict_proba(item[None])[0]
-                rows.append({"label": int(probabilities.argmax()),
-                             "probabilities": [round(float(p), 6) for p in probabilities]})
-            else:
-                rows.append({"output": model(item[None])[0].argmax(-1).tolist()})
-    text = "".join(json.dumps(row) + "\n" for row in rows)
-    output = getattr(args, "output", None)
-    if output and output != "-":
-        from rnnkit.checkpoint import atomic_write
 
-        atomic_write(output, lambda file: file.write(text.encode("utf-8")))
-    else:
-        sys.stdout.write(text)
-    return 0
+def _blank(item: Any) -> bool:
+    return item is None or (
+        not item.strip() if isinstance(item, str) else isinstance(item, (list, tuple)) and not item
+    )
+
+
+# ---------------------------------------------------------------------------- the task
+def _description() -> str:
+    lines = [
+        f"  {name}: "
+        + ", ".join(
+            f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
+            for part in r.values()
+            for k, v in part.items()
+        )
+        for name, r in RECIPES.items()
+    ]
+    return (
+        "Train a recurrent model on a built-in synthetic task and score it on a fixed test "
+        "draw beside a baseline: sine (next value of a sine wave, tested on unseen phases), "
+        "mean-sign (sign of the mean of a Gaussian sequence), sentence (complete the "
+        "tutorial's three sentences), adding (sum of two marked numbers; long-range memory) "
+        "and copy (recall symbols after a delay). Each task has its own defaults (and writes "
+        "to runs/TASK); the settings given change them:\n" + "\n".join(lines)
+    )
+
+
+class SyntheticTask(Task):
+    name = "synthetic"
+    config_class = SyntheticConfig
+    help = "train on a built-in synthetic task of the tutorials"
+    description = _description()
+    examples = """examples:
+  rnnkit train synthetic --task sine                       # the Elman tutorial: 6 tanh units
+  rnnkit train synthetic --task adding --seq-len 200 --cell lstm
+  rnnkit train synthetic --task copy --seq-len 50 --cell gru
+  rnnkit evaluate runs/sine                                # the fixed test draw
+  echo "[0.0, 0.39, 0.72]" | rnnkit predict runs/sine --input -
+  rnnkit sample runs/sentence --prompt "how"               # the sentence model writes text"""
+    unit = "sequence"
+    needs_data = False
+    predict_hint = (
+        "one JSON array a line: sine [x1, ...] -> the next value; mean-sign [[10 "
+        "numbers], ...] -> the label; adding [[number, marker], ...] -> the sum; copy "
+        "[symbol, ...] -> the output symbols; sentence: a prompt -> its completion"
+    )
+
+    def defaults(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        section = given.get("data")
+        name = section.get("task", "sine") if isinstance(section, Mapping) else "sine"
+        return recipe(name if name in RECIPES else "sine")  # a bad name fails its check later
+
+    def setup(self, config: SyntheticConfig, saved: Any, log) -> Setup:
+        d, settings = config.data, config.train
+        vocab = (
+            None
+            if d.task != "sentence"
+            else Vocabulary.from_dict(saved["vocab"])
+            if saved
+            else char_vocabulary("\n".join(data.SENTENCES) + "\n")
+        )  # <unk>, the characters
+        kept = {"vocab": vocab.to_dict()} if vocab is not None else {}
+        model, _ = self.restore(config, kept, None)
+        fixed = _sentence_batch(vocab) if vocab is not None else None
+        batches = FreshBatches(
+            lambda generator: (
+                fixed if fixed is not None else _draw(d, settings.batch_size, generator)
+            ),
+            d.data_seed,
+        )
+        m = config.model
+        log(
+            f"synthetic task {d.task}: {type(model).__name__} ({m.cell}, hidden {m.hidden_size}, "
+            f"{m.num_layers} layer(s), {sum(p.numel() for p in model.parameters()):,} parameters), "
+            + ("each step trains on the 3 sentences" if vocab else f"sequence length {d.seq_len}")
+        )
+
+        def loss_fn(model: nn.Module, batch) -> StepOutput:
+            x, y = batch
+            return StepOutput(_loss(d.task, _outputs(d.task, model, x), y), items=len(x))
+
+        def eval_fn(model: nn.Module) -> dict[str, float]:
+            rows = _report(model, d, vocab, "val").rows
+            metric, short = GOALS[d.task][:2]
+            return {"loss": rows.get("loss", rows[metric])["model"], short: rows[metric]["model"]}
+
+        return Setup(model, batches, loss_fn, eval_fn, vocab, kept, self.evaluate)
+
+    def restore(self, config: SyntheticConfig, saved, model_config):
+        vocab = Vocabulary.from_dict(saved["vocab"]) if config.data.task == "sentence" else None
+        kind, settings = MODELS[config.data.task]
+        return kind(
+            _model_config(config, vocab)
+            if model_config is None
+            else settings.from_dict(dict(model_config))
+        ), vocab
+
+    def evaluate(self, trained: TrainedModel, data: Any = None, *, batch_size=None) -> list[Report]:
+        """The scores on the fixed, seeded test draw of ``data.n_test`` sequences beside the
+        baseline and the goal (``data`` must be ``None``: the data are generated).
+
+        ``batch_size``: sequences per forward pass (default: all at once); the sentence task
+        ignores it (it completes its four prompts one by one).
+        """
+        return [_report(trained.model, trained.config.data, trained.state, "test", batch_size)]
+
+    def predict(self, trained: TrainedModel, inputs: Any) -> list[dict[str, Any]]:
+        """One record per input: ``inputs`` is a file (``"-"``: standard input) of one JSON array
+        a line (sentence: a text prompt a line), or a list of such arrays (as Python lists) or
+        prompts. See :attr:`predict_hint` for what each task reads and writes."""
+        numbered = o.numbered_lines(inputs)
+        source = (
+            ("standard input" if str(inputs) == "-" else str(inputs))
+            if isinstance(inputs, (str, Path))
+            else None
+        )
+        outputs = {
+            n: _predict_one(trained, item, f"{source} line {n}" if source else f"input {n}")
+            for n, item in numbered
+            if not _blank(item)
+        }
+        return o.records_for(numbered, outputs, EMPTY[trained.config.data.task])
+
+    def language_model(self, trained: TrainedModel) -> tuple[nn.Module, Vocabulary] | None:
+        return (trained.model, trained.state) if trained.config.data.task == "sentence" else None
+
+
+register(SyntheticTask())

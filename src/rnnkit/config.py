@@ -1,0 +1,304 @@
+"""Typed configs: dataclasses whose fields carry their default, help text and checks.
+
+One declaration serves the Python API, the command line (``rnnkit.cli`` turns every field into an
+option) and config files (TOML or JSON), so a setting is written once. A config is read strictly:
+an unknown key, a value of the wrong type or out of range raises :class:`ConfigError`, whose
+``key`` names the setting by its path (``train.lr``) so that the command line can name the option.
+
+Declaring a config::
+
+    @dataclass
+    class ModelOptions(Config):
+        cell: str = option("lstm", "recurrent cell", choices=("rnn", "lstm", "gru"))
+        hidden_size: int = option(128, "hidden size", flag="hidden", check=at_least(1))
+        dropout: float = option(0.0, "dropout", check=fraction())
+
+    ModelOptions.from_dict({"cell": "gru"})        # ModelOptions(cell='gru', hidden_size=128, ...)
+    ModelOptions.from_dict({"hiden_size": 3})      # ConfigError: hiden_size: unknown key; accepted: ...
+
+TOML has no null: a setting that can be unset is written ``"none"`` there (and on the command
+line); JSON files may use ``null`` too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import math
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, field
+from pathlib import Path
+from typing import Any, Union
+
+from rnnkit.errors import RnnkitError
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "at_least",
+    "choices_of",
+    "dump_config",
+    "fields_of",
+    "fraction",
+    "option",
+    "positive",
+    "read_config_file",
+    "strict_from_dict",
+]
+
+NONE = "none"  # how an unset value is written in TOML files and on the command line
+Check = tuple[Callable[[Any], bool], str]  # (predicate, what a good value is)
+
+
+class ConfigError(RnnkitError):
+    """A setting is unknown, missing, of the wrong type or out of range.
+
+    ``key`` is its dotted path (``"train.lr"``) or ``None``; ``problem`` says what is wrong.
+    """
+
+    def __init__(self, key: str | None, problem: str) -> None:
+        self.key = key
+        self.problem = problem
+        super().__init__(f"{key}: {problem}" if key else problem)
+
+    def under(self, prefix: str) -> ConfigError:
+        """The same error with ``prefix.`` in front of its key (for nested configs)."""
+        return ConfigError(f"{prefix}.{self.key}" if self.key else prefix, self.problem)
+
+
+def option(
+    default: Any = MISSING,
+    help: str = "",
+    *,
+    flag: str | None = None,
+    choices: tuple[Any, ...] | Callable[[], Any] | None = None,
+    check: Check | None = None,
+    metavar: str | None = None,
+    required: bool = False,
+    file: bool = False,
+    aliases: tuple[str, ...] = (),
+    factory: Callable[[], Any] | None = None,
+) -> Any:
+    """A dataclass field with its help text and checks.
+
+    ``flag`` is the command-line name (default: the field name with dashes) and ``aliases`` older
+    names that still work; ``required`` marks a setting without a usable default (a training
+    file), checked by :meth:`Config.missing`; ``file`` marks a path to a data file (a resumed run
+    may be given the file again at another path).
+    """
+    metadata = {
+        "help": help,
+        "flag": flag,
+        "choices": choices,
+        "check": check,
+        "metavar": metavar,
+        "required": required,
+        "file": file,
+        "aliases": aliases,
+    }
+    if factory is None and isinstance(default, (list, dict)):
+        factory = functools.partial(type(default), default)
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def at_least(low: float) -> Check:
+    return (lambda v: v >= low, f">= {low:g}")
+
+
+def positive() -> Check:
+    return (lambda v: v > 0 and math.isfinite(v), "> 0")
+
+
+def fraction(*, closed: bool = False) -> Check:
+    """A share: in [0, 1) (dropout), or in [0, 1] with ``closed``."""
+    if closed:
+        return (lambda v: 0 <= v <= 1, "in [0, 1]")
+    return (lambda v: 0 <= v < 1, "in [0, 1)")
+
+
+def _describe(value: Any) -> str:
+    return f"{value!r} ({type(value).__name__})"
+
+
+def _convert(value: Any, hint: Any, key: str) -> Any:
+    """``value`` as the type ``hint`` (int -> float allowed, nothing else coerced)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (Union, types.UnionType):
+        options = [a for a in args if a is not type(None)]
+        if value is None or value == NONE:
+            return None
+        return _convert(value, options[0], key)
+    if origin is list:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(key, f"expected a list, got {_describe(value)}")
+        return [_convert(v, args[0], key) for v in value]
+    if isinstance(hint, type) and issubclass(hint, Config):
+        if isinstance(value, hint):
+            return value
+        if not isinstance(value, Mapping):
+            raise ConfigError(key, f"expected a table of settings, got {_describe(value)}")
+        try:
+            return hint.from_dict(value)
+        except ConfigError as error:
+            raise error.under(key) from None
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, float, str, bool) and (
+        not isinstance(value, hint) or (hint is int and isinstance(value, bool))
+    ):
+        raise ConfigError(
+            key, f"expected {'an' if hint is int else 'a'} {hint.__name__}, got {_describe(value)}"
+        )
+    return value
+
+
+@functools.cache
+def _spec(cls: type) -> list[tuple[dataclasses.Field, Any]]:
+    hints = typing.get_type_hints(cls)
+    return [(f, hints[f.name]) for f in dataclasses.fields(cls)]
+
+
+def strict_from_dict(cls: type, data: Mapping[str, Any]) -> Any:
+    """``cls(**data)`` for any dataclass, refusing unknown and missing keys by name."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(
+            None, f"expected a table of {cls.__name__} settings, got {_describe(data)}"
+        )
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in data:
+        if key not in names:
+            raise ConfigError(str(key), f"unknown key; accepted: {', '.join(names)}")
+    for f in dataclasses.fields(cls):
+        if f.init and f.name not in data and f.default is MISSING and f.default_factory is MISSING:
+            raise ConfigError(f.name, "missing")
+    return cls(**data)
+
+
+class Config:
+    """Base of rnnkit's config dataclasses: checks types, choices and ranges on construction."""
+
+    def __post_init__(self) -> None:
+        for f, hint in _spec(type(self)):
+            value = _convert(getattr(self, f.name), hint, f.name)
+            choices, check = choices_of(f), f.metadata.get("check")
+            if value is not None and choices is not None and value not in choices:
+                raise ConfigError(
+                    f.name, f"expected one of {', '.join(map(str, choices))}, got {value!r}"
+                )
+            if value is not None and check is not None and not check[0](value):
+                raise ConfigError(f.name, f"expected a value {check[1]}, got {value!r}")
+            object.__setattr__(self, f.name, value)
+        self.validate()
+
+    def validate(self) -> None:
+        """Checks across fields; raise :class:`ConfigError` naming the field."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Any:
+        """Rebuild from :meth:`to_dict` output or a config file's table (strict)."""
+        return strict_from_dict(cls, data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    def missing(self) -> list[str]:
+        """Dotted keys of required settings that are still unset."""
+        found = []
+        for f, _ in _spec(type(self)):
+            value = getattr(self, f.name)
+            if isinstance(value, Config):
+                found += [f"{f.name}.{key}" for key in value.missing()]
+            elif f.metadata.get("required") and value in (None, ""):
+                found.append(f.name)
+        return found
+
+
+def choices_of(f: dataclasses.Field) -> tuple[Any, ...] | None:
+    """A field's choices; a callable is asked each time (a registry that may grow)."""
+    choices = f.metadata.get("choices")
+    return tuple(choices()) if callable(choices) else choices
+
+
+def fields_of(cls: type) -> list[tuple[dataclasses.Field, Any]]:
+    """``(field, resolved type)`` of a config class, in declaration order."""
+    return _spec(cls)
+
+
+# --------------------------------------------------------------------------- files
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The table in a ``.toml`` or ``.json`` file; errors give the line and column."""
+    path = Path(path)
+    if path.suffix.lower() not in (".toml", ".json"):
+        raise RnnkitError(f"config file {path}: expected a .toml or .json file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RnnkitError(f"config file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise RnnkitError(f"cannot read config file {path}: {error}") from error
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise RnnkitError(
+                f"config file {path} does not parse: {error.msg} at line "
+                f"{error.lineno}, column {error.colno}"
+            ) from None
+    else:
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # Python 3.10
+            try:
+                import tomli as tomllib  # type: ignore[no-redef]
+            except ModuleNotFoundError:
+                raise RnnkitError(
+                    "TOML config files need Python 3.11 or the tomli package; "
+                    "use a .json config file instead"
+                ) from None
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            raise RnnkitError(f"config file {path} does not parse: {error}") from None
+    if not isinstance(data, dict):
+        raise RnnkitError(
+            f"config file {path}: expected a table of settings, got {_describe(data)}"
+        )
+    return data
+
+
+def _toml_value(value: Any) -> str:
+    if value is None:
+        return json.dumps(NONE)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=False)  # JSON strings and numbers are valid TOML
+
+
+def dump_config(data: Mapping[str, Any], fmt: str = "toml") -> str:
+    """A config's dict as a TOML or JSON document that :func:`read_config_file` reads back."""
+    if fmt == "json":
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    if fmt != "toml":
+        raise ValueError(f"fmt must be toml or json, got {fmt!r}")
+    lines: list[str] = []
+
+    def table(values: Mapping[str, Any], name: str) -> None:
+        scalars = {k: v for k, v in values.items() if not isinstance(v, Mapping)}
+        if name and (scalars or not values):
+            lines.append(f"\n[{name}]")
+        lines.extend(f"{key} = {_toml_value(value)}" for key, value in scalars.items())
+        for key, value in values.items():
+            if isinstance(value, Mapping):
+                table(value, f"{name}.{key}" if name else key)
+
+    table(data, "")
+    return "\n".join(lines).lstrip("\n") + "\n"

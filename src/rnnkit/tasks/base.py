@@ -1,0 +1,483 @@
+"""The task contract, the registry of tasks, and the one runner that trains any of them.
+
+A task (:class:`Task`) is data plus knowledge: its typed config (a :class:`~rnnkit.config.Config`
+with three sections, ``data``, ``model`` and ``train``), how to read its data and build the model,
+loss and validation from that config (:meth:`Task.setup`), how to rebuild its model from a
+checkpoint (:meth:`Task.restore`), and how to evaluate and predict on its file formats and on
+Python objects. :data:`TASKS` maps a name to its task; a task module registers itself with
+:func:`register`, and everything that iterates the registry (the ``rnnkit`` command, the tests)
+picks it up.
+
+:func:`train` does, once for every task: resolving the config (defaults, then a config file, then
+explicit settings; on resume the checkpoint's saved config), seeding, writing ``OUT/config.json``,
+the :class:`~rnnkit.training.Trainer`, and the final report. The rule for which weights are
+reported: where the task has validation data, the weights of the best validation score
+(``best.pt``, or a copy in memory without an output directory); otherwise the last weights. The
+report says which.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from rnnkit.checkpoint import atomic_write, load_checkpoint
+from rnnkit.config import Config, ConfigError, fields_of
+from rnnkit.errors import RnnkitError
+from rnnkit.training import TrainConfig, Trainer, TrainResult, resolve_device, seed_everything
+
+__all__ = [
+    "TASKS",
+    "Example",
+    "Report",
+    "RunResult",
+    "Setup",
+    "Task",
+    "TrainedModel",
+    "evaluate",
+    "get_task",
+    "load",
+    "predict",
+    "read_source",
+    "register",
+    "resolve_config",
+    "train",
+]
+
+Log = Callable[[str], None]
+
+
+def stderr_log(message: str) -> None:
+    """Progress and notes go to standard error, above a progress bar if one is shown."""
+    from tqdm.auto import tqdm
+
+    tqdm.write(message, file=sys.stderr)
+
+
+def short(error: BaseException, limit: int = 300) -> str:
+    """An exception's message on one line, at most ``limit`` characters."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= limit else text[: limit - 3].rsplit(" ", 1)[0] + "..."
+
+
+def read_source(source: str | Path, what: str = "input") -> tuple[str, str]:
+    """``(text, name)`` of a UTF-8 file, or of standard input for ``"-"``."""
+    if str(source) == "-":
+        return sys.stdin.read(), "standard input"
+    path = Path(source)
+    if not path.is_file():
+        raise RnnkitError(f"{what} file not found: {path}")
+    try:
+        return path.read_text(encoding="utf-8"), str(path)
+    except UnicodeDecodeError as error:
+        raise RnnkitError(f"{what} file {path} is not UTF-8 text ({error.reason})") from None
+
+
+# --------------------------------------------------------------------------- reports
+def _number(value: float) -> str:
+    if isinstance(value, int) or (float(value).is_integer() and abs(value) >= 1000):
+        return f"{int(value):,}"
+    if value == 0 or 1e-3 <= abs(value) < 1e5:
+        return f"{value:.4f}"
+    return f"{value:.4g}"
+
+
+@dataclass
+class Report:
+    """Scores of a model beside its baselines on one data set, printed by :meth:`format`.
+
+    ``rows`` maps a metric to ``{column: value}`` for the columns ``"model"`` and the baselines;
+    a missing entry prints as ``n/a``. ``goals`` maps a metric to its goal (``"< 0.001"``), and
+    ``details`` holds extra lines (a confusion matrix, per-tag scores).
+    """
+
+    title: str
+    rows: dict[str, dict[str, float]]
+    goals: dict[str, str] = field(default_factory=dict)
+    details: list[str] = field(default_factory=list)
+
+    @property
+    def columns(self) -> list[str]:
+        names = ["model"]
+        for values in self.rows.values():
+            names += [name for name in values if name not in names]
+        return names
+
+    def format(self) -> str:
+        columns = self.columns
+        width = max(len(name) for name in self.rows) + 2
+        widths = [max(10, len(name) + 2) for name in columns]
+        head = f"  {'':<{width}}" + "".join(f"{n:>{w}}" for n, w in zip(columns, widths))
+        lines = [f"{self.title}:", head + ("   goal" if self.goals else "")]
+        for metric, values in self.rows.items():
+            cells = [_number(values[c]) if c in values else "n/a" for c in columns]
+            line = f"  {metric:<{width}}" + "".join(f"{v:>{w}}" for v, w in zip(cells, widths))
+            lines.append(line + (f"   {self.goals[metric]}" if metric in self.goals else ""))
+        return "\n".join(lines + [f"  {line}" for line in self.details])
+
+
+# --------------------------------------------------------------------------- the contract
+@dataclass
+class TrainedModel:
+    """A task's model with everything needed to use it: its config and the task's state
+    (vocabularies, scalers, baselines...), e.g. from :func:`load` or :func:`train`."""
+
+    task: str
+    model: nn.Module = field(repr=False)
+    config: Any = field(repr=False)
+    state: Any = field(repr=False)
+    path: str | None = None  # the checkpoint file it came from
+
+    @property
+    def device(self) -> torch.device:
+        return next(iter(self.model.parameters())).device
+
+
+@dataclass
+class Setup:
+    """What :meth:`Task.setup` hands the runner.
+
+    ``state`` is the task's state object (kept in :attr:`TrainedModel.state`) and ``saved`` its
+    plain-data form for checkpoints. ``eval_fn`` returns validation metrics including ``select``
+    (``None`` without validation data); ``report`` gives the final report(s) of a trained model.
+    """
+
+    model: nn.Module
+    batches: Any
+    loss_fn: Callable[[nn.Module, Any], Any]
+    eval_fn: Callable[[nn.Module], dict[str, float]] | None
+    state: Any
+    saved: dict[str, Any]
+    report: Callable[[TrainedModel], list[Report]]
+    select: str = "loss"
+    maximize: bool = False
+    progress_fn: Callable[[float], dict[str, str]] | None = None
+
+
+@dataclass
+class Example:
+    """Tiny data and settings of a task that train in seconds (see :meth:`Task.example`)."""
+
+    settings: dict[str, Any]  # settings to train with (data files, a small model, a few steps)
+    evaluate: str | None  # a file to evaluate on (None: the task evaluates without one)
+    predict: str | None  # an input file for predict (None: the task has no predict)
+    bad: dict[str, Any]  # settings naming a malformed data file
+
+
+class Task:
+    """Base of the tasks: subclasses set the class attributes and the methods that raise."""
+
+    name: ClassVar[str]
+    config_class: ClassVar[type[Config]]
+    help: ClassVar[str]  # one line
+    description: ClassVar[str] = ""  # a paragraph for ``rnnkit train NAME --help``
+    examples: ClassVar[str] = ""
+    unit: ClassVar[str] = "example"  # what the throughput counts
+    needs_data: ClassVar[bool] = True  # evaluate needs a data file
+    predict_hint: ClassVar[str] = ""  # what ``predict`` reads, or why it is not supported
+
+    def defaults(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        """The default config as a dict, given the settings the user chose (a task may choose its
+        defaults by one of them, as the synthetic tasks do by ``data.task``)."""
+        return self.config_class().to_dict()
+
+    def setup(self, config: Any, saved: Mapping[str, Any] | None, log: Log) -> Setup:
+        """Read the data and build the model; ``saved`` is the checkpoint's task state on resume."""
+        raise NotImplementedError
+
+    def restore(
+        self, config: Any, saved: Mapping[str, Any], model_config: Mapping[str, Any]
+    ) -> tuple[nn.Module, Any]:
+        """The untrained model and the task state of a checkpoint."""
+        raise NotImplementedError
+
+    def evaluate(
+        self, trained: TrainedModel, data: Any = None, *, batch_size: int | None = None
+    ) -> list[Report]:
+        """Scores on ``data`` (a file of the task's format, or Python objects) beside baselines."""
+        raise NotImplementedError
+
+    def example(self, folder: Path) -> Example:
+        """Write tiny data of this task into ``folder`` and return settings that train on it in
+        seconds: what the contract tests run for every registered task."""
+        raise NotImplementedError
+
+    def language_model(self, trained: TrainedModel) -> tuple[nn.Module, Any] | None:
+        """``(LanguageModel, character Vocabulary)`` when the model writes text, for sampling."""
+        return None
+
+    def predict(self, trained: TrainedModel, inputs: Any) -> list[dict[str, Any]]:
+        """One record per input (a file path, ``"-"`` for standard input, or Python objects)."""
+        raise RnnkitError(f"predict does not support {self.name!r} models ({self.predict_hint})")
+
+
+TASKS: dict[str, Task] = {}
+
+
+def register(task: Task) -> Task:
+    """Add ``task`` to :data:`TASKS` under its name (replacing one of the same name)."""
+    TASKS[task.name] = task
+    return task
+
+
+def get_task(name: str | Task) -> Task:
+    if isinstance(name, Task):
+        return name
+    if name not in TASKS:
+        raise RnnkitError(f"unknown task {name!r}; known tasks: {', '.join(TASKS)}")
+    return TASKS[name]
+
+
+# --------------------------------------------------------------------------- configs
+def merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` updated by ``extra``, tables merged key by key."""
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _resume_path(resume: Any, out_dir: str | None) -> Path:
+    if resume is True:
+        if out_dir is None:
+            raise ConfigError("train.out_dir", "resuming needs the run's output directory")
+        return Path(out_dir) / "last.pt"
+    path = Path(resume)
+    return path / "last.pt" if path.is_dir() else path
+
+
+def _load_resume(task: Task, resume: Any, out_dir: str | None) -> dict[str, Any]:
+    if isinstance(resume, Mapping):
+        return dict(resume)
+    path = _resume_path(resume, out_dir)
+    if not path.exists():
+        raise RnnkitError(f"no checkpoint to resume from at {path}")
+    checkpoint = load_checkpoint(path, task=task.name)
+    if not isinstance(checkpoint.get("train"), dict):
+        raise RnnkitError(f"{path} holds no training state, so training cannot resume from it")
+    return checkpoint
+
+
+def resolve_config(
+    task: str | Task, given: Mapping[str, Any] | None = None, *, resume: Any = None
+) -> tuple[Config, dict[str, Any] | None]:
+    """The full config of a run and the checkpoint it resumes from (``None`` for a new run).
+
+    ``given`` holds the settings the user chose (a config file's table updated by command-line
+    options). A new run starts from the task's defaults; a resumed run (``resume``: ``True`` for
+    ``OUT/last.pt``, a file, a run directory or a loaded checkpoint) from the checkpoint's config,
+    written into the checkpoint's directory. A time budget given without a step limit removes the
+    default step limit.
+    """
+    task = get_task(task)
+    given = dict(given or {})
+    checkpoint = None
+    if resume not in (None, False):
+        out_dir = given.get("train", {}).get("out_dir") or task.defaults(given)["train"]["out_dir"]
+        checkpoint = _load_resume(task, resume, out_dir)
+        base = checkpoint.get("task_state", {}).get("config")
+        if not isinstance(base, Mapping):
+            raise RnnkitError(f"{checkpoint.get('path')} holds no task config")
+        base = merge(base, {"train": {"out_dir": str(Path(checkpoint["path"]).parent)}})
+    else:
+        base = task.defaults(given)
+    train = given.get("train", {})
+    if checkpoint is None and "max_minutes" in train and "max_steps" not in train:
+        given = merge(given, {"train": {"max_steps": None}})
+    return task.config_class.from_dict(merge(base, given)), checkpoint
+
+
+def _check_resumable(task: Task, config: Config, checkpoint: Mapping[str, Any]) -> None:
+    """A resumed run keeps its model and data settings (data files may be given again)."""
+    saved = task.config_class.from_dict(checkpoint["task_state"]["config"])
+    for section in ("model", "data"):
+        old, new = getattr(saved, section), getattr(config, section)
+        for f, _ in fields_of(type(old)):
+            if f.metadata.get("file") or getattr(old, f.name) == getattr(new, f.name):
+                continue
+            raise ConfigError(
+                f"{section}.{f.name}",
+                f"the checkpoint was trained with {getattr(old, f.name)!r}; a resumed run keeps it "
+                f"(got {getattr(new, f.name)!r})",
+            )
+
+
+# --------------------------------------------------------------------------- the runner
+@dataclass
+class RunResult:
+    """What :func:`train` returns."""
+
+    task: str
+    config: Any
+    trained: TrainedModel
+    train: TrainResult
+    reports: list[Report]
+    weights: str  # which weights the reports score, e.g. "best.pt (step 1,750)"
+    already_finished: bool = False  # a resumed run that had nothing left to train
+
+    def summary(self) -> str:
+        r = self.train
+        unit = get_task(self.task).unit
+        if self.already_finished:
+            return f"the run had already finished at step {r.step:,}; nothing was trained"
+        return (
+            f"trained {r.step:,} steps in {r.elapsed:,.0f} s ({r.items_per_second:,.0f} "
+            f"{unit}s/s); reports below score {self.weights}"
+        )
+
+
+def train(
+    task: str | Task,
+    config: Config | Mapping[str, Any] | None = None,
+    *,
+    resume: Any = None,
+    log: Log | None = None,
+    callbacks: Sequence[Callable[[Trainer, str, dict[str, Any]], None]] = (),
+) -> RunResult:
+    """Train a task's model and report it on its validation (or test) data.
+
+    ``config``: the task's config object, or a dict of the settings to change from the defaults
+    (``{"data": {"train": "train.tsv"}, "train": {"max_steps": 500}}``), or ``None`` to resume
+    with the saved config. ``resume``: ``True`` (``OUT/last.pt``), a checkpoint file or run
+    directory, or a loaded checkpoint. ``log`` receives progress lines (default: standard error).
+    """
+    task = get_task(task)
+    if config is None or isinstance(config, Mapping):
+        config, checkpoint = resolve_config(task, config, resume=resume)
+    else:
+        checkpoint = (
+            None if resume in (None, False) else _load_resume(task, resume, config.train.out_dir)
+        )
+    if not isinstance(config, task.config_class):
+        raise TypeError(
+            f"config: expected a {task.config_class.__name__}, got {type(config).__name__}"
+        )
+    if checkpoint is not None:
+        _check_resumable(task, config, checkpoint)
+    for key in config.missing():
+        raise ConfigError(key, "required, but not set")
+    say = log or stderr_log
+    seed_everything(config.train.seed)
+    setup = task.setup(config, None if checkpoint is None else checkpoint["task_state"], say)
+    settings: TrainConfig = config.train
+    trainer = Trainer(
+        setup.model,
+        settings,
+        setup.batches,
+        setup.loss_fn,
+        eval_fn=setup.eval_fn,
+        task=task.name,
+        model_config=setup.model.config,
+        task_state={"config": config.to_dict(), **setup.saved},
+        progress_fn=setup.progress_fn,
+        unit=task.unit,
+        log=log,
+        callbacks=callbacks,
+        select=setup.select,
+        maximize=setup.maximize,
+    )
+    if settings.out_dir is not None:
+        _write_config(Path(settings.out_dir), config)
+        say(f"writing checkpoints and metrics to {settings.out_dir}")
+    finished = checkpoint is not None and _finished(settings, checkpoint["train"])
+    result = trainer.fit(resume=checkpoint)
+    weights = _best_weights(trainer, result)
+    trained = TrainedModel(task.name, setup.model.eval(), config, setup.state, result.last_path)
+    with torch.no_grad():
+        reports = setup.report(trained)
+    return RunResult(task.name, config, trained, result, reports, weights, finished)
+
+
+def _finished(settings: TrainConfig, state: Mapping[str, Any]) -> bool:
+    if settings.max_steps is not None and int(state["step"]) >= settings.max_steps:
+        return True
+    budget = settings.max_minutes
+    return budget is not None and float(state["elapsed"]) >= budget * 60
+
+
+def _write_config(out_dir: Path, config: Config) -> None:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise RnnkitError(f"cannot write to output directory {out_dir}: {error}") from error
+    text = json.dumps(config.to_dict(), indent=2) + "\n"
+    atomic_write(out_dir / "config.json", lambda file: file.write(text.encode("utf-8")))
+
+
+def _best_weights(trainer: Trainer, result: TrainResult) -> str:
+    """Load the weights the report scores into the model (see the module docstring)."""
+    if result.best_path is not None:
+        best = load_checkpoint(result.best_path)
+        trainer.model.load_state_dict(best["model_state"])
+        return f"best.pt (step {int(best['train']['step']):,})"
+    if trainer.best_state is not None:
+        trainer.model.load_state_dict(trainer.best_state)
+        return f"the best validation weights (step {trainer.best_step:,})"
+    return f"the last weights (step {result.step:,})"
+
+
+# --------------------------------------------------------------------------- using a model
+def load(
+    checkpoint: str | Path | Mapping[str, Any], device: str | torch.device = "auto"
+) -> TrainedModel:
+    """A trained model from a checkpoint file, a run directory (best.pt, else last.pt) or a loaded
+    checkpoint, on ``device``, in evaluation mode; its ``task`` picks the task."""
+    if not isinstance(checkpoint, Mapping):
+        checkpoint = load_checkpoint(checkpoint)
+    where = checkpoint.get("path", "the checkpoint")
+    name = checkpoint.get("task")
+    if name not in TASKS:
+        raise RnnkitError(
+            f"{where} is for task {name!r}, which this rnnkit does not know "
+            f"(known: {', '.join(TASKS)})"
+        )
+    task = TASKS[name]
+    try:
+        state = checkpoint["task_state"]
+        config = task.config_class.from_dict(state["config"])
+        model, task_state = task.restore(config, state, checkpoint["model_config"])
+        model.load_state_dict(checkpoint["model_state"])
+    except (KeyError, TypeError, ValueError, RuntimeError, RnnkitError) as error:
+        raise RnnkitError(f"{where} is not a usable {name} checkpoint: {short(error)}") from error
+    model.to(resolve_device(device)).eval()
+    return TrainedModel(name, model, config, task_state, checkpoint.get("path"))
+
+
+def evaluate(
+    trained: TrainedModel, data: Any = None, *, batch_size: int | None = None
+) -> list[Report]:
+    """Scores of a trained model on ``data`` beside the task's baselines."""
+    task = get_task(trained.task)
+    if batch_size is not None and batch_size < 1:
+        raise ConfigError("batch_size", f"expected a value >= 1, got {batch_size}")
+    if task.needs_data and data is None:
+        raise RnnkitError(f"evaluating a {task.name!r} model needs data to evaluate on")
+    if not task.needs_data and data is not None:
+        raise RnnkitError(
+            f"a {task.name!r} model is evaluated on a fresh draw of its own data, "
+            f"not on given data (got {str(data)[:60]!r})"
+        )
+    with torch.no_grad():
+        return task.evaluate(trained, data, batch_size=batch_size)
+
+
+def predict(trained: TrainedModel, inputs: Any) -> list[dict[str, Any]]:
+    """Predictions of a trained model: one record per input (see the task's ``predict``)."""
+    with torch.no_grad():
+        return get_task(trained.task).predict(trained, inputs)
+
+
+def finite(value: float) -> float | str:
+    """JSON-safe float: ``nan``/``inf`` as strings."""
+    return value if math.isfinite(value) else str(value)

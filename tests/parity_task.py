@@ -1,0 +1,133 @@
+"""A sixth task, written outside rnnkit: the parity of a bit string (docs/tasks.md walks through it).
+
+Registering it (``rnnkit.tasks.register(ParityTask())``) gives it ``rnnkit train parity``, resume,
+``rnnkit evaluate`` and ``rnnkit predict`` with no change anywhere in rnnkit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.nn import functional as F
+
+from rnnkit.config import Config, option
+from rnnkit.data.labelled import pad_sequences
+from rnnkit.errors import RnnkitError
+from rnnkit.models import SequenceClassifier, SequenceClassifierConfig
+from rnnkit.tasks import Report, Setup, Task, TrainedModel
+from rnnkit.tasks import options as o
+from rnnkit.tasks.base import Example, read_source
+from rnnkit.training import ShuffledBatches, StepOutput, TrainConfig
+
+
+@dataclass
+class ParityData(Config):
+    train: str | None = o.data_file("bit strings, one a line, e.g. 0110")
+    val: str | None = o.val_file("validation bit strings (none: hold out val_fraction)")
+    val_fraction: float = o.val_fraction("bit strings")
+
+
+@dataclass
+class ParityModel(Config):
+    cell: str = o.cell("gru")
+    hidden_size: int = o.hidden(16)
+
+
+@dataclass
+class ParityConfig(Config):
+    data: ParityData = option(factory=ParityData)
+    model: ParityModel = option(factory=ParityModel)
+    train: TrainConfig = option(factory=lambda: TrainConfig(
+        max_steps=300, lr=1e-2, warmup_steps=10, eval_every=50, out_dir="runs/parity"))
+
+
+def read_bits(source: Any) -> list[tuple[int, str]]:
+    """(line number, bit string) of a file, ``"-"`` or a list of strings; blank lines kept."""
+    if isinstance(source, (str, Path)):
+        text, name = read_source(source)
+        lines = list(enumerate(text.splitlines(), start=1))
+    else:
+        name, lines = "the inputs", list(enumerate(source, start=1))
+    for number, line in lines:
+        if set(line.strip()) - {"0", "1"}:
+            raise RnnkitError(f"{name} line {number}: expected a bit string, got {line[:20]!r}")
+    return [(n, line.strip()) for n, line in lines]
+
+
+def encode(strings: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Inputs ``(N, L, 1)``, lengths ``(N,)`` and parities ``(N,)``."""
+    x, lengths = pad_sequences([[int(b) for b in s] for s in strings], 0)
+    parity = torch.tensor([s.count("1") % 2 for s in strings])
+    return x.float().unsqueeze(-1), lengths, parity
+
+
+def accuracy(model: torch.nn.Module, strings: list[str]) -> float:
+    x, lengths, parity = encode(strings)
+    return (model(x, lengths).argmax(-1) == parity).float().mean().item()
+
+
+class ParityTask(Task):
+    name = "parity"
+    config_class = ParityConfig
+    help = "parity of bit strings (an example task)"
+    description = "Learn whether a bit string holds an odd number of ones."
+    predict_hint = "one bit string a line; outputs its parity"
+
+    def setup(self, config: ParityConfig, saved: Any, log) -> Setup:
+        strings = [s for _, s in read_bits(config.data.train) if s]
+        if config.data.val:
+            val = [s for _, s in read_bits(config.data.val) if s]
+        else:
+            kept, held = o.held_out(len(strings), config.data.val_fraction, config.train.seed,
+                                    "bit strings")
+            strings, val = [strings[i] for i in kept], [strings[i] for i in held]
+        model, state = self.restore(config, {}, None)
+
+        def loss_fn(model, batch) -> StepOutput:
+            x, lengths, parity = batch
+            return StepOutput(F.cross_entropy(model(x, lengths), parity), items=len(parity))
+
+        def report(trained: TrainedModel) -> list[Report]:
+            return self.evaluate(trained, val)
+
+        batches = ShuffledBatches(len(strings), config.train.batch_size,
+                                  lambda idx: encode([strings[i] for i in idx]),
+                                  seed=config.train.seed)
+        return Setup(model, batches, loss_fn, lambda m: {"accuracy": accuracy(m, val)}, state,
+                     {}, report, select="accuracy", maximize=True)
+
+    def restore(self, config: ParityConfig, saved, model_config):
+        if model_config is not None:
+            return SequenceClassifier(SequenceClassifierConfig.from_dict(model_config)), None
+        return SequenceClassifier(SequenceClassifierConfig(
+            num_classes=2, input_size=1, cell=config.model.cell,
+            hidden_size=config.model.hidden_size)), None
+
+    def evaluate(self, trained: TrainedModel, data: Any = None, *, batch_size=None):
+        strings = [s for _, s in read_bits(data) if s]
+        ones = sum(s.count("1") % 2 for s in strings) / len(strings)
+        rows = {"accuracy": {"model": accuracy(trained.model.cpu(), strings),
+                             "majority": max(ones, 1 - ones)}}
+        return [Report(f"{len(strings)} bit strings", rows)]
+
+    def predict(self, trained: TrainedModel, inputs: Any) -> list[dict[str, Any]]:
+        numbered = read_bits(inputs)
+        kept = [(n, s) for n, s in numbered if s]
+        x, lengths, _ = encode([s for _, s in kept])
+        outputs = {n: {"bits": s, "parity": int(p)}
+                   for (n, s), p in zip(kept, trained.model.cpu()(x, lengths).argmax(-1))}
+        return o.records_for(numbered, outputs, {"bits": "", "parity": None})
+
+    def example(self, folder: Path) -> Example:
+        strings = [format(i, "05b") for i in range(32)]
+        (folder / "bits.txt").write_text("\n".join(strings) + "\n", encoding="utf-8")
+        (folder / "some.txt").write_text("0110\n\n111\n", encoding="utf-8")
+        (folder / "bad.txt").write_text("0110\n0a1\n", encoding="utf-8")
+        return Example(
+            {"data": {"train": str(folder / "bits.txt")}, "model": {"hidden_size": 8},
+             "train": {"max_steps": 4, "eval_every": 2, "save_every": 2, "batch_size": 8}},
+            str(folder / "bits.txt"), str(folder / "some.txt"),
+            {"data": {"train": str(folder / "bad.txt")}})
