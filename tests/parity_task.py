@@ -14,12 +14,13 @@ import torch
 from torch.nn import functional as F
 
 from rnnkit.config import Config, option
+from rnnkit.data.inputs import read_source
 from rnnkit.data.labelled import pad_sequences
 from rnnkit.errors import RnnkitError
 from rnnkit.models import SequenceClassifier, SequenceClassifierConfig
 from rnnkit.tasks import Report, Setup, Task, TrainedModel
 from rnnkit.tasks import options as o
-from rnnkit.tasks.base import Example, read_source
+from rnnkit.tasks.base import Example
 from rnnkit.training import ShuffledBatches, StepOutput, TrainConfig
 
 
@@ -40,8 +41,11 @@ class ParityModel(Config):
 class ParityConfig(Config):
     data: ParityData = option(factory=ParityData)
     model: ParityModel = option(factory=ParityModel)
-    train: TrainConfig = option(factory=lambda: TrainConfig(
-        max_steps=300, lr=1e-2, warmup_steps=10, eval_every=50, out_dir="runs/parity"))
+    train: TrainConfig = option(
+        factory=lambda: TrainConfig(
+            max_steps=300, lr=1e-2, warmup_steps=10, eval_every=50, out_dir="runs/parity"
+        )
+    )
 
 
 def read_bits(source: Any) -> list[tuple[int, str]]:
@@ -81,8 +85,9 @@ class ParityTask(Task):
         if config.data.val:
             val = [s for _, s in read_bits(config.data.val) if s]
         else:
-            kept, held = o.held_out(len(strings), config.data.val_fraction, config.train.seed,
-                                    "bit strings")
+            kept, held = o.held_out(
+                len(strings), config.data.val_fraction, config.train.seed, "bit strings"
+            )
             strings, val = [strings[i] for i in kept], [strings[i] for i in held]
         model, state = self.restore(config, {}, None)
 
@@ -93,32 +98,55 @@ class ParityTask(Task):
         def report(trained: TrainedModel) -> list[Report]:
             return self.evaluate(trained, val)
 
-        batches = ShuffledBatches(len(strings), config.train.batch_size,
-                                  lambda idx: encode([strings[i] for i in idx]),
-                                  seed=config.train.seed)
-        return Setup(model, batches, loss_fn, lambda m: {"accuracy": accuracy(m, val)}, state,
-                     {}, report, select="accuracy", maximize=True)
+        batches = ShuffledBatches(
+            len(strings),
+            config.train.batch_size,
+            lambda idx: encode([strings[i] for i in idx]),
+            seed=config.train.seed,
+        )
+        return Setup(
+            model,
+            batches,
+            loss_fn,
+            lambda m: {"accuracy": accuracy(m, val)},
+            state,
+            {},
+            report,
+            select="accuracy",
+            maximize=True,
+        )
 
     def restore(self, config: ParityConfig, saved, model_config):
         if model_config is not None:
             return SequenceClassifier(SequenceClassifierConfig.from_dict(model_config)), None
-        return SequenceClassifier(SequenceClassifierConfig(
-            num_classes=2, input_size=1, cell=config.model.cell,
-            hidden_size=config.model.hidden_size)), None
+        return SequenceClassifier(
+            SequenceClassifierConfig(
+                num_classes=2,
+                input_size=1,
+                cell=config.model.cell,
+                hidden_size=config.model.hidden_size,
+            )
+        ), None
 
     def evaluate(self, trained: TrainedModel, data: Any = None, *, batch_size=None):
         strings = [s for _, s in read_bits(data) if s]
         ones = sum(s.count("1") % 2 for s in strings) / len(strings)
-        rows = {"accuracy": {"model": accuracy(trained.model.cpu(), strings),
-                             "majority": max(ones, 1 - ones)}}
+        rows = {
+            "accuracy": {
+                "model": accuracy(trained.model.cpu(), strings),
+                "majority": max(ones, 1 - ones),
+            }
+        }
         return [Report(f"{len(strings)} bit strings", rows)]
 
     def predict(self, trained: TrainedModel, inputs: Any) -> list[dict[str, Any]]:
         numbered = read_bits(inputs)
         kept = [(n, s) for n, s in numbered if s]
         x, lengths, _ = encode([s for _, s in kept])
-        outputs = {n: {"bits": s, "parity": int(p)}
-                   for (n, s), p in zip(kept, trained.model.cpu()(x, lengths).argmax(-1))}
+        outputs = {
+            n: {"bits": s, "parity": int(p)}
+            for (n, s), p in zip(kept, trained.model.cpu()(x, lengths).argmax(-1))
+        }
         return o.records_for(numbered, outputs, {"bits": "", "parity": None})
 
     def example(self, folder: Path) -> Example:
@@ -127,7 +155,12 @@ class ParityTask(Task):
         (folder / "some.txt").write_text("0110\n\n111\n", encoding="utf-8")
         (folder / "bad.txt").write_text("0110\n0a1\n", encoding="utf-8")
         return Example(
-            {"data": {"train": str(folder / "bits.txt")}, "model": {"hidden_size": 8},
-             "train": {"max_steps": 4, "eval_every": 2, "save_every": 2, "batch_size": 8}},
-            str(folder / "bits.txt"), str(folder / "some.txt"),
-            {"data": {"train": str(folder / "bad.txt")}})
+            {
+                "data": {"train": str(folder / "bits.txt")},
+                "model": {"hidden_size": 8},
+                "train": {"max_steps": 4, "eval_every": 2, "save_every": 2, "batch_size": 8},
+            },
+            str(folder / "bits.txt"),
+            str(folder / "some.txt"),
+            {"data": {"train": str(folder / "bad.txt")}},
+        )

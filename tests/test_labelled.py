@@ -40,7 +40,7 @@ def test_missing_column_lists_available_ones(tmp_path):
     with pytest.raises(RnnkitError) as info:
         read_labelled(path, text_col="text")
     assert str(info.value) == (
-        f"{path}: no column 'text' (--text-col); available columns: 'sentence', 'label'"
+        f"{path}: no column 'text' (the text column); available columns: 'sentence', 'label'"
     )
 
 

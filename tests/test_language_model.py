@@ -5,11 +5,11 @@ from dataclasses import asdict
 import pytest
 import torch
 
+import rnnkit
 from rnnkit.checkpoint import load_checkpoint
 from rnnkit.config import ConfigError
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
-from rnnkit.tasks.lm import LMDataConfig, SampleConfig, sample_lm, train_lm
-from rnnkit.training import TrainConfig
+from rnnkit.tasks.lm import SampleConfig
 
 
 def _model(cell="lstm", layers=1, seed=0, **kw):
@@ -119,23 +119,16 @@ def test_generate_validates_options():
 def _train(tmp_path, text, steps, run="run", resume=None, callbacks=(), **model):
     path = tmp_path / "corpus.txt"
     path.write_text(text)
-    train = TrainConfig(
-        max_steps=steps,
-        batch_size=4,
-        lr=1e-2,
-        warmup_steps=5,
-        eval_every=steps,
-        save_every=steps,
-        out_dir=str(tmp_path / run),
-        device="cpu",
-        progress=False,
-        seed=0,
-    )
-    data = LMDataConfig(text=str(path), seq_len=16)
-    options = {"hidden_size": 64, "embedding_size": 16, **model}
-    return train_lm(
-        train, data, options, log=lambda message: None, resume=resume, callbacks=callbacks
-    )
+    settings = {
+        "data": {"text": str(path), "seq_len": 16},
+        "model": {"hidden_size": 64, "embedding_size": 16, **model},
+        "train": {"max_steps": steps, "batch_size": 4, "lr": 1e-2, "warmup_steps": 5,
+                  "eval_every": steps, "save_every": steps, "out_dir": str(tmp_path / run),
+                  "device": "cpu", "progress": False, "seed": 0},
+    }
+    if resume is not None:
+        return rnnkit.train("lm", None, resume=resume, log=lambda message: None)
+    return rnnkit.train("lm", settings, log=lambda message: None, callbacks=callbacks)
 
 
 def _step_losses(run):
@@ -179,15 +172,16 @@ def test_loss_on_repetitive_text_falls_fast(tmp_path):
     outcome = _train(tmp_path, "the cat sat on the mat. " * 200, steps=120)
     assert time.perf_counter() - start < 60
     # from ln(V) = 2.4 nats; validation streams start from a zero state, so a little above train
-    assert outcome.result.train_loss < 0.2, outcome.result.train_loss
-    assert outcome.val_loss < 0.3, outcome.val_loss
+    assert outcome.train.train_loss < 0.2, outcome.train.train_loss
+    val_loss = outcome.reports[0].rows["loss (nats/char)"]["model"]
+    assert val_loss < 0.3, val_loss
 
 
 def test_greedy_completion_of_the_tutorial_sentences(tmp_path):
     sentences = ["hello how are you", "i am fine", "how are you doing"]
     _train(tmp_path, "\n".join(sentences * 60) + "\n", steps=250)
-    run = str(tmp_path / "run")
-    hello = sample_lm(run, SampleConfig(prompt="hello", length=12, greedy=True))[0]
+    run = rnnkit.load(tmp_path / "run")
+    hello = rnnkit.sample(run, SampleConfig(prompt="hello", length=12, greedy=True))[0]
     assert hello.startswith("hello how are you"), hello
-    how = sample_lm(run, SampleConfig(prompt="how are", length=4, greedy=True))[0]
+    how = rnnkit.sample(run, SampleConfig(prompt="how are", length=4, greedy=True))[0]
     assert how == "how are you", how

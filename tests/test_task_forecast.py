@@ -49,7 +49,8 @@ def run_forecast(csv, out=None, data=None, model=None, log=None, **settings):
 
 def test_defaults_and_old_names():
     config, _ = resolve_config("forecast", {"data": {"csv": "s.csv", "target": "T"}})
-    assert (config.model.cell, config.model.hidden_size, config.data.lookback) == ("lstm", 32, 30)
+    assert (config.model.cell, config.model.hidden_size, config.data.lookback) == ("gru", 32, 30)
+    assert config.data.calendar is None  # on when the dates are daily, weekly or monthly
     t = config.train
     assert (t.max_steps, t.batch_size, t.lr, t.warmup_steps, t.eval_every, t.save_every,
             t.out_dir) == (1500, 64, 3e-3, 50, 100, 250, "runs/forecast")
@@ -163,7 +164,7 @@ def test_learns_a_sine_better_than_persistence(tmp_path, mode):
     t = np.arange(200)
     csv = series_csv(tmp_path / "s.csv", 200, other=False,
                      values=[f"{v:.6f}" for v in 5 + 3 * np.sin(2 * np.pi * t / 12)])
-    run = run_forecast(csv, None, {"lookback": 12, "horizon": 3, "period": 12},
+    run = run_forecast(csv, None, {"lookback": 12, "horizon": 3, "period": 12, "calendar": False},
                        {"cell": "gru", "hidden_size": 16, "mode": mode},
                        max_steps=150, batch_size=32, lr=1e-2, warmup_steps=10, eval_every=50,
                        seed=0)

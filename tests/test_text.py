@@ -99,7 +99,7 @@ def test_tbptt_shift_changes_boundaries_each_epoch_and_resumes_exactly():
     again.load_state_dict(state)
     for a, b in zip(expected, [again.next_batch() for _ in range(30)]):
         assert torch.equal(a.inputs, b.inputs) and a.reset == b.reset
-    with pytest.raises(RnnkitError, match="same --text"):
+    with pytest.raises(RnnkitError, match="resume with the same text"):
         TBPTTBatches(torch.arange(600), 3, 7).load_state_dict(state)
 
 
@@ -138,5 +138,5 @@ def test_builtin_corpus_falls_back_to_installed_packages(tmp_path, monkeypatch):
     )
     assert corpus.text.startswith("def f(x):")
     paths["purelib"] = paths["platlib"] = str(tmp_path / "nothing")
-    with pytest.raises(RnnkitError, match="--text"):
+    with pytest.raises(RnnkitError, match="give a text file to learn"):
         builtin_corpus()

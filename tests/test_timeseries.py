@@ -61,7 +61,7 @@ def test_missing_values_error_unless_filled(tmp_path):
     with pytest.raises(RnnkitError) as error:
         read_series(path)
     assert "column 'Temp' has 2 missing value(s) (rows 2, 3)" in str(error.value)
-    assert "--fill" in str(error.value)
+    assert "fill them with the fill setting, ffill or interpolate" in str(error.value)
     np.testing.assert_array_equal(read_series(path, fill="ffill").column("Temp"), [1, 1, 1, 7])
     np.testing.assert_array_equal(read_series(path, fill="interpolate").column("Temp"), [1, 3, 5, 7])
     assert read_series(path, fill="ffill").filled == {"Temp": 2}

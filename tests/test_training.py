@@ -200,8 +200,10 @@ def test_config_validation():
         TrainConfig(max_steps=None)
     with pytest.raises(RnnkitError, match="clip"):
         TrainConfig(clip="sometimes")
-    cfg = TrainConfig.from_dict({"lr": 0.5, "unknown": 1}, max_steps=7)
+    cfg = TrainConfig.from_dict({"lr": 0.5}, max_steps=7)
     assert cfg.lr == 0.5 and cfg.max_steps == 7
+    with pytest.raises(RnnkitError, match="unknown: unknown key; accepted: max_steps, "):
+        TrainConfig.from_dict({"lr": 0.5, "unknown": 1})
 
 
 def test_output_dir_not_writable(tmp_path):

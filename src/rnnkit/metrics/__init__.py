@@ -24,9 +24,11 @@ from rnnkit.metrics.forecasting import (
     seasonal_naive_forecast,
     smape,
 )
+from rnnkit.metrics.report import Report
 
 __all__ = [
     "MostFrequentTag",
+    "Report",
     "accuracy",
     "confusion_matrix",
     "forecast_report",

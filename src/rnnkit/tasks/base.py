@@ -32,6 +32,7 @@ from torch import nn
 from rnnkit.checkpoint import atomic_write, load_checkpoint
 from rnnkit.config import Config, ConfigError, fields_of
 from rnnkit.errors import RnnkitError
+from rnnkit.metrics.report import Report
 from rnnkit.training import TrainConfig, Trainer, TrainResult, resolve_device, seed_everything
 
 __all__ = [
@@ -46,7 +47,6 @@ __all__ = [
     "get_task",
     "load",
     "predict",
-    "read_source",
     "register",
     "resolve_config",
     "train",
@@ -66,62 +66,6 @@ def short(error: BaseException, limit: int = 300) -> str:
     """An exception's message on one line, at most ``limit`` characters."""
     text = " ".join(str(error).split()) or type(error).__name__
     return text if len(text) <= limit else text[: limit - 3].rsplit(" ", 1)[0] + "..."
-
-
-def read_source(source: str | Path, what: str = "input") -> tuple[str, str]:
-    """``(text, name)`` of a UTF-8 file, or of standard input for ``"-"``."""
-    if str(source) == "-":
-        return sys.stdin.read(), "standard input"
-    path = Path(source)
-    if not path.is_file():
-        raise RnnkitError(f"{what} file not found: {path}")
-    try:
-        return path.read_text(encoding="utf-8"), str(path)
-    except UnicodeDecodeError as error:
-        raise RnnkitError(f"{what} file {path} is not UTF-8 text ({error.reason})") from None
-
-
-# --------------------------------------------------------------------------- reports
-def _number(value: float) -> str:
-    if isinstance(value, int) or (float(value).is_integer() and abs(value) >= 1000):
-        return f"{int(value):,}"
-    if value == 0 or 1e-3 <= abs(value) < 1e5:
-        return f"{value:.4f}"
-    return f"{value:.4g}"
-
-
-@dataclass
-class Report:
-    """Scores of a model beside its baselines on one data set, printed by :meth:`format`.
-
-    ``rows`` maps a metric to ``{column: value}`` for the columns ``"model"`` and the baselines;
-    a missing entry prints as ``n/a``. ``goals`` maps a metric to its goal (``"< 0.001"``), and
-    ``details`` holds extra lines (a confusion matrix, per-tag scores).
-    """
-
-    title: str
-    rows: dict[str, dict[str, float]]
-    goals: dict[str, str] = field(default_factory=dict)
-    details: list[str] = field(default_factory=list)
-
-    @property
-    def columns(self) -> list[str]:
-        names = ["model"]
-        for values in self.rows.values():
-            names += [name for name in values if name not in names]
-        return names
-
-    def format(self) -> str:
-        columns = self.columns
-        width = max(len(name) for name in self.rows) + 2
-        widths = [max(10, len(name) + 2) for name in columns]
-        head = f"  {'':<{width}}" + "".join(f"{n:>{w}}" for n, w in zip(columns, widths))
-        lines = [f"{self.title}:", head + ("   goal" if self.goals else "")]
-        for metric, values in self.rows.items():
-            cells = [_number(values[c]) if c in values else "n/a" for c in columns]
-            line = f"  {metric:<{width}}" + "".join(f"{v:>{w}}" for v, w in zip(cells, widths))
-            lines.append(line + (f"   {self.goals[metric]}" if metric in self.goals else ""))
-        return "\n".join(lines + [f"  {line}" for line in self.details])
 
 
 # --------------------------------------------------------------------------- the contract
@@ -324,17 +268,18 @@ class RunResult:
     train: TrainResult
     reports: list[Report]
     weights: str  # which weights the reports score, e.g. "best.pt (step 1,750)"
+    start_step: int = 0  # the step a resumed run started from
     already_finished: bool = False  # a resumed run that had nothing left to train
 
     def summary(self) -> str:
         r = self.train
-        unit = get_task(self.task).unit
         if self.already_finished:
             return f"the run had already finished at step {r.step:,}; nothing was trained"
-        return (
-            f"trained {r.step:,} steps in {r.elapsed:,.0f} s ({r.items_per_second:,.0f} "
-            f"{unit}s/s); reports below score {self.weights}"
-        )
+        done = f"trained {r.step:,} steps"
+        if self.start_step:
+            done = f"resumed at step {self.start_step:,} and trained to step {r.step:,}"
+        speed = f"{r.items_per_second:,.0f} {get_task(self.task).unit}s/s"
+        return f"{done} in {r.train_seconds:,.0f} s ({speed}); the reports score {self.weights}"
 
 
 def train(
@@ -390,13 +335,14 @@ def train(
     if settings.out_dir is not None:
         _write_config(Path(settings.out_dir), config)
         say(f"writing checkpoints and metrics to {settings.out_dir}")
+    start = 0 if checkpoint is None else int(checkpoint["train"]["step"])
     finished = checkpoint is not None and _finished(settings, checkpoint["train"])
     result = trainer.fit(resume=checkpoint)
     weights = _best_weights(trainer, result)
     trained = TrainedModel(task.name, setup.model.eval(), config, setup.state, result.last_path)
     with torch.no_grad():
         reports = setup.report(trained)
-    return RunResult(task.name, config, trained, result, reports, weights, finished)
+    return RunResult(task.name, config, trained, result, reports, weights, start, finished)
 
 
 def _finished(settings: TrainConfig, state: Mapping[str, Any]) -> bool:

@@ -38,6 +38,7 @@ import torch
 from torch.nn import functional as F
 
 from rnnkit.config import Config, ConfigError, at_least, option
+from rnnkit.data.inputs import read_source
 from rnnkit.data.timeseries import (
     StandardScaler,
     TimeSeries,
@@ -59,7 +60,7 @@ from rnnkit.metrics.forecasting import (
 )
 from rnnkit.models.forecaster import Forecaster, ForecasterConfig
 from rnnkit.tasks import options as o
-from rnnkit.tasks.base import Report, Setup, Task, TrainedModel, read_source, register
+from rnnkit.tasks.base import Example, Report, Setup, Task, TrainedModel, register
 from rnnkit.training import ShuffledBatches, StepOutput, TrainConfig
 
 __all__ = ["ForecastConfig", "ForecastData", "ForecastModel", "ForecastTask", "forecast_windows"]
@@ -475,6 +476,23 @@ class ForecastTask(Task):
         window_starts(len(prepared.target), c.lookback, c.horizon)
         found = forecast_windows(trained.model, prepared, batch_size=batch_size or 1024)
         return [_report(name, *found, prepared, trained.state.mase_scale)]
+
+    def example(self, folder: Path) -> Example:
+        days = [datetime.date(2020, 1, 1) + datetime.timedelta(days=i) for i in range(120)]
+        rows = [f"{d},{10 + 5 * np.sin(i / 6):.3f}" for i, d in enumerate(days)]
+        (folder / "temps.csv").write_text("Date,Temp\n" + "\n".join(rows) + "\n", "utf-8")
+        (folder / "bad.csv").write_text("Date,Rain\n2020-01-01,3\n", encoding="utf-8")
+        data = {"csv": str(folder / "temps.csv"), "target": "Temp", "lookback": 10}
+        return Example(
+            {
+                "data": data,
+                "model": {"hidden_size": 8},
+                "train": {"max_steps": 4, "eval_every": 2, "save_every": 2, "batch_size": 8},
+            },
+            data["csv"],
+            data["csv"],
+            {"data": {**data, "csv": str(folder / "bad.csv")}},
+        )
 
     def predict(self, trained: TrainedModel, inputs: Any) -> list[dict[str, Any]]:
         """The ``horizon`` values after the end of ``inputs``: the recent history (a CSV file with

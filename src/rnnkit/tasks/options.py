@@ -1,4 +1,5 @@
-"""Settings and input helpers that several tasks share, declared once.
+"""Settings that several tasks share, declared once (and the input helpers of
+:mod:`rnnkit.data.inputs`, re-exported for the tasks).
 
 Each function returns a config field (see :func:`rnnkit.config.option`) with the same name, help
 and checks in every task that uses it, so ``--cell``, ``--hidden`` or ``--dropout`` mean the same
@@ -8,20 +9,28 @@ accepted by every task.
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-import torch
-
 from rnnkit.config import at_least, fraction, option
-from rnnkit.errors import RnnkitError
+from rnnkit.data.inputs import held_out, numbered_lines, numbered_texts, records_for
 from rnnkit.layers import CELLS
-from rnnkit.tasks.base import read_source
 
-__all__ = ["cell", "dropout", "embedding", "held_out", "hidden", "layers", "numbered_texts"]
+__all__ = [
+    "cell",
+    "data_file",
+    "dropout",
+    "embedding",
+    "held_out",
+    "hidden",
+    "layers",
+    "max_vocab",
+    "min_freq",
+    "numbered_lines",
+    "numbered_texts",
+    "records_for",
+    "val_file",
+    "val_fraction",
+]
 
 
 def data_file(help: str, *, aliases: tuple[str, ...] = ()) -> Any:
@@ -80,70 +89,3 @@ def embedding(default: int) -> Any:
 
 def dropout(default: float, where: str) -> Any:
     return option(default, f"dropout {where}", metavar="P", check=fraction())
-
-
-def held_out(count: int, share: float, seed: int, what: str) -> tuple[list[int], list[int]]:
-    """Indices kept for training and held out for validation: a seeded random ``share``."""
-    order = torch.randperm(count, generator=torch.Generator().manual_seed(seed)).tolist()
-    held = max(1, round(count * share))
-    if held >= count:
-        raise RnnkitError(f"{count} {what} are too few to hold out a validation part")
-    return sorted(order[held:]), sorted(order[:held])
-
-
-def numbered_texts(inputs: Any, column: str, delimiter: str | None = None) -> list[tuple[int, str]]:
-    """``(line number, text)`` of every input, empty ones included (the caller marks them).
-
-    ``inputs``: a list of strings; a ``.tsv``/``.csv`` file, read by the header's ``column``; or
-    any other file (``"-"``: standard input) with one text a line.
-    """
-    if not isinstance(inputs, (str, Path)):
-        texts = list(inputs)
-        if not all(isinstance(t, str) for t in texts):
-            raise TypeError("inputs: expected a file path or a list of strings")
-        return list(enumerate(texts, start=1))
-    text, name = read_source(inputs)
-    suffix = Path(str(inputs)).suffix.lower()
-    if suffix in (".tsv", ".tab", ".csv"):
-        tsv = (delimiter or ("," if suffix == ".csv" else "\t")) == "\t"
-        reader = csv.reader(
-            io.StringIO(text.removeprefix("\ufeff"), newline=""),
-            delimiter="\t" if tsv else (delimiter or ","),
-            quoting=csv.QUOTE_NONE if tsv else csv.QUOTE_MINIMAL,
-        )
-        header = [name.strip() for name in next(reader, [])]
-        if column not in header:
-            raise RnnkitError(
-                f"{name} has no column {column!r} (the text column of the training "
-                f"data); its header: {', '.join(header) or 'empty'}"
-            )
-        index = header.index(column)
-        rows = [(reader.line_num, row[index].strip() if len(row) > index else "") for row in reader]
-    else:
-        rows = [(n, line.strip()) for n, line in enumerate(text.splitlines(), start=1)]
-    if not any(t for _, t in rows):
-        raise RnnkitError(f"no input text in {name}")
-    return rows
-
-
-def numbered_lines(inputs: Any) -> list[tuple[int, str]]:
-    """``(line number, line)`` of a file (``"-"``: standard input) or a list of strings."""
-    if isinstance(inputs, (str, Path)):
-        text, name = read_source(inputs)
-        rows = list(enumerate(text.splitlines(), start=1))
-        if not any(line.strip() for _, line in rows):
-            raise RnnkitError(f"no input in {name}")
-        return rows
-    return list(enumerate(inputs, start=1))
-
-
-def records_for(
-    numbered: Sequence[tuple[int, Any]], outputs: dict[int, dict[str, Any]], empty: dict[str, Any]
-) -> list[dict[str, Any]]:
-    """One record per input line: its output, or ``empty`` with ``skipped`` for blank inputs."""
-    return [
-        {"line": n, **outputs[n]}
-        if n in outputs
-        else {"line": n, **empty, "skipped": "empty input"}
-        for n, _ in numbered
-    ]

@@ -50,7 +50,7 @@ from rnnkit.models.forecaster import Forecaster, ForecasterConfig
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
 from rnnkit.models.tagger import SequenceTagger, SequenceTaggerConfig
 from rnnkit.tasks import options as o
-from rnnkit.tasks.base import Report, Setup, Task, TrainedModel, register
+from rnnkit.tasks.base import Example, Report, Setup, Task, TrainedModel, register
 from rnnkit.training import StepOutput, TrainConfig, model_device
 
 __all__ = [
@@ -581,6 +581,19 @@ class SyntheticTask(Task):
             if not _blank(item)
         }
         return o.records_for(numbered, outputs, EMPTY[trained.config.data.task])
+
+    def example(self, folder: Path) -> Example:
+        (folder / "waves.jsonl").write_text("[0.0, 0.39, 0.72]\n\n[0.5, 0.1]\n", "utf-8")
+        return Example(
+            {
+                "data": {"task": "sine", "n_val": 16, "n_test": 32},
+                "model": {"hidden_size": 4},
+                "train": {"max_steps": 4, "eval_every": 2, "save_every": 2, "batch_size": 8},
+            },
+            None,
+            str(folder / "waves.jsonl"),
+            {"data": {"task": "adding", "seq_len": 1}},
+        )
 
     def language_model(self, trained: TrainedModel) -> tuple[nn.Module, Vocabulary] | None:
         return (trained.model, trained.state) if trained.config.data.task == "sentence" else None

@@ -26,6 +26,7 @@ from torch import nn
 
 from rnnkit.config import Config, at_least, fraction, option
 from rnnkit.data.conll import FORMATS, read_tagged, split_sentences
+from rnnkit.data.inputs import read_source
 from rnnkit.data.labelled import (
     BucketedBatches,
     Tokenizer,
@@ -38,7 +39,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.metrics.classification import MostFrequentTag, per_tag_f1, token_accuracy
 from rnnkit.models.tagger import SequenceTagger, SequenceTaggerConfig
 from rnnkit.tasks import options as o
-from rnnkit.tasks.base import Example, Report, Setup, Task, TrainedModel, read_source, register
+from rnnkit.tasks.base import Example, Report, Setup, Task, TrainedModel, register
 from rnnkit.training import StepOutput, TrainConfig, model_device
 
 __all__ = ["TagConfig", "TagData", "TagModel", "TagTask", "tag_scores"]
