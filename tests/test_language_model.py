@@ -122,9 +122,18 @@ def _train(tmp_path, text, steps, run="run", resume=None, callbacks=(), **model)
     settings = {
         "data": {"text": str(path), "seq_len": 16},
         "model": {"hidden_size": 64, "embedding_size": 16, **model},
-        "train": {"max_steps": steps, "batch_size": 4, "lr": 1e-2, "warmup_steps": 5,
-                  "eval_every": steps, "save_every": steps, "out_dir": str(tmp_path / run),
-                  "device": "cpu", "progress": False, "seed": 0},
+        "train": {
+            "max_steps": steps,
+            "batch_size": 4,
+            "lr": 1e-2,
+            "warmup_steps": 5,
+            "eval_every": steps,
+            "save_every": steps,
+            "out_dir": str(tmp_path / run),
+            "device": "cpu",
+            "progress": False,
+            "seed": 0,
+        },
     }
     if resume is not None:
         return rnnkit.train("lm", None, resume=resume, log=lambda message: None)

@@ -75,15 +75,18 @@ def test_train_writes_the_run_files_and_reports_on_stdout(name, tmp_path, capsys
 def test_config_json_reads_back_unchanged(name, trained_runs, capsys):
     _, _, out = trained_runs[name]
     saved = json.loads((out / "config.json").read_text())
-    code, printed, err = run(capsys, "train", name, "--config", out / "config.json",
-                             "--print-config", "json")
+    code, printed, err = run(
+        capsys, "train", name, "--config", out / "config.json", "--print-config", "json"
+    )
     assert code == 0, err
     assert json.loads(printed) == saved
-    code, toml, _ = run(capsys, "train", name, "--config", out / "config.json",
-                       "--print-config", "toml")
+    code, toml, _ = run(
+        capsys, "train", name, "--config", out / "config.json", "--print-config", "toml"
+    )
     (out.parent / "back.toml").write_text(toml)
-    code, printed, err = run(capsys, "train", name, "--config", out.parent / "back.toml",
-                             "--print-config", "json")
+    code, printed, err = run(
+        capsys, "train", name, "--config", out.parent / "back.toml", "--print-config", "json"
+    )
     assert code == 0, err
     assert json.loads(printed) == saved
 
@@ -96,8 +99,10 @@ def test_resume_continues_with_the_saved_config(name, tmp_path, capsys):
     hidden = load_checkpoint(out / "last.pt")["task_state"]["config"]["model"]["hidden_size"]
     code, _, err = run(capsys, "train", name, "--resume", out, "--hidden", hidden + 1)
     assert code == 2
-    assert err == (f"rnnkit: error: --hidden: the checkpoint was trained with {hidden}; a resumed "
-                   f"run keeps it (got {hidden + 1})\n")
+    assert err == (
+        f"rnnkit: error: --hidden: the checkpoint was trained with {hidden}; a resumed "
+        f"run keeps it (got {hidden + 1})\n"
+    )
     code, printed, err = run(capsys, "train", name, "--resume", out, "--steps", 4)
     assert code == 0, err
     last = load_checkpoint(out / "last.pt")
@@ -120,7 +125,8 @@ def test_evaluate_and_predict_on_the_task_formats(name, trained_runs, capsys):
     assert code == 0, err
     # the same table (a language model's streams start from a zero state: its figures may move)
     assert [line.split()[0] for line in second.splitlines()] == [
-        line.split()[0] for line in first.splitlines()]
+        line.split()[0] for line in first.splitlines()
+    ]
     assert run(capsys, "evaluate", out, *data, "--batch-size", 0)[0] == 2
     if found.evaluate is None:  # evaluated on its own fresh data: a file is refused
         assert run(capsys, "evaluate", out, "--data", out / "config.json")[0] == 2
@@ -143,8 +149,9 @@ def test_device_and_batch_size_are_honoured(name, trained_runs, tmp_path, capsys
     if not torch.cuda.is_available():
         code, _, err = run(capsys, "evaluate", out, "--device", "cuda")
         assert code == 2 and "no CUDA GPU" in err
-    code, printed, _ = run(capsys, "train", name, "--config", config, "--batch-size", 3,
-                           "--print-config", "json")
+    code, printed, _ = run(
+        capsys, "train", name, "--config", config, "--batch-size", 3, "--print-config", "json"
+    )
     assert json.loads(printed)["train"]["batch_size"] == 3
 
 
@@ -163,6 +170,5 @@ def test_a_bad_data_file_is_one_line_and_writes_nothing(name, tmp_path, capsys):
 def test_every_setting_has_an_option_with_help(name):
     _, flags = build_parser()
     config = TASKS[name].config_class()
-    keys = [f"{section}.{key}" for section, values in config.to_dict().items()
-            for key in values]
+    keys = [f"{section}.{key}" for section, values in config.to_dict().items() for key in values]
     assert sorted(flags[name]) == sorted(keys)

@@ -45,8 +45,16 @@ def _trainer(out_dir=None, callbacks=(), **overrides):
     seed_everything(0)
     x, y = _data()
     model = Net()
-    options = {"max_steps": 30, "lr": 1e-2, "warmup_steps": 3, "eval_every": 10, "save_every": 10,
-               "out_dir": out_dir, "device": "cpu", "progress": False}
+    options = {
+        "max_steps": 30,
+        "lr": 1e-2,
+        "warmup_steps": 3,
+        "eval_every": 10,
+        "save_every": 10,
+        "out_dir": out_dir,
+        "device": "cpu",
+        "progress": False,
+    }
     options.update(overrides)
     config = TrainConfig(**options)
     source = ShuffledBatches(len(x), 8, lambda idx: (x[idx], y[idx]), seed=1)
@@ -58,9 +66,18 @@ def _trainer(out_dir=None, callbacks=(), **overrides):
     def eval_fn(model):
         return {"loss": F.cross_entropy(model(x), y).item()}
 
-    return Trainer(model, config, source, loss_fn, eval_fn=eval_fn, task="toy",
-                   model_config={"hidden": 16}, task_state={"labels": ["neg", "pos"]},
-                   log=lambda message: None, callbacks=callbacks)
+    return Trainer(
+        model,
+        config,
+        source,
+        loss_fn,
+        eval_fn=eval_fn,
+        task="toy",
+        model_config={"hidden": 16},
+        task_state={"labels": ["neg", "pos"]},
+        log=lambda message: None,
+        callbacks=callbacks,
+    )
 
 
 def _rows(path):
@@ -91,6 +108,7 @@ def test_loss_falls_and_files_written(tmp_path):
 def test_resume_equals_uninterrupted_run(tmp_path):
     full = _trainer(tmp_path / "full")
     full.fit()
+
     # an interrupted run: stop at step 20 (as Ctrl-C does), then resume in a fresh trainer
     def stop_at_20(trainer, event, info):
         if event == "step" and info["step"] == 17:
@@ -104,7 +122,10 @@ def test_resume_equals_uninterrupted_run(tmp_path):
     torch.manual_seed(12345)  # disturb the global RNG: resume must restore it
     resumed = _trainer(tmp_path / "part")
     resumed.fit(resume=ckpt)
-    a, b = _losses(tmp_path / "full" / "metrics.jsonl"), _losses(tmp_path / "part" / "metrics.jsonl")
+    a, b = (
+        _losses(tmp_path / "full" / "metrics.jsonl"),
+        _losses(tmp_path / "part" / "metrics.jsonl"),
+    )
     assert sorted(a) == sorted(b) == list(range(1, 31))
     for step in a:
         assert abs(a[step] - b[step]) <= 1e-6, step
@@ -151,7 +172,9 @@ def test_nonfinite_gradient_is_skipped():
     trainer = _trainer(max_steps=3, eval_every=100)
 
     def inf_grad(model, batch):
-        return (model.lin1.weight * torch.tensor(float("inf"))).sum() * 0 + 1.0 * model.lin2.bias.sum()
+        return (
+            model.lin1.weight * torch.tensor(float("inf"))
+        ).sum() * 0 + 1.0 * model.lin2.bias.sum()
 
     trainer.loss_fn = inf_grad
     with pytest.raises(RnnkitError):

@@ -18,6 +18,8 @@ from rnnkit.config import NONE, Config, choices_of, fields_of
 
 __all__ = ["HelpFormatter", "add_config_options", "given_settings", "new_parser"]
 
+PREFIX = "setting:"  # argparse destinations of config settings start with this
+
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Keeps the description's line breaks (for examples) and widens the option column."""
@@ -102,7 +104,7 @@ def add_config_options(
         names = [f"--{name}"] + [f"--{alias}" for alias in f.metadata.get("aliases", ())]
         shown = "required" if f.metadata.get("required") else f"default: {_shown(default)}"
         kwargs: dict[str, Any] = {
-            "dest": key,
+            "dest": PREFIX + key,
             "default": argparse.SUPPRESS,
             "help": f"{f.metadata.get('help', '')} ({shown})",
         }
@@ -116,16 +118,17 @@ def add_config_options(
             kwargs["metavar"] = None if kwargs["choices"] else metavar
         groups[section].add_argument(*names, **kwargs)
         flags[key] = names[0]
+    parser.set_defaults(setting_flags=flags)  # errors name the option of a setting
     return flags
 
 
 def given_settings(args: argparse.Namespace) -> dict[str, Any]:
     """The config settings typed on the command line, as nested tables (``{"train": {...}}``)."""
     settings: dict[str, Any] = {}
-    for key, value in vars(args).items():
-        if "." not in key:
+    for dest, value in vars(args).items():
+        if not dest.startswith(PREFIX):
             continue
-        *sections, name = key.split(".")
+        *sections, name = dest.removeprefix(PREFIX).split(".")
         table = settings
         for section in sections:
             table = table.setdefault(section, {})

@@ -47,9 +47,9 @@ def _missing(parser: argparse.ArgumentParser) -> int:
     return 2
 
 
-def _message(error: BaseException, args: argparse.Namespace, flags: dict[str, str]) -> str:
+def _message(error: BaseException, args: argparse.Namespace) -> str:
     if isinstance(error, ConfigError) and error.key is not None:
-        flag = flags.get(error.key)
+        flag = getattr(args, "setting_flags", {}).get(error.key)
         given = given_settings(args)
         for part in error.key.split("."):
             given = given.get(part, {}) if isinstance(given, dict) else {}
@@ -61,7 +61,7 @@ def _message(error: BaseException, args: argparse.Namespace, flags: dict[str, st
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``rnnkit`` with ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
-    parser, flags = build_parser()
+    parser, _ = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # argparse exits 2 on bad options, 0 on --help/--version
@@ -79,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("RNNKIT_DEBUG"):
             raise
         print(
-            f"rnnkit: error: {_message(error, args, flags.get(getattr(args, 'task', ''), {}))}",
+            f"rnnkit: error: {_message(error, args)}",
             file=sys.stderr,
         )
         return 2

@@ -30,7 +30,7 @@ def add_parser(subparsers: Any) -> dict[str, dict[str, str]]:
         allow_abbrev=False,
     )
     tasks = group.add_subparsers(dest="task", metavar="TASK")
-    group.set_defaults(func=lambda args: _missing(group))
+    group.set_defaults(func=lambda args: group.print_help(sys.stderr) or 2)
     flags = {}
     for name, task in TASKS.items():
         text = textwrap.fill(task.description, 100)
@@ -62,11 +62,6 @@ def add_parser(subparsers: Any) -> dict[str, dict[str, str]]:
         )
         parser.set_defaults(func=train_command)
     return flags
-
-
-def _missing(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
 
 
 def train_command(args: argparse.Namespace) -> int:

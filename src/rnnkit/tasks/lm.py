@@ -181,7 +181,7 @@ class SampleConfig(Config):
         None,
         "end a sample where it writes TEXT (not printed)",
         metavar="TEXT",
-        check=(lambda v: v != "", "not empty"),
+        check=(lambda v: v != "", "that is not empty"),
     )
 
 
@@ -373,7 +373,7 @@ class LMTask(Task):
         if isinstance(data, (str, Path)):
             text, name = read_text(data), str(data)
         else:
-            text, name = "\n".join(data), "the given texts"
+            text, name = "\n".join(data), "the given text"
         ids = encode_text(trained.state.vocab, text, warn=_warn, what="text")
         if len(ids) < 2:
             raise RnnkitError(f"{name} is too short to evaluate: it needs at least 2 characters")
