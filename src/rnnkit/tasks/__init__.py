@@ -7,21 +7,8 @@ work for every task; the ``rnnkit`` command is generated from the same registry.
 module that subclasses ``Task`` and calls :func:`register` (see docs/tasks.md).
 """
 
-from rnnkit.tasks.base import (
-    TASKS,
-    Report,
-    RunResult,
-    Setup,
-    Task,
-    TrainedModel,
-    evaluate,
-    get_task,
-    load,
-    predict,
-    register,
-    resolve_config,
-    train,
-)
+from rnnkit.tasks import base
+from rnnkit.tasks.base import *  # the contract and the runner: base.__all__
 from rnnkit.tasks.lm import SampleConfig, sample
 
 # isort: off
@@ -29,20 +16,5 @@ from rnnkit.tasks.lm import SampleConfig, sample
 from rnnkit.tasks import lm, classify, tag, forecast, synthetic  # noqa: F401
 # isort: on
 
-__all__ = [
-    "TASKS",
-    "Report",
-    "RunResult",
-    "SampleConfig",
-    "Setup",
-    "Task",
-    "TrainedModel",
-    "evaluate",
-    "get_task",
-    "load",
-    "predict",
-    "register",
-    "resolve_config",
-    "sample",
-    "train",
-]
+__all__ = ["SampleConfig", "sample"]
+__all__ += base.__all__

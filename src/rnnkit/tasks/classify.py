@@ -101,10 +101,8 @@ class ClassifyModel(Config):
 class ClassifyConfig(Config):
     data: ClassifyData = option(factory=ClassifyData)
     model: ClassifyModel = option(factory=ClassifyModel)
-    train: TrainConfig = option(
-        factory=lambda: TrainConfig(
-            max_steps=2000, batch_size=64, lr=2e-3, warmup_steps=100, out_dir="runs/classify"
-        )
+    train: TrainConfig = o.training(
+        "classify", max_steps=2000, batch_size=64, lr=2e-3, warmup_steps=100
     )
 
 

@@ -155,16 +155,8 @@ class ForecastModel(Config):
 class ForecastConfig(Config):
     data: ForecastData = option(factory=ForecastData)
     model: ForecastModel = option(factory=ForecastModel)
-    train: TrainConfig = option(
-        factory=lambda: TrainConfig(
-            max_steps=1500,
-            batch_size=64,
-            lr=3e-3,
-            warmup_steps=50,
-            eval_every=100,
-            save_every=250,
-            out_dir="runs/forecast",
-        )
+    train: TrainConfig = o.training(
+        "forecast", max_steps=1500, batch_size=64, lr=3e-3, warmup_steps=50, eval_every=100
     )
 
     def validate(self) -> None:

@@ -125,16 +125,14 @@ class LMModel(Config):
 class LMConfig(Config):
     data: LMData = option(factory=LMData)
     model: LMModel = option(factory=LMModel)
-    train: TrainConfig = option(
-        factory=lambda: TrainConfig(
-            max_steps=3000,
-            batch_size=32,
-            lr=8e-2,
-            warmup_steps=50,
-            min_lr_ratio=0.01,
-            weight_decay=0.1,
-            out_dir="runs/lm",
-        )
+    train: TrainConfig = o.training(
+        "lm",
+        max_steps=3000,
+        batch_size=32,
+        lr=8e-2,
+        warmup_steps=50,
+        min_lr_ratio=0.01,
+        weight_decay=0.1,
     )
 
 

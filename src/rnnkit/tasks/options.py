@@ -9,11 +9,13 @@ accepted by every task.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from rnnkit.config import at_least, fraction, option
 from rnnkit.data.inputs import held_out, numbered_lines, numbered_texts, records_for
 from rnnkit.layers import CELLS
+from rnnkit.training import TrainConfig
 
 __all__ = [
     "cell",
@@ -28,6 +30,7 @@ __all__ = [
     "numbered_lines",
     "numbered_texts",
     "records_for",
+    "training",
     "val_file",
     "val_fraction",
 ]
@@ -89,3 +92,8 @@ def embedding(default: int) -> Any:
 
 def dropout(default: float, where: str) -> Any:
     return option(default, f"dropout {where}", metavar="P", check=fraction())
+
+
+def training(task: str, **defaults: Any) -> Any:
+    """The ``train`` section with the task's defaults; the output directory is ``runs/<task>``."""
+    return option(factory=functools.partial(TrainConfig, out_dir=f"runs/{task}", **defaults))

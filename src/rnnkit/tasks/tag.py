@@ -92,17 +92,7 @@ class TagModel(Config):
 class TagConfig(Config):
     data: TagData = option(factory=TagData)
     model: TagModel = option(factory=TagModel)
-    train: TrainConfig = option(
-        factory=lambda: TrainConfig(
-            max_steps=2000,
-            batch_size=32,
-            lr=2e-3,
-            warmup_steps=50,
-            eval_every=250,
-            save_every=250,
-            out_dir="runs/tag",
-        )
-    )
+    train: TrainConfig = o.training("tag", max_steps=2000, batch_size=32, lr=2e-3, warmup_steps=50)
 
 
 @dataclass
