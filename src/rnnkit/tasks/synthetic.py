@@ -62,70 +62,35 @@ __all__ = [
     "recipe",
 ]
 
-# The defaults of each task (settings given are merged over them; out_dir is runs/<task>).
-# Sections as in the config; a key left out takes the dataclass default. SyntheticConfig() is sine.
+
+def _recipe(seq_len, cell, hidden, layers, steps, batch, lr, every) -> dict[str, dict[str, Any]]:
+    return {
+        "data": {"seq_len": seq_len},
+        "model": {"cell": cell, "hidden_size": hidden, "num_layers": layers},
+        "train": {
+            "max_steps": steps,
+            "batch_size": batch,
+            "lr": lr,
+            "warmup_steps": 50,
+            "eval_every": every,
+            "save_every": every,
+        },
+    }
+
+
+# The defaults of each task: `rnnkit train synthetic --task NAME` alone reaches the task's goal
+# within about a minute on 2 CPU cores (checked with 3 seeds each). The settings given are merged
+# over them; the output directory is runs/<task>.
+# fmt: off
 RECIPES: dict[str, dict[str, dict[str, Any]]] = {
-    "sine": {
-        "data": {"seq_len": 20},
-        "model": {"cell": "rnn", "hidden_size": 6, "num_layers": 1},
-        "train": {
-            "max_steps": 3000,
-            "batch_size": 32,
-            "lr": 3e-2,
-            "warmup_steps": 50,
-            "eval_every": 500,
-            "save_every": 500,
-        },
-    },
-    "mean-sign": {
-        "data": {"seq_len": 20},
-        "model": {"cell": "rnn", "hidden_size": 64, "num_layers": 2},
-        "train": {
-            "max_steps": 1500,
-            "batch_size": 64,
-            "lr": 1e-3,
-            "warmup_steps": 50,
-            "eval_every": 250,
-            "save_every": 250,
-        },
-    },
-    "sentence": {
-        "data": {},  # seq_len is not used: the task trains on its three sentences
-        "model": {"cell": "lstm", "hidden_size": 64, "num_layers": 1},
-        "train": {
-            "max_steps": 2000,
-            "batch_size": 32,
-            "lr": 1e-2,
-            "warmup_steps": 50,
-            "eval_every": 250,
-            "save_every": 500,
-        },
-    },
-    "adding": {
-        "data": {"seq_len": 50},
-        "model": {"cell": "gru", "hidden_size": 64, "num_layers": 1},
-        "train": {
-            "max_steps": 1000,
-            "batch_size": 32,
-            "lr": 1e-2,
-            "warmup_steps": 50,
-            "eval_every": 100,
-            "save_every": 250,
-        },
-    },
-    "copy": {
-        "data": {"seq_len": 20},
-        "model": {"cell": "lstm", "hidden_size": 64, "num_layers": 1},
-        "train": {
-            "max_steps": 2000,
-            "batch_size": 32,
-            "lr": 1e-2,
-            "warmup_steps": 50,
-            "eval_every": 250,
-            "save_every": 500,
-        },
-    },
+    #                     seq_len  cell  hidden layers  steps batch   lr    eval_every
+    "sine":      _recipe(20,      "rnn",  6,     1,      3000,  32,   3e-2,  500),
+    "mean-sign": _recipe(20,      "rnn",  64,    2,      1500,  64,   1e-3,  250),
+    "sentence":  _recipe(20,      "lstm", 64,    1,      2000,  32,   1e-2,  250),  # no seq_len
+    "adding":    _recipe(50,      "gru",  64,    1,      1000,  32,   1e-2,  200),
+    "copy":      _recipe(20,      "gru",  128,   1,      1500,  64,   3e-2,  250),
 }
+# fmt: on
 TASK_NAMES = tuple(RECIPES)
 _SINE = RECIPES["sine"]
 # task: (metric, short name in the training log, goal sign, goal, baseline)
