@@ -70,7 +70,8 @@ def encode(strings: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor
 
 def accuracy(model: torch.nn.Module, strings: list[str]) -> float:
     x, lengths, parity = encode(strings)
-    return (model(x, lengths).argmax(-1) == parity).float().mean().item()
+    device = next(model.parameters()).device
+    return (model(x.to(device), lengths).argmax(-1).cpu() == parity).float().mean().item()
 
 
 class ParityTask(Task):
@@ -133,7 +134,7 @@ class ParityTask(Task):
         ones = sum(s.count("1") % 2 for s in strings) / len(strings)
         rows = {
             "accuracy": {
-                "model": accuracy(trained.model.cpu(), strings),
+                "model": accuracy(trained.model, strings),
                 "majority": max(ones, 1 - ones),
             }
         }
@@ -143,10 +144,8 @@ class ParityTask(Task):
         numbered = read_bits(inputs)
         kept = [(n, s) for n, s in numbered if s]
         x, lengths, _ = encode([s for _, s in kept])
-        outputs = {
-            n: {"bits": s, "parity": int(p)}
-            for (n, s), p in zip(kept, trained.model.cpu()(x, lengths).argmax(-1))
-        }
+        parities = trained.model(x.to(trained.device), lengths).argmax(-1).tolist()
+        outputs = {n: {"bits": s, "parity": p} for (n, s), p in zip(kept, parities)}
         return o.records_for(numbered, outputs, {"bits": "", "parity": None})
 
     def example(self, folder: Path) -> Example:

@@ -120,12 +120,43 @@ class ClassifierState:
         }
 
     @classmethod
+    def fit(cls, texts: list[str], labels: list[str], d: ClassifyData) -> ClassifierState:
+        """The tokenizer, label map and label counts of the training data."""
+        vocab = build_label_vocab(labels, f"training data {d.train}")
+        tokenizer = Tokenizer.build(
+            texts, d.tokenizer, lower=d.lower, min_freq=d.min_freq, max_size=d.max_vocab
+        )
+        counts = Counter(encode_labels(labels, vocab, f"training data {d.train}"))
+        return cls(tokenizer, vocab, [counts[i] for i in range(len(vocab))])
+
+    @classmethod
     def from_dict(cls, data: Any) -> ClassifierState:
         return cls(
             Tokenizer.from_dict(data["tokenizer"]),
             Vocabulary.from_dict(data["labels"]),
             [int(c) for c in data["label_counts"]],
         )
+
+
+def _read_splits(d: ClassifyData, seed: int, log) -> tuple[list, list, list, list, str]:
+    """Training texts and labels, validation texts and labels, and where validation came from:
+    the validation file, or a seeded random ``val_fraction`` of the training rows."""
+    train = read_labelled(d.train, d.text_col, d.label_col, delimiter=d.delimiter)
+    files = [train]
+    if d.val is not None:
+        val = read_labelled(d.val, d.text_col, d.label_col, delimiter=d.delimiter)
+        files.append(val)
+        texts, labels, val_texts, val_labels = train.texts, train.labels, val.texts, val.labels
+        where = f"{len(val):,} rows of {d.val}"
+    else:
+        kept, held = o.held_out(len(train), d.val_fraction, seed, "training rows")
+        texts, labels = [train.texts[i] for i in kept], [train.labels[i] for i in kept]
+        val_texts, val_labels = [train.texts[i] for i in held], [train.labels[i] for i in held]
+        where = f"{len(held):,} rows held out of {d.train}"
+    for rows in files:
+        if rows.skipped_empty:
+            log(f"skipped {rows.skipped_empty} rows with empty text in {rows.path}")
+    return texts, labels, val_texts, val_labels, where
 
 
 @torch.no_grad()
@@ -153,10 +184,8 @@ def _report(probs: torch.Tensor, gold: list[int], state: ClassifierState, title:
     loss = F.nll_loss(torch.log(probs.clamp_min(1e-12)), torch.tensor(gold)).item()
     rows = {
         "accuracy": {"model": accuracy(predicted, gold), "majority": accuracy(majority, gold)},
-        "macro-F1": {
-            "model": macro_f1(predicted, gold, labels),
-            "majority": macro_f1(majority, gold, labels),
-        },
+        # macro-F1 over the classes in the gold labels or the predictions (as for the tagger)
+        "macro-F1": {"model": macro_f1(predicted, gold), "majority": macro_f1(majority, gold)},
         "loss (nats/example)": {"model": loss},
     }
     details = []
@@ -196,32 +225,12 @@ class ClassifyTask(Task):
 
     def setup(self, config: ClassifyConfig, saved: Any, log) -> Setup:
         d, settings = config.data, config.train
-        train = read_labelled(d.train, d.text_col, d.label_col, delimiter=d.delimiter)
-        files = [train]
-        if d.val is not None:
-            val = read_labelled(d.val, d.text_col, d.label_col, delimiter=d.delimiter)
-            files.append(val)
-            texts, labels, val_texts, val_labels = train.texts, train.labels, val.texts, val.labels
-            where = f"{len(val):,} rows of {d.val}"
-        else:
-            kept, held = o.held_out(len(train), d.val_fraction, settings.seed, "training rows")
-            texts, labels = [train.texts[i] for i in kept], [train.labels[i] for i in kept]
-            val_texts, val_labels = [train.texts[i] for i in held], [train.labels[i] for i in held]
-            where = f"{len(held):,} rows held out of {d.train}"
-        for rows in files:
-            if rows.skipped_empty:
-                log(f"skipped {rows.skipped_empty} rows with empty text in {rows.path}")
-        if saved is not None:
-            state = ClassifierState.from_dict(saved)
-        else:
-            label_vocab = build_label_vocab(labels, f"training data {d.train}")
-            tokenizer = Tokenizer.build(
-                texts, d.tokenizer, lower=d.lower, min_freq=d.min_freq, max_size=d.max_vocab
-            )
-            counts = Counter(encode_labels(labels, label_vocab, f"training data {d.train}"))
-            state = ClassifierState(
-                tokenizer, label_vocab, [counts[i] for i in range(len(label_vocab))]
-            )
+        texts, labels, val_texts, val_labels, where = _read_splits(d, settings.seed, log)
+        state = (
+            ClassifierState.from_dict(saved)
+            if saved is not None
+            else ClassifierState.fit(texts, labels, d)
+        )
         y = torch.tensor(encode_labels(labels, state.labels, f"training data {d.train}"))
         val_y = encode_labels(val_labels, state.labels, f"validation data {where}")
         ids = [state.tokenizer.encode(t, d.max_length) for t in texts]
@@ -243,11 +252,8 @@ class ClassifyTask(Task):
 
         def eval_fn(model: nn.Module) -> dict[str, float]:
             rows = _report(class_probabilities(model, val_ids, pad), val_y, state, "").rows
-            return {
-                "loss": rows["loss (nats/example)"]["model"],
-                "accuracy": rows["accuracy"]["model"],
-                "macro_f1": rows["macro-F1"]["model"],
-            }
+            names = ("accuracy", "macro_f1", "loss")
+            return {name: row["model"] for name, row in zip(names, rows.values())}
 
         def report(trained: TrainedModel) -> list[Report]:
             probs = class_probabilities(trained.model, val_ids, pad)
