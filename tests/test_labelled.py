@@ -19,7 +19,9 @@ from rnnkit.errors import RnnkitError
 
 def test_reads_tsv_with_named_columns_and_skips_empty_text(tmp_path):
     path = tmp_path / "train.tsv"
-    path.write_text('id\tlabel\ttext\n1\tpos\t"great" film \n2\tneg\t   \n3\tneg\tbad\n', encoding="utf-8")
+    path.write_text(
+        'id\tlabel\ttext\n1\tpos\t"great" film \n2\tneg\t   \n3\tneg\tbad\n', encoding="utf-8"
+    )
     data = read_labelled(path)
     assert data.texts == ['"great" film', "bad"]  # TSV quotes are literal text
     assert data.labels == ["pos", "neg"]
@@ -80,7 +82,13 @@ def test_unseen_label_is_named():
 
 def test_word_tokenizer_splits_clitics_and_punctuation():
     assert Tokenizer.split("It's NOT good, isn't it?") == [
-        "it's", "not", "good", ",", "isn't", "it", "?"
+        "it's",
+        "not",
+        "good",
+        ",",
+        "isn't",
+        "it",
+        "?",
     ]
     assert Tokenizer.split("it 's a does n't", lower=False) == ["it", "'s", "a", "does", "n't"]
     assert Tokenizer.split("Ab c", kind="char", lower=False) == ["A", "b", " ", "c"]

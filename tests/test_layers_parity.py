@@ -35,12 +35,25 @@ def _make_pair(kind, num_layers, bidirectional, batch_first, bias, backend, dtyp
     torch_class, rnnkit_class, extra = KINDS[kind]
     torch.manual_seed(0)
     reference = torch_class(
-        H_IN, H, num_layers=num_layers, bias=bias, batch_first=batch_first,
-        bidirectional=bidirectional, dtype=dtype, **extra,
+        H_IN,
+        H,
+        num_layers=num_layers,
+        bias=bias,
+        batch_first=batch_first,
+        bidirectional=bidirectional,
+        dtype=dtype,
+        **extra,
     )
     ours = rnnkit_class(
-        H_IN, H, num_layers=num_layers, bias=bias, batch_first=batch_first,
-        bidirectional=bidirectional, dtype=dtype, backend=backend, **extra,
+        H_IN,
+        H,
+        num_layers=num_layers,
+        bias=bias,
+        batch_first=batch_first,
+        bidirectional=bidirectional,
+        dtype=dtype,
+        backend=backend,
+        **extra,
     )
     ours.load_state_dict(reference.state_dict())
     return reference, ours
@@ -91,7 +104,9 @@ def _run(module, form, x, hx, batch_first):
 @pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
 @pytest.mark.parametrize("num_layers", [1, 2, 3])
 @pytest.mark.parametrize("kind", list(KINDS))
-def test_matches_torch_nn(kind, num_layers, bidirectional, batch_first, bias, form, with_hx, backend, dtype):
+def test_matches_torch_nn(
+    kind, num_layers, bidirectional, batch_first, bias, form, with_hx, backend, dtype
+):
     reference, ours = _make_pair(kind, num_layers, bidirectional, batch_first, bias, backend, dtype)
     generator = torch.Generator().manual_seed(1)
     x = _inputs(form, batch_first, dtype, generator)

@@ -34,7 +34,9 @@ def test_mape_smape():
     assert smape(ACTUAL, FORECAST) == pytest.approx(100 * (2 / 3 + 0 + 2 / 3) / 3, abs=1e-12)
     assert smape([0.0, 1.0], [0.0, 1.0]) == 0.0  # 0/0 counts as a perfect forecast
     assert smape([1.0], [-1.0]) == 200.0
-    with pytest.raises(ValueError, match=r"MAPE is undefined when an actual value is 0 \(1 of 2 are\)"):
+    with pytest.raises(
+        ValueError, match=r"MAPE is undefined when an actual value is 0 \(1 of 2 are\)"
+    ):
         mape([0.0, 1.0], [1.0, 1.0])
 
 
@@ -55,7 +57,9 @@ def test_shape_mismatch():
 
 def test_persistence():
     series = [10.0, 11.0, 12.0, 13.0, 14.0]
-    np.testing.assert_array_equal(persistence_forecast(series, [2, 3], horizon=2), [[11, 11], [12, 12]])
+    np.testing.assert_array_equal(
+        persistence_forecast(series, [2, 3], horizon=2), [[11, 11], [12, 12]]
+    )
     with pytest.raises(ValueError, match="forecast steps must lie in"):
         persistence_forecast(series, [0])
 
@@ -63,9 +67,13 @@ def test_persistence():
 def test_seasonal_naive():
     series = np.arange(1.0, 8.0)  # 1..7
     # start 4, period 2: step 4 <- 2 (value 3), step 5 <- 3 (4), step 6 <- 2 (3: never a step >= 4)
-    np.testing.assert_array_equal(seasonal_naive_forecast(series, [4], horizon=3, period=2), [[3, 4, 3]])
-    np.testing.assert_array_equal(seasonal_naive_forecast(series, [4, 5], horizon=1, period=1),
-                                  persistence_forecast(series, [4, 5]))
+    np.testing.assert_array_equal(
+        seasonal_naive_forecast(series, [4], horizon=3, period=2), [[3, 4, 3]]
+    )
+    np.testing.assert_array_equal(
+        seasonal_naive_forecast(series, [4, 5], horizon=1, period=1),
+        persistence_forecast(series, [4, 5]),
+    )
     with pytest.raises(ValueError, match="needs 12 steps of history"):
         seasonal_naive_forecast(series, [3], horizon=1, period=12)
 

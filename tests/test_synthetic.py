@@ -28,7 +28,9 @@ def test_sine_next_value_and_disjoint_phases():
     sector = 2 * math.pi / 16
     assert set((train.phases // sector).long().remainder(2).tolist()) == {0}  # even sectors only
     assert set((test.phases // sector).long().remainder(2).tolist()) == {1}  # odd: unseen phases
-    torch.testing.assert_close(synthetic.sine_wave(5, seed=3).inputs, synthetic.sine_wave(5, seed=3).inputs)
+    torch.testing.assert_close(
+        synthetic.sine_wave(5, seed=3).inputs, synthetic.sine_wave(5, seed=3).inputs
+    )
 
 
 def test_mean_sign_labels_and_seed():
@@ -63,4 +65,3 @@ def test_sentences():
     sentences, checks = synthetic.sentence_completion()
     assert sentences == ["hello how are you", "i am fine", "how are you doing"]
     assert ("hello", " how are you") in checks
-

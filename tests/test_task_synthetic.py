@@ -31,18 +31,30 @@ def one_thread():
 
 def _train(task: str, steps: int, out=None, **settings):
     """Train like the old tests: batch 32, warmup 10, one evaluation at the end."""
-    train_settings = {"max_steps": steps, "batch_size": 32, "warmup_steps": 10,
-                      "eval_every": steps, "out_dir": out, **QUIET}
+    train_settings = {
+        "max_steps": steps,
+        "batch_size": 32,
+        "warmup_steps": 10,
+        "eval_every": steps,
+        "out_dir": out,
+        **QUIET,
+    }
     train_settings.update(settings.pop("train", {}))
     model = settings.pop("model", {})
-    config = {"data": {"task": task, "n_val": 128, "n_test": 500, **settings},
-              "model": model, "train": train_settings}
+    config = {
+        "data": {"task": task, "n_val": 128, "n_test": 500, **settings},
+        "model": model,
+        "train": train_settings,
+    }
     return train("synthetic", config, log=lambda message: None)
 
 
 def _flat(rows):
-    return {(metric, column): value for metric, values in rows.items()
-            for column, value in values.items()}
+    return {
+        (metric, column): value
+        for metric, values in rows.items()
+        for column, value in values.items()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -64,22 +76,32 @@ def test_each_task_has_its_own_defaults():
         for section in ("data", "model", "train"):
             chosen = RECIPES[name][section]
             assert {k: getattr(getattr(config, section), k) for k in chosen} == chosen
-    assert resolve_config("synthetic", {"data": {"task": "mean-sign"}})[0].train.out_dir == \
-        "runs/mean-sign"
-    config = resolve_config("synthetic", {"data": {"task": "adding"}, "model": {"hidden_size": 8},
-                                          "train": {"lr": 0.5}})[0]
+    assert (
+        resolve_config("synthetic", {"data": {"task": "mean-sign"}})[0].train.out_dir
+        == "runs/mean-sign"
+    )
+    config = resolve_config(
+        "synthetic", {"data": {"task": "adding"}, "model": {"hidden_size": 8}, "train": {"lr": 0.5}}
+    )[0]
     assert (config.data.seq_len, config.model.cell, config.model.hidden_size) == (50, "gru", 8)
     assert (config.train.lr, config.train.max_steps) == (0.5, 1000)
 
 
-@pytest.mark.parametrize(("given", "expected"), [
-    ({"data": {"task": "adding", "seq_len": 1}},
-     "data.seq_len: the adding problem needs seq_len >= 2, got 1"),
-    ({"data": {"task": "copy"}, "model": {"hidden_size": 0}},
-     "model.hidden_size: expected a value >= 1, got 0"),
-    ({"data": {"task": "sinus"}}, "data.task: expected one of sine, mean-sign, sentence"),
-    ({"data": {"task": "sine", "n_tests": 3}}, "data.n_tests: unknown key"),
-])
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (
+            {"data": {"task": "adding", "seq_len": 1}},
+            "data.seq_len: the adding problem needs seq_len >= 2, got 1",
+        ),
+        (
+            {"data": {"task": "copy"}, "model": {"hidden_size": 0}},
+            "model.hidden_size: expected a value >= 1, got 0",
+        ),
+        ({"data": {"task": "sinus"}}, "data.task: expected one of sine, mean-sign, sentence"),
+        ({"data": {"task": "sine", "n_tests": 3}}, "data.n_tests: unknown key"),
+    ],
+)
 def test_bad_settings(given, expected):
     with pytest.raises(ConfigError) as error:
         resolve_config("synthetic", given)
@@ -89,8 +111,12 @@ def test_bad_settings(given, expected):
 def test_mean_sign_model_has_13314_parameters():
     run = _train("mean-sign", 1, train={"batch_size": 4}, n_val=4, n_test=4)
     config = run.trained.model.config
-    assert (config.cell, config.num_layers, config.hidden_size, config.input_size) == \
-        ("rnn", 2, 64, 10)
+    assert (config.cell, config.num_layers, config.hidden_size, config.input_size) == (
+        "rnn",
+        2,
+        64,
+        10,
+    )
     assert sum(p.numel() for p in run.trained.model.parameters()) == 13_314
 
 
@@ -98,9 +124,14 @@ def test_mean_sign_model_has_13314_parameters():
 @pytest.mark.parametrize("name", NAMES)
 def test_each_task_trains_with_its_defaults_and_writes_a_run(tmp_path, name):
     out = tmp_path / "runs" / name
-    run = train("synthetic", {"data": {"task": name, "n_val": 16, "n_test": 16},
-                              "train": {"max_steps": 5, "out_dir": str(out), **QUIET}},
-                log=lambda message: None)
+    run = train(
+        "synthetic",
+        {
+            "data": {"task": name, "n_val": 16, "n_test": 16},
+            "train": {"max_steps": 5, "out_dir": str(out), **QUIET},
+        },
+        log=lambda message: None,
+    )
     assert run.train.step == 5 and run.weights.startswith("best.pt")
     assert {"best.pt", "last.pt", "config.json"} <= {p.name for p in out.iterdir()}
     assert json.loads((out / "config.json").read_text())["data"]["task"] == name
@@ -119,15 +150,17 @@ def test_sine_is_learned(sine_run):
     metric = "MSE (steps 2..L, unseen phases)"
     assert report.rows[metric]["persistence"] > 0.07
     assert report.rows[metric]["model"] < 2e-3, report.format()
-    assert report.goals[metric] == ("< 0.001 (reached)" if report.rows[metric]["model"] < 1e-3
-                                    else "< 0.001 (not reached)")
+    assert report.goals[metric] == (
+        "< 0.001 (reached)" if report.rows[metric]["model"] < 1e-3 else "< 0.001 (not reached)"
+    )
     assert set(report.rows) == {metric, "MSE (all steps)"}
     assert report.title == "sine: 500 test sequences (data seed 0)"
 
 
 def test_mean_sign_is_learned():
-    report = _train("mean-sign", 200, train={"lr": 3e-3},
-                    model={"hidden_size": 16, "num_layers": 1}).reports[0]
+    report = _train(
+        "mean-sign", 200, train={"lr": 3e-3}, model={"hidden_size": 16, "num_layers": 1}
+    ).reports[0]
     assert report.rows["accuracy"]["model"] > 0.85, report.format()  # the majority is ~0.5
     assert 0.45 < report.rows["accuracy"]["majority class"] < 0.6 and "loss" in report.rows
 
@@ -139,8 +172,15 @@ def test_adding_is_learned_on_short_sequences():
 
 
 def test_copy_is_learned_on_short_delays():
-    report = _train("copy", 200, seq_len=5, n_copy=3, n_symbols=4, train={"lr": 3e-2},
-                    model={"hidden_size": 32, "cell": "gru"}).reports[0]
+    report = _train(
+        "copy",
+        200,
+        seq_len=5,
+        n_copy=3,
+        n_symbols=4,
+        train={"lr": 3e-2},
+        model={"hidden_size": 32, "cell": "gru"},
+    ).reports[0]
     rows = report.rows["accuracy on copied symbols"]
     assert rows["chance"] == 0.25 and rows["model"] > 0.9, report.format()
 
@@ -159,13 +199,23 @@ def test_same_seed_same_result():
 
 
 def test_resume_continues_exactly(tmp_path):
-    settings = {"data": {"task": "copy", "seq_len": 4, "n_copy": 2, "n_symbols": 3, "n_val": 8,
-                         "n_test": 8},
-                "model": {"hidden_size": 8},
-                "train": {"max_steps": 6, "eval_every": 3, "save_every": 3, **QUIET}}
-    whole = train("synthetic", {**settings, "train": {**settings["train"],
-                                                      "out_dir": str(tmp_path / "whole")}},
-                  log=lambda message: None)
+    settings = {
+        "data": {
+            "task": "copy",
+            "seq_len": 4,
+            "n_copy": 2,
+            "n_symbols": 3,
+            "n_val": 8,
+            "n_test": 8,
+        },
+        "model": {"hidden_size": 8},
+        "train": {"max_steps": 6, "eval_every": 3, "save_every": 3, **QUIET},
+    }
+    whole = train(
+        "synthetic",
+        {**settings, "train": {**settings["train"], "out_dir": str(tmp_path / "whole")}},
+        log=lambda message: None,
+    )
 
     def stop_at_3(trainer, event, info):
         if event == "step" and trainer.step == 3:
@@ -173,8 +223,12 @@ def test_resume_continues_exactly(tmp_path):
 
     out = str(tmp_path / "cut")
     with pytest.raises(KeyboardInterrupt):
-        train("synthetic", {**settings, "train": {**settings["train"], "out_dir": out}},
-              log=lambda message: None, callbacks=[stop_at_3])
+        train(
+            "synthetic",
+            {**settings, "train": {**settings["train"], "out_dir": out}},
+            log=lambda message: None,
+            callbacks=[stop_at_3],
+        )
     resumed = train("synthetic", None, resume=out, log=lambda message: None)
     assert resumed.train.step == 6
     a = torch.load(tmp_path / "whole" / "last.pt", weights_only=False)["model_state"]
@@ -219,20 +273,32 @@ def test_predict_sine_from_a_file_stdin_and_lists(sine_run, tmp_path, monkeypatc
 def test_predict_each_task_and_its_record(tmp_path):
     cases = [
         ("mean-sign", {}, [[0.5] * 10] * 4, "[[1, 2]]", r"\[\[10 numbers\], ...\]"),
-        ("adding", {}, [[0.2, 1], [0.3, 0], [0.4, 1]], "[0.2, 0.3]",
-         r"\[\[number, marker\], ...\]"),
-        ("copy", {"seq_len": 5, "n_copy": 2, "n_symbols": 3}, [1, 2, 0, 0, 0, 4, 0, 0], "[1, 9]",
-         r"\[symbol, ...\] of symbols 0..4"),
+        (
+            "adding",
+            {},
+            [[0.2, 1], [0.3, 0], [0.4, 1]],
+            "[0.2, 0.3]",
+            r"\[\[number, marker\], ...\]",
+        ),
+        (
+            "copy",
+            {"seq_len": 5, "n_copy": 2, "n_symbols": 3},
+            [1, 2, 0, 0, 0, 4, 0, 0],
+            "[1, 9]",
+            r"\[symbol, ...\] of symbols 0..4",
+        ),
     ]
     for name, data, good, bad, expected in cases:
-        run = _train(name, 2, train={"batch_size": 4}, model={"hidden_size": 8}, n_val=4,
-                     n_test=4, **data)
+        run = _train(
+            name, 2, train={"batch_size": 4}, model={"hidden_size": 8}, n_val=4, n_test=4, **data
+        )
         [record] = predict(run.trained, [good])
         if name == "mean-sign":
             assert record["label"] in (0, 1) and set(record["probabilities"]) == {"0", "1"}
             assert sum(record["probabilities"].values()) == pytest.approx(1, abs=1e-5)
-            assert record["label"] == int(max(record["probabilities"],
-                                              key=record["probabilities"].get))
+            assert record["label"] == int(
+                max(record["probabilities"], key=record["probabilities"].get)
+            )
         elif name == "adding":
             assert isinstance(record["sum"], float)
         else:

@@ -13,12 +13,25 @@ from rnnkit.config import ConfigError, fields_of
 from rnnkit.errors import RnnkitError
 from rnnkit.tasks.tag import TagConfig, TagModel, tag_scores
 
-LEXICON = {"the": "DET", "a": "DET", "dog": "NOUN", "cat": "NOUN", "runs": "VERB",
-           "sleeps": "VERB"}
-SMALL = {"model": {"embedding_dim": 8, "hidden_size": 8, "char_filters": 8,
-                   "char_embedding_dim": 8, "dropout": 0.1},
-         "train": {"batch_size": 8, "eval_every": 5, "warmup_steps": 2, "lr": 0.02, "seed": 0,
-                   "device": "cpu", "progress": False}}
+LEXICON = {"the": "DET", "a": "DET", "dog": "NOUN", "cat": "NOUN", "runs": "VERB", "sleeps": "VERB"}
+SMALL = {
+    "model": {
+        "embedding_dim": 8,
+        "hidden_size": 8,
+        "char_filters": 8,
+        "char_embedding_dim": 8,
+        "dropout": 0.1,
+    },
+    "train": {
+        "batch_size": 8,
+        "eval_every": 5,
+        "warmup_steps": 2,
+        "lr": 0.02,
+        "seed": 0,
+        "device": "cpu",
+        "progress": False,
+    },
+}
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -32,8 +45,10 @@ def one_thread():
 
 def _sentences(count: int, seed: int) -> list[list[str]]:
     rng = random.Random(seed)
-    return [[rng.choice(["the", "a"]), rng.choice(["dog", "cat"]), rng.choice(["runs", "sleeps"])]
-            for _ in range(count)]
+    return [
+        [rng.choice(["the", "a"]), rng.choice(["dog", "cat"]), rng.choice(["runs", "sleeps"])]
+        for _ in range(count)
+    ]
 
 
 def _conllu(sentences) -> str:
@@ -46,9 +61,16 @@ def _conllu(sentences) -> str:
 
 
 def _settings(data: dict, steps: int, out_dir=None, **train) -> dict:
-    return {"data": data, "model": dict(SMALL["model"]),
-            "train": {**SMALL["train"], "max_steps": steps, "out_dir": out_dir and str(out_dir),
-                      **train}}
+    return {
+        "data": data,
+        "model": dict(SMALL["model"]),
+        "train": {
+            **SMALL["train"],
+            "max_steps": steps,
+            "out_dir": out_dir and str(out_dir),
+            **train,
+        },
+    }
 
 
 def _quiet(_message: str) -> None:
@@ -120,14 +142,17 @@ def test_best_weights_are_chosen_on_validation_loss(tag_run):
 
 def test_resume_continues_exactly(tmp_path):
     path = tmp_path / "train.conll"
-    path.write_text("\n\n".join("\n".join(f"{w} {LEXICON[w]}" for w in s)
-                                for s in _sentences(30, 4)) + "\n", encoding="utf-8")
+    path.write_text(
+        "\n\n".join("\n".join(f"{w} {LEXICON[w]}" for w in s) for s in _sentences(30, 4)) + "\n",
+        encoding="utf-8",
+    )
     data = {"train": str(path), "format": "conll"}
     flat = {"min_lr_ratio": 1.0, "save_every": 6}  # the same schedule whatever max_steps says
     tasks.train("tag", _settings(data, 12, tmp_path / "full", **flat), log=_quiet)
     tasks.train("tag", _settings(data, 6, tmp_path / "part", **flat), log=_quiet)
-    run = tasks.train("tag", _settings(data, 12, tmp_path / "part", **flat), resume=True,
-                      log=_quiet)
+    run = tasks.train(
+        "tag", _settings(data, 12, tmp_path / "part", **flat), resume=True, log=_quiet
+    )
     assert run.train.step == 12
 
     def losses(name):
@@ -146,8 +171,9 @@ def test_evaluate_file_and_python_objects_agree(tag_run):
     model = tasks.load(root / "run", device="cpu")
     sentences = _sentences(40, 0)
     (from_file,) = tasks.evaluate(model, str(root / "train.conllu"))
-    (from_objects,) = tasks.evaluate(model, [(s, [LEXICON[w] for w in s]) for s in sentences],
-                                     batch_size=3)
+    (from_objects,) = tasks.evaluate(
+        model, [(s, [LEXICON[w] for w in s]) for s in sentences], batch_size=3
+    )
     assert from_file.rows == from_objects.rows
     assert from_file.rows["token accuracy"]["model"] >= 0.9
     assert from_file.title == f"40 sentences of {root / 'train.conllu'} (120 tokens)"
@@ -162,8 +188,10 @@ def test_evaluate_names_an_unseen_tag_and_bad_pairs(tag_run):
     model = tasks.load(tag_run[0] / "run", device="cpu")
     with pytest.raises(RnnkitError, match="label\\(s\\) never seen in the training data: 'ADV'"):
         tasks.evaluate(model, [(["the", "dog"], ["DET", "ADV"])])
-    with pytest.raises(RnnkitError, match="evaluation sentence 2: expected tokens and as many "
-                                          "tags, got 2 tokens and 1 tags"):
+    with pytest.raises(
+        RnnkitError,
+        match="evaluation sentence 2: expected tokens and as many tags, got 2 tokens and 1 tags",
+    ):
         tasks.evaluate(model, [(["a"], ["DET"]), (["the", "dog"], ["DET"])])
 
 
@@ -185,8 +213,11 @@ def test_predict_tokenizes_raw_lines_and_marks_blank_ones(tag_run, tmp_path):
     inputs.write_text("the cat runs\n\n  \na dog sleeps.\n", encoding="utf-8")
     records = tasks.predict(model, str(inputs))
     assert [r["line"] for r in records] == [1, 2, 3, 4]
-    assert records[0] == {"line": 1, "tokens": ["the", "cat", "runs"],
-                          "tags": ["DET", "NOUN", "VERB"]}
+    assert records[0] == {
+        "line": 1,
+        "tokens": ["the", "cat", "runs"],
+        "tags": ["DET", "NOUN", "VERB"],
+    }
     assert records[1] == {"line": 2, "tokens": [], "tags": [], "skipped": "empty input"}
     assert records[2]["skipped"] == "empty input"
     assert records[3]["tokens"] == ["a", "dog", "sleeps", "."]  # not "sleeps."
@@ -208,8 +239,10 @@ def test_predict_reads_conll_files_as_tokens(tag_run, tmp_path):
     untagged = tmp_path / "in.conll"
     untagged.write_text("-DOCSTART-\n\nthe\ndog\n\n\na\ncat\nruns\n", encoding="utf-8")
     records = tasks.predict(model, str(untagged))
-    assert [(r["line"], r["tokens"]) for r in records] == [(3, ["the", "dog"]),
-                                                           (7, ["a", "cat", "runs"])]
+    assert [(r["line"], r["tokens"]) for r in records] == [
+        (3, ["the", "dog"]),
+        (7, ["a", "cat", "runs"]),
+    ]
     untagged.write_text("\n\n", encoding="utf-8")
     with pytest.raises(RnnkitError, match="no sentence to tag in"):
         tasks.predict(model, str(untagged))

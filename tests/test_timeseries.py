@@ -63,14 +63,18 @@ def test_missing_values_error_unless_filled(tmp_path):
     assert "column 'Temp' has 2 missing value(s) (rows 2, 3)" in str(error.value)
     assert "fill them with the fill setting, ffill or interpolate" in str(error.value)
     np.testing.assert_array_equal(read_series(path, fill="ffill").column("Temp"), [1, 1, 1, 7])
-    np.testing.assert_array_equal(read_series(path, fill="interpolate").column("Temp"), [1, 3, 5, 7])
+    np.testing.assert_array_equal(
+        read_series(path, fill="interpolate").column("Temp"), [1, 3, 5, 7]
+    )
     assert read_series(path, fill="ffill").filled == {"Temp": 2}
 
 
 def test_fill_edges_and_empty():
     nan = np.nan
     np.testing.assert_array_equal(fill_missing(np.array([nan, 2, nan]), "ffill"), [2, 2, 2])
-    np.testing.assert_array_equal(fill_missing(np.array([nan, 2, nan, 4, nan]), "interpolate"), [2, 2, 3, 4, 4])
+    np.testing.assert_array_equal(
+        fill_missing(np.array([nan, 2, nan, 4, nan]), "interpolate"), [2, 2, 3, 4, 4]
+    )
     with pytest.raises(RnnkitError, match="no value at all"):
         fill_missing(np.array([nan, nan]), "ffill")
     with pytest.raises(RnnkitError, match="fill must be one of ffill, interpolate"):
@@ -105,7 +109,9 @@ def test_windows_exact_content():
 def test_lookback_plus_horizon_longer_than_series():
     with pytest.raises(RnnkitError) as error:
         window_starts(10, lookback=8, horizon=3)
-    assert str(error.value) == "lookback + horizon (8 + 3 = 11) is longer than the series (10 steps)"
+    assert (
+        str(error.value) == "lookback + horizon (8 + 3 = 11) is longer than the series (10 steps)"
+    )
     with pytest.raises(RnnkitError, match="lookback must be >= 1, got 0"):
         window_starts(10, lookback=0, horizon=1)
 
@@ -146,7 +152,9 @@ def test_scaler_fit_on_training_only_and_plain_types():
 def test_calendar_features_and_next_dates():
     features = calendar_features(["2021-01-01", "2021-07-02", "1949-04"])
     np.testing.assert_allclose(features[0], [0.0, 1.0])
-    np.testing.assert_allclose(features[1], [np.sin(2 * np.pi * 182 / 365), np.cos(2 * np.pi * 182 / 365)])
+    np.testing.assert_allclose(
+        features[1], [np.sin(2 * np.pi * 182 / 365), np.cos(2 * np.pi * 182 / 365)]
+    )
     np.testing.assert_allclose(features[2], [1.0, 0.0], atol=1e-12)  # April: a quarter of the year
     with pytest.raises(RnnkitError, match="row 1 has 'monday'"):
         calendar_features(["monday"])

@@ -18,6 +18,7 @@ report says which.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sys
@@ -137,11 +138,27 @@ class Task:
         """Read the data and build the model; ``saved`` is the checkpoint's task state on resume."""
         raise NotImplementedError
 
+    # What restore builds: the model class, its config class, the task state's class.
+    model_class: ClassVar[type[nn.Module]]
+    model_config_class: ClassVar[type]
+    state_class: ClassVar[type]
+
+    def sizes(self, config: Any, state: Any) -> dict[str, Any]:
+        """The settings of the model's config that come from the data (vocabulary sizes...)."""
+        return {}
+
     def restore(
-        self, config: Any, saved: Mapping[str, Any], model_config: Mapping[str, Any]
+        self, config: Any, saved: Mapping[str, Any], model_config: Mapping[str, Any] | None
     ) -> tuple[nn.Module, Any]:
-        """The untrained model and the task state of a checkpoint."""
-        raise NotImplementedError
+        """The untrained model and the task state, from a checkpoint's task state ``saved`` and
+        ``model_config`` (``None``: a new model from the config's model options)."""
+        state = self.state_class.from_dict(saved)
+        if model_config is not None:
+            return self.model_class(self.model_config_class.from_dict(dict(model_config))), state
+        names = {f.name for f in dataclasses.fields(self.model_config_class)}
+        options = {k: v for k, v in config.model.to_dict().items() if k in names}
+        settings = self.model_config_class(**options, **self.sizes(config, state))
+        return self.model_class(settings), state
 
     def evaluate(
         self, trained: TrainedModel, data: Any = None, *, batch_size: int | None = None
@@ -298,20 +315,7 @@ def train(
     directory, or a loaded checkpoint. ``log`` receives progress lines (default: standard error).
     """
     task = get_task(task)
-    if config is None or isinstance(config, Mapping):
-        config, checkpoint = resolve_config(task, config, resume=resume)
-    else:
-        checkpoint = (
-            None if resume in (None, False) else _load_resume(task, resume, config.train.out_dir)
-        )
-    if not isinstance(config, task.config_class):
-        raise TypeError(
-            f"config: expected a {task.config_class.__name__}, got {type(config).__name__}"
-        )
-    if checkpoint is not None:
-        _check_resumable(task, config, checkpoint)
-    for key in config.missing():
-        raise ConfigError(key, "required, but not set")
+    config, checkpoint = _run_config(task, config, resume)
     say = log or stderr_log
     seed_everything(config.train.seed)
     setup = task.setup(config, None if checkpoint is None else checkpoint["task_state"], say)
@@ -343,6 +347,25 @@ def train(
     with torch.no_grad():
         reports = setup.report(trained)
     return RunResult(task.name, config, trained, result, reports, weights, start, finished)
+
+
+def _run_config(task: Task, config: Any, resume: Any) -> tuple[Any, dict[str, Any] | None]:
+    """The checked config of a run and the checkpoint it resumes from (see :func:`train`)."""
+    if config is None or isinstance(config, Mapping):
+        config, checkpoint = resolve_config(task, config, resume=resume)
+    else:
+        checkpoint = None
+        if resume not in (None, False):
+            checkpoint = _load_resume(task, resume, config.train.out_dir)
+    if not isinstance(config, task.config_class):
+        raise TypeError(
+            f"config: expected a {task.config_class.__name__}, got {type(config).__name__}"
+        )
+    if checkpoint is not None:
+        _check_resumable(task, config, checkpoint)
+    for key in config.missing():
+        raise ConfigError(key, "required, but not set")
+    return config, checkpoint
 
 
 def _finished(settings: TrainConfig, state: Mapping[str, Any]) -> bool:

@@ -207,6 +207,9 @@ def _report(probs: torch.Tensor, gold: list[int], state: ClassifierState, title:
 class ClassifyTask(Task):
     name = "classify"
     config_class = ClassifyConfig
+    model_class = SequenceClassifier
+    model_config_class = SequenceClassifierConfig
+    state_class = ClassifierState
     help = "text classifier on labelled TSV/CSV files"
     description = (
         "Train a recurrent text classifier (many-to-one) on a TSV/CSV file with a header. Reports "
@@ -275,25 +278,13 @@ class ClassifyTask(Task):
             maximize=select == "accuracy",
         )
 
-    def restore(self, config: ClassifyConfig, saved, model_config):
-        state = ClassifierState.from_dict(saved)
-        if model_config is not None:
-            return SequenceClassifier(SequenceClassifierConfig.from_dict(model_config)), state
-        m = config.model
-        return SequenceClassifier(
-            SequenceClassifierConfig(
-                num_classes=len(state.labels),
-                vocab_size=len(state.tokenizer.vocab),
-                embedding_dim=m.embedding_dim,
-                padding_idx=state.tokenizer.pad_id,
-                cell=m.cell,
-                hidden_size=m.hidden_size,
-                num_layers=m.num_layers,
-                bidirectional=m.bidirectional,
-                dropout=m.dropout,
-                pooling=m.pooling,
-            )
-        ), state
+    def sizes(self, config, state) -> dict[str, Any]:
+        tokens = state.tokenizer
+        return {
+            "num_classes": len(state.labels),
+            "vocab_size": len(tokens.vocab),
+            "padding_idx": tokens.pad_id,
+        }
 
     def evaluate(self, trained: TrainedModel, data: Any = None, *, batch_size=None) -> list[Report]:
         d, state = trained.config.data, trained.state

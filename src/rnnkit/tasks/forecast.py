@@ -310,6 +310,45 @@ def _report(
     )
 
 
+def _read_split(d: ForecastData, log) -> tuple[Prepared, int, np.ndarray, dict[str, tuple]]:
+    """The series as inputs, the end of its training part, the training windows' first steps,
+    and the ``(start, end)`` of the validation and test parts that hold a complete window."""
+    series = read_series(
+        d.csv, date_column=d.date_column, columns=[d.target, *d.features], fill=d.fill
+    )
+    n = len(series)
+    window_starts(n, d.lookback, d.horizon)  # lookback + horizon against the series
+    prepared = build_inputs(series, d)
+    split = chronological_split(n, val_size=d.val_size, test_size=d.test_size)
+    starts = window_starts(n, d.lookback, d.horizon, 0, split.train_end)
+    if len(starts) == 0:
+        raise RnnkitError(
+            f"the training part ({split.train_end} steps) is shorter than lookback + horizon "
+            f"({d.lookback} + {d.horizon}); use a shorter lookback or smaller validation and "
+            "test parts"
+        )
+    log(
+        f"forecast: {n:,} steps of {d.target!r} ({series.source}); inputs "
+        f"{', '.join(prepared.names)}; train {split.train_end:,} / validation "
+        f"{split.val_end - split.train_end:,} / test {n - split.val_end:,} steps; "
+        f"{len(starts):,} training windows"
+    )
+    parts = {}
+    for part, bounds in (
+        ("validation", (split.train_end, split.val_end)),
+        ("test", (split.val_end, n)),
+    ):
+        if len(window_starts(n, d.lookback, d.horizon, *bounds)):
+            parts[part] = bounds
+        else:
+            log(
+                f"note: the {part} part holds no complete window (lookback {d.lookback} + horizon "
+                f"{d.horizon}), so there is no {part} report"
+                + ("; training without validation" if part == "validation" else "")
+            )
+    return prepared, split.train_end, starts, parts
+
+
 def _training_windows(
     model: Forecaster, prepared: Prepared, starts: np.ndarray, lookback: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -331,6 +370,9 @@ def _training_windows(
 class ForecastTask(Task):
     name = "forecast"
     config_class = ForecastConfig
+    model_class = Forecaster
+    model_config_class = ForecasterConfig
+    state_class = ForecastState
     help = "forecaster on a CSV time series"
     description = (
         "Train a recurrent forecaster on a CSV file with a header: a date column (the first "
@@ -353,30 +395,19 @@ class ForecastTask(Task):
 
     def setup(self, config: ForecastConfig, saved: Any, log) -> Setup:
         d, settings = config.data, config.train
-        series = read_series(
-            d.csv, date_column=d.date_column, columns=[d.target, *d.features], fill=d.fill
-        )
-        n = len(series)
-        window_starts(n, d.lookback, d.horizon)  # lookback + horizon against the series
-        prepared = build_inputs(series, d)
-        split = chronological_split(n, val_size=d.val_size, test_size=d.test_size)
-        starts = window_starts(n, d.lookback, d.horizon, 0, split.train_end)
-        if len(starts) == 0:
-            raise RnnkitError(
-                f"the training part ({split.train_end} steps) is shorter than lookback + horizon "
-                f"({d.lookback} + {d.horizon}); use a shorter lookback or smaller validation and "
-                "test parts"
-            )
-        train_target = prepared.target[: split.train_end]
-        scale = float(np.mean(np.abs(np.diff(train_target)))) if split.train_end > 1 else 0.0
+        prepared, train_end, starts, parts = _read_split(d, log)
+        train_target = prepared.target[:train_end]
+        scale = float(np.mean(np.abs(np.diff(train_target)))) if train_end > 1 else 0.0
         state = (
             ForecastState.from_dict(saved)
             if saved is not None
-            else ForecastState(prepared.names, prepared.period, scale or None, series.date_column)
+            else ForecastState(
+                prepared.names, prepared.period, scale or None, prepared.series.date_column
+            )
         )
         model, _ = self.restore(config, state.to_dict(), None)
         model.set_scaling(
-            StandardScaler.fit(prepared.inputs[: split.train_end]), StandardScaler.fit(train_target)
+            StandardScaler.fit(prepared.inputs[:train_end]), StandardScaler.fit(train_target)
         )
         x_train, y_train = _training_windows(model, prepared, starts, d.lookback)
         autoregressive = config.model.mode == "autoregressive"
@@ -385,24 +416,6 @@ class ForecastTask(Task):
             x, y = batch
             prediction = model.step_predictions(x) if autoregressive else model(x)
             return StepOutput(F.mse_loss(prediction, y), items=len(x))
-
-        parts = {"validation": (split.train_end, split.val_end), "test": (split.val_end, n)}
-        found = {
-            part: len(window_starts(n, d.lookback, d.horizon, *bounds)) > 0
-            for part, bounds in parts.items()
-        }
-        log(
-            f"forecast: {n:,} steps of {d.target!r} ({series.source}); inputs "
-            f"{', '.join(prepared.names)}; train {split.train_end:,} / validation "
-            f"{split.val_end - split.train_end:,} / test {n - split.val_end:,} steps; "
-            f"{len(starts):,} training windows"
-        )
-        for part in (p for p, ok in found.items() if not ok):
-            log(
-                f"note: the {part} part holds no complete window (lookback {d.lookback} + horizon "
-                f"{d.horizon}), so there is no {part} report"
-                + ("; training without validation" if part == "validation" else "")
-            )
 
         def eval_fn(model: Forecaster) -> dict[str, float]:
             forecasts, actuals, _ = forecast_windows(model, prepared, *parts["validation"])
@@ -413,48 +426,23 @@ class ForecastTask(Task):
             return [
                 _report(
                     part,
-                    *forecast_windows(trained.model, prepared, *parts[part]),
+                    *forecast_windows(trained.model, prepared, *bounds),
                     prepared,
                     state.mase_scale,
                 )
-                for part in parts
-                if found[part]
+                for part, bounds in parts.items()
             ]
 
+        batch_size = min(settings.batch_size, len(starts))
         batches = ShuffledBatches(
-            len(starts),
-            min(settings.batch_size, len(starts)),
-            lambda i: (x_train[i], y_train[i]),
-            seed=settings.seed,
+            len(starts), batch_size, lambda i: (x_train[i], y_train[i]), seed=settings.seed
         )
-        return Setup(
-            model,
-            batches,
-            loss_fn,
-            eval_fn if found["validation"] else None,
-            state,
-            state.to_dict(),
-            report,
-        )
+        eval_fn = eval_fn if "validation" in parts else None
+        return Setup(model, batches, loss_fn, eval_fn, state, state.to_dict(), report)
 
-    def restore(self, config: ForecastConfig, saved, model_config):
-        state = ForecastState.from_dict(saved)
-        if model_config is not None:
-            return Forecaster(ForecasterConfig.from_dict(dict(model_config))), state
-        d, m = config.data, config.model
-        return Forecaster(
-            ForecasterConfig(
-                input_size=len(state.input_names),
-                horizon=d.horizon,
-                lookback=d.lookback,
-                mode=m.mode,
-                residual=m.residual,
-                cell=m.cell,
-                hidden_size=m.hidden_size,
-                num_layers=m.num_layers,
-                dropout=m.dropout,
-            )
-        ), state
+    def sizes(self, config, state) -> dict[str, Any]:
+        d = config.data
+        return {"input_size": len(state.input_names), "horizon": d.horizon, "lookback": d.lookback}
 
     def evaluate(self, trained: TrainedModel, data: Any = None, *, batch_size=None) -> list[Report]:
         """Scores of every complete window of ``data`` beside persistence and seasonal naive.

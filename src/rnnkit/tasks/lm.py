@@ -78,7 +78,7 @@ class LMData(Config):
     )
     val_fraction: float = option(
         0.1,
-        "the last part of the text held out for validation",
+        "share of the text (its end) held out for validation",
         metavar="F",
         check=(lambda v: 0 < v < 1, "in (0, 1)"),
     )
@@ -150,10 +150,7 @@ class SampleConfig(Config):
         500, "characters to generate after the prompt", metavar="N", check=at_least(0)
     )
     temperature: float = option(
-        0.8,
-        "divide the logits by T: lower is safer, higher is wilder",
-        metavar="T",
-        check=positive(),
+        0.8, "divide the logits by T: lower is safer, higher wilder", metavar="T", check=positive()
     )
     top_k: int | None = option(
         None,
@@ -274,6 +271,9 @@ def _warn(message: str) -> None:
 class LMTask(Task):
     name = "lm"
     config_class = LMConfig
+    model_class = LanguageModel
+    model_config_class = LanguageModelConfig
+    state_class = LMState
     help = "character language model on a UTF-8 text"
     description = (
         "Train a character-level recurrent language model with truncated back-propagation "
@@ -350,22 +350,8 @@ class LMTask(Task):
             progress_fn=lambda loss: {"loss": f"{loss:.3f}", "bpc": f"{loss / LN2:.3f}"},
         )
 
-    def restore(self, config: LMConfig, saved, model_config):
-        state = LMState.from_dict(saved)
-        if model_config is not None:
-            return LanguageModel(LanguageModelConfig.from_dict(model_config)), state
-        m = config.model
-        return LanguageModel(
-            LanguageModelConfig(
-                vocab_size=len(state.vocab),
-                cell=m.cell,
-                embedding_size=m.embedding_size,
-                hidden_size=m.hidden_size,
-                num_layers=m.num_layers,
-                dropout=m.dropout,
-                tie_weights=m.tie_weights,
-            )
-        ), state
+    def sizes(self, config, state) -> dict[str, Any]:
+        return {"vocab_size": len(state.vocab)}
 
     def evaluate(self, trained: TrainedModel, data: Any = None, *, batch_size=None) -> list[Report]:
         if isinstance(data, (str, Path)):

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from rnnkit.config import Config, at_least, fraction, option
-from rnnkit.data.conll import FORMATS, read_tagged, split_sentences
+from rnnkit.data.conll import FORMATS, TaggedCorpus, read_tagged, split_sentences
 from rnnkit.data.inputs import read_source
 from rnnkit.data.labelled import (
     BucketedBatches,
@@ -71,17 +71,17 @@ class TagData(Config):
 
 @dataclass
 class TagModel(Config):
-    chars: bool = option(True, "add a character CNN: unseen words are tagged from their spelling")
-    embedding_dim: int = o.embedding(100)
-    char_embedding_dim: int = option(
-        32, "character embedding size", flag="char-embedding", metavar="E", check=at_least(1)
-    )
-    char_filters: int = option(64, "character CNN filters", metavar="K", check=at_least(1))
     cell: str = o.cell()
     hidden_size: int = o.hidden(128)
     num_layers: int = o.layers()
     bidirectional: bool = option(True, "read each sentence in both directions")
     dropout: float = o.dropout(0.3, "on the inputs, between layers and before the output")
+    embedding_dim: int = o.embedding(100)
+    chars: bool = option(True, "add a character CNN: unseen words are tagged from their spelling")
+    char_embedding_dim: int = option(
+        32, "character embedding size", flag="char-embedding", metavar="E", check=at_least(1)
+    )
+    char_filters: int = option(64, "character CNN filters", metavar="K", check=at_least(1))
     word_dropout: float = option(
         0.1, "replace training words by <unk> with probability P", metavar="P", check=fraction()
     )
@@ -140,6 +140,29 @@ class TaggerState:
             "word_tag": dict(self.word_tag),
             "default": self.default,
         }
+
+    @classmethod
+    def fit(cls, corpus: TaggedCorpus, train: TaggedCorpus, d: TagData, chars: bool) -> TaggerState:
+        """Vocabularies and baseline of the training sentences ``train`` (of the file ``corpus``)."""
+        # The tag set comes from the whole training file, so that a rare tag that falls only into
+        # the held-out sentences is not mistaken for an unknown one.
+        tags = sorted({t for sentence in corpus.tags for t in sentence})
+        if len(tags) < 2:
+            raise RnnkitError(
+                f"training data {d.train} has a single tag ({tags[0]!r}); a tagger needs at least 2"
+            )
+        words = Vocabulary.build(
+            (w.lower() if d.lower else w for s in train.tokens for w in s),
+            min_freq=d.min_freq,
+            max_size=d.max_vocab,
+            specials=(PAD, UNK),
+        )
+        letters = (c for s in train.tokens for w in s for c in w)
+        char_vocab = Vocabulary.build(letters, specials=(PAD, UNK)) if chars else None
+        baseline = MostFrequentTag().fit(train.tokens, train.tags)
+        return cls(
+            words, char_vocab, Vocabulary(tags), d.lower, baseline.word_tag, baseline.default
+        )
 
     @classmethod
     def from_dict(cls, data: Any) -> TaggerState:
@@ -257,6 +280,9 @@ def _pairs(data: Any) -> tuple[list[list[str]], list[list[str]]]:
 class TagTask(Task):
     name = "tag"
     config_class = TagConfig
+    model_class = SequenceTagger
+    model_config_class = SequenceTaggerConfig
+    state_class = TaggerState
     help = "sequence tagger on CoNLL-U or 2-column CoNLL files"
     description = (
         "Train a recurrent tagger (one tag per token; bidirectional by default, optional CRF) on "
@@ -285,34 +311,11 @@ class TagTask(Task):
         else:
             train, val = split_sentences(corpus, 1.0 - d.val_fraction)
             where = f"the last {len(val):,} sentences of {d.train}"
-        if saved is not None:
-            state = TaggerState.from_dict(saved)
-        else:
-            # The tag set comes from the whole training file, so that a rare tag that falls only
-            # into the held-out sentences is not mistaken for an unknown one.
-            tags = sorted({t for sentence in corpus.tags for t in sentence})
-            if len(tags) < 2:
-                raise RnnkitError(
-                    f"training data {d.train} has a single tag ({tags[0]!r}); a "
-                    f"tagger needs at least 2"
-                )
-            words = Vocabulary.build(
-                (w.lower() if d.lower else w for s in train.tokens for w in s),
-                min_freq=d.min_freq,
-                max_size=d.max_vocab,
-                specials=(PAD, UNK),
-            )
-            chars = (
-                Vocabulary.build(
-                    (c for s in train.tokens for w in s for c in w), specials=(PAD, UNK)
-                )
-                if config.model.chars
-                else None
-            )
-            baseline = MostFrequentTag().fit(train.tokens, train.tags)
-            state = TaggerState(
-                words, chars, Vocabulary(tags), d.lower, baseline.word_tag, baseline.default
-            )
+        state = (
+            TaggerState.from_dict(saved)
+            if saved is not None
+            else TaggerState.fit(corpus, train, d, config.model.chars)
+        )
         train_tags = [encode_labels(t, state.tags, f"training data {d.train}") for t in train.tags]
         val_tags = [encode_labels(t, state.tags, f"validation data {where}") for t in val.tags]
         log(
@@ -335,45 +338,22 @@ class TagTask(Task):
             return {"loss": loss, "accuracy": token_accuracy(predicted, val_tags)}
 
         def report(trained: TrainedModel) -> list[Report]:
-            return [
-                _report(
-                    trained.model,
-                    state,
-                    val.tokens,
-                    val.tags,
-                    f"validation: {where} ({val.num_tokens:,} tokens)",
-                )
-            ]
+            title = f"validation: {where} ({val.num_tokens:,} tokens)"
+            return [_report(trained.model, state, val.tokens, val.tags, title)]
 
         source = BucketedBatches(
             [len(s) for s in train.tokens], settings.batch_size, collate, seed=settings.seed
         )
         return Setup(model, source, loss_fn, eval_fn, state, state.to_dict(), report, select="loss")
 
-    def restore(self, config: TagConfig, saved, model_config):
-        state = TaggerState.from_dict(saved)
-        if model_config is not None:
-            return SequenceTagger(SequenceTaggerConfig.from_dict(model_config)), state
-        m = config.model
-        return SequenceTagger(
-            SequenceTaggerConfig(
-                vocab_size=len(state.words),
-                num_tags=len(state.tags),
-                padding_idx=0,
-                unk_idx=1,
-                embedding_dim=m.embedding_dim,
-                word_dropout=m.word_dropout,
-                cell=m.cell,
-                char_vocab_size=len(state.chars or ()),
-                char_embedding_dim=m.char_embedding_dim,
-                char_filters=m.char_filters,
-                hidden_size=m.hidden_size,
-                num_layers=m.num_layers,
-                bidirectional=m.bidirectional,
-                dropout=m.dropout,
-                use_crf=m.use_crf,
-            )
-        ), state
+    def sizes(self, config, state) -> dict[str, Any]:
+        return {
+            "vocab_size": len(state.words),
+            "num_tags": len(state.tags),
+            "padding_idx": 0,
+            "unk_idx": 1,
+            "char_vocab_size": len(state.chars or ()),
+        }
 
     def evaluate(self, trained: TrainedModel, data: Any = None, *, batch_size=None) -> list[Report]:
         """``data``: a CoNLL-U or 2-column CoNLL file (read in the training format), or a list of
