@@ -177,7 +177,7 @@ def adding(steps: int, workers: int) -> None:
     total = sum(secs for _, _, secs in table.values())
     print(
         f"({len(jobs)} runs, {total:.0f} s of training in {time.perf_counter() - start:.0f} s wall "
-        f"with {workers} worker(s); 'first <0.01' = first validation check, every 100 steps, "
+        f"with {workers} worker(s); 'first <0.01' = the first validation check (every eval_every steps of the task's defaults) "
         "below 0.01)"
     )
 

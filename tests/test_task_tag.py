@@ -130,13 +130,13 @@ def test_train_writes_files_and_reports_beside_the_baseline(tag_run):
     assert [line.split()[0] for line in report.details[2:]] == ["DET", "NOUN", "VERB"]
 
 
-def test_best_weights_are_chosen_on_validation_loss(tag_run):
+def test_best_weights_are_chosen_on_validation_accuracy(tag_run):
     root, run = tag_run
     lines = (root / "run" / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
     records = [json.loads(line) for line in lines]
     evals = [r for r in records if r.get("event") == "eval"]
     assert evals and all("val_accuracy" in r for r in evals)
-    best = min(evals, key=lambda r: (r["val_loss"], r["step"]))
+    best = min(evals, key=lambda r: (-r["val_accuracy"], r["step"]))  # the first best accuracy
     assert run.weights == f"best.pt (step {best['step']:,})"
 
 

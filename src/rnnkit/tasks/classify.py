@@ -89,12 +89,7 @@ class ClassifyModel(Config):
         "the outputs over its tokens (mean, max)",
         choices=("last", "mean", "max"),
     )
-    select_on: str = option(
-        "accuracy",
-        "validation score that picks best.pt and drives early stopping: accuracy, or "
-        "the cross-entropy, which keeps rising with confidence after accuracy stops improving",
-        choices=("accuracy", "loss"),
-    )
+    select_on: str = o.select_on()
 
 
 @dataclass

@@ -30,6 +30,7 @@ __all__ = [
     "numbered_lines",
     "numbered_texts",
     "records_for",
+    "select_on",
     "training",
     "val_file",
     "val_fraction",
@@ -97,3 +98,13 @@ def dropout(default: float, where: str) -> Any:
 def training(task: str, **defaults: Any) -> Any:
     """The ``train`` section with the task's defaults; the output directory is ``runs/<task>``."""
     return option(factory=functools.partial(TrainConfig, out_dir=f"runs/{task}", **defaults))
+
+
+def select_on() -> Any:
+    # The cross-entropy keeps rising with the model's confidence after its accuracy stops improving
+    # (SST-2: best by loss 82.0%, by accuracy 84.1%; UD EWT: 90.97% by loss, 91.68% at best).
+    return option(
+        "accuracy",
+        "validation score that picks best.pt and drives early stopping: accuracy, or the loss",
+        choices=("accuracy", "loss"),
+    )

@@ -86,6 +86,7 @@ class TagModel(Config):
         0.1, "replace training words by <unk> with probability P", metavar="P", check=fraction()
     )
     use_crf: bool = option(False, "score whole tag sequences with a linear-chain CRF", flag="crf")
+    select_on: str = o.select_on()
 
 
 @dataclass
@@ -344,7 +345,18 @@ class TagTask(Task):
         source = BucketedBatches(
             [len(s) for s in train.tokens], settings.batch_size, collate, seed=settings.seed
         )
-        return Setup(model, source, loss_fn, eval_fn, state, state.to_dict(), report, select="loss")
+        select = config.model.select_on
+        return Setup(
+            model,
+            source,
+            loss_fn,
+            eval_fn,
+            state,
+            state.to_dict(),
+            report,
+            select=select,
+            maximize=select == "accuracy",
+        )
 
     def sizes(self, config, state) -> dict[str, Any]:
         return {
