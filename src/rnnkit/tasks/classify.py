@@ -260,18 +260,8 @@ class ClassifyTask(Task):
         batches = BucketedBatches(
             [len(s) for s in ids], settings.batch_size, collate, seed=settings.seed
         )
-        select = config.model.select_on
-        return Setup(
-            model,
-            batches,
-            loss_fn,
-            eval_fn,
-            state,
-            state.to_dict(),
-            report,
-            select=select,
-            maximize=select == "accuracy",
-        )
+        picked = o.selection(config.model.select_on)
+        return Setup(model, batches, loss_fn, eval_fn, state, state.to_dict(), report, **picked)
 
     def sizes(self, config, state) -> dict[str, Any]:
         tokens = state.tokenizer

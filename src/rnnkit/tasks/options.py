@@ -31,6 +31,7 @@ __all__ = [
     "numbered_texts",
     "records_for",
     "select_on",
+    "selection",
     "training",
     "val_file",
     "val_fraction",
@@ -108,3 +109,8 @@ def select_on() -> Any:
         "validation score that picks best.pt and drives early stopping: accuracy, or the loss",
         choices=("accuracy", "loss"),
     )
+
+
+def selection(select_on: str) -> dict[str, Any]:
+    """The ``select`` and ``maximize`` of :class:`~rnnkit.tasks.base.Setup` for ``select_on``."""
+    return {"select": select_on, "maximize": select_on == "accuracy"}

@@ -345,18 +345,8 @@ class TagTask(Task):
         source = BucketedBatches(
             [len(s) for s in train.tokens], settings.batch_size, collate, seed=settings.seed
         )
-        select = config.model.select_on
-        return Setup(
-            model,
-            source,
-            loss_fn,
-            eval_fn,
-            state,
-            state.to_dict(),
-            report,
-            select=select,
-            maximize=select == "accuracy",
-        )
+        picked = o.selection(config.model.select_on)
+        return Setup(model, source, loss_fn, eval_fn, state, state.to_dict(), report, **picked)
 
     def sizes(self, config, state) -> dict[str, Any]:
         return {
