@@ -10,14 +10,7 @@ import torch
 from rnnkit.config import ConfigError
 from rnnkit.models.classifier import SequenceClassifier, SequenceClassifierConfig
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread; several threads on a busy machine spin and crawl."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_mean_sign_model_has_13314_parameters():

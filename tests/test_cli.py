@@ -16,10 +16,9 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
+from cli_helpers import assert_one_line_error, run
 
 import rnnkit
-from rnnkit.cli import main
 from rnnkit.tasks import TASKS
 from rnnkit.training import TrainConfig
 
@@ -31,25 +30,7 @@ except ModuleNotFoundError:  # Python 3.10
 COMMANDS = ["train", "sample", "evaluate", "predict", "demo"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread; several threads on a busy machine spin and crawl."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    capsys.readouterr()  # drop what came before
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line_error(code: int, err: str, expected: str) -> None:
-    assert code == 2, err
-    assert err == f"rnnkit: error: {expected}\n"
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

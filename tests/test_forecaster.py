@@ -13,14 +13,7 @@ from rnnkit.config import ConfigError
 from rnnkit.data.timeseries import StandardScaler
 from rnnkit.models.forecaster import Forecaster, ForecasterConfig
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny models: one intra-op thread avoids thread contention on a shared 2-core machine.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_shapes_direct_and_autoregressive():

@@ -12,14 +12,7 @@ from rnnkit.config import ConfigError
 from rnnkit.models.crf import CRF
 from rnnkit.models.tagger import SequenceTagger, SequenceTaggerConfig
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread; several threads on a busy machine spin and crawl."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _brute_force(crf: CRF, emissions: torch.Tensor, length: int):

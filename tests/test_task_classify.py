@@ -12,7 +12,7 @@ import random
 import re
 
 import pytest
-import torch
+from cli_helpers import quiet
 
 from rnnkit import tasks
 from rnnkit.checkpoint import load_checkpoint
@@ -32,13 +32,7 @@ SMALL = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread; several threads on a busy machine spin and crawl."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _pairs(count: int, seed: int) -> list[tuple[str, str]]:
@@ -69,10 +63,6 @@ def _settings(data: dict, steps: int, out_dir=None, **train) -> dict:
             **train,
         },
     }
-
-
-def _quiet(_message: str) -> None:
-    pass
 
 
 @pytest.fixture(scope="module")
@@ -141,10 +131,10 @@ def test_resume_continues_exactly(tmp_path):
     train.write_text(_tsv(_pairs(60, 4)), encoding="utf-8")
     data = {"train": str(train)}
     flat = {"min_lr_ratio": 1.0, "save_every": 6}  # the same schedule whatever max_steps says
-    tasks.train("classify", _settings(data, 12, tmp_path / "full", **flat), log=_quiet)
-    tasks.train("classify", _settings(data, 6, tmp_path / "part", **flat), log=_quiet)
+    tasks.train("classify", _settings(data, 12, tmp_path / "full", **flat), log=quiet)
+    tasks.train("classify", _settings(data, 6, tmp_path / "part", **flat), log=quiet)
     run = tasks.train(
-        "classify", _settings(data, 12, tmp_path / "part", **flat), resume=True, log=_quiet
+        "classify", _settings(data, 12, tmp_path / "part", **flat), resume=True, log=quiet
     )
     assert run.train.step == 12
 
@@ -161,7 +151,7 @@ def test_resume_continues_exactly(tmp_path):
 # --------------------------------------------------------------------------- bad input
 def _refused(tmp_path, data: dict, message: str) -> None:
     with pytest.raises(RnnkitError) as error:
-        tasks.train("classify", _settings(data, 2, tmp_path / "run"), log=_quiet)
+        tasks.train("classify", _settings(data, 2, tmp_path / "run"), log=quiet)
     assert str(error.value) == message
     assert not (tmp_path / "run").exists()  # nothing half-written
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from cli_helpers import run
 from parity_task import ParityTask
 
 from rnnkit.checkpoint import load_checkpoint
@@ -32,13 +33,6 @@ def example(name: str, folder: Path):
     config = folder / "example.json"
     config.write_text(json.dumps({**found.settings}), encoding="utf-8")
     return found, str(config)
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()  # drop what came before (a fixture's training run)
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

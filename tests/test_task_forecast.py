@@ -16,13 +16,7 @@ from rnnkit.data.timeseries import TimeSeries, read_series
 from rnnkit.errors import RnnkitError
 from rnnkit.tasks import evaluate, load, predict, resolve_config, train
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def series_csv(path, n=80, *, other=True, bad=None, values=None):

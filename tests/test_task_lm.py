@@ -14,6 +14,7 @@ import sys
 
 import pytest
 import torch
+from cli_helpers import assert_one_line_error, quiet, run
 
 import rnnkit
 from rnnkit.checkpoint import FORMAT_VERSION, load_checkpoint, save_checkpoint
@@ -35,13 +36,7 @@ SMALL = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread; several threads on a busy machine spin and crawl."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _settings(text, steps: int, out_dir=None, **data) -> dict:
@@ -54,22 +49,6 @@ def _settings(text, steps: int, out_dir=None, **data) -> dict:
             "out_dir": None if out_dir is None else str(out_dir),
         },
     }
-
-
-def _quiet(_message: str) -> None:
-    pass
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    capsys.readouterr()  # drop what came before
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line_error(code: int, err: str, expected: str) -> None:
-    assert code == 2, err
-    assert err == f"rnnkit: error: {expected}\n"
 
 
 def _files(path):
@@ -87,7 +66,7 @@ def corpus(tmp_path_factory):
 def trained(tmp_path_factory, corpus):
     """A run directory of a tiny language model (30 steps)."""
     out = tmp_path_factory.mktemp("runs") / "lm"
-    rnnkit.train("lm", _settings(corpus, 30, out), log=_quiet)
+    rnnkit.train("lm", _settings(corpus, 30, out), log=quiet)
     return out
 
 
@@ -99,7 +78,7 @@ def test_report_rows_and_baselines_equal_a_hand_computation(tmp_path):
     path.write_text(train_text + val_text, encoding="utf-8")
     settings = _settings(path, 2, val_fraction=0.2, seq_len=2)
     settings["train"]["batch_size"] = 1
-    result = rnnkit.train("lm", settings, log=_quiet)
+    result = rnnkit.train("lm", settings, log=quiet)
     (report,) = result.reports
     assert report.title == "validation: the last 4 characters of tiny.txt"
     assert list(report.rows) == ["loss (nats/char)", "bits/char", "perplexity"]
@@ -290,7 +269,7 @@ def test_sample_command_malformed_number_is_a_usage_error(trained, capsys):
     )
 
 
-def test_sample_into_a_closed_pipe_ends_quietly(trained, capsys, monkeypatch):
+def test_sample_into_a_closed_pipe_endsquietly(trained, capsys, monkeypatch):
     """``rnnkit sample RUN | head -1``: the reader goes away; exit 141 and nothing on stderr."""
     read_end, write_end = os.pipe()
     os.close(read_end)
@@ -399,7 +378,7 @@ def test_bad_text_file(tmp_path, make, message):
     make(text)
     before = _files(tmp_path)
     with pytest.raises(RnnkitError) as error:
-        rnnkit.train("lm", _settings(text, 2, tmp_path / "out"), log=_quiet)
+        rnnkit.train("lm", _settings(text, 2, tmp_path / "out"), log=quiet)
     assert str(error.value) == message.format(path=text)
     assert _files(tmp_path) == before  # no output directory, no half-written file
 
@@ -410,13 +389,13 @@ def test_output_directory_cannot_be_written(tmp_path, corpus):
     with pytest.raises(
         RnnkitError, match=re.escape(f"cannot write to output directory {blocker / 'out'}: ")
     ):
-        rnnkit.train("lm", _settings(corpus, 2, blocker / "out"), log=_quiet)
+        rnnkit.train("lm", _settings(corpus, 2, blocker / "out"), log=quiet)
     assert _files(tmp_path) == ["file"]
 
 
 def test_resume_without_checkpoint(tmp_path, corpus):
     with pytest.raises(RnnkitError) as error:
-        rnnkit.train("lm", _settings(corpus, 2, tmp_path / "none"), resume=True, log=_quiet)
+        rnnkit.train("lm", _settings(corpus, 2, tmp_path / "none"), resume=True, log=quiet)
     assert str(error.value) == f"no checkpoint to resume from at {tmp_path / 'none' / 'last.pt'}"
     assert _files(tmp_path) == []
 

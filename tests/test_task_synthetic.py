@@ -20,13 +20,7 @@ NAMES = ("sine", "mean-sign", "sentence", "adding", "copy")
 QUIET = {"progress": False, "seed": 0}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny models: one intra-op thread avoids thread contention on a shared 2-core machine.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _train(task: str, steps: int, out=None, **settings):

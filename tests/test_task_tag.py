@@ -6,7 +6,7 @@ import json
 import random
 
 import pytest
-import torch
+from cli_helpers import quiet
 
 from rnnkit import tasks
 from rnnkit.config import ConfigError, fields_of
@@ -34,13 +34,7 @@ SMALL = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread; several threads on a busy machine spin and crawl."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _sentences(count: int, seed: int) -> list[list[str]]:
@@ -73,17 +67,13 @@ def _settings(data: dict, steps: int, out_dir=None, **train) -> dict:
     }
 
 
-def _quiet(_message: str) -> None:
-    pass
-
-
 @pytest.fixture(scope="module")
 def tag_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("tag")
     (root / "train.conllu").write_text(_conllu(_sentences(40, 0)), encoding="utf-8")
     settings = _settings({"train": str(root / "train.conllu")}, 30, root / "run")
     settings["model"]["use_crf"] = True
-    run = tasks.train("tag", settings, log=_quiet)
+    run = tasks.train("tag", settings, log=quiet)
     return root, run
 
 
@@ -148,11 +138,9 @@ def test_resume_continues_exactly(tmp_path):
     )
     data = {"train": str(path), "format": "conll"}
     flat = {"min_lr_ratio": 1.0, "save_every": 6}  # the same schedule whatever max_steps says
-    tasks.train("tag", _settings(data, 12, tmp_path / "full", **flat), log=_quiet)
-    tasks.train("tag", _settings(data, 6, tmp_path / "part", **flat), log=_quiet)
-    run = tasks.train(
-        "tag", _settings(data, 12, tmp_path / "part", **flat), resume=True, log=_quiet
-    )
+    tasks.train("tag", _settings(data, 12, tmp_path / "full", **flat), log=quiet)
+    tasks.train("tag", _settings(data, 6, tmp_path / "part", **flat), log=quiet)
+    run = tasks.train("tag", _settings(data, 12, tmp_path / "part", **flat), resume=True, log=quiet)
     assert run.train.step == 12
 
     def losses(name):
@@ -251,7 +239,7 @@ def test_predict_reads_conll_files_as_tokens(tag_run, tmp_path):
 # --------------------------------------------------------------------------- bad input
 def _train_error(tmp_path, data: dict) -> str:
     with pytest.raises(RnnkitError) as info:
-        tasks.train("tag", _settings(data, 2, tmp_path / "run"), log=_quiet)
+        tasks.train("tag", _settings(data, 2, tmp_path / "run"), log=quiet)
     assert not (tmp_path / "run").exists()  # nothing half-written
     return str(info.value)
 
@@ -283,4 +271,4 @@ def test_missing_file_and_directory(tmp_path):
     assert "tagged file not found" in _train_error(tmp_path, {"train": str(tmp_path / "no.conll")})
     assert "is a directory" in _train_error(tmp_path, {"train": str(tmp_path)})
     with pytest.raises(ConfigError, match="data.train: required, but not set"):
-        tasks.train("tag", _settings({}, 2), log=_quiet)
+        tasks.train("tag", _settings({}, 2), log=quiet)
