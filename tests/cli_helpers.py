@@ -1,4 +1,4 @@
-"""Helpers of the tests that run the ``rnnkit`` command in-process."""
+"""Helpers of the task and command-line tests: the ``rnnkit`` command in-process, small settings."""
 
 from __future__ import annotations
 
@@ -20,3 +20,17 @@ def assert_one_line_error(code: int, err: str, expected: str) -> None:
 
 def quiet(_message: str) -> None:
     """A ``log`` that drops the progress lines."""
+
+
+def small_settings(small: dict, data: dict, steps: int, out_dir=None, **train) -> dict:
+    """Settings of a short run: ``small``'s model and training settings, ``steps`` steps."""
+    return {
+        "data": data,
+        "model": dict(small["model"]),
+        "train": {
+            **small["train"],
+            "max_steps": steps,
+            "out_dir": out_dir and str(out_dir),
+            **train,
+        },
+    }

@@ -12,7 +12,7 @@ import random
 import re
 
 import pytest
-from cli_helpers import quiet
+from cli_helpers import quiet, small_settings
 
 from rnnkit import tasks
 from rnnkit.checkpoint import load_checkpoint
@@ -53,16 +53,7 @@ def _tsv(pairs, extra: str = "") -> str:
 
 
 def _settings(data: dict, steps: int, out_dir=None, **train) -> dict:
-    return {
-        "data": data,
-        "model": dict(SMALL["model"]),
-        "train": {
-            **SMALL["train"],
-            "max_steps": steps,
-            "out_dir": out_dir and str(out_dir),
-            **train,
-        },
-    }
+    return small_settings(SMALL, data, steps, out_dir, **train)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import json
 import random
 
 import pytest
-from cli_helpers import quiet
+from cli_helpers import quiet, small_settings
 
 from rnnkit import tasks
 from rnnkit.config import ConfigError, fields_of
@@ -55,16 +55,7 @@ def _conllu(sentences) -> str:
 
 
 def _settings(data: dict, steps: int, out_dir=None, **train) -> dict:
-    return {
-        "data": data,
-        "model": dict(SMALL["model"]),
-        "train": {
-            **SMALL["train"],
-            "max_steps": steps,
-            "out_dir": out_dir and str(out_dir),
-            **train,
-        },
-    }
+    return small_settings(SMALL, data, steps, out_dir, **train)
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,12 @@ from torch import Tensor, nn
 from rnnkit import layers
 from rnnkit.config import strict_from_dict
 
-__all__ = ["SequenceClassifier", "SequenceClassifierConfig", "valid_mask"]
+__all__ = [
+    "SequenceClassifier",
+    "SequenceClassifierConfig",
+    "recurrent_layer",
+    "valid_mask",
+]
 
 POOLINGS = ("last", "mean", "max")
 
@@ -146,6 +151,22 @@ def check_lengths(lengths: Tensor | None, batch: int, max_len: int) -> Tensor | 
     return lengths.long()
 
 
+def recurrent_layer(config: Any, input_size: int) -> layers.Recurrent:
+    """A model's recurrent layer (batch first) from the settings its config shares with the others:
+    ``cell``, ``hidden_size``, ``num_layers``, ``dropout``, ``backend`` and, where the config has
+    them, ``bidirectional`` and ``nonlinearity``."""
+    return layers.build_layer(
+        config.cell,
+        input_size,
+        config.hidden_size,
+        num_layers=config.num_layers,
+        bidirectional=getattr(config, "bidirectional", False),
+        dropout=config.dropout,
+        nonlinearity=getattr(config, "nonlinearity", "tanh"),
+        backend=config.backend,
+    )
+
+
 class SequenceClassifier(nn.Module):
     """Embedding (or continuous input) -> rnnkit recurrent layer -> readout -> dropout -> logits.
 
@@ -168,16 +189,7 @@ class SequenceClassifier(nn.Module):
         else:
             self.embedding = None
             layer_input = config.input_size
-        self.rnn = layers.build_layer(
-            config.cell,
-            layer_input,
-            config.hidden_size,
-            num_layers=config.num_layers,
-            bidirectional=config.bidirectional,
-            dropout=config.dropout,
-            nonlinearity=config.nonlinearity,
-            backend=config.backend,
-        )
+        self.rnn = recurrent_layer(config, layer_input)
         self.dropout = nn.Dropout(config.dropout)
         self.num_directions = 2 if config.bidirectional else 1
         self.head = nn.Linear(self.num_directions * config.hidden_size, config.num_classes)

@@ -31,10 +31,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from rnnkit import layers
 from rnnkit.config import strict_from_dict
 from rnnkit.data.timeseries import StandardScaler
-from rnnkit.models.classifier import check_cell
+from rnnkit.models.classifier import check_cell, recurrent_layer
 
 __all__ = ["Forecaster", "ForecasterConfig"]
 
@@ -139,15 +138,7 @@ class Forecaster(nn.Module):
     def __init__(self, config: ForecasterConfig) -> None:
         super().__init__()
         self.config = config
-        self.rnn = layers.build_layer(
-            config.cell,
-            config.input_size,
-            config.hidden_size,
-            num_layers=config.num_layers,
-            dropout=config.dropout,
-            nonlinearity=config.nonlinearity,
-            backend=config.backend,
-        )
+        self.rnn = recurrent_layer(config, config.input_size)
         self.dropout = nn.Dropout(config.dropout)
         out = config.horizon if config.mode == "direct" else 1
         self.head = nn.Linear(config.hidden_size, out)

@@ -22,9 +22,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from rnnkit import layers
 from rnnkit.config import strict_from_dict
-from rnnkit.models.classifier import check_cell
+from rnnkit.models.classifier import check_cell, recurrent_layer
 
 __all__ = ["LanguageModel", "LanguageModelConfig", "State", "detach_state"]
 
@@ -91,14 +90,7 @@ class LanguageModel(nn.Module):
         super().__init__()
         self.config = config
         self.embedding = nn.Embedding(config.vocab_size, config.embedding_size)
-        self.rnn = layers.build_layer(
-            config.cell,
-            config.embedding_size,
-            config.hidden_size,
-            num_layers=config.num_layers,
-            dropout=config.dropout,
-            backend=config.backend,
-        )
+        self.rnn = recurrent_layer(config, config.embedding_size)
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.hidden_size, config.vocab_size)
         if config.tie_weights:

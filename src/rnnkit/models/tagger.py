@@ -24,9 +24,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from rnnkit import layers
 from rnnkit.config import strict_from_dict
-from rnnkit.models.classifier import _check_layer_options, check_lengths, valid_mask
+from rnnkit.models.classifier import (
+    _check_layer_options,
+    check_lengths,
+    recurrent_layer,
+    valid_mask,
+)
 from rnnkit.models.crf import CRF
 
 __all__ = ["IGNORE_INDEX", "SequenceTagger", "SequenceTaggerConfig"]
@@ -139,16 +143,7 @@ class SequenceTagger(nn.Module):
         else:
             self.char_embedding = None
             self.char_conv = None
-        self.rnn = layers.build_layer(
-            config.cell,
-            layer_input,
-            config.hidden_size,
-            num_layers=config.num_layers,
-            bidirectional=config.bidirectional,
-            dropout=config.dropout,
-            nonlinearity=config.nonlinearity,
-            backend=config.backend,
-        )
+        self.rnn = recurrent_layer(config, layer_input)
         self.dropout = nn.Dropout(config.dropout)
         directions = 2 if config.bidirectional else 1
         self.head = nn.Linear(directions * config.hidden_size, config.num_tags)
