@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -445,8 +444,3 @@ def predict(trained: TrainedModel, inputs: Any) -> list[dict[str, Any]]:
     """Predictions of a trained model: one record per input (see the task's ``predict``)."""
     with torch.no_grad():
         return get_task(trained.task).predict(trained, inputs)
-
-
-def finite(value: float) -> float | str:
-    """JSON-safe float: ``nan``/``inf`` as strings."""
-    return value if math.isfinite(value) else str(value)
