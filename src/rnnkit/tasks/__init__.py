@@ -4,7 +4,8 @@
 (``classify``), sequence tagging (``tag``), forecasting (``forecast``) and the synthetic tasks of
 the tutorials (``synthetic``). :func:`train`, :func:`load`, :func:`evaluate` and :func:`predict`
 work for every task; the ``rnnkit`` command is generated from the same registry. A new task is one
-module that subclasses ``Task`` and calls :func:`register` (see docs/tasks.md).
+module that subclasses ``Task`` and calls :func:`register` (see docs/tasks.md); a package can
+name such a module in the entry-point group ``rnnkit.tasks`` and rnnkit imports it with its own.
 """
 
 from rnnkit.tasks import base
@@ -16,5 +17,24 @@ from rnnkit.tasks.lm import SampleConfig, sample
 from rnnkit.tasks import lm, classify, tag, forecast, synthetic  # noqa: F401
 # isort: on
 
-__all__ = ["SampleConfig", "sample"]
+
+def load_plugins() -> None:
+    """Import the task modules that installed packages name in the entry-point group
+    ``rnnkit.tasks`` (each registers its task); one that fails to import is skipped with a
+    warning, so a broken plugin cannot break rnnkit."""
+    import warnings
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group="rnnkit.tasks"):
+        try:
+            entry.load()
+        except Exception as error:  # noqa: BLE001 - any failure of foreign code
+            warnings.warn(
+                f"rnnkit: the task plugin {entry.name!r} failed to load: {error}", stacklevel=2
+            )
+
+
+load_plugins()
+
+__all__ = ["SampleConfig", "load_plugins", "sample"]
 __all__ += base.__all__
