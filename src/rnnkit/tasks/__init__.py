@@ -18,23 +18,7 @@ from rnnkit.tasks import lm, classify, tag, forecast, synthetic  # noqa: F401
 # isort: on
 
 
-def load_plugins() -> None:
-    """Import the task modules that installed packages name in the entry-point group
-    ``rnnkit.tasks`` (each registers its task); one that fails to import is skipped with a
-    warning, so a broken plugin cannot break rnnkit."""
-    import warnings
-    from importlib.metadata import entry_points
+base.load_plugins()  # tasks of other packages (the entry-point group rnnkit.tasks)
 
-    for entry in entry_points(group="rnnkit.tasks"):
-        try:
-            entry.load()
-        except Exception as error:  # noqa: BLE001 - any failure of foreign code
-            warnings.warn(
-                f"rnnkit: the task plugin {entry.name!r} failed to load: {error}", stacklevel=2
-            )
-
-
-load_plugins()
-
-__all__ = ["SampleConfig", "load_plugins", "sample"]
+__all__ = ["SampleConfig", "sample"]
 __all__ += base.__all__
