@@ -8,9 +8,28 @@ in ``rnnkit.TASKS``.
 
 __version__ = "0.1.0"
 
-from rnnkit.cells import GRUCell, LSTMCell, RNNCell, RNNCellBase
+from rnnkit.cells import (
+    GRUCell,
+    IndRNNCell,
+    LayerNormGRUCell,
+    LayerNormLSTMCell,
+    LSTMCell,
+    RNNCell,
+    RNNCellBase,
+)
 from rnnkit.errors import RnnkitError
-from rnnkit.layers import CELLS, GRU, LSTM, RNN, Recurrent, build_layer, register_cell
+from rnnkit.layers import (
+    CELLS,
+    GRU,
+    LSTM,
+    RNN,
+    IndRNN,
+    LayerNormGRU,
+    LayerNormLSTM,
+    Recurrent,
+    build_layer,
+    register_cell,
+)
 from rnnkit.models import (
     Forecaster,
     ForecasterConfig,
@@ -43,9 +62,15 @@ __all__ = [
     "Forecaster",
     "ForecasterConfig",
     "GRUCell",
+    "IndRNN",
+    "IndRNNCell",
     "LSTMCell",
     "LanguageModel",
     "LanguageModelConfig",
+    "LayerNormGRU",
+    "LayerNormGRUCell",
+    "LayerNormLSTM",
+    "LayerNormLSTMCell",
     "RNNCell",
     "RNNCellBase",
     "Recurrent",

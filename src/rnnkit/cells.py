@@ -1,8 +1,10 @@
-"""Recurrent cells written out from scratch: one time step of an Elman RNN, an LSTM and a GRU.
+"""Recurrent cells written out from scratch: one time step of an Elman RNN, an LSTM and a GRU, and of
+cells torch.nn lacks: layer-normalised LSTM and GRU, and IndRNN.
 
-Every cell follows torch.nn's contract (constructor arguments, parameter names and shapes, gate order,
-initialisation) so that its weights load into ``torch.nn.RNNCell/LSTMCell/GRUCell`` and back, and the
-tests prove the results equal to PyTorch's fused kernels.
+The first three follow torch.nn's contract (constructor arguments, parameter names and shapes, gate
+order, initialisation) so that their weights load into ``torch.nn.RNNCell/LSTMCell/GRUCell`` and back,
+and the tests prove the results equal to PyTorch's fused kernels. The others follow the same
+conventions where they apply and are tested against per-step implementations of their papers.
 
 A cell also follows the *cell protocol* that :class:`rnnkit.layers.Recurrent` runs over whole sequences:
 
@@ -33,7 +35,15 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-__all__ = ["GRUCell", "LSTMCell", "RNNCell", "RNNCellBase"]
+__all__ = [
+    "GRUCell",
+    "IndRNNCell",
+    "LSTMCell",
+    "LayerNormGRUCell",
+    "LayerNormLSTMCell",
+    "RNNCell",
+    "RNNCellBase",
+]
 
 State = tuple[Tensor, ...]
 
@@ -402,3 +412,304 @@ class GRUCell(RNNCellBase):
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         return self._step(input, None if hx is None else (hx,))[0]
+
+
+class _LayerNormCellBase(RNNCellBase):
+    """What the layer-normalised cells share: ``W_ih x`` and ``W_hh h`` each normalised over their
+    ``G = gates * H`` features with a gain ``ln_weight_*`` and a bias ``ln_bias_*`` of their own.
+
+    There is no bias before a normalisation: the layer norms' biases take its place, as in haste.
+    """
+
+    native_mode = None
+    eps = 1e-5  # the variance epsilon of every normalisation, nn.LayerNorm's default
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(input_size, hidden_size, False, device=device, dtype=dtype)
+        self.bias = bias
+        self._add_norm("ih", self.gates * hidden_size, device, dtype)
+        self._add_norm("hh", self.gates * hidden_size, device, dtype)
+
+    def _add_norm(
+        self, name: str, size: int, device: torch.device | str | None, dtype: torch.dtype | None
+    ) -> None:
+        """Register ``ln_weight_<name>`` and, with a bias, ``ln_bias_<name>``, both of ``size``."""
+        factory = {"device": device, "dtype": dtype}
+        self.register_parameter(f"ln_weight_{name}", nn.Parameter(torch.empty(size, **factory)))
+        bias = nn.Parameter(torch.empty(size, **factory)) if self.bias else None
+        self.register_parameter(f"ln_bias_{name}", bias)
+
+    def _norm(self, name: str, x: Tensor) -> Tensor:
+        """Layer normalisation of ``x`` over its last dimension with ``ln_*_<name>``."""
+        weight = getattr(self, f"ln_weight_{name}")
+        return F.layer_norm(x, weight.shape, weight, getattr(self, f"ln_bias_{name}"), self.eps)
+
+    def reset_parameters(self) -> None:
+        """Weights uniform in ``[-1/sqrt(H), 1/sqrt(H)]`` as torch.nn's; gains 1 and biases 0, so that
+        every normalisation starts as the plain standardisation."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for name, parameter in self.named_parameters():
+            if name.startswith("ln_weight_"):
+                nn.init.ones_(parameter)
+            elif name.startswith("ln_bias_"):
+                nn.init.zeros_(parameter)
+            else:
+                nn.init.uniform_(parameter, -bound, bound)
+
+    def project_input(self, x: Tensor) -> Tensor:
+        # Each step's normalisation involves that step's features only, so all steps are
+        # normalised here at once instead of one by one in step().
+        return self._norm("ih", F.linear(x, self.weight_ih))  # (..., G)
+
+
+class LayerNormLSTMCell(_LayerNormCellBase):
+    r"""An LSTM cell with layer normalisation (Ba, Kiros and Hinton 2016, "Layer Normalization").
+
+    The input projection and the recurrent projection are normalised separately, each over its
+    :math:`4H` gate pre-activations, and the new cell state is normalised before the output tanh
+    (the formulation of haste's ``LayerNormLSTM``):
+
+    .. math::
+        \begin{array}{ll}
+        \mathrm{LN}(v; \gamma, \beta) = \gamma \odot (v - \mu(v)) / \sqrt{\sigma^2(v) + \epsilon}
+            + \beta \\
+        (i, f, g, o) = \mathrm{LN}(W_{ih} x; \gamma_{ih}, \beta_{ih})
+            + \mathrm{LN}(W_{hh} h; \gamma_{hh}, \beta_{hh}) \\
+        c' = \sigma(f) \odot c + \sigma(i) \odot \tanh(g) \\
+        h' = \sigma(o) \odot \tanh(\mathrm{LN}(c'; \gamma_c, \beta_c))
+        \end{array}
+
+    :math:`\mu` and :math:`\sigma^2` are the mean and (biased) variance over the features of one
+    sample, :math:`\epsilon = 10^{-5}`, :math:`\sigma` the logistic sigmoid. Gates are stacked i, f, g,
+    o as in torch.nn. The state carries :math:`c'` before its normalisation. There is no bias before
+    a normalisation (it would be mostly removed by it): :math:`\beta_{ih} + \beta_{hh}` plays the
+    part of the LSTM's bias.
+
+    Args:
+        input_size: :math:`H_{in}`.
+        hidden_size: :math:`H`.
+        bias: if ``False``, the normalisations have gains only (no :math:`\beta`).
+
+    Inputs: ``input``, ``(h, c)``
+        - ``input``: :math:`(N, H_{in})` or :math:`(H_{in})`.
+        - ``h``, ``c``: :math:`(N, H)` or :math:`(H)`; zeros if omitted.
+
+    Outputs: ``(h', c')`` in the shapes of ``(h, c)``.
+
+    Parameters: ``weight_ih`` :math:`(4H, H_{in})` and ``weight_hh`` :math:`(4H, H)`, uniform in
+    :math:`\pm 1/\sqrt{H}`; gains ``ln_weight_ih``, ``ln_weight_hh`` :math:`(4H)` and ``ln_weight_c``
+    :math:`(H)`, initialised to 1; with ``bias``, ``ln_bias_ih``, ``ln_bias_hh`` :math:`(4H)` and
+    ``ln_bias_c`` :math:`(H)`, initialised to 0.
+
+    Legend: N = batch size, H_in = input features, H = hidden (and cell) features.
+    """
+
+    gates = 4
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(input_size, hidden_size, bias, device, dtype)
+        self._add_norm("c", hidden_size, device, dtype)
+        self.reset_parameters()
+
+    @property
+    def state_sizes(self) -> tuple[int, ...]:
+        return (self.hidden_size, self.hidden_size)
+
+    def step(self, xp_t: Tensor, hp_t: Tensor, state: State) -> tuple[Tensor, State]:
+        # hp_t arrives raw (the runner may compute it), so its normalisation happens here
+        _, c = state
+        i, f, g, o = (xp_t + self._norm("hh", hp_t)).chunk(4, dim=1)  # each (N, H)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(self._norm("c", c))
+        return h, (h, c)
+
+    def forward(
+        self,
+        input: Tensor,
+        hx: tuple[Tensor, Tensor] | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
+            raise TypeError(f"hx: expected a tuple (h, c) of two tensors, got {type(hx).__name__}")
+        h, c = self._step(input, None if hx is None else tuple(hx))
+        return h, c
+
+
+class LayerNormGRUCell(_LayerNormCellBase):
+    r"""A GRU cell with layer normalisation (Ba, Kiros and Hinton 2016, "Layer Normalization") of the
+    input projection and of the recurrent projection, each over its :math:`3H` pre-activations:
+
+    .. math::
+        \begin{array}{ll}
+        \mathrm{LN}(v; \gamma, \beta) = \gamma \odot (v - \mu(v)) / \sqrt{\sigma^2(v) + \epsilon}
+            + \beta \\
+        (x_r, x_z, x_n) = \mathrm{LN}(W_{ih} x; \gamma_{ih}, \beta_{ih}), \quad
+        (h_r, h_z, h_n) = \mathrm{LN}(W_{hh} h; \gamma_{hh}, \beta_{hh}) \\
+        r = \sigma(x_r + h_r), \quad z = \sigma(x_z + h_z) \\
+        n = \tanh(x_n + r \odot h_n) \\
+        h' = (1 - z) \odot n + z \odot h
+        \end{array}
+
+    :math:`\mu` and :math:`\sigma^2` are the mean and (biased) variance over the features of one
+    sample and :math:`\epsilon = 10^{-5}`. Gates are stacked r, z, n as in torch.nn; as there, the
+    reset gate multiplies the recurrent term including its bias (here the n part of
+    :math:`\beta_{hh}`). There is no bias before a normalisation; the :math:`\beta` take its place.
+
+    Args:
+        input_size: :math:`H_{in}`.
+        hidden_size: :math:`H`.
+        bias: if ``False``, the normalisations have gains only (no :math:`\beta`).
+
+    Inputs: ``input`` :math:`(N, H_{in})` or :math:`(H_{in})`; ``hx`` :math:`(N, H)` or :math:`(H)`,
+    zeros if omitted. Output: ``h'`` in the shape of ``hx``.
+
+    Parameters: ``weight_ih`` :math:`(3H, H_{in})` and ``weight_hh`` :math:`(3H, H)`, uniform in
+    :math:`\pm 1/\sqrt{H}`; gains ``ln_weight_ih``, ``ln_weight_hh`` :math:`(3H)`, initialised to 1;
+    with ``bias``, ``ln_bias_ih``, ``ln_bias_hh`` :math:`(3H)`, initialised to 0.
+
+    Legend: N = batch size, H_in = input features, H = hidden features.
+    """
+
+    gates = 3
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(input_size, hidden_size, bias, device, dtype)
+        self.reset_parameters()
+
+    def step(self, xp_t: Tensor, hp_t: Tensor, state: State) -> tuple[Tensor, State]:
+        (h,) = state
+        x_r, x_z, x_n = xp_t.chunk(3, dim=1)
+        h_r, h_z, h_n = self._norm("hh", hp_t).chunk(3, dim=1)  # each (N, H)
+        r = torch.sigmoid(x_r + h_r)
+        z = torch.sigmoid(x_z + h_z)
+        n = torch.tanh(x_n + r * h_n)
+        h = n + z * (h - n)  # = (1 - z) * n + z * h
+        return h, (h,)
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        return self._step(input, None if hx is None else (hx,))[0]
+
+
+def _check_max_length(max_length: object) -> int | None:
+    if max_length is not None and (
+        isinstance(max_length, bool) or not isinstance(max_length, int) or max_length <= 0
+    ):
+        raise ValueError(f"max_length: expected a positive int or None, got {max_length!r}")
+    return max_length
+
+
+class IndRNNCell(RNNCellBase):
+    r"""An independently recurrent cell (Li, Li, Cook, Zhu and Gao 2018, "Independently Recurrent
+    Neural Network (IndRNN): Building A Longer and Deeper RNN").
+
+    Each unit feeds back only its own previous value, through a weight :math:`u` of its own:
+
+    .. math::
+        h' = \sigma(W_{ih} x + b + u \odot h)
+
+    with :math:`\sigma` = ``relu`` (default) or ``tanh``. As units do not mix over time, the gradient
+    of unit j through T steps is a product of T factors :math:`u_j \sigma'`; with relu it neither
+    explodes nor vanishes when :math:`|u_j|^T` stays within bounds. With ``max_length=T`` the cell
+    uses :math:`\mathrm{clamp}(u, -2^{1/T}, 2^{1/T})` in place of :math:`u` (the paper's upper bound
+    :math:`|u| \le 2^{1/T}`, so that :math:`|u|^T \le 2`; the same clamp is used with tanh, whose
+    derivative is at most 1). The clamp is applied in the forward pass, so the stored ``weight_hh``
+    may drift outside it, but gets no gradient there, and :meth:`recurrent_weight` is what acts.
+    No lower bound is enforced: the paper's bound against vanishing (:math:`|u| \ge
+    \epsilon^{1/T}`) would forbid the units that learn to forget quickly.
+
+    Args:
+        input_size: :math:`H_{in}`.
+        hidden_size: :math:`H`.
+        bias: if ``False``, no ``bias_ih``.
+        nonlinearity: ``"relu"`` (default) or ``"tanh"``.
+        max_length: ``None`` (no bound), or the sequence length T the recurrent weight is bounded
+            for.
+
+    Inputs: ``input`` :math:`(N, H_{in})` or :math:`(H_{in})`; ``hx`` :math:`(N, H)` or :math:`(H)`,
+    zeros if omitted. Output: ``h'`` in the shape of ``hx``.
+
+    Parameters: ``weight_ih`` :math:`(H, H_{in})` and ``bias_ih`` (:math:`b`, :math:`(H)`), uniform in
+    :math:`\pm 1/\sqrt{H}` as torch.nn's; ``weight_hh`` (:math:`u`, :math:`(H)`), uniform in
+    :math:`[0, 1]`, the paper's initialisation for relu.
+
+    Legend: N = batch size, H_in = input features, H = hidden features.
+    """
+
+    gates = 1
+    native_mode = None
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        nonlinearity: str = "relu",
+        max_length: int | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"nonlinearity: expected 'relu' or 'tanh', got {nonlinearity!r}")
+        self.max_length = _check_max_length(max_length)
+        super().__init__(input_size, hidden_size, False, device=device, dtype=dtype)
+        self.bias = bias
+        self.nonlinearity = nonlinearity
+        factory = {"device": device, "dtype": dtype}
+        # one recurrent weight per unit instead of a matrix
+        self.weight_hh = nn.Parameter(torch.empty(hidden_size, **factory))
+        if bias:
+            self.bias_ih = nn.Parameter(torch.empty(hidden_size, **factory))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """``weight_ih`` and ``bias_ih`` uniform in ``[-1/sqrt(H), 1/sqrt(H)]``, ``weight_hh`` in
+        ``[0, 1]``."""
+        super().reset_parameters()
+        nn.init.uniform_(self.weight_hh, 0.0, 1.0)
+
+    @property
+    def recurrent_bound(self) -> float | None:
+        """``2 ** (1 / max_length)``, the largest ``|u|`` used, or ``None`` without ``max_length``."""
+        return None if self.max_length is None else 2.0 ** (1.0 / self.max_length)
+
+    def recurrent_weight(self) -> Tensor:
+        """The recurrent weight :math:`u` (H,) the cell uses: ``weight_hh``, clamped to the bound."""
+        bound = self.recurrent_bound
+        return self.weight_hh if bound is None else self.weight_hh.clamp(-bound, bound)
+
+    def recurrence(self, xp_t: Tensor, state: State) -> tuple[Tensor, State]:
+        (h,) = state
+        pre = torch.addcmul(xp_t, self.recurrent_weight(), h)  # (N, H): W x + b + u * h
+        h = torch.relu(pre) if self.nonlinearity == "relu" else torch.tanh(pre)
+        return h, (h,)
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        return self._step(input, None if hx is None else (hx,))[0]
+
+    def extra_repr(self) -> str:
+        text = super().extra_repr()
+        if self.nonlinearity != "relu":
+            text += f", nonlinearity={self.nonlinearity!r}"
+        if self.max_length is not None:
+            text += f", max_length={self.max_length}"
+        return text

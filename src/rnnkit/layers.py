@@ -14,7 +14,8 @@ signature and ``state_dict`` names, so they load torch.nn weights and replace it
 - ``"auto"`` (default): native where every cell has a native kernel, reference otherwise.
 
 Models build their layer by cell name with :func:`build_layer`, from the registry :data:`CELLS`
-(``"rnn"``, ``"lstm"``, ``"gru"``); :func:`register_cell` adds a name, which every model then accepts.
+(``"rnn"``, ``"lstm"``, ``"gru"``, and the cells torch.nn lacks: ``"lnlstm"``, ``"lngru"``,
+``"indrnn"``); :func:`register_cell` adds a name, which every model then accepts.
 """
 
 from __future__ import annotations
@@ -28,7 +29,16 @@ from torch import _VF, Tensor, nn
 from torch.nn import functional as F
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from rnnkit.cells import GRUCell, LSTMCell, RNNCell, RNNCellBase, State
+from rnnkit.cells import (
+    GRUCell,
+    IndRNNCell,
+    LayerNormGRUCell,
+    LayerNormLSTMCell,
+    LSTMCell,
+    RNNCell,
+    RNNCellBase,
+    State,
+)
 
 __all__ = [
     "BACKENDS",
@@ -36,6 +46,9 @@ __all__ = [
     "GRU",
     "LSTM",
     "RNN",
+    "IndRNN",
+    "LayerNormGRU",
+    "LayerNormLSTM",
     "Recurrent",
     "build_layer",
     "register_cell",
@@ -805,11 +818,194 @@ class GRU(_TorchLike):
     mode = "GRU"
 
 
+class _ExtendedLayer(Recurrent):
+    """What the layers of cells torch.nn lacks share: torch.nn's attributes and repr, and a
+    ``backend="native"`` refused when the layer is built (there is no fused kernel to run)."""
+
+    def _check_backend(self) -> None:
+        self.resolved_backend()  # raises for "native": these cells have no native_mode
+
+    def extra_repr(self) -> str:
+        text = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            text += f", num_layers={self.num_layers}"
+        if not self.bias:
+            text += ", bias=False"
+        if self.batch_first:
+            text += ", batch_first=True"
+        if self.dropout:
+            text += f", dropout={self.dropout}"
+        if self.bidirectional:
+            text += ", bidirectional=True"
+        if self._backend != "auto":
+            text += f", backend={self._backend!r}"
+        return text
+
+
+class LayerNormLSTM(_ExtendedLayer):
+    __doc__ = (
+        r"""A multi-layer layer-normalised LSTM, with the contract of :class:`LSTM`.
+
+    Each layer runs :class:`rnnkit.cells.LayerNormLSTMCell` (see its equations: the input and the
+    recurrent projections and the cell state normalised separately) over the sequence. ``hx`` is a
+    tuple ``(h_0, c_0)`` and the layer returns ``output, (h_n, c_n)``. There is no native kernel:
+    ``backend`` ``"auto"`` runs the reference loop and ``"native"`` is a ``ValueError``.
+
+    Args: ``input_size``, ``hidden_size``, ``num_layers=1``, ``bias=True``, ``batch_first=False``,
+    ``dropout=0.0``, ``bidirectional=False``, ``device=None``, ``dtype=None``; plus
+    ``backend='auto'``. Parameters are named as the cell's, with torch.nn's suffixes
+    (``ln_weight_hh_l0_reverse``...).
+    """
+        + _SHAPES
+    )
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        *,
+        backend: str = "auto",
+    ) -> None:
+        _check_int("hidden_size", hidden_size, 1)
+        self.hidden_size = hidden_size
+        self.bias = bias
+        super().__init__(
+            lambda size, _: LayerNormLSTMCell(size, hidden_size, bias, device, dtype),
+            input_size,
+            num_layers,
+            batch_first,
+            dropout,
+            bidirectional,
+            backend=backend,
+        )
+        self._check_backend()
+
+
+class LayerNormGRU(_ExtendedLayer):
+    __doc__ = (
+        r"""A multi-layer layer-normalised GRU, with the contract of :class:`GRU`.
+
+    Each layer runs :class:`rnnkit.cells.LayerNormGRUCell` (see its equations: the input and the
+    recurrent projections normalised separately) over the sequence. There is no native kernel:
+    ``backend`` ``"auto"`` runs the reference loop and ``"native"`` is a ``ValueError``.
+
+    Args: ``input_size``, ``hidden_size``, ``num_layers=1``, ``bias=True``, ``batch_first=False``,
+    ``dropout=0.0``, ``bidirectional=False``, ``device=None``, ``dtype=None``; plus
+    ``backend='auto'``.
+    """
+        + _SHAPES
+    )
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        *,
+        backend: str = "auto",
+    ) -> None:
+        _check_int("hidden_size", hidden_size, 1)
+        self.hidden_size = hidden_size
+        self.bias = bias
+        super().__init__(
+            lambda size, _: LayerNormGRUCell(size, hidden_size, bias, device, dtype),
+            input_size,
+            num_layers,
+            batch_first,
+            dropout,
+            bidirectional,
+            backend=backend,
+        )
+        self._check_backend()
+
+
+class IndRNN(_ExtendedLayer):
+    __doc__ = (
+        r"""A multi-layer IndRNN (Li et al. 2018), with the contract of :class:`RNN`.
+
+    Each layer runs :class:`rnnkit.cells.IndRNNCell`, :math:`h_t = \sigma(W_{ih} x_t + b + u \odot
+    h_{t-1})` with one recurrent weight per unit, over the sequence; ``nonlinearity`` is ``"relu"``
+    (default) or ``"tanh"``, and ``max_length=T`` keeps :math:`|u| \le 2^{1/T}` in every layer (see
+    the cell). There is no native kernel: ``backend`` ``"auto"`` runs the reference loop and
+    ``"native"`` is a ``ValueError``.
+
+    Args: ``input_size``, ``hidden_size``, ``num_layers=1``, ``nonlinearity='relu'``, ``bias=True``,
+    ``batch_first=False``, ``dropout=0.0``, ``bidirectional=False``, ``device=None``, ``dtype=None``;
+    plus ``max_length=None`` and ``backend='auto'``.
+    """
+        + _SHAPES
+    )
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: str = "relu",
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        *,
+        max_length: int | None = None,
+        backend: str = "auto",
+    ) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"nonlinearity: expected 'relu' or 'tanh', got {nonlinearity!r}")
+        _check_int("hidden_size", hidden_size, 1)
+        self.hidden_size = hidden_size
+        self.nonlinearity = nonlinearity
+        self.max_length = max_length
+        self.bias = bias
+        super().__init__(
+            lambda size, _: IndRNNCell(
+                size, hidden_size, bias, nonlinearity, max_length, device, dtype
+            ),
+            input_size,
+            num_layers,
+            batch_first,
+            dropout,
+            bidirectional,
+            backend=backend,
+        )
+        self._check_backend()
+
+    def extra_repr(self) -> str:
+        text = super().extra_repr()
+        if self.nonlinearity != "relu":
+            text += f", nonlinearity={self.nonlinearity!r}"
+        if self.max_length is not None:
+            text += f", max_length={self.max_length}"
+        return text
+
+
 # -- the cell registry: one name -> layer factory for every model ----------------------------------
 
 LayerBuilder = Callable[..., Recurrent]
 
-CELLS: dict[str, LayerBuilder] = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+CELLS: dict[str, LayerBuilder] = {
+    "rnn": RNN,
+    "lstm": LSTM,
+    "gru": GRU,
+    "lnlstm": LayerNormLSTM,
+    "lngru": LayerNormGRU,
+    "indrnn": IndRNN,
+}
 """Cell name -> layer builder. Every model reads its ``cell`` option from here, so a cell added with
 :func:`register_cell` is valid in all of them (and in the CLI choices that iterate the registry).
 
@@ -861,7 +1057,9 @@ def build_layer(
     as in the layers' docstrings (N = batch, L = sequence length, D = 2 if bidirectional else 1,
     H_out = ``hidden_size``). ``dropout`` acts between stacked layers only, so it is passed on only
     when ``num_layers > 1``. ``nonlinearity`` (``"tanh"`` or ``"relu"``) is for cells that take one
-    (``"rnn"``); for the others anything but the default ``"tanh"`` is a ``ValueError``.
+    (``"rnn"``, ``"indrnn"``: passed on as given, so ``"indrnn"`` is built with tanh unless
+    ``"relu"``, the paper's choice, is asked for); for the others anything but the default
+    ``"tanh"`` is a ``ValueError``.
     """
     builder = CELLS.get(cell)
     if builder is None:
