@@ -488,3 +488,37 @@ def test_register_cell_rejects_bad_arguments(scratch_cell):
     register_cell(scratch_cell, lambda *args, **kwargs: nn.Linear(3, 4))
     with pytest.raises(TypeError, match="expected its builder to return a Recurrent, got Linear"):
         build_layer(scratch_cell, 3, 4)
+
+
+@pytest.mark.parametrize("cls", [LSTM, GRU])
+def test_the_onednn_recurrent_product_matches_torch_mm(cls, monkeypatch):
+    from rnnkit import cells as cells_module
+
+    if not cells_module.PackedWeight._works():
+        pytest.skip("this PyTorch build has no oneDNN linear operators")
+    torch.manual_seed(0)
+    layer = cls(5, 16, num_layers=2, bidirectional=True, backend="reference")
+    x = torch.randn(9, 4, 5, requires_grad=True)
+    monkeypatch.setattr(cells_module.PackedWeight, "min_work", 0)  # small sizes use it too
+    calls = []
+    product = cells_module._PackedProduct.apply
+    monkeypatch.setattr(
+        cells_module._PackedProduct, "apply", lambda *a: calls.append(1) or product(*a)
+    )
+
+    def run():
+        output, _ = layer(x, lengths=torch.tensor([9, 3, 7, 1]))
+        (output * torch.linspace(-1, 1, output.shape[-1])).sum().backward()
+        grads = [x.grad.clone(), *(p.grad.clone() for p in layer.parameters())]
+        x.grad = None
+        layer.zero_grad(set_to_none=True)
+        return output.detach(), grads
+
+    packed_output, packed_grads = run()
+    assert len(calls) == 9 * 4  # every step of both layers and directions went through oneDNN
+    monkeypatch.setattr(cells_module.PackedWeight, "usable", False)
+    output, grads = run()
+    assert len(calls) == 9 * 4  # and none now: torch.mm
+    torch.testing.assert_close(packed_output, output, atol=1e-5, rtol=1e-5)
+    for packed, plain in zip(packed_grads, grads):
+        torch.testing.assert_close(packed, plain, atol=1e-5, rtol=1e-5)

@@ -35,9 +35,11 @@ from rnnkit.cells import (
     LayerNormGRUCell,
     LayerNormLSTMCell,
     LSTMCell,
+    PackedWeight,
     RNNCell,
     RNNCellBase,
     State,
+    packed_product,
 )
 
 __all__ = [
@@ -507,6 +509,7 @@ class _RecurrentProduct:
         )
         if self.deferred:
             self.weight_t = weight.detach().t()  # (H_out, G)
+            self.packed = PackedWeight.of(weight.detach(), xp.shape[1])
             self.inputs: list[Tensor] = [weight] * xp.shape[0]  # h_t of each step, set by __call__
             if cell.adds_projections:
                 # dhp_t = dxp_t: the gradient that xp receives carries every step's dhp_t already
@@ -522,7 +525,11 @@ class _RecurrentProduct:
             return self.cell.recurrence(xp_t, state)
         h = state[0]
         self.inputs[t] = h.detach()  # data only: a graph-attached h would form a reference cycle
-        if self.zero_steps is None:
+        if self.packed is not None:
+            hp_t = packed_product(h, self.packed)  # (N, G)
+            if self.zero_steps is not None:
+                hp_t = hp_t + self.zero_steps[t]
+        elif self.zero_steps is None:
             hp_t = h @ self.weight_t  # (N, G)
         else:
             hp_t = torch.addmm(self.zero_steps[t], h, self.weight_t)  # (N, G)
