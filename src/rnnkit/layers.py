@@ -430,9 +430,8 @@ class Recurrent(nn.Module):
         try:
             for cell, weight in zip(self._cells, originals):
                 mask = self._dropout_mask(tuple(weight.shape), self._weight_drop, weight)
-                cell._parameters["weight_hh"] = (
-                    weight * mask
-                )  # a tensor, not a Parameter: temporary
+                # a plain tensor in the Parameter's place, until the forward ends
+                cell._parameters["weight_hh"] = weight * mask
             yield
         finally:
             for cell, weight in zip(self._cells, originals):
@@ -656,13 +655,14 @@ class Recurrent(nn.Module):
         )
         return output, (h,)
 
-    def _regularisers_repr(self) -> str:
-        """``", recurrent_dropout=0.25"``... for the regularisers in use, for ``extra_repr``."""
-        return "".join(
-            f", {name}={getattr(self, name)}" for name in REGULARISERS if getattr(self, name)
-        )
-
     def extra_repr(self) -> str:
+        # the layer's own settings (subclasses add theirs), then the regularisers in use
+        regularisers = [
+            f"{name}={getattr(self, name)}" for name in REGULARISERS if getattr(self, name)
+        ]
+        return ", ".join([self._settings_repr(), *regularisers])
+
+    def _settings_repr(self) -> str:
         text = f"{self.input_size}"
         if self.num_layers != 1:
             text += f", num_layers={self.num_layers}"
@@ -674,7 +674,7 @@ class Recurrent(nn.Module):
             text += ", bidirectional=True"
         if self._backend != "auto":
             text += f", backend={self._backend!r}"
-        return text + self._regularisers_repr()
+        return text
 
 
 class _RecurrentProduct:
@@ -833,7 +833,7 @@ class _TorchLike(Recurrent):
         module.train(self.training)
         return module
 
-    def extra_repr(self) -> str:
+    def _settings_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"
         if getattr(self, "proj_size", 0):
             text += f", proj_size={self.proj_size}"
@@ -849,7 +849,7 @@ class _TorchLike(Recurrent):
             text += ", bidirectional=True"
         if self._backend != "auto":
             text += f", backend={self._backend!r}"
-        return text + self._regularisers_repr()
+        return text
 
 
 _SHAPES = """
@@ -936,8 +936,8 @@ class RNN(_TorchLike):
     def _torch_kwargs(self) -> dict[str, object]:
         return {**super()._torch_kwargs(), "nonlinearity": self.nonlinearity}
 
-    def extra_repr(self) -> str:
-        text = super().extra_repr()
+    def _settings_repr(self) -> str:
+        text = super()._settings_repr()
         if self.nonlinearity != "tanh":
             text += f", nonlinearity={self.nonlinearity!r}"
         return text
@@ -1068,7 +1068,7 @@ class _ExtendedLayer(Recurrent):
     def _check_backend(self) -> None:
         self.resolved_backend()  # raises for "native": these cells have no native_mode
 
-    def extra_repr(self) -> str:
+    def _settings_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"
         if self.num_layers != 1:
             text += f", num_layers={self.num_layers}"
@@ -1082,7 +1082,7 @@ class _ExtendedLayer(Recurrent):
             text += ", bidirectional=True"
         if self._backend != "auto":
             text += f", backend={self._backend!r}"
-        return text + self._regularisers_repr()
+        return text
 
 
 class LayerNormLSTM(_ExtendedLayer):
@@ -1247,8 +1247,8 @@ class IndRNN(_ExtendedLayer):
         )
         self._check_backend()
 
-    def extra_repr(self) -> str:
-        text = super().extra_repr()
+    def _settings_repr(self) -> str:
+        text = super()._settings_repr()
         if self.nonlinearity != "relu":
             text += f", nonlinearity={self.nonlinearity!r}"
         if self.max_length is not None:
