@@ -46,6 +46,7 @@ __all__ = [
     "CELLS",
     "GRU",
     "LSTM",
+    "REGULARISERS",
     "RNN",
     "IndRNN",
     "LayerNormGRU",
