@@ -35,6 +35,9 @@ class ParityData(Config):
 class ParityModel(Config):
     cell: str = o.cell("gru")
     hidden_size: int = o.hidden(16)
+    recurrent_dropout: float = o.recurrent_dropout()
+    weight_drop: float = o.weight_drop()
+    zoneout: float = o.zoneout()
 
 
 @dataclass
@@ -126,6 +129,9 @@ class ParityTask(Task):
                 input_size=1,
                 cell=config.model.cell,
                 hidden_size=config.model.hidden_size,
+                recurrent_dropout=config.model.recurrent_dropout,
+                weight_drop=config.model.weight_drop,
+                zoneout=config.model.zoneout,
             )
         ), None
 

@@ -20,9 +20,10 @@ Models build their layer by cell name with :func:`build_layer`, from the registr
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 from torch import _VF, Tensor, nn
@@ -47,6 +48,7 @@ __all__ = [
     "CELLS",
     "GRU",
     "LSTM",
+    "REGULARISERS",
     "RNN",
     "IndRNN",
     "LayerNormGRU",
@@ -57,6 +59,8 @@ __all__ = [
 ]
 
 BACKENDS = ("auto", "native", "reference")
+REGULARISERS = ("recurrent_dropout", "weight_drop", "zoneout")
+"""The recurrent regularisers every layer takes as keyword options (see :class:`Recurrent`)."""
 
 CellFactory = Callable[[int, int], RNNCellBase]
 
@@ -67,6 +71,15 @@ def _check_int(name: str, value: object, minimum: int) -> int:
     if value < minimum:
         raise ValueError(f"{name}: expected an int >= {minimum}, got {value}")
     return value
+
+
+def _check_probability(name: str, value: object) -> float:
+    """``value`` as a float in [0, 1): a dropout-like probability."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name}: expected a float in [0, 1), got {type(value).__name__} {value!r}")
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{name}: expected a float in [0, 1), got {value}")
+    return float(value)
 
 
 class Recurrent(nn.Module):
@@ -83,9 +96,49 @@ class Recurrent(nn.Module):
         dropout: probability of dropping the outputs of every layer but the last, in training mode.
         bidirectional: run a second stack of cells from the end of each sequence back to its start.
         backend: ``"auto"``, ``"native"`` or ``"reference"`` (see the module docstring).
+        recurrent_dropout: variational dropout of the state fed back, in training (below).
+        weight_drop: DropConnect on every cell's recurrent weight ``weight_hh``, in training.
+        zoneout: probability that a unit keeps its previous value at a step.
 
     The parameters of the cells are registered on the layer under torch.nn's names,
     ``<name>_l<layer>`` and ``<name>_l<layer>_reverse``, so ``state_dict()`` matches torch.nn's.
+
+    **Recurrent regularisers.** Three keyword options, each a probability :math:`p \\in [0, 1)`,
+    0 (off) by default; with :math:`p = 0` the layer computes exactly what it computes without the
+    option. Masks are drawn independently for every layer and direction, from torch's default
+    generator (``torch.manual_seed`` makes them reproducible).
+
+    - ``recurrent_dropout`` (Gal and Ghahramani 2016, Keras' ``recurrent_dropout``): in training,
+      the previous output :math:`h_{t-1}` is multiplied by one mask :math:`m / (1 - p)`,
+      :math:`m \\sim \\mathrm{Bernoulli}(1 - p)^{N \\times H_{out}}`, drawn once per forward and
+      used at every step, where it enters the recurrence: :math:`W_{hh} (m \\odot h_{t-1}) / (1 - p)`
+      for the cells that write ``step`` (all built-in cells but IndRNN), so that a GRU's
+      interpolation :math:`z \\odot h_{t-1}` and an LSTM's cell state :math:`c` are not dropped;
+      for a cell that writes its own ``recurrence`` (IndRNN: :math:`u \\odot h_{t-1}`), the ``h`` of
+      the state passed to it. The step's output and the state carried on are not dropped. In
+      evaluation it is the identity.
+    - ``weight_drop`` (DropConnect on the recurrent weights, Merity, Keskar and Socher 2017,
+      AWD-LSTM): in training, every cell's ``weight_hh`` is replaced for one forward by
+      :math:`W_{hh} \\odot m / (1 - p)`, one mask :math:`m` of ``weight_hh``'s shape per layer and
+      direction, the same at every step; the gradient reaches ``weight_hh`` through the mask. For
+      IndRNN this drops entries of the per-unit weight :math:`u` (H,), i.e. cuts the self-loop of
+      those units for the whole forward; with ``max_length`` the bound is applied to the dropped
+      :math:`u`, so it holds in training too. An LSTM's projection ``weight_hr`` is not dropped. A
+      cell without a ``weight_hh`` parameter is refused. In evaluation it is the identity.
+    - ``zoneout`` (Krueger et al. 2017): after each step every state component (:math:`h`, and
+      :math:`c` in LSTMs, each with its own mask) is :math:`s_t = m \\odot s_{t-1} + (1 - m)
+      \\odot \\tilde s_t` with a fresh :math:`m \\sim \\mathrm{Bernoulli}(p)^{N \\times size}` at every
+      step in training, and the expectation :math:`s_t = p \\, s_{t-1} + (1 - p) \\, \\tilde s_t` in
+      evaluation. The step's output is the zoned-out :math:`h_t` (what the next step and the next
+      layer see).
+
+    Padded steps (``lengths``, ``PackedSequence``) keep the state as without the options. The fused
+    kernels take the recurrent weights as a list, so ``weight_drop`` runs on both backends; they
+    cannot express ``recurrent_dropout`` or ``zoneout``: ``backend="auto"`` then runs the reference
+    loop (in evaluation mode it may run natively with ``recurrent_dropout``, which is then the
+    identity, but not with ``zoneout``, whose expectation still acts), and ``backend="native"`` with
+    either is a ``ValueError``. The three options are attributes that may be changed later, checked
+    in the same way.
     """
 
     def __init__(
@@ -98,8 +151,15 @@ class Recurrent(nn.Module):
         bidirectional: bool = False,
         *,
         backend: str = "auto",
+        recurrent_dropout: float = 0.0,
+        weight_drop: float = 0.0,
+        zoneout: float = 0.0,
     ) -> None:
         super().__init__()
+        self._recurrent_dropout = _check_probability("recurrent_dropout", recurrent_dropout)
+        self._zoneout = _check_probability("zoneout", zoneout)
+        self._weight_drop = 0.0
+        weight_drop = _check_probability("weight_drop", weight_drop)  # set once the cells exist
         self.input_size = _check_int("input_size", input_size, 1)
         self.num_layers = _check_int("num_layers", num_layers, 1)
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
@@ -142,6 +202,7 @@ class Recurrent(nn.Module):
             ]
             for index, cell in enumerate(cells)
         ]
+        self.weight_drop = weight_drop
 
     # -- configuration ------------------------------------------------------------------------------
 
@@ -155,7 +216,56 @@ class Recurrent(nn.Module):
             raise ValueError(
                 f"backend: expected one of {', '.join(map(repr, BACKENDS))}, got {value!r}"
             )
+        if value == "native":
+            for name in ("recurrent_dropout", "zoneout"):
+                if getattr(self, name):
+                    raise ValueError(
+                        f"backend: 'native' cannot run {name}={getattr(self, name)} (PyTorch's "
+                        "fused kernels have no such option); expected 'auto' or 'reference'"
+                    )
         self._backend = value
+
+    @property
+    def recurrent_dropout(self) -> float:
+        return self._recurrent_dropout
+
+    @recurrent_dropout.setter
+    def recurrent_dropout(self, value: float) -> None:
+        value = _check_probability("recurrent_dropout", value)
+        self._refuse_native("recurrent_dropout", value)
+        self._recurrent_dropout = value
+
+    @property
+    def zoneout(self) -> float:
+        return self._zoneout
+
+    @zoneout.setter
+    def zoneout(self, value: float) -> None:
+        value = _check_probability("zoneout", value)
+        self._refuse_native("zoneout", value)
+        self._zoneout = value
+
+    @property
+    def weight_drop(self) -> float:
+        return self._weight_drop
+
+    @weight_drop.setter
+    def weight_drop(self, value: float) -> None:
+        value = _check_probability("weight_drop", value)
+        lacking = [c for c in self._cells if not isinstance(c._parameters.get("weight_hh"), Tensor)]
+        if value and lacking:
+            raise ValueError(
+                f"weight_drop: {type(lacking[0]).__name__} has no recurrent weight parameter "
+                f"'weight_hh' to drop; expected 0.0, got {value}"
+            )
+        self._weight_drop = value
+
+    def _refuse_native(self, name: str, value: float) -> None:
+        if value and self._backend == "native":
+            raise ValueError(
+                f"{name}: backend 'native' cannot run {name}={value} (PyTorch's fused kernels have "
+                "no such option); expected 0.0, or backend 'auto' or 'reference'"
+            )
 
     @property
     def num_directions(self) -> int:
@@ -185,17 +295,24 @@ class Recurrent(nn.Module):
         return self._native_mode
 
     def resolved_backend(self) -> str:
-        """The backend the next forward will use: ``"native"`` or ``"reference"``."""
+        """The backend the next forward will use: ``"native"`` or ``"reference"``.
+
+        ``"auto"`` is native where the cells have a fused kernel and the regularisers in use allow
+        it: not with ``zoneout``, nor with ``recurrent_dropout`` in training mode."""
         if self._backend == "reference":
             return "reference"
-        if self.native_mode() is not None:
-            return "native"
-        if self._backend == "native":
-            raise ValueError(
-                f"backend: 'native' is not available for {type(self._cells[0]).__name__} (PyTorch has "
-                "no fused kernel for it); expected 'auto' or 'reference'"
-            )
-        return "reference"
+        if self.native_mode() is None:
+            if self._backend == "native":
+                raise ValueError(
+                    f"backend: 'native' is not available for {type(self._cells[0]).__name__} "
+                    "(PyTorch has no fused kernel for it); expected 'auto' or 'reference'"
+                )
+            return "reference"
+        if self._backend == "auto" and (
+            self._zoneout or (self._recurrent_dropout and self.training)
+        ):
+            return "reference"
+        return "native"
 
     def flatten_parameters(self) -> None:
         """Kept for torch.nn compatibility; the parameters are used as they are."""
@@ -211,6 +328,16 @@ class Recurrent(nn.Module):
         """Run the layer over ``input`` from the state ``hx``; see the class docstrings for shapes."""
         self._cells_in_sync()
         native = self.resolved_backend() == "native"
+        with self._weights_dropped():
+            return self._forward(input, hx, lengths, native)
+
+    def _forward(
+        self,
+        input: Tensor | PackedSequence,
+        hx: Tensor | Sequence[Tensor] | None,
+        lengths: Tensor | None,
+        native: bool,
+    ) -> tuple[Tensor | PackedSequence, Tensor | tuple[Tensor, ...]]:
         if isinstance(input, PackedSequence):
             if lengths is not None:
                 raise ValueError(
@@ -279,6 +406,63 @@ class Recurrent(nn.Module):
         elif self.batch_first:
             output = output.transpose(0, 1)
         return output, (final[0] if len(final) == 1 else final)
+
+    # -- the regularisers' masks --------------------------------------------------------------------
+
+    def _draw_mask(self, shape: tuple[int, ...], probability: float, like: Tensor) -> Tensor:
+        """A boolean tensor of ``shape`` on ``like``'s device, each entry True with ``probability``.
+
+        Every random mask of the regularisers is drawn here, in a fixed order (per layer and
+        direction: the weight mask, before the loop; the feedback mask; the zoneout masks)."""
+        return torch.rand(shape, device=like.device) < probability
+
+    def _dropout_mask(self, shape: tuple[int, ...], p: float, like: Tensor) -> Tensor:
+        """Inverted dropout's multiplier: 0 with probability ``p``, else ``1 / (1 - p)``."""
+        keep = self._draw_mask(shape, 1.0 - p, like)
+        return keep.to(like.dtype) / (1.0 - p)
+
+    @contextlib.contextmanager
+    def _weights_dropped(self) -> Iterator[None]:
+        """In training with ``weight_drop``: each cell's ``weight_hh`` is, for the duration, its
+        product with a dropout mask of its own, so both backends and every step use that tensor and
+        autograd carries its gradient back to the parameter through the mask."""
+        if not (self._weight_drop and self.training):
+            yield
+            return
+        originals = [cell._parameters["weight_hh"] for cell in self._cells]
+        try:
+            for cell, weight in zip(self._cells, originals):
+                mask = self._dropout_mask(tuple(weight.shape), self._weight_drop, weight)
+                # a plain tensor in the Parameter's place, until the forward ends
+                cell._parameters["weight_hh"] = weight * mask
+            yield
+        finally:
+            for cell, weight in zip(self._cells, originals):
+                cell._parameters["weight_hh"] = weight
+
+    def _zoneout_masks(self, cell: RNNCellBase, steps: int, batch: int, x: Tensor) -> State | None:
+        """Training: for each state component, (L, N, size) True where a unit keeps its previous
+        value at a step; evaluation (the expectation is used instead): ``None``."""
+        if not self.training:
+            return None
+        return tuple(
+            self._draw_mask((steps, batch, size), self._zoneout, x) for size in cell.state_sizes
+        )
+
+    def _zone_out(self, new: State, old: State, masks: State | None, t: int) -> State:
+        """Zoneout of step ``t``: ``m * old + (1 - m) * new`` per component, or its expectation."""
+        if masks is None:
+            return tuple(torch.lerp(n, o, self._zoneout) for n, o in zip(new, old))
+        return tuple(torch.where(m[t], o, n) for m, n, o in zip(masks, new, old))
+
+    def eval_step(self, cell: RNNCellBase, xp_t: Tensor, state: State) -> tuple[Tensor, State]:
+        """One step of ``cell`` (one of :attr:`cells`) as this layer runs it in evaluation mode: the
+        cell's recurrence, then zoneout's expectation. For step-by-step generation."""
+        output, new_state = cell.recurrence(xp_t, state)
+        if not self._zoneout:
+            return output, new_state
+        new_state = self._zone_out(new_state, state, None, 0)
+        return new_state[0], new_state
 
     # -- validation ---------------------------------------------------------------------------------
 
@@ -399,12 +583,21 @@ class Recurrent(nn.Module):
                 # One matrix product for the inputs of every step; unbind gives views whose backward
                 # does not allocate a full-size zero tensor per step, as indexing xp[t] would.
                 xp = cell.project_input(x)  # (L, N, G)
-                recurrent = _RecurrentProduct(cell, xp)
+                feedback = None
+                if self._recurrent_dropout and self.training:
+                    # variational: one mask per sequence, the same at every step
+                    size = (batch, cell.state_sizes[0])
+                    feedback = self._dropout_mask(size, self._recurrent_dropout, x)  # (N, H_out)
+                recurrent = _RecurrentProduct(cell, xp, feedback)
+                zones = self._zoneout_masks(cell, steps, batch, x) if self._zoneout else None
                 xp_steps = recurrent.xp.unbind(0)  # L x (N, G)
                 order = range(steps - 1, -1, -1) if direction else range(steps)
                 out_steps: list[Tensor] = [x] * steps  # placeholders, each one overwritten
                 for t in order:
                     out_t, new_state = recurrent.step(t, xp_steps[t], h_state)
+                    if self._zoneout:
+                        new_state = self._zone_out(new_state, h_state, zones, t)
+                        out_t = new_state[0]  # the output is the zoned-out h
                     if mask_steps is not None:
                         # Past a sequence's end the state stays as it was and the output is zero:
                         # the final state is the one at the true end, and the reverse direction
@@ -466,6 +659,13 @@ class Recurrent(nn.Module):
         return output, (h,)
 
     def extra_repr(self) -> str:
+        # the layer's own settings (subclasses add theirs), then the regularisers in use
+        regularisers = [
+            f"{name}={getattr(self, name)}" for name in REGULARISERS if getattr(self, name)
+        ]
+        return ", ".join([self._settings_repr(), *regularisers])
+
+    def _settings_repr(self) -> str:
         text = f"{self.input_size}"
         if self.num_layers != 1:
             text += f", num_layers={self.num_layers}"
@@ -494,15 +694,21 @@ class _RecurrentProduct:
 
     Used for cells that write ``step`` (and keep :class:`RNNCellBase`'s ``recurrence``) while gradients
     are being recorded for ``W_hh``; otherwise ``deferred`` is False and the cell's ``recurrence`` runs.
+
+    ``feedback`` (N, H_out), if given, is recurrent dropout's mask: ``h`` is multiplied by it where it
+    enters the recurrent product (``hp_t = (h * feedback) @ W_hh^T``; ``step`` still gets the state
+    as it is), or, for a cell that writes its own ``recurrence``, in the state passed to it.
     """
 
-    def __init__(self, cell: RNNCellBase, xp: Tensor) -> None:
+    def __init__(self, cell: RNNCellBase, xp: Tensor, feedback: Tensor | None = None) -> None:
         self.cell = cell
         self.xp = xp
+        self.feedback = feedback
         weight = getattr(cell, "weight_hh", None)
+        # the cell's recurrence is RNNCellBase's: the recurrent product, then step()
+        self.writes_step = getattr(type(cell), "recurrence", None) is RNNCellBase.recurrence
         self.deferred = (
-            # the cell's recurrence is RNNCellBase's: the recurrent product, then step()
-            getattr(type(cell), "recurrence", None) is RNNCellBase.recurrence
+            self.writes_step
             and isinstance(weight, Tensor)
             and weight.requires_grad
             and torch.is_grad_enabled()
@@ -522,8 +728,13 @@ class _RecurrentProduct:
     def step(self, t: int, xp_t: Tensor, state: State) -> tuple[Tensor, State]:
         """Step ``t`` of the cell from ``xp_t`` (N, G) and ``state``: ``(output_t, new_state)``."""
         if not self.deferred:
-            return self.cell.recurrence(xp_t, state)
-        h = state[0]
+            if self.feedback is None:
+                return self.cell.recurrence(xp_t, state)
+            h = state[0] * self.feedback  # (N, H_out)
+            if self.writes_step:
+                return self.cell.step(xp_t, h @ self.cell.weight_hh.t(), state)
+            return self.cell.recurrence(xp_t, (h, *state[1:]))
+        h = state[0] if self.feedback is None else state[0] * self.feedback  # (N, H_out)
         self.inputs[t] = h.detach()  # data only: a graph-attached h would form a reference cycle
         if self.packed is not None:
             hp_t = packed_product(h, self.packed)  # (N, G)
@@ -609,7 +820,17 @@ class _TorchLike(Recurrent):
         return layer
 
     def to_torch(self) -> nn.RNNBase:
-        """A torch.nn layer with this configuration and a copy of these weights."""
+        """A torch.nn layer with this configuration and a copy of these weights.
+
+        torch.nn has none of the recurrent regularisers: a layer using one is a ``ValueError``
+        (set it to 0.0 first to convert the weights alone, e.g. for inference)."""
+        for name in REGULARISERS:
+            if getattr(self, name):
+                raise ValueError(
+                    f"{name}: torch.nn.{self._torch_class.__name__} has no such option, so "
+                    f"to_torch() expected {name}=0.0, got {getattr(self, name)} (set "
+                    f"layer.{name} = 0.0 to convert the weights alone)"
+                )
         weight = self._cells[0].weight_ih
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -620,7 +841,7 @@ class _TorchLike(Recurrent):
         module.train(self.training)
         return module
 
-    def extra_repr(self) -> str:
+    def _settings_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"
         if getattr(self, "proj_size", 0):
             text += f", proj_size={self.proj_size}"
@@ -670,7 +891,9 @@ class RNN(_TorchLike):
 
     Args: as ``torch.nn.RNN``: ``input_size``, ``hidden_size``, ``num_layers=1``,
     ``nonlinearity='tanh'``, ``bias=True``, ``batch_first=False``, ``dropout=0.0``,
-    ``bidirectional=False``, ``device=None``, ``dtype=None``; plus ``backend='auto'``.
+    ``bidirectional=False``, ``device=None``, ``dtype=None``; plus ``backend='auto'`` and
+    the regularisers ``recurrent_dropout=0.0``, ``weight_drop=0.0``, ``zoneout=0.0`` (see
+    :class:`Recurrent`).
     """
         + _SHAPES
     )
@@ -691,6 +914,9 @@ class RNN(_TorchLike):
         dtype: torch.dtype | None = None,
         *,
         backend: str = "auto",
+        recurrent_dropout: float = 0.0,
+        weight_drop: float = 0.0,
+        zoneout: float = 0.0,
     ) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"nonlinearity: expected 'tanh' or 'relu', got {nonlinearity!r}")
@@ -706,6 +932,9 @@ class RNN(_TorchLike):
             dropout,
             bidirectional,
             backend=backend,
+            recurrent_dropout=recurrent_dropout,
+            weight_drop=weight_drop,
+            zoneout=zoneout,
         )
 
     @property
@@ -715,8 +944,8 @@ class RNN(_TorchLike):
     def _torch_kwargs(self) -> dict[str, object]:
         return {**super()._torch_kwargs(), "nonlinearity": self.nonlinearity}
 
-    def extra_repr(self) -> str:
-        text = super().extra_repr()
+    def _settings_repr(self) -> str:
+        text = super()._settings_repr()
         if self.nonlinearity != "tanh":
             text += f", nonlinearity={self.nonlinearity!r}"
         return text
@@ -733,7 +962,9 @@ class LSTM(_TorchLike):
 
     Args: as ``torch.nn.LSTM``: ``input_size``, ``hidden_size``, ``num_layers=1``, ``bias=True``,
     ``batch_first=False``, ``dropout=0.0``, ``bidirectional=False``, ``proj_size=0``,
-    ``device=None``, ``dtype=None``; plus ``backend='auto'``.
+    ``device=None``, ``dtype=None``; plus ``backend='auto'`` and
+    the regularisers ``recurrent_dropout=0.0``, ``weight_drop=0.0``, ``zoneout=0.0`` (see
+    :class:`Recurrent`).
     """
         + _SHAPES
     )
@@ -754,6 +985,9 @@ class LSTM(_TorchLike):
         dtype: torch.dtype | None = None,
         *,
         backend: str = "auto",
+        recurrent_dropout: float = 0.0,
+        weight_drop: float = 0.0,
+        zoneout: float = 0.0,
     ) -> None:
         _check_int("hidden_size", hidden_size, 1)
         _check_int("proj_size", proj_size, 0)
@@ -772,6 +1006,9 @@ class LSTM(_TorchLike):
             dropout,
             bidirectional,
             backend=backend,
+            recurrent_dropout=recurrent_dropout,
+            weight_drop=weight_drop,
+            zoneout=zoneout,
         )
 
     mode = "LSTM"
@@ -788,7 +1025,8 @@ class GRU(_TorchLike):
 
     Args: as ``torch.nn.GRU``: ``input_size``, ``hidden_size``, ``num_layers=1``, ``bias=True``,
     ``batch_first=False``, ``dropout=0.0``, ``bidirectional=False``, ``device=None``, ``dtype=None``;
-    plus ``backend='auto'``.
+    plus ``backend='auto'`` and the regularisers
+    ``recurrent_dropout=0.0``, ``weight_drop=0.0``, ``zoneout=0.0`` (see :class:`Recurrent`).
     """
         + _SHAPES
     )
@@ -808,6 +1046,9 @@ class GRU(_TorchLike):
         dtype: torch.dtype | None = None,
         *,
         backend: str = "auto",
+        recurrent_dropout: float = 0.0,
+        weight_drop: float = 0.0,
+        zoneout: float = 0.0,
     ) -> None:
         _check_int("hidden_size", hidden_size, 1)
         self.hidden_size = hidden_size
@@ -820,6 +1061,9 @@ class GRU(_TorchLike):
             dropout,
             bidirectional,
             backend=backend,
+            recurrent_dropout=recurrent_dropout,
+            weight_drop=weight_drop,
+            zoneout=zoneout,
         )
 
     mode = "GRU"
@@ -832,7 +1076,7 @@ class _ExtendedLayer(Recurrent):
     def _check_backend(self) -> None:
         self.resolved_backend()  # raises for "native": these cells have no native_mode
 
-    def extra_repr(self) -> str:
+    def _settings_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"
         if self.num_layers != 1:
             text += f", num_layers={self.num_layers}"
@@ -879,6 +1123,9 @@ class LayerNormLSTM(_ExtendedLayer):
         dtype: torch.dtype | None = None,
         *,
         backend: str = "auto",
+        recurrent_dropout: float = 0.0,
+        weight_drop: float = 0.0,
+        zoneout: float = 0.0,
     ) -> None:
         _check_int("hidden_size", hidden_size, 1)
         self.hidden_size = hidden_size
@@ -891,6 +1138,9 @@ class LayerNormLSTM(_ExtendedLayer):
             dropout,
             bidirectional,
             backend=backend,
+            recurrent_dropout=recurrent_dropout,
+            weight_drop=weight_drop,
+            zoneout=zoneout,
         )
         self._check_backend()
 
@@ -923,6 +1173,9 @@ class LayerNormGRU(_ExtendedLayer):
         dtype: torch.dtype | None = None,
         *,
         backend: str = "auto",
+        recurrent_dropout: float = 0.0,
+        weight_drop: float = 0.0,
+        zoneout: float = 0.0,
     ) -> None:
         _check_int("hidden_size", hidden_size, 1)
         self.hidden_size = hidden_size
@@ -935,6 +1188,9 @@ class LayerNormGRU(_ExtendedLayer):
             dropout,
             bidirectional,
             backend=backend,
+            recurrent_dropout=recurrent_dropout,
+            weight_drop=weight_drop,
+            zoneout=zoneout,
         )
         self._check_backend()
 
@@ -951,7 +1207,8 @@ class IndRNN(_ExtendedLayer):
 
     Args: ``input_size``, ``hidden_size``, ``num_layers=1``, ``nonlinearity='relu'``, ``bias=True``,
     ``batch_first=False``, ``dropout=0.0``, ``bidirectional=False``, ``device=None``, ``dtype=None``;
-    plus ``max_length=None`` and ``backend='auto'``.
+    plus ``max_length=None``, ``backend='auto'`` and the regularisers ``recurrent_dropout=0.0``,
+    ``weight_drop=0.0`` (on :math:`u`), ``zoneout=0.0`` (see :class:`Recurrent`).
     """
         + _SHAPES
     )
@@ -971,6 +1228,9 @@ class IndRNN(_ExtendedLayer):
         *,
         max_length: int | None = None,
         backend: str = "auto",
+        recurrent_dropout: float = 0.0,
+        weight_drop: float = 0.0,
+        zoneout: float = 0.0,
     ) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"nonlinearity: expected 'relu' or 'tanh', got {nonlinearity!r}")
@@ -989,11 +1249,14 @@ class IndRNN(_ExtendedLayer):
             dropout,
             bidirectional,
             backend=backend,
+            recurrent_dropout=recurrent_dropout,
+            weight_drop=weight_drop,
+            zoneout=zoneout,
         )
         self._check_backend()
 
-    def extra_repr(self) -> str:
-        text = super().extra_repr()
+    def _settings_repr(self) -> str:
+        text = super()._settings_repr()
         if self.nonlinearity != "relu":
             text += f", nonlinearity={self.nonlinearity!r}"
         if self.max_length is not None:
@@ -1017,8 +1280,10 @@ CELLS: dict[str, LayerBuilder] = {
 :func:`register_cell` is valid in all of them (and in the CLI choices that iterate the registry).
 
 A builder is called as ``builder(input_size, hidden_size, *, num_layers, batch_first, dropout,
-bidirectional, backend)``, plus ``nonlinearity=...`` when its signature names that parameter, and
-returns a :class:`Recurrent`.
+bidirectional, backend)``, plus ``nonlinearity=...`` and each of ``recurrent_dropout``,
+``weight_drop``, ``zoneout`` when its signature names that parameter (a builder without a
+regulariser's parameter still serves every layer that leaves it at 0.0), and returns a
+:class:`Recurrent`.
 """
 
 
@@ -1057,6 +1322,9 @@ def build_layer(
     nonlinearity: str = "tanh",
     backend: str = "auto",
     batch_first: bool = True,
+    recurrent_dropout: float = 0.0,
+    weight_drop: float = 0.0,
+    zoneout: float = 0.0,
 ) -> Recurrent:
     """The recurrent layer of a model: the registered ``cell``, batch first by default.
 
@@ -1066,7 +1334,9 @@ def build_layer(
     when ``num_layers > 1``. ``nonlinearity`` (``"tanh"`` or ``"relu"``) is for cells that take one
     (``"rnn"``, ``"indrnn"``: passed on as given, so ``"indrnn"`` is built with tanh unless
     ``"relu"``, the paper's choice, is asked for); for the others anything but the default
-    ``"tanh"`` is a ``ValueError``.
+    ``"tanh"`` is a ``ValueError``. ``recurrent_dropout``, ``weight_drop`` and ``zoneout`` are the
+    layers' regularisers (see :class:`Recurrent`); a registered builder without such a parameter
+    gets it only when it is not 0.0, and then a ``ValueError`` names the cell.
     """
     builder = CELLS.get(cell)
     if builder is None:
@@ -1086,6 +1356,18 @@ def build_layer(
             f"nonlinearity: cell {cell!r} has no nonlinearity option; expected 'tanh' (the "
             f"default), got {nonlinearity!r}"
         )
+    regularisers = {
+        "recurrent_dropout": recurrent_dropout,
+        "weight_drop": weight_drop,
+        "zoneout": zoneout,
+    }
+    for name, value in regularisers.items():
+        if _takes(builder, name):
+            kwargs[name] = value
+        elif value != 0.0:
+            raise ValueError(
+                f"{name}: cell {cell!r} has no {name} option; expected 0.0, got {value!r}"
+            )
     layer = builder(input_size, hidden_size, **kwargs)
     if not isinstance(layer, Recurrent):
         raise TypeError(

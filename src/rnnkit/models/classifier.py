@@ -36,6 +36,7 @@ from rnnkit.config import strict_from_dict
 __all__ = [
     "SequenceClassifier",
     "SequenceClassifierConfig",
+    "check_regularisers",
     "recurrent_layer",
     "valid_mask",
 ]
@@ -60,6 +61,10 @@ class SequenceClassifierConfig:
         num_layers: stacked recurrent layers.
         bidirectional: run a backward direction too and concatenate both.
         dropout: dropout on the embeddings, between recurrent layers and before the head.
+        recurrent_dropout: variational dropout of the state fed back in the recurrent layer
+            (see :class:`rnnkit.layers.Recurrent`).
+        weight_drop: DropConnect on the recurrent weights ``weight_hh``.
+        zoneout: probability that a unit of the recurrent state keeps its previous value.
         pooling: ``"last"`` (final hidden state at the true length), ``"mean"`` or ``"max"``.
         backend: the rnnkit layer backend, ``"auto"``, ``"native"`` or ``"reference"``.
     """
@@ -75,6 +80,9 @@ class SequenceClassifierConfig:
     num_layers: int = 1
     bidirectional: bool = False
     dropout: float = 0.0
+    recurrent_dropout: float = 0.0
+    weight_drop: float = 0.0
+    zoneout: float = 0.0
     pooling: str = "last"
     backend: str = "auto"
 
@@ -100,6 +108,7 @@ class SequenceClassifierConfig:
         _check_layer_options(
             self.cell, self.nonlinearity, self.hidden_size, self.num_layers, self.dropout
         )
+        check_regularisers(self)
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
 
@@ -113,6 +122,15 @@ def check_cell(cell: str) -> None:
     """Raise ``ValueError`` unless ``cell`` is registered in :data:`rnnkit.layers.CELLS`."""
     if cell not in layers.CELLS:
         raise ValueError(f"cell: expected one of {', '.join(layers.CELLS)}, got {cell!r}")
+
+
+def check_regularisers(config: Any) -> None:
+    """Raise ``ValueError`` unless the config's ``recurrent_dropout``, ``weight_drop`` and
+    ``zoneout`` (the layer's regularisers, :data:`rnnkit.layers.REGULARISERS`) are in [0, 1)."""
+    for name in layers.REGULARISERS:
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+            raise ValueError(f"{name}: expected a float in [0, 1), got {value!r}")
 
 
 def _check_layer_options(
@@ -153,8 +171,9 @@ def check_lengths(lengths: Tensor | None, batch: int, max_len: int) -> Tensor | 
 
 def recurrent_layer(config: Any, input_size: int) -> layers.Recurrent:
     """A model's recurrent layer (batch first) from the settings its config shares with the others:
-    ``cell``, ``hidden_size``, ``num_layers``, ``dropout``, ``backend`` and, where the config has
-    them, ``bidirectional`` and ``nonlinearity``."""
+    ``cell``, ``hidden_size``, ``num_layers``, ``dropout``, ``recurrent_dropout``, ``weight_drop``,
+    ``zoneout``, ``backend`` and, where the config has them, ``bidirectional`` and
+    ``nonlinearity``."""
     return layers.build_layer(
         config.cell,
         input_size,
@@ -164,6 +183,9 @@ def recurrent_layer(config: Any, input_size: int) -> layers.Recurrent:
         dropout=config.dropout,
         nonlinearity=getattr(config, "nonlinearity", "tanh"),
         backend=config.backend,
+        recurrent_dropout=config.recurrent_dropout,
+        weight_drop=config.weight_drop,
+        zoneout=config.zoneout,
     )
 
 

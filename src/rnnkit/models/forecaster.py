@@ -33,7 +33,7 @@ from torch import Tensor, nn
 
 from rnnkit.config import strict_from_dict
 from rnnkit.data.timeseries import StandardScaler
-from rnnkit.models.classifier import check_cell, recurrent_layer
+from rnnkit.models.classifier import check_cell, check_regularisers, recurrent_layer
 
 __all__ = ["Forecaster", "ForecasterConfig"]
 
@@ -59,6 +59,10 @@ class ForecasterConfig:
         hidden_size: hidden size H.
         num_layers: stacked recurrent layers.
         dropout: dropout between recurrent layers and before the head.
+        recurrent_dropout: variational dropout of the state fed back in the recurrent layer
+            (see :class:`rnnkit.layers.Recurrent`).
+        weight_drop: DropConnect on the recurrent weights ``weight_hh``.
+        zoneout: probability that a unit of the recurrent state keeps its previous value.
         backend: rnnkit layer backend, ``"auto"``, ``"native"`` or ``"reference"``.
         input_mean, input_std: training statistics of each input variable (length F).
         target_mean, target_std: training statistics of the target.
@@ -75,6 +79,9 @@ class ForecasterConfig:
     hidden_size: int = 32
     num_layers: int = 1
     dropout: float = 0.0
+    recurrent_dropout: float = 0.0
+    weight_drop: float = 0.0
+    zoneout: float = 0.0
     backend: str = "auto"
     input_mean: list[float] = field(default_factory=list)
     input_std: list[float] = field(default_factory=list)
@@ -102,6 +109,7 @@ class ForecasterConfig:
             raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {self.nonlinearity!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        check_regularisers(self)
         if not self.input_mean:
             self.input_mean = [0.0] * self.input_size
         if not self.input_std:

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from rnnkit.config import strict_from_dict
-from rnnkit.models.classifier import check_cell, recurrent_layer
+from rnnkit.models.classifier import check_cell, check_regularisers, recurrent_layer
 
 __all__ = ["LanguageModel", "LanguageModelConfig", "State", "detach_state"]
 
@@ -41,6 +41,10 @@ class LanguageModelConfig:
         hidden_size: H, per layer.
         num_layers: stacked recurrent layers.
         dropout: on the embeddings, between recurrent layers and before the head.
+        recurrent_dropout: variational dropout of the state fed back in the recurrent layer
+            (see :class:`rnnkit.layers.Recurrent`).
+        weight_drop: DropConnect on the recurrent weights ``weight_hh``.
+        zoneout: probability that a unit of the recurrent state keeps its previous value.
         tie_weights: share the embedding matrix with the output head (needs E == H).
         backend: the rnnkit layer backend, ``"auto"``, ``"native"`` or ``"reference"``.
     """
@@ -51,6 +55,9 @@ class LanguageModelConfig:
     hidden_size: int = 512
     num_layers: int = 1
     dropout: float = 0.0
+    recurrent_dropout: float = 0.0
+    weight_drop: float = 0.0
+    zoneout: float = 0.0
     tie_weights: bool = False
     backend: str = "auto"
 
@@ -62,6 +69,7 @@ class LanguageModelConfig:
         check_cell(self.cell)
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout: expected a float in [0, 1), got {self.dropout}")
+        check_regularisers(self)
         if self.tie_weights and self.embedding_size != self.hidden_size:
             raise ValueError(
                 "tie_weights needs embedding_size == hidden_size, got "
@@ -260,8 +268,9 @@ class LanguageModel(nn.Module):
     ) -> tuple[Tensor, list[tuple[Tensor, ...]]]:
         """One time step for generation: ``ids (N,)`` and per-layer states -> ``logits (N, V)``.
 
-        Runs each layer's cell directly (inference only, no dropout): for a single step this is
-        several times faster than the whole-sequence kernel, whose set-up cost dominates.
+        Runs each layer's cell directly (inference only, as the layer in evaluation mode: no
+        dropout, zoneout's expectation): for a single step this is several times faster than the
+        whole-sequence kernel, whose set-up cost dominates.
         ``input_table`` (from :meth:`input_table`) replaces the embedding and the first layer's
         input projection by one row lookup.
         """
@@ -272,7 +281,8 @@ class LanguageModel(nn.Module):
         h = table[ids]  # (N, G*H): the first layer's projected input
         new_states = []
         for layer, (cell, cell_state) in enumerate(zip(cells, cell_states)):
-            h, cell_state = cell.recurrence(h if layer == 0 else cell.project_input(h), cell_state)
+            xp = h if layer == 0 else cell.project_input(h)  # (N, G*H)
+            h, cell_state = self.rnn.eval_step(cell, xp, cell_state)
             new_states.append(cell_state)  # h: (N, H)
         return F.linear(h, self.head.weight, head_bias), new_states  # (N, V)
 

@@ -28,6 +28,7 @@ from rnnkit.config import strict_from_dict
 from rnnkit.models.classifier import (
     _check_layer_options,
     check_lengths,
+    check_regularisers,
     recurrent_layer,
     valid_mask,
 )
@@ -59,6 +60,10 @@ class SequenceTaggerConfig:
         num_layers: stacked recurrent layers.
         bidirectional: read each sentence in both directions (default True).
         dropout: dropout on the inputs, between layers and before the output layer.
+        recurrent_dropout: variational dropout of the state fed back in the recurrent layer
+            (see :class:`rnnkit.layers.Recurrent`).
+        weight_drop: DropConnect on the recurrent weights ``weight_hh``.
+        zoneout: probability that a unit of the recurrent state keeps its previous value.
         use_crf: score whole tag paths with a linear-chain CRF instead of per-token softmax.
         backend: the rnnkit layer backend.
     """
@@ -79,6 +84,9 @@ class SequenceTaggerConfig:
     num_layers: int = 1
     bidirectional: bool = True
     dropout: float = 0.0
+    recurrent_dropout: float = 0.0
+    weight_drop: float = 0.0
+    zoneout: float = 0.0
     use_crf: bool = False
     backend: str = "auto"
 
@@ -103,6 +111,7 @@ class SequenceTaggerConfig:
         _check_layer_options(
             self.cell, self.nonlinearity, self.hidden_size, self.num_layers, self.dropout
         )
+        check_regularisers(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SequenceTaggerConfig:

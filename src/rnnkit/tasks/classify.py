@@ -83,6 +83,9 @@ class ClassifyModel(Config):
     num_layers: int = o.layers()
     bidirectional: bool = option(True, "read each text in both directions")
     dropout: float = o.dropout(0.5, "on embeddings, between layers and before the output")
+    recurrent_dropout: float = o.recurrent_dropout()
+    weight_drop: float = o.weight_drop()
+    zoneout: float = o.zoneout()
     pooling: str = option(
         "max",
         "read out the final state at each text's end (last), or pool "

@@ -149,6 +149,9 @@ class ForecastModel(Config):
     hidden_size: int = o.hidden(32)
     num_layers: int = o.layers()
     dropout: float = o.dropout(0.0, "between layers and before the head")
+    recurrent_dropout: float = o.recurrent_dropout()
+    weight_drop: float = o.weight_drop()
+    zoneout: float = o.zoneout()
 
 
 @dataclass

@@ -106,6 +106,9 @@ class LMModel(Config):
     hidden_size: int = o.hidden(256)
     num_layers: int = o.layers()
     dropout: float = o.dropout(0.0, "on embeddings, between layers and before the head")
+    recurrent_dropout: float = o.recurrent_dropout()
+    weight_drop: float = o.weight_drop()
+    zoneout: float = o.zoneout()
     tie_weights: bool = option(
         False,
         "share the embedding with the output layer (needs the "

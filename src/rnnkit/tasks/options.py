@@ -3,7 +3,8 @@
 
 Each function returns a config field (see :func:`rnnkit.config.option`) with the same name, help
 and checks in every task that uses it, so ``--cell``, ``--hidden`` or ``--dropout`` mean the same
-thing everywhere. The cell choices come from the layer registry, so a cell registered later is
+thing everywhere; every task's model section has the recurrent regularisers
+(:func:`recurrent_dropout`, :func:`weight_drop`, :func:`zoneout`). The cell choices come from the layer registry, so a cell registered later is
 accepted by every task.
 """
 
@@ -30,11 +31,14 @@ __all__ = [
     "numbered_lines",
     "numbered_texts",
     "records_for",
+    "recurrent_dropout",
     "select_on",
     "selection",
     "training",
     "val_file",
     "val_fraction",
+    "weight_drop",
+    "zoneout",
 ]
 
 
@@ -94,6 +98,36 @@ def embedding(default: int) -> Any:
 
 def dropout(default: float, where: str) -> Any:
     return option(default, f"dropout {where}", metavar="P", check=fraction())
+
+
+def recurrent_dropout() -> Any:
+    return option(
+        0.0,
+        "variational dropout of the state fed back into the recurrent layer: one mask per "
+        "sequence, the same at every step (training only)",
+        metavar="P",
+        check=fraction(),
+    )
+
+
+def weight_drop() -> Any:
+    return option(
+        0.0,
+        "DropConnect on the recurrent weights weight_hh: one mask per forward pass, the same at "
+        "every step (training only; AWD-LSTM)",
+        metavar="P",
+        check=fraction(),
+    )
+
+
+def zoneout() -> Any:
+    return option(
+        0.0,
+        "probability that each recurrent unit keeps its previous value at a step (h, and c in "
+        "LSTMs; the expectation in evaluation)",
+        metavar="P",
+        check=fraction(),
+    )
 
 
 def training(task: str, **defaults: Any) -> Any:

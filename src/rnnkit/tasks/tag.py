@@ -76,6 +76,9 @@ class TagModel(Config):
     num_layers: int = o.layers()
     bidirectional: bool = option(True, "read each sentence in both directions")
     dropout: float = o.dropout(0.3, "on the inputs, between layers and before the output")
+    recurrent_dropout: float = o.recurrent_dropout()
+    weight_drop: float = o.weight_drop()
+    zoneout: float = o.zoneout()
     embedding_dim: int = o.embedding(100)
     chars: bool = option(True, "add a character CNN: unseen words are tagged from their spelling")
     char_embedding_dim: int = option(
