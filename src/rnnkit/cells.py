@@ -1,5 +1,5 @@
 """Recurrent cells written out from scratch: one time step of an Elman RNN, an LSTM and a GRU, and of
-cells torch.nn lacks: layer-normalised LSTM and GRU, and IndRNN.
+cells torch.nn lacks: layer-normalised LSTM and GRU, IndRNN, and the minimal GRU and LSTM.
 
 The first three follow torch.nn's contract (constructor arguments, parameter names and shapes, gate
 order, initialisation) so that their weights load into ``torch.nn.RNNCell/LSTMCell/GRUCell`` and back,
@@ -22,6 +22,10 @@ A cell also follows the *cell protocol* that :class:`rnnkit.layers.Recurrent` ru
   tensor of the size of ``xp``.
 - ``native_mode``: the name of PyTorch's fused kernel computing the same recurrence (``"LSTM"``...), or
   ``None`` for a cell PyTorch has no kernel for.
+- optionally ``scan(xp, state, mask=None, reverse=False)``: all steps of a sequence at once from
+  ``xp`` (L, N, G), returning ``(outputs (L, N, H_out), final_state)``; where ``mask`` (L, N, 1) is
+  False the state is carried unchanged and the output is zero; ``reverse`` runs from step L-1 to 0.
+  The minimal RNNs, whose gates do not see the state, have one: their recurrence is linear in ``h``.
 
 A new cell that implements these gets stacking, both directions, lengths, packing and initial states
 from the layer runner for free.
@@ -41,6 +45,8 @@ __all__ = [
     "LSTMCell",
     "LayerNormGRUCell",
     "LayerNormLSTMCell",
+    "MinGRUCell",
+    "MinLSTMCell",
     "RNNCell",
     "RNNCellBase",
 ]
@@ -713,3 +719,239 @@ class IndRNNCell(RNNCellBase):
         if self.max_length is not None:
             text += f", max_length={self.max_length}"
         return text
+
+
+# -- minimal RNNs: gates from the input only, so a whole sequence is one linear scan ----------------
+
+
+def _min_gates(xp: Tensor, lstm: bool) -> tuple[Tensor, Tensor]:
+    """The update logit ``u`` and the candidate ``c`` (each (..., H)) of a projected input ``xp``.
+
+    minGRU: ``xp = (k_z, c)`` and ``u = k_z``. minLSTM: ``xp = (k_f, k_i, c)`` and
+    ``u = log σ(k_i) - log σ(k_f)``, so that ``σ(u) = i / (f + i)`` and ``σ(-u) = f / (f + i)``
+    without forming ``f + i``, which underflows to 0 (then 0/0) when both gates are tiny.
+    """
+    if lstm:
+        k_f, k_i, c = xp.chunk(3, dim=-1)
+        return F.logsigmoid(k_i) - F.logsigmoid(k_f), c
+    u, c = xp.chunk(2, dim=-1)
+    return u, c
+
+
+def _convex_coefficients(u: Tensor) -> tuple[Tensor, Tensor]:
+    """``z = σ(u)`` and ``a = 1 - z``: the weights of the candidate and of the previous state.
+
+    With ``u = -inf`` (a step past a sequence's end) ``z`` is exactly 0 and ``a`` exactly 1, so the
+    state is carried unchanged and no gradient reaches that step's gates.
+    """
+    z = torch.sigmoid(u)
+    return z, torch.rsub(z, 1.0)
+
+
+def _scan_steps(a: Tensor, b: Tensor, h0: Tensor, reverse: bool) -> Tensor:
+    """``h_t = a_t ⊙ h_{t-1} + b_t`` for t = 0..L-1 (L-1..0 with ``reverse``) from ``h0`` (N, H).
+
+    One in-place multiply-add per step into a preallocated (L, N, H) output, with no autograd graph:
+    on a CPU this beats cumulative products or log-space sums, which need several full passes over
+    (L, N, H) and either divide by products that underflow or take logs of signed values.
+    """
+    out = torch.empty_like(b)
+    a_steps, b_steps, out_steps = a.unbind(0), b.unbind(0), out.unbind(0)
+    h = h0
+    for t in range(len(out_steps) - 1, -1, -1) if reverse else range(len(out_steps)):
+        h = torch.addcmul(b_steps[t], a_steps[t], h, out=out_steps[t])
+    return out
+
+
+class _MinScan(torch.autograd.Function):
+    """A whole minGRU / minLSTM sequence: ``xp`` (L, N, G*H) and ``h0`` (N, H) -> ``h`` (L, N, H).
+
+    Forward: ``z = σ(u)``, ``a = 1 - z``, ``b = z ⊙ c`` and the scan ``h_t = a_t ⊙ h_{t-1} + b_t``.
+    Backward: the adjoint of a linear scan is the same scan run the other way,
+    ``g_t = dL/dh_t + a_{t+1} ⊙ g_{t+1}`` (``dh_0 = a_0 ⊙ g_0``), and then, all steps at once,
+    ``dc_t = z_t ⊙ g_t`` and ``du_t = z_t a_t (c_t - h_{t-1}) ⊙ g_t`` (as ``h_t = h_{t-1} + z_t (c_t -
+    h_{t-1})``), ``du`` reaching ``k_f, k_i`` through ``d log σ(k)/dk = σ(-k)``. No graph per step
+    is recorded: autograd sees one node.
+
+    ``mask`` (L, N, 1), optional, is False past each sequence's end: there ``u = -inf``, so the state
+    is carried unchanged (and the reverse direction starts at the true end from ``h0``).
+    """
+
+    @staticmethod
+    def forward(ctx, xp: Tensor, h0: Tensor, mask: Tensor | None, reverse: bool, lstm: bool):
+        u, c = _min_gates(xp, lstm)
+        if mask is not None:
+            u = u.masked_fill(~mask, float("-inf"))
+        z, a = _convex_coefficients(u)  # (L, N, H) each
+        out = _scan_steps(a, z * c, h0, reverse)  # (L, N, H)
+        ctx.save_for_backward(xp, h0, z, a, out)
+        ctx.reverse, ctx.lstm = reverse, lstm
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: Tensor):
+        xp, h0, z, a, out = ctx.saved_tensors
+        reverse, lstm, hidden = ctx.reverse, ctx.lstm, h0.shape[-1]
+        g = _scan_adjoint(a, grad.contiguous(), reverse)  # (L, N, H): dL/dh_t, all paths
+        first = -1 if reverse else 0
+        grad_h0 = a[first] * g[first]
+        h_prev = torch.empty_like(out)  # h_{t-1} in the scan's direction: h0 at its first step
+        if reverse:
+            h_prev[:-1].copy_(out[1:])
+            h_prev[-1].copy_(h0)
+        else:
+            h_prev[1:].copy_(out[:-1])
+            h_prev[0].copy_(h0)
+        grad_xp = torch.empty_like(xp)
+        c = xp[..., -hidden:]
+        torch.mul(g, z, out=grad_xp[..., -hidden:])  # dc = z ⊙ g
+        du = h_prev.neg_().add_(c).mul_(g).mul_(z).mul_(a)  # z a (c - h_prev) ⊙ g, in place
+        if lstm:
+            # u = log σ(k_i) - log σ(k_f), and d log σ(k)/dk = σ(-k)
+            k_f, k_i = xp[..., :hidden], xp[..., hidden : 2 * hidden]
+            torch.mul(du, torch.sigmoid(k_f.neg()), out=grad_xp[..., :hidden]).neg_()
+            torch.mul(du, torch.sigmoid(k_i.neg()), out=grad_xp[..., hidden : 2 * hidden])
+        else:
+            grad_xp[..., :hidden].copy_(du)
+        return grad_xp, grad_h0, None, None, None
+
+
+def _scan_adjoint(a: Tensor, grad: Tensor, reverse: bool) -> Tensor:
+    """The backward scan of :func:`_scan_steps`: ``g_t = grad_t + a_s ⊙ g_s`` where s is the step
+    after t in the forward scan's direction (t + 1, or t - 1 with ``reverse``), run from the last
+    step back to the first."""
+    g = torch.empty_like(grad)
+    a_steps, grad_steps, g_steps = a.unbind(0), grad.unbind(0), g.unbind(0)
+    steps = len(g_steps)
+    order = range(steps) if reverse else range(steps - 1, -1, -1)
+    later = order[0]
+    g_steps[later].copy_(grad_steps[later])
+    for t in order[1:]:
+        torch.addcmul(grad_steps[t], a_steps[later], g_steps[later], out=g_steps[t])
+        later = t
+    return g
+
+
+class _MinCellBase(RNNCellBase):
+    """What minGRU and minLSTM share: ``weight_ih`` and ``bias_ih`` only, a state ``(h,)``, one step
+    in :meth:`recurrence` and a whole sequence at once in :meth:`scan`."""
+
+    native_mode = None
+    _lstm = False
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(input_size, hidden_size, False, device=device, dtype=dtype)
+        del self.weight_hh  # the gates see x_t only: no recurrent matrix
+        self.bias = bias
+        if bias:
+            self.bias_ih = nn.Parameter(
+                torch.empty(self.gates * hidden_size, device=device, dtype=dtype)
+            )
+        self.reset_parameters()
+
+    def recurrence(self, xp_t: Tensor, state: State) -> tuple[Tensor, State]:
+        """One step, for streaming: the same operations as one step of :meth:`scan`."""
+        (h,) = state
+        u, c = _min_gates(xp_t, self._lstm)  # (N, H) each
+        z, a = _convex_coefficients(u)
+        h = torch.addcmul(z * c, a, h)  # a ⊙ h + z ⊙ c
+        return h, (h,)
+
+    def scan(
+        self, xp: Tensor, state: State, mask: Tensor | None = None, reverse: bool = False
+    ) -> tuple[Tensor, State]:
+        """A whole sequence at once: ``xp`` (L, N, G*H) from :meth:`project_input` and the state
+        ``(h_0,)`` -> outputs (L, N, H) and the final state.
+
+        ``mask`` (L, N, 1) is False past each sequence's end: the state is carried there unchanged and
+        the outputs are zero. With ``reverse`` the steps run from L-1 down to 0 (the final state is
+        the one after step 0).
+        """
+        out = _MinScan.apply(xp, state[0], mask, reverse, self._lstm)  # (L, N, H)
+        final = out[0] if reverse else out[-1]
+        return (out if mask is None else out * mask), (final,)
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        return self._step(input, None if hx is None else (hx,))[0]
+
+
+class MinGRUCell(_MinCellBase):
+    r"""A minimal GRU cell (Feng, Tung, Ahmed, Bengio and Hajimirsadeghi 2024, "Were RNNs All We
+    Needed?"): the update gate and the candidate depend on the input only,
+
+    .. math::
+        \begin{array}{ll}
+        z_t = \sigma(W_z x_t + b_z), \quad \tilde h_t = W_h x_t + b_h \\
+        h_t = (1 - z_t) \odot h_{t-1} + z_t \odot \tilde h_t
+        \end{array}
+
+    so :math:`h_t = a_t \odot h_{t-1} + b_t` is linear in :math:`h` and a whole sequence is one
+    scan (:meth:`scan`) instead of L dependent steps. This is the paper's sequential form, with the
+    plain candidate :math:`\tilde h_t` (not its log-space :math:`g(\cdot) > 0`, which only a scan in
+    log space needs): :math:`h_t` is a convex combination of :math:`h_{t-1}` and :math:`\tilde h_t`,
+    so :math:`|h_t| \le \max(|h_0|, \max_s |\tilde h_s|)` at any length, and :math:`1 - z_t` is
+    computed as :math:`\sigma`'s complement, bounded in :math:`[0, 1]`, never divided by.
+
+    Args:
+        input_size: :math:`H_{in}`.
+        hidden_size: :math:`H`.
+        bias: if ``False``, no ``bias_ih``.
+
+    Inputs: ``input`` :math:`(N, H_{in})` or :math:`(H_{in})`; ``hx`` :math:`(N, H)` or :math:`(H)`,
+    zeros if omitted. Output: ``h'`` in the shape of ``hx``.
+
+    Parameters: ``weight_ih`` :math:`(2H, H_{in})`, stacked :math:`(W_z, W_h)`, and ``bias_ih``
+    :math:`(2H)`, stacked :math:`(b_z, b_h)`; uniform in :math:`\pm 1/\sqrt{H}` as torch.nn's. No
+    ``weight_hh``.
+
+    Legend: N = batch size, H_in = input features, H = hidden features, L = sequence length.
+    """
+
+    gates = 2
+
+
+class MinLSTMCell(_MinCellBase):
+    r"""A minimal LSTM cell (Feng, Tung, Ahmed, Bengio and Hajimirsadeghi 2024, "Were RNNs All We
+    Needed?"): forget and input gates and the candidate depend on the input only, and the gates are
+    normalised to sum to one,
+
+    .. math::
+        \begin{array}{ll}
+        f_t = \sigma(W_f x_t + b_f), \quad i_t = \sigma(W_i x_t + b_i), \quad
+            \tilde h_t = W_h x_t + b_h \\
+        f'_t = f_t / (f_t + i_t), \quad i'_t = i_t / (f_t + i_t) \\
+        h_t = f'_t \odot h_{t-1} + i'_t \odot \tilde h_t
+        \end{array}
+
+    The normalised gates are computed in log space, :math:`i'_t = \sigma(u_t)` and :math:`f'_t =
+    1 - \sigma(u_t)` with :math:`u_t = \log \sigma(W_i x_t + b_i) - \log \sigma(W_f x_t + b_f)`, which
+    equals the quotients but never forms :math:`f_t + i_t` (it underflows to 0 when both gates are
+    tiny). As in :class:`MinGRUCell`, the candidate is the paper's plain sequential-mode
+    :math:`\tilde h_t` and :math:`h_t` a convex combination of :math:`h_{t-1}` and
+    :math:`\tilde h_t`, bounded at any length; a whole sequence is one scan (:meth:`scan`).
+
+    Args:
+        input_size: :math:`H_{in}`.
+        hidden_size: :math:`H`.
+        bias: if ``False``, no ``bias_ih``.
+
+    Inputs: ``input`` :math:`(N, H_{in})` or :math:`(H_{in})`; ``hx`` :math:`(N, H)` or :math:`(H)`,
+    zeros if omitted. Output: ``h'`` in the shape of ``hx``.
+
+    Parameters: ``weight_ih`` :math:`(3H, H_{in})`, stacked :math:`(W_f, W_i, W_h)`, and ``bias_ih``
+    :math:`(3H)`, stacked :math:`(b_f, b_i, b_h)`; uniform in :math:`\pm 1/\sqrt{H}` as torch.nn's.
+    No ``weight_hh``.
+
+    Legend: N = batch size, H_in = input features, H = hidden features, L = sequence length.
+    """
+
+    gates = 3
+    _lstm = True
