@@ -4,13 +4,16 @@ per-step path, and the layer runner's contract (lengths, packing, both direction
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 from torch.func import functional_call
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import rnnkit
-from rnnkit.cells import MinGRUCell, MinLSTMCell, _MinScan
+from rnnkit import cells as cells_module
+from rnnkit.cells import MinGRUCell, MinLSTMCell, _MinScan, compile_min_cells
 from rnnkit.layers import MinGRU, MinLSTM, Recurrent, build_layer
 from rnnkit.models import SequenceClassifier, SequenceClassifierConfig
 
@@ -126,13 +129,14 @@ def test_minlstm_gates_stay_finite_where_f_plus_i_underflows():
 @pytest.mark.parametrize("name", NAMES)
 def test_scan_function_gradcheck_with_and_without_mask(name, reverse):
     torch.manual_seed(0)
-    gates = CELLS[name][2]
-    xp = torch.randn(5, 2, gates * 3, dtype=torch.float64, requires_grad=True)
+    # the candidates and 1 (minGRU: k_z) or 2 (minLSTM: k_i, k_f) gate logits, each (L, N, H)
+    blocks = [torch.randn(5, 2, 3, dtype=torch.float64, requires_grad=True) for _ in range(3)]
+    blocks = blocks[: CELLS[name][2]]
     h0 = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
     mask = (torch.arange(5)[:, None] < torch.tensor([5, 3])[None, :]).unsqueeze(-1)
     for m in (None, mask):
         assert torch.autograd.gradcheck(
-            lambda xp, h0, m=m: _MinScan.apply(xp, h0, m, reverse, name == "minlstm"), (xp, h0)
+            lambda h0, *blocks, m=m: _MinScan.apply(h0, m, reverse, *blocks), (h0, *blocks)
         )
 
 
@@ -243,6 +247,50 @@ def test_long_sequences_stay_finite_with_their_gradients(name):
     # a convex combination of the candidates stays within their range
     bound = float((x.detach().abs().sum(-1).max() * layer.weight_ih_l0.abs().max()).item())
     assert float(output.detach().abs().max()) <= bound + 1
+
+
+def _scan_results(layer, x, h0, lengths):
+    output, h_n = layer(x, h0, lengths)
+    grads = torch.autograd.grad((output * torch.cos(output)).sum(), [x, h0, *layer.parameters()])
+    return output, h_n, *grads
+
+
+def test_compiling_that_fails_warns_and_falls_back_to_plain_operations(monkeypatch):
+    layer = _layer("minlstm", dtype=torch.float32, bidirectional=True)
+    x, h0 = torch.randn(6, 2, 3, requires_grad=True), torch.randn(2, 2, 4, requires_grad=True)
+    expected = _scan_results(layer, x, h0, torch.tensor([6, 4]))
+
+    def broken(*args):
+        raise RuntimeError("no C++ compiler")
+
+    monkeypatch.setattr(cells_module, "_compiled", {"coefficients": broken})
+    with pytest.warns(
+        RuntimeWarning, match="compile_min_cells: compiling failed .*no C.. compiler"
+    ):
+        results = _scan_results(layer, x, h0, torch.tensor([6, 4]))
+    assert cells_module._compiled == {}  # plain operations from then on
+    for a, b in zip(results, expected):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+@pytest.mark.skipif(
+    not os.environ.get("RNNKIT_TEST_COMPILE"),
+    reason="compiles kernels for seconds; set RNNKIT_TEST_COMPILE=1 (needs a C++ compiler)",
+)
+@pytest.mark.parametrize("name", NAMES)
+def test_compiled_gates_equal_plain_operations(name):
+    layer = _layer(name, dtype=torch.float32, bidirectional=True)
+    x, h0 = torch.randn(40, 3, 3, requires_grad=True), torch.randn(2, 3, 4, requires_grad=True)
+    lengths = torch.tensor([40, 9, 1])
+    expected = _scan_results(layer, x, h0, lengths)
+    compile_min_cells()
+    try:
+        results = _scan_results(layer, x, h0, lengths)
+        assert cells_module._compiled  # still compiled: nothing fell back
+    finally:
+        compile_min_cells(False)
+    for a, b in zip(results, expected):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
 
 
 # -- the layers ------------------------------------------------------------------------------------

@@ -22,8 +22,8 @@ A cell also follows the *cell protocol* that :class:`rnnkit.layers.Recurrent` ru
   tensor of the size of ``xp``.
 - ``native_mode``: the name of PyTorch's fused kernel computing the same recurrence (``"LSTM"``...), or
   ``None`` for a cell PyTorch has no kernel for.
-- optionally ``scan(xp, state, mask=None, reverse=False)``: all steps of a sequence at once from
-  ``xp`` (L, N, G), returning ``(outputs (L, N, H_out), final_state)``; where ``mask`` (L, N, 1) is
+- optionally ``scan(x, state, mask=None, reverse=False)``: all steps of a sequence at once from the
+  input ``x`` (L, N, H_in), returning ``(outputs (L, N, H_out), final_state)``; where ``mask`` (L, N, 1) is
   False the state is carried unchanged and the output is zero; ``reverse`` runs from step L-1 to 0.
   The minimal RNNs, whose gates do not see the state, have one: their recurrence is linear in ``h``.
 
@@ -34,6 +34,8 @@ from the layer runner for free.
 from __future__ import annotations
 
 import math
+import warnings
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -49,6 +51,7 @@ __all__ = [
     "MinLSTMCell",
     "RNNCell",
     "RNNCellBase",
+    "compile_min_cells",
 ]
 
 State = tuple[Tensor, ...]
@@ -724,18 +727,14 @@ class IndRNNCell(RNNCellBase):
 # -- minimal RNNs: gates from the input only, so a whole sequence is one linear scan ----------------
 
 
-def _min_gates(xp: Tensor, lstm: bool) -> tuple[Tensor, Tensor]:
-    """The update logit ``u`` and the candidate ``c`` (each (..., H)) of a projected input ``xp``.
-
-    minGRU: ``xp = (k_z, c)`` and ``u = k_z``. minLSTM: ``xp = (k_f, k_i, c)`` and
-    ``u = log σ(k_i) - log σ(k_f)``, so that ``σ(u) = i / (f + i)`` and ``σ(-u) = f / (f + i)``
-    without forming ``f + i``, which underflows to 0 (then 0/0) when both gates are tiny.
-    """
-    if lstm:
-        k_f, k_i, c = xp.chunk(3, dim=-1)
-        return F.logsigmoid(k_i) - F.logsigmoid(k_f), c
-    u, c = xp.chunk(2, dim=-1)
-    return u, c
+def _update_logit(*logits: Tensor) -> Tensor:
+    """``u`` with ``σ(u)`` the weight of the candidate: minGRU's ``k_z``, or minLSTM's
+    ``log σ(k_i) - log σ(k_f)`` from ``(k_i, k_f)``, so that ``σ(u) = i / (f + i)`` and ``σ(-u) =
+    f / (f + i)`` without forming ``f + i``, which underflows to 0 (then 0/0) when both are tiny."""
+    if len(logits) == 1:
+        return logits[0]
+    k_i, k_f = logits
+    return F.logsigmoid(k_i) - F.logsigmoid(k_f)
 
 
 def _convex_coefficients(u: Tensor) -> tuple[Tensor, Tensor]:
@@ -746,6 +745,39 @@ def _convex_coefficients(u: Tensor) -> tuple[Tensor, Tensor]:
     """
     z = torch.sigmoid(u)
     return z, torch.rsub(z, 1.0)
+
+
+def _min_coefficients(
+    mask: Tensor | None, c: Tensor, *logits: Tensor
+) -> tuple[Tensor, Tensor, Tensor]:
+    """``z``, ``a = 1 - z`` and ``b = z ⊙ c`` of every step (L, N, H); ``u = -inf`` where ``mask``
+    (L, N, 1) is False."""
+    u = _update_logit(*logits)
+    if mask is not None:
+        u = u.masked_fill(~mask, float("-inf"))
+    z, a = _convex_coefficients(u)
+    return z, a, z * c
+
+
+def _min_input_grads(
+    h0: Tensor, out: Tensor, g: Tensor, z: Tensor, a: Tensor, reverse: bool, c: Tensor, *logits
+) -> tuple[Tensor, ...]:
+    """The gradients of ``c`` and of the logits from ``g = dL/dh`` of every step (see
+    :class:`_MinScan`)."""
+    # c - h_{t-1}, with h_{t-1} = h0 at the scan's first step, written in two pieces (no shifted copy)
+    diff = torch.empty_like(c)
+    if reverse:
+        torch.sub(c[:-1], out[1:], out=diff[:-1])
+        torch.sub(c[-1], h0, out=diff[-1])
+    else:
+        torch.sub(c[1:], out[:-1], out=diff[1:])
+        torch.sub(c[0], h0, out=diff[0])
+    dc = g * z
+    du = diff.mul_(dc).mul_(a)  # z a (c - h_prev) ⊙ g, in place of diff
+    if len(logits) == 1:
+        return dc, du
+    k_i, k_f = logits  # u = log σ(k_i) - log σ(k_f), and d log σ(k)/dk = σ(-k)
+    return dc, torch.neg(k_i).sigmoid_().mul_(du), torch.neg(k_f).sigmoid_().mul_(du).neg_()
 
 
 def _scan_steps(a: Tensor, b: Tensor, h0: Tensor, reverse: bool) -> Tensor:
@@ -761,60 +793,6 @@ def _scan_steps(a: Tensor, b: Tensor, h0: Tensor, reverse: bool) -> Tensor:
     for t in range(len(out_steps) - 1, -1, -1) if reverse else range(len(out_steps)):
         h = torch.addcmul(b_steps[t], a_steps[t], h, out=out_steps[t])
     return out
-
-
-class _MinScan(torch.autograd.Function):
-    """A whole minGRU / minLSTM sequence: ``xp`` (L, N, G*H) and ``h0`` (N, H) -> ``h`` (L, N, H).
-
-    Forward: ``z = σ(u)``, ``a = 1 - z``, ``b = z ⊙ c`` and the scan ``h_t = a_t ⊙ h_{t-1} + b_t``.
-    Backward: the adjoint of a linear scan is the same scan run the other way,
-    ``g_t = dL/dh_t + a_{t+1} ⊙ g_{t+1}`` (``dh_0 = a_0 ⊙ g_0``), and then, all steps at once,
-    ``dc_t = z_t ⊙ g_t`` and ``du_t = z_t a_t (c_t - h_{t-1}) ⊙ g_t`` (as ``h_t = h_{t-1} + z_t (c_t -
-    h_{t-1})``), ``du`` reaching ``k_f, k_i`` through ``d log σ(k)/dk = σ(-k)``. No graph per step
-    is recorded: autograd sees one node.
-
-    ``mask`` (L, N, 1), optional, is False past each sequence's end: there ``u = -inf``, so the state
-    is carried unchanged (and the reverse direction starts at the true end from ``h0``).
-    """
-
-    @staticmethod
-    def forward(ctx, xp: Tensor, h0: Tensor, mask: Tensor | None, reverse: bool, lstm: bool):
-        u, c = _min_gates(xp, lstm)
-        if mask is not None:
-            u = u.masked_fill(~mask, float("-inf"))
-        z, a = _convex_coefficients(u)  # (L, N, H) each
-        out = _scan_steps(a, z * c, h0, reverse)  # (L, N, H)
-        ctx.save_for_backward(xp, h0, z, a, out)
-        ctx.reverse, ctx.lstm = reverse, lstm
-        return out
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, grad: Tensor):
-        xp, h0, z, a, out = ctx.saved_tensors
-        reverse, lstm, hidden = ctx.reverse, ctx.lstm, h0.shape[-1]
-        g = _scan_adjoint(a, grad.contiguous(), reverse)  # (L, N, H): dL/dh_t, all paths
-        first = -1 if reverse else 0
-        grad_h0 = a[first] * g[first]
-        h_prev = torch.empty_like(out)  # h_{t-1} in the scan's direction: h0 at its first step
-        if reverse:
-            h_prev[:-1].copy_(out[1:])
-            h_prev[-1].copy_(h0)
-        else:
-            h_prev[1:].copy_(out[:-1])
-            h_prev[0].copy_(h0)
-        grad_xp = torch.empty_like(xp)
-        c = xp[..., -hidden:]
-        torch.mul(g, z, out=grad_xp[..., -hidden:])  # dc = z ⊙ g
-        du = h_prev.neg_().add_(c).mul_(g).mul_(z).mul_(a)  # z a (c - h_prev) ⊙ g, in place
-        if lstm:
-            # u = log σ(k_i) - log σ(k_f), and d log σ(k)/dk = σ(-k)
-            k_f, k_i = xp[..., :hidden], xp[..., hidden : 2 * hidden]
-            torch.mul(du, torch.sigmoid(k_f.neg()), out=grad_xp[..., :hidden]).neg_()
-            torch.mul(du, torch.sigmoid(k_i.neg()), out=grad_xp[..., hidden : 2 * hidden])
-        else:
-            grad_xp[..., :hidden].copy_(du)
-        return grad_xp, grad_h0, None, None, None
 
 
 def _scan_adjoint(a: Tensor, grad: Tensor, reverse: bool) -> Tensor:
@@ -833,12 +811,86 @@ def _scan_adjoint(a: Tensor, grad: Tensor, reverse: bool) -> Tensor:
     return g
 
 
+class _MinScan(torch.autograd.Function):
+    """A whole minGRU / minLSTM sequence: from ``h0`` (N, H), the candidates ``c`` and the gate
+    logits (``k_z``, or ``k_i, k_f``), each (L, N, H), the states ``h`` (L, N, H) of every step.
+
+    Forward: ``z = σ(u)``, ``a = 1 - z``, ``b = z ⊙ c`` and the scan ``h_t = a_t ⊙ h_{t-1} + b_t``.
+    Backward: the adjoint of a linear scan is the same scan run the other way,
+    ``g_t = dL/dh_t + a_{t+1} ⊙ g_{t+1}`` (``dh_0 = a_0 ⊙ g_0``), and then, all steps at once,
+    ``dc_t = z_t ⊙ g_t`` and ``du_t = z_t a_t (c_t - h_{t-1}) ⊙ g_t`` (as ``h_t = h_{t-1} + z_t (c_t -
+    h_{t-1})``), ``du`` reaching ``k_i, k_f`` through ``d log σ(k)/dk = σ(-k)``. No graph per step
+    is recorded: autograd sees one node.
+
+    ``mask`` (L, N, 1), optional, is False past each sequence's end: there ``u = -inf``, so the state
+    is carried unchanged (and the reverse direction starts at the true end from ``h0``).
+    """
+
+    @staticmethod
+    def forward(ctx, h0: Tensor, mask: Tensor | None, reverse: bool, c: Tensor, *logits: Tensor):
+        z, a, b = _elementwise("coefficients")(mask, c, *logits)  # (L, N, H) each
+        out = _scan_steps(a, b, h0, reverse)  # (L, N, H)
+        ctx.save_for_backward(h0, z, a, out, c, *logits)
+        ctx.reverse = reverse
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: Tensor):
+        h0, z, a, out, c, *logits = ctx.saved_tensors
+        g = _scan_adjoint(a, grad.contiguous(), ctx.reverse)  # (L, N, H): dL/dh_t, all paths
+        first = -1 if ctx.reverse else 0
+        grad_h0 = a[first] * g[first]
+        grads = _elementwise("input_grads")(h0, out, g, z, a, ctx.reverse, c, *logits)
+        return grad_h0, None, None, *grads
+
+
+_ELEMENTWISE = {"coefficients": _min_coefficients, "input_grads": _min_input_grads}
+_compiled: dict[str, Callable[..., object]] = {}
+
+
+def compile_min_cells(enabled: bool = True) -> None:
+    """Run the element-wise arithmetic around the minimal cells' scans (the gates before it, the
+    gradients of the gates after it) as kernels fused by ``torch.compile``, or, with ``False``, as
+    plain PyTorch operations again (the default).
+
+    Optional: it needs a C++ compiler on a CPU, and the first sequences of each kind take seconds to
+    compile. If compiling fails, a warning says so and the plain operations are used from then on.
+    The scans themselves, and all results, are the same either way (to rounding).
+    """
+    _compiled.clear()
+    if enabled:
+        for name, function in _ELEMENTWISE.items():
+            _compiled[name] = torch.compile(function, dynamic=True, fullgraph=True)
+
+
+def _elementwise(name: str) -> Callable[..., object]:
+    """The compiled version of ``_ELEMENTWISE[name]`` after :func:`compile_min_cells`, else it."""
+    compiled = _compiled.get(name)
+    if compiled is None:
+        return _ELEMENTWISE[name]
+
+    def call(*args: object) -> object:
+        try:
+            return compiled(*args)
+        except (RuntimeError, OSError) as error:  # no compiler (dynamo wraps it): plain PyTorch
+            warnings.warn(
+                f"compile_min_cells: compiling failed ({type(error).__name__}: {error}); using "
+                "plain PyTorch operations",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            _compiled.clear()
+            return _ELEMENTWISE[name](*args)
+
+    return call
+
+
 class _MinCellBase(RNNCellBase):
     """What minGRU and minLSTM share: ``weight_ih`` and ``bias_ih`` only, a state ``(h,)``, one step
     in :meth:`recurrence` and a whole sequence at once in :meth:`scan`."""
 
     native_mode = None
-    _lstm = False
 
     def __init__(
         self,
@@ -857,25 +909,33 @@ class _MinCellBase(RNNCellBase):
             )
         self.reset_parameters()
 
+    def _split(self, xp: Tensor) -> tuple[Tensor, ...]:
+        """A projection's blocks reordered as ``(c, *logits)`` for :func:`_min_coefficients`."""
+        raise NotImplementedError
+
     def recurrence(self, xp_t: Tensor, state: State) -> tuple[Tensor, State]:
         """One step, for streaming: the same operations as one step of :meth:`scan`."""
         (h,) = state
-        u, c = _min_gates(xp_t, self._lstm)  # (N, H) each
-        z, a = _convex_coefficients(u)
-        h = torch.addcmul(z * c, a, h)  # a ⊙ h + z ⊙ c
+        _, a, b = _min_coefficients(None, *self._split(xp_t))  # (N, H) each
+        h = torch.addcmul(b, a, h)  # a ⊙ h + z ⊙ c
         return h, (h,)
 
     def scan(
-        self, xp: Tensor, state: State, mask: Tensor | None = None, reverse: bool = False
+        self, x: Tensor, state: State, mask: Tensor | None = None, reverse: bool = False
     ) -> tuple[Tensor, State]:
-        """A whole sequence at once: ``xp`` (L, N, G*H) from :meth:`project_input` and the state
-        ``(h_0,)`` -> outputs (L, N, H) and the final state.
+        """A whole sequence at once: the input ``x`` (L, N, H_in) and the state ``(h_0,)`` ->
+        outputs (L, N, H) and the final state.
 
         ``mask`` (L, N, 1) is False past each sequence's end: the state is carried there unchanged and
         the outputs are zero. With ``reverse`` the steps run from L-1 down to 0 (the final state is
         the one after step 0).
         """
-        out = _MinScan.apply(xp, state[0], mask, reverse, self._lstm)  # (L, N, H)
+        # One product per gate block rather than one for all: each block comes out contiguous, and
+        # element-wise kernels on a strided slice of a (L, N, G*H) tensor are several times slower.
+        weights = self.weight_ih.chunk(self.gates, 0)
+        biases = (None,) * self.gates if self.bias_ih is None else self.bias_ih.chunk(self.gates)
+        blocks = [F.linear(x, w, b) for w, b in zip(weights, biases)]  # G x (L, N, H)
+        out = _MinScan.apply(state[0], mask, reverse, *self._split(blocks))  # (L, N, H)
         final = out[0] if reverse else out[-1]
         return (out if mask is None else out * mask), (final,)
 
@@ -917,6 +977,10 @@ class MinGRUCell(_MinCellBase):
 
     gates = 2
 
+    def _split(self, xp: Tensor | list[Tensor]) -> tuple[Tensor, ...]:
+        k_z, c = xp.chunk(2, dim=-1) if isinstance(xp, Tensor) else xp
+        return c, k_z
+
 
 class MinLSTMCell(_MinCellBase):
     r"""A minimal LSTM cell (Feng, Tung, Ahmed, Bengio and Hajimirsadeghi 2024, "Were RNNs All We
@@ -954,4 +1018,7 @@ class MinLSTMCell(_MinCellBase):
     """
 
     gates = 3
-    _lstm = True
+
+    def _split(self, xp: Tensor | list[Tensor]) -> tuple[Tensor, ...]:
+        k_f, k_i, c = xp.chunk(3, dim=-1) if isinstance(xp, Tensor) else xp
+        return c, k_i, k_f

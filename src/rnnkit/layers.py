@@ -453,7 +453,7 @@ class Recurrent(nn.Module):
         if lengths is not None:
             steps = torch.arange(x.shape[0], device=x.device)
             mask = (steps[:, None] < lengths[None, :]).unsqueeze(-1)  # (L, N, 1)
-        return cell.scan(cell.project_input(x), state, mask=mask, reverse=reverse)
+        return cell.scan(x, state, mask=mask, reverse=reverse)
 
     def _run_reference_packed(
         self, packed: PackedSequence, state: State | None
