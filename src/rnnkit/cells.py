@@ -781,18 +781,19 @@ def _min_input_grads(
 
 
 def _scan_steps(a: Tensor, b: Tensor, h0: Tensor, reverse: bool) -> Tensor:
-    """``h_t = a_t ⊙ h_{t-1} + b_t`` for t = 0..L-1 (L-1..0 with ``reverse``) from ``h0`` (N, H).
+    """``h_t = a_t ⊙ h_{t-1} + b_t`` for t = 0..L-1 (L-1..0 with ``reverse``) from ``h0`` (N, H),
+    written over ``b`` (L, N, H), which is returned.
 
-    One in-place multiply-add per step into a preallocated (L, N, H) output, with no autograd graph:
-    on a CPU this beats cumulative products or log-space sums, which need several full passes over
-    (L, N, H) and either divide by products that underflow or take logs of signed values.
+    One in-place multiply-add per step, with no autograd graph: on a CPU this beats cumulative
+    products or log-space sums, which need several full passes over (L, N, H) and either divide by
+    products that underflow or take logs of signed values. Writing over ``b`` saves a tensor of that
+    size and a view per step.
     """
-    out = torch.empty_like(b)
-    a_steps, b_steps, out_steps = a.unbind(0), b.unbind(0), out.unbind(0)
+    a_steps, out_steps = a.unbind(0), b.unbind(0)
     h = h0
     for t in range(len(out_steps) - 1, -1, -1) if reverse else range(len(out_steps)):
-        h = torch.addcmul(b_steps[t], a_steps[t], h, out=out_steps[t])
-    return out
+        h = torch.addcmul(out_steps[t], a_steps[t], h, out=out_steps[t])
+    return b
 
 
 def _scan_adjoint(a: Tensor, grad: Tensor, reverse: bool) -> Tensor:
@@ -829,7 +830,7 @@ class _MinScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, h0: Tensor, mask: Tensor | None, reverse: bool, c: Tensor, *logits: Tensor):
         z, a, b = _elementwise("coefficients")(mask, c, *logits)  # (L, N, H) each
-        out = _scan_steps(a, b, h0, reverse)  # (L, N, H)
+        out = _scan_steps(a, b, h0, reverse)  # (L, N, H), in b's memory
         ctx.save_for_backward(h0, z, a, out, c, *logits)
         ctx.reverse = reverse
         return out

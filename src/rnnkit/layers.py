@@ -1030,7 +1030,7 @@ class IndRNN(_ExtendedLayer):
         return text
 
 
-SCAN_MODES = ("auto", "scan", "step")
+_SCAN_MODES = ("auto", "scan", "step")
 
 
 class _MinLayer(_ExtendedLayer):
@@ -1054,9 +1054,9 @@ class _MinLayer(_ExtendedLayer):
         mode: str = "auto",
     ) -> None:
         _check_int("hidden_size", hidden_size, 1)
-        if mode not in SCAN_MODES:
+        if mode not in _SCAN_MODES:
             raise ValueError(
-                f"mode: expected one of {', '.join(map(repr, SCAN_MODES))}, got {mode!r}"
+                f"mode: expected one of {', '.join(map(repr, _SCAN_MODES))}, got {mode!r}"
             )
         self.hidden_size = hidden_size
         self.bias = bias
