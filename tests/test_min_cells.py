@@ -255,6 +255,23 @@ def _scan_results(layer, x, h0, lengths):
     return output, h_n, *grads
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_scan_in_blocks_of_steps_equals_one_block(name, monkeypatch):
+    layer = _layer(name, num_layers=2, bidirectional=True)
+    x = torch.randn(11, 2, 3, dtype=torch.float64, requires_grad=True)
+    h0 = torch.randn(4, 2, 4, dtype=torch.float64, requires_grad=True)
+    lengths = torch.tensor([11, 6])
+    expected = _scan_results(layer, x, h0, lengths)
+    monkeypatch.setattr(cells_module, "_SCAN_BLOCK", 3 * 2 * 4)  # blocks of 3 steps: 3+3+3+2
+    calls = []
+    original = _MinScan.apply
+    monkeypatch.setattr(_MinScan, "apply", lambda *a: calls.append(1) or original(*a))
+    results = _scan_results(layer, x, h0, lengths)
+    assert len(calls) == 4 * 4  # 4 blocks in each of 2 layers x 2 directions
+    for a, b in zip(results, expected):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+
+
 def test_compiling_that_fails_warns_and_falls_back_to_plain_operations(monkeypatch):
     layer = _layer("minlstm", dtype=torch.float32, bidirectional=True)
     x, h0 = torch.randn(6, 2, 3, requires_grad=True), torch.randn(2, 2, 4, requires_grad=True)

@@ -846,6 +846,7 @@ class _MinScan(torch.autograd.Function):
         return grad_h0, None, None, *grads
 
 
+_SCAN_BLOCK = 2**21  # numbers per (L, N, H) tensor in one block of MinGRU/MinLSTMCell.scan
 _ELEMENTWISE = {"coefficients": _min_coefficients, "input_grads": _min_input_grads}
 _compiled: dict[str, Callable[..., object]] = {}
 
@@ -931,14 +932,31 @@ class _MinCellBase(RNNCellBase):
         the outputs are zero. With ``reverse`` the steps run from L-1 down to 0 (the final state is
         the one after step 0).
         """
+        # Blocks of steps whose (L_block, N, H) tensors hold at most _SCAN_BLOCK numbers, the state
+        # carried from one to the next: glibc gives larger buffers fresh pages from the kernel each
+        # time (past its 32 MiB mmap threshold), whose faults cost more than the arithmetic here.
+        steps, batch = x.shape[0], x.shape[1]
+        size = max(1, _SCAN_BLOCK // (batch * self.hidden_size))
+        starts = list(range(0, steps, size))
+        h, outputs = state[0], {}
+        for start in reversed(starts) if reverse else starts:
+            part = slice(start, start + size)
+            out = self._scan_block(x[part], h, None if mask is None else mask[part], reverse)
+            h = out[0] if reverse else out[-1]
+            outputs[start] = out
+        out = torch.cat([outputs[start] for start in starts]) if len(starts) > 1 else outputs[0]
+        # h, the last block's own step, rather than a step of the whole out: its gradient then
+        # needs a zero tensor the size of one block instead of one the size of out
+        return (out if mask is None else out * mask), (h,)
+
+    def _scan_block(self, x: Tensor, h0: Tensor, mask: Tensor | None, reverse: bool) -> Tensor:
+        """:meth:`scan` of ``x`` (L, N, H_in) from ``h0`` (N, H): every step's h (L, N, H)."""
         # One product per gate block rather than one for all: each block comes out contiguous, and
         # element-wise kernels on a strided slice of a (L, N, G*H) tensor are several times slower.
         weights = self.weight_ih.chunk(self.gates, 0)
         biases = (None,) * self.gates if self.bias_ih is None else self.bias_ih.chunk(self.gates)
         blocks = [F.linear(x, w, b) for w, b in zip(weights, biases)]  # G x (L, N, H)
-        out = _MinScan.apply(state[0], mask, reverse, *self._split(blocks))  # (L, N, H)
-        final = out[0] if reverse else out[-1]
-        return (out if mask is None else out * mask), (final,)
+        return _MinScan.apply(h0, mask, reverse, *self._split(blocks))
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         return self._step(input, None if hx is None else (hx,))[0]

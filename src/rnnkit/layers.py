@@ -1086,8 +1086,9 @@ _MIN_DOC = """
     :math:`h_t = a_t \\odot h_{t-1} + b_t` over all steps with a hand-written backward (the cell's
     ``scan``); ``"step"``, the per-step loop of the cell's ``recurrence`` (as streaming generation
     runs it); ``"auto"`` (default), the scan for more than one step and the loop for one. Both give
-    the same results to rounding. There is no native kernel: ``backend`` ``"auto"`` runs these and
-    ``"native"`` is a ``ValueError``.
+    the same results to rounding. :func:`rnnkit.cells.compile_min_cells` optionally fuses the gate
+    arithmetic around the scan with ``torch.compile``. There is no native kernel: ``backend``
+    ``"auto"`` runs these and ``"native"`` is a ``ValueError``.
 
     Args: ``input_size``, ``hidden_size``, ``num_layers=1``, ``bias=True``, ``batch_first=False``,
     ``dropout=0.0``, ``bidirectional=False``, ``device=None``, ``dtype=None``; plus
