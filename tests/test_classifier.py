@@ -91,7 +91,7 @@ def test_config_round_trip_rebuilds_same_model():
         ({"num_classes": 2, "vocab_size": 5, "pooling": "sum"}, "pooling must be one of"),
         (
             {"num_classes": 2, "vocab_size": 5, "cell": "tcn"},
-            "cell: expected one of rnn, lstm, gru, lnlstm, lngru, indrnn, got 'tcn'",
+            "cell: expected one of rnn, lstm, gru, lnlstm, lngru, indrnn, mingru, minlstm, got 'tcn'",
         ),
         ({"num_classes": 2, "vocab_size": 5, "dropout": 1.0}, "dropout must be in [0, 1), got 1.0"),
     ],

@@ -23,6 +23,7 @@ from parity_task import ParityTask
 import rnnkit
 from rnnkit.cli.main import build_parser
 from rnnkit.data.conll import read_conll
+from rnnkit.layers import CELLS
 from rnnkit.tasks import TASKS, base
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,11 +119,14 @@ def capped_training(monkeypatch):
 
 @pytest.fixture
 def parity_registered():
-    """Leave the registry as it was (docs/tasks.md registers the parity task)."""
-    before = dict(TASKS)
+    """Leave the registries as they were (docs/tasks.md registers the parity task, docs/cells.md
+    a cell)."""
+    before, cells = dict(TASKS), dict(CELLS)
     yield
     TASKS.clear()
     TASKS.update(before)
+    CELLS.clear()
+    CELLS.update(cells)
 
 
 def test_the_docs_hold_python_blocks():

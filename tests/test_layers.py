@@ -427,7 +427,8 @@ def test_build_layer_unknown_cell_lists_the_registry():
     with pytest.raises(ValueError) as info:
         build_layer("foo", 3, 4)
     assert (
-        str(info.value) == "cell: expected one of rnn, lstm, gru, lnlstm, lngru, indrnn, got 'foo'"
+        str(info.value)
+        == "cell: expected one of rnn, lstm, gru, lnlstm, lngru, indrnn, mingru, minlstm, got 'foo'"
     )
 
 
@@ -456,7 +457,7 @@ def test_register_cell_makes_a_new_name_buildable_everywhere(scratch_cell):
 
     with pytest.raises(
         ValueError,
-        match="cell: expected one of rnn, lstm, gru, lnlstm, lngru, indrnn, got 'relu-elman'",
+        match="cell: expected one of rnn, lstm, gru, lnlstm, lngru, indrnn, mingru, minlstm, got 'relu-elman'",
     ):
         build_layer(scratch_cell, 3, 4)
     assert register_cell(scratch_cell, builder) is builder
@@ -474,7 +475,7 @@ def test_register_cell_makes_a_new_name_buildable_everywhere(scratch_cell):
         build_layer(scratch_cell, 3, 4, nonlinearity="relu")
     with pytest.raises(ValueError, match="got 'foo'") as info:
         build_layer("foo", 3, 4)
-    assert "rnn, lstm, gru, lnlstm, lngru, indrnn, relu-elman" in str(info.value)
+    assert "rnn, lstm, gru, lnlstm, lngru, indrnn, mingru, minlstm, relu-elman" in str(info.value)
     # the models read the same registry: the new name is a valid cell for them at once
     config = SequenceClassifierConfig(num_classes=2, input_size=3, cell=scratch_cell, hidden_size=4)
     assert SequenceClassifier(config)(torch.randn(2, 5, 3)).shape == (2, 2)

@@ -18,7 +18,17 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnnkit.cells import RNNCellBase
 from rnnkit.checkpoint import load_checkpoint
-from rnnkit.layers import CELLS, LSTM, RNN, Recurrent, build_layer, register_cell
+from rnnkit.layers import (
+    CELLS,
+    LSTM,
+    REGULARISERS,
+    RNN,
+    MinGRU,
+    MinLSTM,
+    Recurrent,
+    build_layer,
+    register_cell,
+)
 from rnnkit.models import (
     Forecaster,
     ForecasterConfig,
@@ -524,3 +534,26 @@ def test_every_task_trains_with_the_options_and_saves_them(
     assert {k: last["task_state"]["config"]["model"][k] for k in OPTIONS} == saved
     assert {k: last["model_config"][k] for k in OPTIONS} == saved
     assert all(torch.isfinite(p).all() for p in last["model_state"].values())
+
+
+@pytest.mark.parametrize("name", REGULARISERS)
+@pytest.mark.parametrize("cls", [MinGRU, MinLSTM])
+def test_the_scan_cells_refuse_the_regularisers_saying_why(cls, name):
+    with pytest.raises(ValueError) as info:
+        cls(3, 4, **{name: 0.1})
+    assert str(info.value) == (
+        f"{name}: {cls.__name__} cannot use it (its gates see only the input, there is no "
+        "recurrent weight, and a sequence runs as one scan); expected 0.0, got 0.1"
+    )
+    assert isinstance(cls(3, 4, **{name: 0.0}), cls)  # 0 is the option absent
+
+
+def test_a_scan_cell_with_zoneout_on_the_command_line_is_one_line(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["train", "synthetic", "--task", "adding", "--cell", "minlstm", "--zoneout", "0.1"]
+    code, printed, err = run(capsys, *argv, "--out", out)
+    assert code == 2 and printed == "" and not out.exists()
+    assert err == (
+        "rnnkit: error: zoneout: MinLSTM cannot use it (its gates see only the input, there is no "
+        "recurrent weight, and a sequence runs as one scan); expected 0.0, got 0.1\n"
+    )

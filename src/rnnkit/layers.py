@@ -15,7 +15,12 @@ signature and ``state_dict`` names, so they load torch.nn weights and replace it
 
 Models build their layer by cell name with :func:`build_layer`, from the registry :data:`CELLS`
 (``"rnn"``, ``"lstm"``, ``"gru"``, and the cells torch.nn lacks: ``"lnlstm"``, ``"lngru"``,
-``"indrnn"``); :func:`register_cell` adds a name, which every model then accepts.
+``"indrnn"``, and the minimal RNNs ``"mingru"``, ``"minlstm"``); :func:`register_cell` adds a name,
+which every model then accepts.
+
+A cell may also define ``scan`` (the minimal RNNs do, see :mod:`rnnkit.cells`): the reference
+backend then runs each layer and direction of a sequence longer than one step as one call of it
+(:meth:`Recurrent._run_scan`) instead of the per-step loop; the layers' ``mode`` can force either.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ from rnnkit.cells import (
     LayerNormGRUCell,
     LayerNormLSTMCell,
     LSTMCell,
+    MinGRUCell,
+    MinLSTMCell,
     PackedWeight,
     RNNCell,
     RNNCellBase,
@@ -53,6 +60,8 @@ __all__ = [
     "IndRNN",
     "LayerNormGRU",
     "LayerNormLSTM",
+    "MinGRU",
+    "MinLSTM",
     "Recurrent",
     "build_layer",
     "register_cell",
@@ -140,6 +149,9 @@ class Recurrent(nn.Module):
     either is a ``ValueError``. The three options are attributes that may be changed later, checked
     in the same way.
     """
+
+    # How cells that define ``scan`` run: "auto", "scan" or "step" (see _scans)
+    scan_mode = "auto"
 
     def __init__(
         self,
@@ -580,6 +592,11 @@ class Recurrent(nn.Module):
                     h_state = cell.init_state(x, batch)
                 else:
                     h_state = tuple(component[index] for component in state)
+                if self._scans(cell, steps):
+                    out, h_state = self._run_scan(cell, x, h_state, lengths, bool(direction))
+                    outputs.append(out)
+                    finals.append(h_state)
+                    continue
                 # One matrix product for the inputs of every step; unbind gives views whose backward
                 # does not allocate a full-size zero tensor per step, as indexing xp[t] would.
                 xp = cell.project_input(x)  # (L, N, G)
@@ -613,6 +630,25 @@ class Recurrent(nn.Module):
             if self.dropout and self.training and layer < self.num_layers - 1:
                 x = F.dropout(x, self.dropout, training=True)
         return x, tuple(torch.stack(component) for component in zip(*finals))
+
+    def _scans(self, cell: RNNCellBase, steps: int) -> bool:
+        """Whether ``cell`` runs as one whole-sequence scan: it has one (see the cell protocol), and
+        the layer's ``scan_mode`` is ``"scan"``, or ``"auto"`` with more than one step (a single
+        step, as in streaming generation, takes the per-step path)."""
+        if not callable(getattr(cell, "scan", None)) or self.scan_mode == "step":
+            return False
+        return self.scan_mode == "scan" or steps > 1
+
+    def _run_scan(
+        self, cell: RNNCellBase, x: Tensor, state: State, lengths: Tensor | None, reverse: bool
+    ) -> tuple[Tensor, State]:
+        """One layer and direction through ``cell.scan``: ``x`` (L, N, H_in) from ``state`` ->
+        output (L, N, H_out) and final state, with the per-step loop's contract for ``lengths``."""
+        mask = None
+        if lengths is not None:
+            steps = torch.arange(x.shape[0], device=x.device)
+            mask = (steps[:, None] < lengths[None, :]).unsqueeze(-1)  # (L, N, 1)
+        return cell.scan(x, state, mask=mask, reverse=reverse)
 
     def _run_reference_packed(
         self, packed: PackedSequence, state: State | None
@@ -1264,6 +1300,114 @@ class IndRNN(_ExtendedLayer):
         return text
 
 
+_SCAN_MODES = ("auto", "scan", "step")
+
+
+class _MinLayer(_ExtendedLayer):
+    """What MinGRU and MinLSTM share: the constructor, and ``mode``, how a sequence runs."""
+
+    _cell_class: type[RNNCellBase]
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        *,
+        backend: str = "auto",
+        mode: str = "auto",
+        recurrent_dropout: float = 0.0,
+        weight_drop: float = 0.0,
+        zoneout: float = 0.0,
+    ) -> None:
+        _check_int("hidden_size", hidden_size, 1)
+        regularisers = (recurrent_dropout, weight_drop, zoneout)
+        for name, value in zip(REGULARISERS, regularisers):
+            if value != 0.0:
+                # accepted as keywords so that the message says why, rather than "no such option"
+                raise ValueError(
+                    f"{name}: {type(self).__name__} cannot use it (its gates see only the input, "
+                    f"there is no recurrent weight, and a sequence runs as one scan); expected 0.0, "
+                    f"got {value!r}"
+                )
+        if mode not in _SCAN_MODES:
+            raise ValueError(
+                f"mode: expected one of {', '.join(map(repr, _SCAN_MODES))}, got {mode!r}"
+            )
+        self.hidden_size = hidden_size
+        self.bias = bias
+        cell_class = self._cell_class
+        super().__init__(
+            lambda size, _: cell_class(size, hidden_size, bias, device, dtype),
+            input_size,
+            num_layers,
+            batch_first,
+            dropout,
+            bidirectional,
+            backend=backend,
+        )
+        self.scan_mode = mode
+        self._check_backend()
+
+    def extra_repr(self) -> str:
+        text = super().extra_repr()
+        if self.scan_mode != "auto":
+            text += f", mode={self.scan_mode!r}"
+        return text
+
+
+_MIN_DOC = """
+
+    ``mode`` chooses how a sequence runs: ``"scan"``, every layer and direction as one linear scan
+    :math:`h_t = a_t \\odot h_{t-1} + b_t` over all steps with a hand-written backward (the cell's
+    ``scan``); ``"step"``, the per-step loop of the cell's ``recurrence`` (as streaming generation
+    runs it); ``"auto"`` (default), the scan for more than one step and the loop for one. Both give
+    the same results to rounding. :func:`rnnkit.cells.compile_min_cells` optionally fuses the gate
+    arithmetic around the scan with ``torch.compile``. There is no native kernel: ``backend``
+    ``"auto"`` runs these and ``"native"`` is a ``ValueError``.
+
+    Args: ``input_size``, ``hidden_size``, ``num_layers=1``, ``bias=True``, ``batch_first=False``,
+    ``dropout=0.0``, ``bidirectional=False``, ``device=None``, ``dtype=None``; plus
+    ``backend='auto'`` and ``mode='auto'``.
+"""
+
+
+class MinGRU(_MinLayer):
+    __doc__ = (
+        r"""A multi-layer minimal GRU (Feng et al. 2024, "Were RNNs All We Needed?"), with the
+    contract of :class:`GRU`.
+
+    Each layer runs :class:`rnnkit.cells.MinGRUCell`, :math:`h_t = (1 - z_t) \odot h_{t-1} + z_t
+    \odot \tilde h_t` with :math:`z_t` and :math:`\tilde h_t` from :math:`x_t` only (see its
+    equations); layer k > 0 takes the (dropped-out) outputs of layer k - 1 as its input."""
+        + _MIN_DOC
+        + _SHAPES
+    )
+
+    _cell_class = MinGRUCell
+
+
+class MinLSTM(_MinLayer):
+    __doc__ = (
+        r"""A multi-layer minimal LSTM (Feng et al. 2024, "Were RNNs All We Needed?"). Its state is
+    :math:`h` alone, so ``hx`` is one tensor, as for :class:`GRU`.
+
+    Each layer runs :class:`rnnkit.cells.MinLSTMCell`, :math:`h_t = f'_t \odot h_{t-1} + i'_t
+    \odot \tilde h_t` with the gates normalised to :math:`f'_t + i'_t = 1` and computed from
+    :math:`x_t` only (see its equations)."""
+        + _MIN_DOC
+        + _SHAPES
+    )
+
+    _cell_class = MinLSTMCell
+
+
 # -- the cell registry: one name -> layer factory for every model ----------------------------------
 
 LayerBuilder = Callable[..., Recurrent]
@@ -1275,6 +1419,8 @@ CELLS: dict[str, LayerBuilder] = {
     "lnlstm": LayerNormLSTM,
     "lngru": LayerNormGRU,
     "indrnn": IndRNN,
+    "mingru": MinGRU,
+    "minlstm": MinLSTM,
 }
 """Cell name -> layer builder. Every model reads its ``cell`` option from here, so a cell added with
 :func:`register_cell` is valid in all of them (and in the CLI choices that iterate the registry).
