@@ -346,3 +346,12 @@ def test_train_writes_logs_on_stderr_and_results_on_stdout(tmp_path):
     assert "step 2: validation" not in out
     assert not re.search(r"^step \d+:", out, re.MULTILINE)
     assert "writing checkpoints" not in out
+
+
+def test_an_unknown_cell_is_one_line_that_lists_the_known_cells(capsys):
+    code, out, err = run(capsys, "train", "synthetic", "--cell", "foo")
+    assert code == 2 and out == ""
+    assert err == (
+        "rnnkit train synthetic: error: argument --cell: invalid choice: 'foo' (choose from "
+        "'rnn', 'lstm', 'gru', 'lnlstm', 'lngru', 'indrnn', 'mingru', 'minlstm')\n"
+    )

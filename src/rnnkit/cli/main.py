@@ -15,6 +15,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from rnnkit import __version__
 from rnnkit.cli import demo, evaluate, predict, sample, train
@@ -26,9 +27,18 @@ from rnnkit.errors import RnnkitError
 USER_ERRORS = (RnnkitError, ValueError, TypeError, OSError, RuntimeError)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, but a wrong command line is one line on stderr (exit 2), as every other
+    input error is, rather than the usage block and then the error; ``--help`` shows the usage.
+    The subcommands' parsers are of this class too (argparse makes them of their parent's)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, dict[str, str]]]:
     """The parser, and for each task the table of setting key -> option flag."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="rnnkit",
         allow_abbrev=False,
         description="Recurrent neural networks for PyTorch: train, sample, evaluate and predict.",
