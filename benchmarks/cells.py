@@ -32,7 +32,6 @@ Sections (the data sets are read from ../shared/data; a section whose data is ab
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import platform
 import statistics
@@ -42,6 +41,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
+from shakespeare import load_average  # benchmarks/ is the script's folder, first on sys.path
+from tasks_series import quiet, run_adding
 from torch import nn
 
 import rnnkit
@@ -60,17 +61,6 @@ SCAN_CELLS = ("mingru", "minlstm")
 ADDING_CELLS = ("lstm", "gru", "lnlstm", "indrnn", "mingru", "minlstm")
 ADDING_LENGTHS = (200, 400, 1000)
 LM_CELLS = ("lstm", "gru", "lnlstm", "mingru", "minlstm")
-
-
-def load_average() -> str:
-    try:
-        return "/".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "n/a"
-
-
-def quiet(_: str) -> None:
-    pass
 
 
 # -- 1. speed ----------------------------------------------------------------------------------------
@@ -140,37 +130,16 @@ def speed(reps: int) -> None:
 # -- 2. the adding problem ---------------------------------------------------------------------------
 
 
-def _adding_job(job: tuple[str, int]) -> tuple[str, int, float, float]:
-    cell, length = job
-    torch.set_num_threads(1)
-    start = time.perf_counter()
-    run = rnnkit.train(
-        "synthetic",
-        {
-            "data": {"task": "adding", "seq_len": length},
-            "model": {"cell": cell},
-            "train": {"out_dir": None, "progress": False},
-        },
-        log=quiet,
-    )
-    mse = next(iter(run.reports[-1].rows.values()))["model"]
-    return cell, length, mse, time.perf_counter() - start
-
-
 def adding(cells: Sequence[str], workers: int) -> None:
     cells = [c for c in cells if c in CELLS]
     print(
         "\n== Adding problem: test MSE of `rnnkit train synthetic --task adding --seq-len L --cell C`"
         f" (defaults: hidden 64, 1,000 steps of 32); yes = MSE < 0.01; load {load_average()} =="
     )
-    jobs = [(cell, length) for length in reversed(ADDING_LENGTHS) for cell in cells]
+    jobs = [(cell, length, None) for length in reversed(ADDING_LENGTHS) for cell in cells]
     start = time.perf_counter()
-    if workers > 1:
-        with multiprocessing.get_context("spawn").Pool(workers) as pool:
-            results = pool.map(_adding_job, jobs, chunksize=1)
-    else:
-        results = [_adding_job(job) for job in jobs]
-    table = {(cell, length): (mse, secs) for cell, length, mse, secs in results}
+    results = run_adding(jobs, workers)
+    table = {(cell, length): (mse, secs) for cell, length, mse, _, secs in results}
     print("| cell | " + " | ".join(f"L={length}" for length in ADDING_LENGTHS) + " | seconds |")
     print("|---|" + "---:|" * (len(ADDING_LENGTHS) + 1))
     for cell in cells:

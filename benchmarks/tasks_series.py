@@ -128,7 +128,9 @@ def synthetic(name: str) -> None:
     print(run.reports[-1].format())
 
 
-def _adding_job(job: tuple[str, int, int]) -> tuple[str, int, float, int | None, float]:
+def adding_job(job: tuple[str, int, int | None]) -> tuple[str, int, float, int | None, float]:
+    """One adding run ``(cell, length, steps)`` (steps None: the task's default), on one thread:
+    ``(cell, length, test MSE, first step validated below 0.01 or None, seconds)``."""
     cell, length, steps = job
     torch.set_num_threads(1)
     reached: list[int] = []
@@ -143,13 +145,24 @@ def _adding_job(job: tuple[str, int, int]) -> tuple[str, int, float, int | None,
         {
             "data": {"task": "adding", "seq_len": length},
             "model": {"cell": cell},
-            "train": {"max_steps": steps, "out_dir": None, "progress": False},
+            "train": {"out_dir": None, "progress": False}
+            | ({} if steps is None else {"max_steps": steps}),
         },
         log=quiet,
         callbacks=[watch],
     )
     mse = next(iter(run.reports[-1].rows.values()))["model"]
     return cell, length, mse, (reached[0] if reached else None), time.perf_counter() - start
+
+
+def run_adding(
+    jobs: Sequence[tuple[str, int, int | None]], workers: int
+) -> list[tuple[str, int, float, int | None, float]]:
+    """:func:`adding_job` of every job, ``workers`` side by side (each in its own process)."""
+    if workers > 1:
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+            return pool.map(adding_job, jobs, chunksize=1)
+    return [adding_job(job) for job in jobs]
 
 
 def adding(steps: int, workers: int) -> None:
@@ -159,11 +172,7 @@ def adding(steps: int, workers: int) -> None:
     )
     jobs = [(cell, length, steps) for length in reversed(LENGTHS) for cell in CELLS]
     start = time.perf_counter()
-    if workers > 1:
-        with multiprocessing.get_context("spawn").Pool(workers) as pool:
-            results = pool.map(_adding_job, jobs, chunksize=1)
-    else:
-        results = [_adding_job(job) for job in jobs]
+    results = run_adding(jobs, workers)
     table = {(cell, length): (mse, step, secs) for cell, length, mse, step, secs in results}
     header = "".join(f"{cell.upper() + ' test MSE':>16}{'first <0.01':>13}" for cell in CELLS)
     print(f"{'length':>6}{header}")

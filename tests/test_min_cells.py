@@ -15,7 +15,6 @@ import rnnkit
 from rnnkit import cells as cells_module
 from rnnkit.cells import MinGRUCell, MinLSTMCell, _MinScan, compile_min_cells
 from rnnkit.layers import MinGRU, MinLSTM, Recurrent, build_layer
-from rnnkit.models import SequenceClassifier, SequenceClassifierConfig
 
 # -- the paper's equations, written out independently of rnnkit's code ------------------------------
 
@@ -401,16 +400,3 @@ def test_layer_names_build_through_the_registry(name):
     assert isinstance(layer, LAYERS[name]) and isinstance(layer, Recurrent) and layer.batch_first
     output, _ = layer(torch.randn(2, 5, 3), lengths=torch.tensor([5, 3]))
     assert output.shape == (2, 5, 8)
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_classifier_runs_forward_and_backward(name):
-    torch.manual_seed(0)
-    config = SequenceClassifierConfig(num_classes=2, input_size=3, cell=name, hidden_size=4)
-    model = SequenceClassifier(config)
-    logits = model(torch.randn(3, 6, 3), torch.tensor([6, 2, 4]))
-    assert logits.shape == (3, 2)
-    logits.sum().backward()
-    grads = [p.grad for p in model.parameters()]
-    assert all(g is not None and bool(torch.isfinite(g).all()) for g in grads)
-    assert any(bool(g.abs().sum() > 0) for g in grads)

@@ -20,7 +20,8 @@ which every model then accepts.
 
 A cell may also define ``scan`` (the minimal RNNs do, see :mod:`rnnkit.cells`): the reference
 backend then runs each layer and direction of a sequence longer than one step as one call of it
-(:meth:`Recurrent._run_scan`) instead of the per-step loop; the layers' ``mode`` can force either.
+(with the padding mask of ``lengths``) instead of the per-step loop; the layers' ``mode`` can force
+either.
 """
 
 from __future__ import annotations
@@ -577,11 +578,11 @@ class Recurrent(nn.Module):
         Returns the last layer's output (L, N, D * H_out) and the final state's components.
         """
         steps, batch = x.shape[0], x.shape[1]
-        mask_steps = None
+        mask = mask_steps = None
         if lengths is not None:
-            # mask[t][n] says whether step t is inside sequence n: L x (N, 1)
-            mask = torch.arange(steps, device=x.device)[:, None] < lengths[None, :]
-            mask_steps = mask.unsqueeze(-1).unbind(0)
+            # mask[t, n] says whether step t is inside sequence n: (L, N, 1), and L x (N, 1)
+            mask = (torch.arange(steps, device=x.device)[:, None] < lengths[None, :]).unsqueeze(-1)
+            mask_steps = mask.unbind(0)
         finals: list[State] = []
         for layer in range(self.num_layers):
             outputs = []
@@ -593,7 +594,7 @@ class Recurrent(nn.Module):
                 else:
                     h_state = tuple(component[index] for component in state)
                 if self._scans(cell, steps):
-                    out, h_state = self._run_scan(cell, x, h_state, lengths, bool(direction))
+                    out, h_state = cell.scan(x, h_state, mask=mask, reverse=bool(direction))
                     outputs.append(out)
                     finals.append(h_state)
                     continue
@@ -638,17 +639,6 @@ class Recurrent(nn.Module):
         if not callable(getattr(cell, "scan", None)) or self.scan_mode == "step":
             return False
         return self.scan_mode == "scan" or steps > 1
-
-    def _run_scan(
-        self, cell: RNNCellBase, x: Tensor, state: State, lengths: Tensor | None, reverse: bool
-    ) -> tuple[Tensor, State]:
-        """One layer and direction through ``cell.scan``: ``x`` (L, N, H_in) from ``state`` ->
-        output (L, N, H_out) and final state, with the per-step loop's contract for ``lengths``."""
-        mask = None
-        if lengths is not None:
-            steps = torch.arange(x.shape[0], device=x.device)
-            mask = (steps[:, None] < lengths[None, :]).unsqueeze(-1)  # (L, N, 1)
-        return cell.scan(x, state, mask=mask, reverse=reverse)
 
     def _run_reference_packed(
         self, packed: PackedSequence, state: State | None
@@ -1106,11 +1096,55 @@ class GRU(_TorchLike):
 
 
 class _ExtendedLayer(Recurrent):
-    """What the layers of cells torch.nn lacks share: torch.nn's attributes and repr, and a
-    ``backend="native"`` refused when the layer is built (there is no fused kernel to run)."""
+    """What the layers of cells torch.nn lacks share: torch.nn's constructor, attributes and repr,
+    and a ``backend="native"`` refused when the layer is built (there is no fused kernel to run).
+    A subclass names its cell in ``_cell_class``, or builds it in :meth:`_make_cell`."""
 
-    def _check_backend(self) -> None:
+    _cell_class: type[RNNCellBase]
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        *,
+        backend: str = "auto",
+        recurrent_dropout: float = 0.0,
+        weight_drop: float = 0.0,
+        zoneout: float = 0.0,
+    ) -> None:
+        _check_int("hidden_size", hidden_size, 1)
+        self.hidden_size = hidden_size
+        self.bias = bias
+        super().__init__(
+            lambda size, _: self._make_cell(size, hidden_size, bias, device, dtype),
+            input_size,
+            num_layers,
+            batch_first,
+            dropout,
+            bidirectional,
+            backend=backend,
+            recurrent_dropout=recurrent_dropout,
+            weight_drop=weight_drop,
+            zoneout=zoneout,
+        )
         self.resolved_backend()  # raises for "native": these cells have no native_mode
+
+    def _make_cell(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool,
+        device: torch.device | str | None,
+        dtype: torch.dtype | None,
+    ) -> RNNCellBase:
+        return self._cell_class(input_size, hidden_size, bias, device, dtype)
 
     def _settings_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"
@@ -1146,39 +1180,7 @@ class LayerNormLSTM(_ExtendedLayer):
         + _SHAPES
     )
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-        *,
-        backend: str = "auto",
-        recurrent_dropout: float = 0.0,
-        weight_drop: float = 0.0,
-        zoneout: float = 0.0,
-    ) -> None:
-        _check_int("hidden_size", hidden_size, 1)
-        self.hidden_size = hidden_size
-        self.bias = bias
-        super().__init__(
-            lambda size, _: LayerNormLSTMCell(size, hidden_size, bias, device, dtype),
-            input_size,
-            num_layers,
-            batch_first,
-            dropout,
-            bidirectional,
-            backend=backend,
-            recurrent_dropout=recurrent_dropout,
-            weight_drop=weight_drop,
-            zoneout=zoneout,
-        )
-        self._check_backend()
+    _cell_class = LayerNormLSTMCell
 
 
 class LayerNormGRU(_ExtendedLayer):
@@ -1196,39 +1198,7 @@ class LayerNormGRU(_ExtendedLayer):
         + _SHAPES
     )
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-        *,
-        backend: str = "auto",
-        recurrent_dropout: float = 0.0,
-        weight_drop: float = 0.0,
-        zoneout: float = 0.0,
-    ) -> None:
-        _check_int("hidden_size", hidden_size, 1)
-        self.hidden_size = hidden_size
-        self.bias = bias
-        super().__init__(
-            lambda size, _: LayerNormGRUCell(size, hidden_size, bias, device, dtype),
-            input_size,
-            num_layers,
-            batch_first,
-            dropout,
-            bidirectional,
-            backend=backend,
-            recurrent_dropout=recurrent_dropout,
-            weight_drop=weight_drop,
-            zoneout=zoneout,
-        )
-        self._check_backend()
+    _cell_class = LayerNormGRUCell
 
 
 class IndRNN(_ExtendedLayer):
@@ -1270,26 +1240,35 @@ class IndRNN(_ExtendedLayer):
     ) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"nonlinearity: expected 'relu' or 'tanh', got {nonlinearity!r}")
-        _check_int("hidden_size", hidden_size, 1)
-        self.hidden_size = hidden_size
         self.nonlinearity = nonlinearity
         self.max_length = max_length
-        self.bias = bias
         super().__init__(
-            lambda size, _: IndRNNCell(
-                size, hidden_size, bias, nonlinearity, max_length, device, dtype
-            ),
             input_size,
+            hidden_size,
             num_layers,
+            bias,
             batch_first,
             dropout,
             bidirectional,
+            device,
+            dtype,
             backend=backend,
             recurrent_dropout=recurrent_dropout,
             weight_drop=weight_drop,
             zoneout=zoneout,
         )
-        self._check_backend()
+
+    def _make_cell(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool,
+        device: torch.device | str | None,
+        dtype: torch.dtype | None,
+    ) -> RNNCellBase:
+        return IndRNNCell(
+            input_size, hidden_size, bias, self.nonlinearity, self.max_length, device, dtype
+        )
 
     def _settings_repr(self) -> str:
         text = super()._settings_repr()
@@ -1304,9 +1283,7 @@ _SCAN_MODES = ("auto", "scan", "step")
 
 
 class _MinLayer(_ExtendedLayer):
-    """What MinGRU and MinLSTM share: the constructor, and ``mode``, how a sequence runs."""
-
-    _cell_class: type[RNNCellBase]
+    """What MinGRU and MinLSTM share: ``mode``, how a sequence runs, and no regularisers."""
 
     def __init__(
         self,
@@ -1340,20 +1317,19 @@ class _MinLayer(_ExtendedLayer):
             raise ValueError(
                 f"mode: expected one of {', '.join(map(repr, _SCAN_MODES))}, got {mode!r}"
             )
-        self.hidden_size = hidden_size
-        self.bias = bias
-        cell_class = self._cell_class
+        self.scan_mode = mode
         super().__init__(
-            lambda size, _: cell_class(size, hidden_size, bias, device, dtype),
             input_size,
+            hidden_size,
             num_layers,
+            bias,
             batch_first,
             dropout,
             bidirectional,
+            device,
+            dtype,
             backend=backend,
         )
-        self.scan_mode = mode
-        self._check_backend()
 
     def extra_repr(self) -> str:
         text = super().extra_repr()

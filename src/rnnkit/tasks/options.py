@@ -100,33 +100,28 @@ def dropout(default: float, where: str) -> Any:
     return option(default, f"dropout {where}", metavar="P", check=fraction())
 
 
+def _probability(help: str) -> Any:
+    return option(0.0, help, metavar="P", check=fraction())
+
+
 def recurrent_dropout() -> Any:
-    return option(
-        0.0,
+    return _probability(
         "variational dropout of the state fed back into the recurrent layer: one mask per "
-        "sequence, the same at every step (training only)",
-        metavar="P",
-        check=fraction(),
+        "sequence, the same at every step (training only)"
     )
 
 
 def weight_drop() -> Any:
-    return option(
-        0.0,
+    return _probability(
         "DropConnect on the recurrent weights weight_hh: one mask per forward pass, the same at "
-        "every step (training only; AWD-LSTM)",
-        metavar="P",
-        check=fraction(),
+        "every step (training only; AWD-LSTM)"
     )
 
 
 def zoneout() -> Any:
-    return option(
-        0.0,
+    return _probability(
         "probability that each recurrent unit keeps its previous value at a step (h, and c in "
-        "LSTMs; the expectation in evaluation)",
-        metavar="P",
-        check=fraction(),
+        "LSTMs; the expectation in evaluation)"
     )
 
 
