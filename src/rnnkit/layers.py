@@ -73,6 +73,8 @@ REGULARISERS = ("recurrent_dropout", "weight_drop", "zoneout")
 """The recurrent regularisers every layer takes as keyword options (see :class:`Recurrent`)."""
 
 CellFactory = Callable[[int, int], RNNCellBase]
+Probe = Callable[[int, int, int, State], Sequence[Tensor]]
+"""``fn(layer, direction, t, state) -> state`` of :meth:`Recurrent.probe`."""
 
 
 def _check_int(name: str, value: object, minimum: int) -> int:
@@ -153,6 +155,8 @@ class Recurrent(nn.Module):
 
     # How cells that define ``scan`` run: "auto", "scan" or "step" (see _scans)
     scan_mode = "auto"
+    # While probe() is active: the function that sees (and may replace) each step's state
+    _probe: Probe | None = None
 
     def __init__(
         self,
@@ -330,6 +334,26 @@ class Recurrent(nn.Module):
     def flatten_parameters(self) -> None:
         """Kept for torch.nn compatibility; the parameters are used as they are."""
 
+    @contextlib.contextmanager
+    def probe(self, fn: Probe) -> Iterator[None]:
+        """Within the block, every step of every layer and direction calls ``fn(layer, direction, t,
+        state)`` with the new state (a tuple, ``(h_t,)`` or ``(h_t, c_t)``, each (N, size), before
+        the padding mask of ``lengths``) and continues from the state it returns; the step's output is
+        that state's ``h``. For looking inside: record the states, or add a zero tensor that requires
+        grad to ``h_t`` and read ``dL/dh_t`` (through every later step) from its gradient.
+
+        The block runs the reference loop one step at a time (no native kernel, no scan), so what
+        ``fn`` sees is each step as the cells compute it; the results are those of the layer.
+        """
+        if not callable(fn):
+            raise TypeError(f"fn: expected a callable, got {type(fn).__name__}")
+        previous = self._probe
+        self._probe = fn
+        try:
+            yield
+        finally:
+            self._probe = previous
+
     # -- forward ------------------------------------------------------------------------------------
 
     def forward(
@@ -340,7 +364,7 @@ class Recurrent(nn.Module):
     ) -> tuple[Tensor | PackedSequence, Tensor | tuple[Tensor, ...]]:
         """Run the layer over ``input`` from the state ``hx``; see the class docstrings for shapes."""
         self._cells_in_sync()
-        native = self.resolved_backend() == "native"
+        native = self._probe is None and self.resolved_backend() == "native"
         with self._weights_dropped():
             return self._forward(input, hx, lengths, native)
 
@@ -616,6 +640,9 @@ class Recurrent(nn.Module):
                     if self._zoneout:
                         new_state = self._zone_out(new_state, h_state, zones, t)
                         out_t = new_state[0]  # the output is the zoned-out h
+                    if self._probe is not None:
+                        new_state = tuple(self._probe(layer, direction, t, new_state))
+                        out_t = new_state[0]
                     if mask_steps is not None:
                         # Past a sequence's end the state stays as it was and the output is zero:
                         # the final state is the one at the true end, and the reverse direction
@@ -636,7 +663,7 @@ class Recurrent(nn.Module):
         """Whether ``cell`` runs as one whole-sequence scan: it has one (see the cell protocol), and
         the layer's ``scan_mode`` is ``"scan"``, or ``"auto"`` with more than one step (a single
         step, as in streaming generation, takes the per-step path)."""
-        if not callable(getattr(cell, "scan", None)) or self.scan_mode == "step":
+        if not callable(getattr(cell, "scan", None)) or self.scan_mode == "step" or self._probe:
             return False
         return self.scan_mode == "scan" or steps > 1
 
