@@ -1,0 +1,34 @@
+"""rnnkit.extras: a feature whose optional package is missing says which extra to install."""
+
+import importlib
+
+import pytest
+
+from rnnkit.errors import RnnkitError
+from rnnkit.extras import require
+
+
+def test_require_imports_an_installed_extra():
+    assert require("plot", "rnnkit plot").__name__ == "matplotlib"
+
+
+def test_a_missing_extra_is_one_line_naming_it(monkeypatch):
+    real = importlib.import_module
+
+    def fake(name, *args):
+        if name.startswith("tensorboard"):
+            raise ModuleNotFoundError(f"No module named {name!r}")
+        return real(name, *args)
+
+    monkeypatch.setattr(importlib, "import_module", fake)
+    with pytest.raises(RnnkitError) as caught:
+        require("tensorboard", "--logger tensorboard")
+    message = str(caught.value)
+    assert message.startswith("--logger tensorboard needs tensorboard, which is not installed: ")
+    assert 'pip install "rnnkit[tensorboard]"' in message
+    assert "\n" not in message
+
+
+def test_an_unknown_extra_is_a_value_error():
+    with pytest.raises(ValueError, match="extra: expected one of plot, tensorboard, onnx, got 'x'"):
+        require("x", "something")
