@@ -175,6 +175,12 @@ class Task:
         """``(LanguageModel, character Vocabulary)`` when the model writes text, for sampling."""
         return None
 
+    def text_sample(self, trained: TrainedModel) -> str | None:
+        """A short sample of the model's writing, for the loggers (TensorBoard shows it at each
+        evaluation); ``None`` when the model writes no text. It must leave the global RNG states
+        as they are (a seeded generator of its own), so that logging does not change training."""
+        return None
+
     def predict(self, trained: TrainedModel, inputs: Any) -> list[dict[str, Any]]:
         """One record per input (a file path, ``"-"`` for standard input, or Python objects)."""
         raise RnnkitError(f"predict does not support {self.name!r} models ({self.predict_hint})")
@@ -329,6 +335,8 @@ def train(
     (``{"data": {"train": "train.tsv"}, "train": {"max_steps": 500}}``), or ``None`` to resume
     with the saved config. ``resume``: ``True`` (``OUT/last.pt``), a checkpoint file or run
     directory, or a loaded checkpoint. ``log`` receives progress lines (default: standard error).
+    ``callbacks`` are called after the loggers of ``config.train.logger`` with the Trainer's events
+    (see :mod:`rnnkit.loggers`).
     """
     task = get_task(task)
     config, checkpoint = _run_config(task, config, resume)
@@ -351,6 +359,10 @@ def train(
         callbacks=callbacks,
         select=setup.select,
         maximize=setup.maximize,
+        text_sample=lambda model: task.text_sample(
+            TrainedModel(task.name, model, config, setup.state)
+        ),
+        hparams=config.to_dict(),
     )
     if settings.out_dir is not None:
         _write_config(Path(settings.out_dir), config)
