@@ -77,6 +77,7 @@ __all__ = [
     "Logger",
     "TensorBoardLogger",
     "build_loggers",
+    "check_loggers",
     "flatten",
 ]
 
@@ -235,10 +236,7 @@ class TensorBoardLogger(Logger):
         text_sample: Callable[[Any], str | None] | None = None,
         hparams: Mapping[str, Any] | None = None,
     ) -> None:
-        # Imported now, so that a missing package stops the run before it starts.
-        self.tensorboard = require(
-            "tensorboard", "--logger tensorboard", module="torch.utils.tensorboard"
-        )
+        self.tensorboard = _import_tensorboard()  # now: a missing package stops the run early
         self.text_sample = text_sample
         self.hparams = hparams
         self.writer: Any = None
@@ -251,7 +249,9 @@ class TensorBoardLogger(Logger):
             return
         step = info["step"]
         # purge_step: TensorBoard hides the events an earlier run logged after the checkpoint.
-        self.writer = self.tensorboard.SummaryWriter(str(path), purge_step=step + 1 if step else None)
+        self.writer = self.tensorboard.SummaryWriter(
+            str(path), purge_step=step + 1 if step else None
+        )
         self.gradients, self.last_step_time = None, None
 
     def histograms_at(self, trainer: Any, step: int) -> bool:
@@ -288,9 +288,8 @@ class TensorBoardLogger(Logger):
         for key, value in info.items():
             if key in ("step", "time", "items", "skipped"):
                 continue
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                if math.isfinite(value):
-                    self.writer.add_scalar(f"train/{key}", value, step)
+            if _finite_number(value):
+                self.writer.add_scalar(f"train/{key}", value, step)
         now = time.perf_counter()
         if info.get("items") and self.last_step_time is not None:
             rate = info["items"] / max(now - self.last_step_time, 1e-9)
@@ -302,7 +301,7 @@ class TensorBoardLogger(Logger):
             return
         step = info["step"]
         for key, value in info.items():
-            if key.startswith("val_") and isinstance(value, (int, float)) and math.isfinite(value):
+            if key.startswith("val_") and _finite_number(value):
                 self.writer.add_scalar(f"val/{key[4:]}", value, step)
         if self.histograms_at(trainer, step):
             for name, parameter in trainer.model.named_parameters():
@@ -347,6 +346,15 @@ class TensorBoardLogger(Logger):
         writer = self.writer.file_writer
         for summary in self.tensorboard.summary.hparams(settings, metrics):
             writer.add_summary(summary, step)
+
+
+def _finite_number(value: Any) -> bool:
+    """Whether a record's value can be a scalar (not a bool, a string such as "nan", or None)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _import_tensorboard() -> Any:
+    return require("tensorboard", "--logger tensorboard", module="torch.utils.tensorboard")
 
 
 def markdown_verbatim(text: str) -> str:
@@ -395,3 +403,10 @@ def build_loggers(
     if unknown:
         raise ValueError(f"logger: expected one of {', '.join(LOGGERS)}, got {unknown[0]!r}")
     return [LOGGERS[name](text_sample=text_sample, hparams=hparams) for name in names]
+
+
+def check_loggers(names: Sequence[str]) -> None:
+    """Raise the one-line :class:`~rnnkit.errors.RnnkitError` of a missing optional package of
+    the loggers in ``names`` now (before a run reads its data), rather than when they are built."""
+    if "tensorboard" in names:
+        _import_tensorboard()

@@ -32,6 +32,7 @@ from torch import nn
 from rnnkit.checkpoint import atomic_write, load_checkpoint
 from rnnkit.config import Config, ConfigError, fields_of
 from rnnkit.errors import RnnkitError
+from rnnkit.loggers import check_loggers
 from rnnkit.metrics.report import Report
 from rnnkit.training import TrainConfig, Trainer, TrainResult, resolve_device, seed_everything
 
@@ -341,6 +342,7 @@ def train(
     task = get_task(task)
     config, checkpoint = _run_config(task, config, resume)
     say = log or stderr_log
+    check_loggers(config.train.logger)  # a missing optional package, before reading the data
     seed_everything(config.train.seed)
     setup = task.setup(config, None if checkpoint is None else checkpoint["task_state"], say)
     settings: TrainConfig = config.train
