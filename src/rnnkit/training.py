@@ -39,7 +39,16 @@ evaluations without improvement; ``last.pt`` every ``save_every`` steps and at t
 on each new best validation loss, both written atomically and holding everything needed to resume
 exactly (weights, optimiser, schedule, every RNG state, step, data position, carried state);
 Ctrl-C finishes the current step, writes ``last.pt`` and raises ``KeyboardInterrupt``; a tqdm
-progress bar on stderr (off when stderr is not a terminal); metrics as JSON lines.
+progress bar on stderr (off when stderr is not a terminal).
+
+Logging goes through callbacks ``callback(trainer, event, info)``, called with one fixed set of
+events (``start``, ``backward``, ``step``, ``eval``, ``save``, ``end``: see :mod:`rnnkit.loggers`).
+The Trainer builds its loggers itself from ``config.logger`` (default ``["jsonl"]``: metrics as
+JSON lines in ``OUT/metrics.jsonl``; also ``csv`` and ``tensorboard``), so a Trainer made without
+callbacks writes ``metrics.jsonl`` as before, and calls them before the ``callbacks`` given to it.
+Without ``out_dir`` no logger writes anything. Two hooks feed the TensorBoard logger:
+``text_sample(model) -> str | None`` (a sample of a text model's writing at each evaluation) and
+``hparams`` (the run's settings as nested tables; default: this config under ``train``).
 
 Usage (a classifier; the language model does the same with ``TBPTTBatches``)::
 
@@ -72,7 +81,6 @@ Resuming: rebuild the model and the task's state from the checkpoint (``load_che
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import random
@@ -100,6 +108,7 @@ from rnnkit.config import (
     strict_from_dict,
 )
 from rnnkit.errors import RnnkitError
+from rnnkit.loggers import LOGGERS, build_loggers
 
 __all__ = [
     "BatchSource",
@@ -364,10 +373,16 @@ class TrainConfig(Config):
     save_every: int = option(250, "write OUT/last.pt every N steps", metavar="N", check=at_least(1))
     out_dir: str | None = option(
         None,
-        "output directory for best.pt, last.pt, metrics.jsonl and "
-        "config.json (none: write no files)",
+        "output directory for best.pt, last.pt, config.json and the loggers' "
+        "files (none: write no files)",
         flag="out",
         metavar="DIR",
+    )
+    logger: list[str] = option(
+        ["jsonl"],
+        "where metrics go, comma-separated: jsonl (OUT/metrics.jsonl), csv (OUT/metrics.csv), "
+        "tensorboard (OUT/tensorboard/, needs rnnkit[tensorboard])",
+        metavar="LIST",
     )
     seed: int = option(1337, "seed of every random generator: the same seed gives the same numbers")
     device: str = option(
@@ -388,11 +403,20 @@ class TrainConfig(Config):
     def __post_init__(self) -> None:
         if isinstance(self.out_dir, os.PathLike):
             self.out_dir = os.fspath(self.out_dir)  # a Path would not be plain data in a checkpoint
+        if isinstance(self.logger, str):  # TrainConfig(logger="jsonl,csv"), as on the command line
+            self.logger = [name.strip() for name in self.logger.split(",") if name.strip()]
         super().__post_init__()
 
     def validate(self) -> None:
         if self.max_steps is None and self.max_minutes is None:
             raise ConfigError("max_steps", "set max_steps or max_minutes (or both)")
+        names = self.logger
+        if not names or any(n not in LOGGERS for n in names) or len(set(names)) != len(names):
+            raise ConfigError(
+                "logger",
+                f"expected a comma-separated list of {', '.join(LOGGERS)} (each at most once), "
+                f"got {','.join(names)!r}",
+            )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], **overrides: Any) -> TrainConfig:
@@ -439,6 +463,8 @@ class Trainer:
         callbacks: Sequence[Callable[[Trainer, str, dict[str, Any]], None]] = (),
         select: str = "loss",
         maximize: bool = False,
+        text_sample: Callable[[nn.Module], str | None] | None = None,
+        hparams: Mapping[str, Any] | None = None,
     ) -> None:
         self.config = config
         self.select, self.maximize = select, maximize  # the validation metric that picks best.pt
@@ -455,7 +481,9 @@ class Trainer:
         self.progress_fn = progress_fn or (lambda loss: {"loss": f"{loss:.4f}"})
         self.unit = unit
         self._log = log
-        self.callbacks = list(callbacks)
+        # The loggers of config.logger come first, so a user's callback sees their files updated.
+        self.loggers = build_loggers(config.logger, text_sample=text_sample, hparams=hparams)
+        self.callbacks = [*self.loggers, *callbacks]
 
         decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
         no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
@@ -588,7 +616,7 @@ class Trainer:
             return None
         path = Path(self.config.out_dir) / name
         save_checkpoint(path, self.state_dict())
-        self._emit("save", {"path": str(path)})
+        self._emit("save", {"path": str(path), "name": name, "step": self.step})
         return str(path)
 
     # ------------------------------------------------------------------ training
@@ -599,16 +627,16 @@ class Trainer:
         if resume is not None:
             self.load_state_dict(resume)
         out_dir = self._prepare_out_dir()
-        metrics_file = self._open_metrics(out_dir) if out_dir is not None else None
         previous_handler = self._install_sigint()
         self._start_time = time.perf_counter()
         self.model.train()
         bar = self._bar = self._make_bar()
         items_done, step_seconds = 0, 0.0
         window_items, window_start = 0, time.perf_counter()
-        stop_reason = ""
+        stop_reason = "error"  # what "end" reports if an exception ends the run
         last_path = best_path = None
         try:
+            self._emit("start", {"step": self.step, "resumed": resume is not None})
             while True:
                 if cfg.max_steps is not None and self.step >= cfg.max_steps:
                     stop_reason = "max_steps"
@@ -623,8 +651,6 @@ class Trainer:
                 step_seconds += time.perf_counter() - step_start
                 items_done += record.get("items") or 0
                 window_items += record.get("items") or 0
-                if metrics_file is not None:
-                    metrics_file.write(json.dumps(record) + "\n")
                 self._emit("step", record)
                 now = time.perf_counter()
                 if bar is not None:
@@ -634,19 +660,18 @@ class Trainer:
                         window_items, window_start = 0, now
 
                 if self.eval_fn is not None and self.step % cfg.eval_every == 0:
-                    best_path = self._do_eval(metrics_file) or best_path
+                    best_path = self._do_eval() or best_path
                     if cfg.patience is not None and self.bad_evals >= cfg.patience:
                         stop_reason = "early_stopping"
                         self.log(f"early stopping: no improvement in {self.bad_evals} evaluations")
                         break
                 if self.step % cfg.save_every == 0:
                     last_path = self.save("last.pt")
-                    if metrics_file is not None:
-                        metrics_file.flush()
             if self.eval_fn is not None and self.last_eval_step != self.step:
-                best_path = self._do_eval(metrics_file) or best_path
+                best_path = self._do_eval() or best_path
             last_path = self.save("last.pt")
         except KeyboardInterrupt:
+            stop_reason = "interrupted"
             path = self.save("last.pt")
             if path is not None:
                 self.log(f"interrupted at step {self.step}; wrote {path}")
@@ -655,10 +680,11 @@ class Trainer:
             if bar is not None:
                 bar.close()
             self._bar = None
-            if metrics_file is not None:
-                metrics_file.close()
-            if previous_handler is not None:
-                signal.signal(signal.SIGINT, previous_handler)
+            try:
+                self._emit("end", {"step": self.step, "stop_reason": stop_reason})
+            finally:
+                if previous_handler is not None:
+                    signal.signal(signal.SIGINT, previous_handler)
         if best_path is None and out_dir is not None and (out_dir / "best.pt").is_file():
             best_path = str(out_dir / "best.pt")
         return TrainResult(
@@ -697,6 +723,8 @@ class Trainer:
                 grad_norm = _grad_norm(params)
                 if cfg.clip == "value" and math.isfinite(grad_norm):
                     torch.nn.utils.clip_grad_value_(params, cfg.clip_value)
+            # Gradients are ready and not yet applied or zeroed: histograms read them here.
+            self._emit("backward", {"step": self.step + 1, "grad_norm": grad_norm})
             skipped = not math.isfinite(grad_norm)
             if not skipped:
                 self.optimizer.step()
@@ -732,7 +760,7 @@ class Trainer:
             self._smoothed_loss = beta * (self._smoothed_loss or 0.0) + (1 - beta) * loss_value
         return record
 
-    def _do_eval(self, metrics_file) -> str | None:
+    def _do_eval(self) -> str | None:
         metrics = self.evaluate()
         self.val_metrics = metrics
         self.last_eval_step = self.step
@@ -748,9 +776,6 @@ class Trainer:
             self.bad_evals += 1
         record = {"step": self.step, "event": "eval", "time": round(self.elapsed, 3)}
         record.update({f"val_{k}": v for k, v in metrics.items()})
-        if metrics_file is not None:
-            metrics_file.write(json.dumps(record) + "\n")
-            metrics_file.flush()
         shown = " ".join(f"{k} {v:.4f}" for k, v in metrics.items())
         mark = f" (best {self.select})" if improved else ""
         self.log(f"step {self.step}: validation {shown}{mark}")
@@ -780,23 +805,6 @@ class Trainer:
                 f"cannot write to output directory {out_dir}: {error.strerror or error}"
             ) from error
         return out_dir
-
-    def _open_metrics(self, out_dir: Path):
-        path = out_dir / "metrics.jsonl"
-        if self.step == 0:
-            return open(path, "w", encoding="utf-8")
-        # Resuming: keep the records up to the checkpoint's step, drop those of the lost steps.
-        kept = []
-        if path.is_file():
-            for line in path.read_text(encoding="utf-8").splitlines():
-                try:
-                    if json.loads(line).get("step", 0) <= self.step:
-                        kept.append(line)
-                except (ValueError, AttributeError):
-                    continue
-        file = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed in fit()
-        file.write("".join(line + "\n" for line in kept))
-        return file
 
     def _install_sigint(self):
         if threading.current_thread() is not threading.main_thread():

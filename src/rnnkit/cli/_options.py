@@ -62,7 +62,8 @@ def _converter(hint: Any) -> tuple[Any, bool]:
                 return values
             return item(text)
         except ValueError:
-            what = f"comma-separated {item.__name__}s" if origin is list else _article(item)
+            plural = {int: "integers", float: "numbers"}.get(item, "values")
+            what = f"one or more comma-separated {plural}" if origin is list else _article(item)
             raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
 
     convert.__name__ = getattr(item, "__name__", "value")

@@ -93,5 +93,5 @@ def print_run(run: RunResult) -> None:
         print(report.format())
     out = run.config.train.out_dir
     if out is not None:
-        names = ("best.pt", "last.pt", "metrics.jsonl", "config.json")
-        print(f"saved in {out}: {', '.join(n for n in names if (Path(out) / n).is_file())}")
+        names = ("best.pt", "last.pt", "metrics.jsonl", "metrics.csv", "config.json", "tensorboard")
+        print(f"saved in {out}: {', '.join(n for n in names if (Path(out) / n).exists())}")

@@ -32,6 +32,7 @@ from torch import nn
 from rnnkit.checkpoint import atomic_write, load_checkpoint
 from rnnkit.config import Config, ConfigError, fields_of
 from rnnkit.errors import RnnkitError
+from rnnkit.loggers import check_loggers
 from rnnkit.metrics.report import Report
 from rnnkit.training import TrainConfig, Trainer, TrainResult, resolve_device, seed_everything
 
@@ -173,6 +174,12 @@ class Task:
 
     def language_model(self, trained: TrainedModel) -> tuple[nn.Module, Any] | None:
         """``(LanguageModel, character Vocabulary)`` when the model writes text, for sampling."""
+        return None
+
+    def text_sample(self, trained: TrainedModel) -> str | None:
+        """A short sample of the model's writing, for the loggers (TensorBoard shows it at each
+        evaluation); ``None`` when the model writes no text. It must leave the global RNG states
+        as they are (a seeded generator of its own), so that logging does not change training."""
         return None
 
     def predict(self, trained: TrainedModel, inputs: Any) -> list[dict[str, Any]]:
@@ -329,10 +336,13 @@ def train(
     (``{"data": {"train": "train.tsv"}, "train": {"max_steps": 500}}``), or ``None`` to resume
     with the saved config. ``resume``: ``True`` (``OUT/last.pt``), a checkpoint file or run
     directory, or a loaded checkpoint. ``log`` receives progress lines (default: standard error).
+    ``callbacks`` are called after the loggers of ``config.train.logger`` with the Trainer's events
+    (see :mod:`rnnkit.loggers`).
     """
     task = get_task(task)
     config, checkpoint = _run_config(task, config, resume)
     say = log or stderr_log
+    check_loggers(config.train.logger)  # a missing optional package, before reading the data
     seed_everything(config.train.seed)
     setup = task.setup(config, None if checkpoint is None else checkpoint["task_state"], say)
     settings: TrainConfig = config.train
@@ -351,6 +361,10 @@ def train(
         callbacks=callbacks,
         select=setup.select,
         maximize=setup.maximize,
+        text_sample=lambda model: task.text_sample(
+            TrainedModel(task.name, model, config, setup.state)
+        ),
+        hparams=config.to_dict(),
     )
     if settings.out_dir is not None:
         _write_config(Path(settings.out_dir), config)

@@ -386,6 +386,11 @@ class LMTask(Task):
     def language_model(self, trained: TrainedModel) -> tuple[LanguageModel, Vocabulary]:
         return trained.model, trained.state.vocab
 
+    def text_sample(self, trained: TrainedModel) -> str:
+        """300 characters after a newline, seeded: the sampler's own generator leaves the training
+        RNG alone, and the same weights give the same text."""
+        return sample(trained, SampleConfig(length=300, seed=0), warn=lambda message: None)[0]
+
 
 def sample(
     trained: TrainedModel,
