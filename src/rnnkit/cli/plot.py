@@ -11,6 +11,7 @@ per-tag F1, a synthetic task's error curve. Needs matplotlib: ``pip install "rnn
 from __future__ import annotations
 
 import argparse
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,15 @@ from rnnkit.tasks import View, get_task, load, views
 
 __all__ = ["add_parser", "plot_command"]
 
+DESCRIPTION = (
+    "Draw from each run's metrics.jsonl (or metrics.csv), also while the run is still going: the "
+    "training and validation loss against step and against time, the learning rate, and the "
+    "gradient norm with the skipped (non-finite) steps marked. Several runs overlay, one colour "
+    "each. For one run with a checkpoint (best.pt, else last.pt) the task's views of the model "
+    "follow: a forecast beside persistence and seasonal naive over the test period, a confusion "
+    "matrix, per-tag F1, a synthetic task's error curve. Needs matplotlib: "
+    'pip install "rnnkit[plot]".'
+)
 EXAMPLES = """examples:
   rnnkit plot runs/classify --out classify.png
   rnnkit plot runs/forecast --data recent.csv --out forecast.svg
@@ -34,9 +44,7 @@ def add_parser(subparsers: Any) -> None:
         subparsers,
         "plot",
         "draw training curves and a trained model's views to a PNG, SVG or PDF file",
-        __doc__.split("\n\n", 1)[1].split("Needs matplotlib")[0].strip()
-        + '\n\nNeeds matplotlib: pip install "rnnkit[plot]".\n\n'
-        + EXAMPLES,
+        textwrap.fill(DESCRIPTION, 79, break_on_hyphens=False) + "\n\n" + EXAMPLES,
     )
     parser.add_argument(
         "runs",
