@@ -142,7 +142,7 @@ def test_the_curves_of_one_run(tmp_path):
         pytest.approx(0.01 * n) for n in range(1, 7)
     ]
     assert axes[3].get_yscale() == "log"
-    assert fig._suptitle.get_text() == "run"
+    assert fig.get_suptitle() == "run"
 
 
 def test_skipped_steps_are_marked_on_the_gradient_panel(tmp_path):
@@ -190,7 +190,7 @@ def test_two_runs_overlay_with_a_legend_and_one_colour_each(tmp_path):
         }
         assert colours["lr-0.01/run"] != colours["lr-0.1/run"]
         assert colours["lr-0.01/run"] == axes[0].get_lines()[1].get_color()
-    assert fig._suptitle is None
+    assert fig.get_suptitle() == ""
 
 
 def test_a_validation_metric_adds_a_fifth_panel(tmp_path):
@@ -244,7 +244,7 @@ def test_tag_view_is_the_per_tag_f1_of_the_predictions(runs):
 
 
 def test_forecast_view_is_the_models_forecast_beside_the_baselines(runs):
-    _, out = runs["forecast"]
+    found, out = runs["forecast"]
     trained = load(out, "cpu")
     (view,) = views(trained)
     prepared, _, _, parts = _read_split(trained.config.data, lambda _: None)
@@ -256,6 +256,8 @@ def test_forecast_view_is_the_models_forecast_beside_the_baselines(runs):
     assert view.values["persistence"] == pytest.approx(prepared.target[first - 1].tolist())
     assert view.x == [prepared.series.dates[int(t)] for t in first]
     assert view.x[0] == "2020-04-06"  # the test part: the last 24 of 120 days
+    on_file = views(trained, found.evaluate)[0]
+    assert on_file.x[0] == "2020-01-11" and len(on_file.x) == 110  # every window: lookback 10
     fig = plots.figure([plots.read_metrics(out)], [view])
     series_ax = fig.get_axes()[-1]
     assert [line.get_label() for line in series_ax.get_lines()] == list(view.values)
@@ -327,6 +329,14 @@ def test_plot_writes_the_curves_and_the_views_of_a_run(runs, tmp_path, capsys, s
     assert image.stat().st_size > 1000
     text = image.read_bytes()
     assert text.startswith(b"\x89PNG" if suffix == "png" else b"<?xml")
+
+
+def test_plot_of_a_checkpoint_file_uses_its_run(runs, tmp_path, capsys):
+    _, out = runs["synthetic"]
+    image = tmp_path / "sine.png"
+    code, printed, err = run(capsys, "plot", out / "last.pt", "--out", image)
+    assert code == 0, err
+    assert printed == f"{image}: training curves of 1 run and 1 view(s) of the model\n"
 
 
 def test_plot_overlays_several_runs_without_views(runs, tmp_path, capsys):

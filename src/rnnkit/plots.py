@@ -30,8 +30,17 @@ from rnnkit.errors import RnnkitError
 from rnnkit.extras import require
 from rnnkit.tasks.base import View
 
-__all__ = ["FORMATS", "SKIPPED", "Run", "draw_view", "figure", "image_format", "read_metrics"]
-__all__ += ["run_names", "save"]
+__all__ = [
+    "FORMATS",
+    "SKIPPED",
+    "Run",
+    "draw_view",
+    "figure",
+    "image_format",
+    "read_metrics",
+    "run_names",
+    "save",
+]
 
 FORMATS = ("png", "svg", "pdf")
 PURPOSE = "rnnkit plot"

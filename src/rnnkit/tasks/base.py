@@ -3,10 +3,11 @@
 A task (:class:`Task`) is data plus knowledge: its typed config (a :class:`~rnnkit.config.Config`
 with three sections, ``data``, ``model`` and ``train``), how to read its data and build the model,
 loss and validation from that config (:meth:`Task.setup`), how to rebuild its model from a
-checkpoint (:meth:`Task.restore`), and how to evaluate and predict on its file formats and on
-Python objects. :data:`TASKS` maps a name to its task; a task module registers itself with
-:func:`register`, and everything that iterates the registry (the ``rnnkit`` command, the tests)
-picks it up.
+checkpoint (:meth:`Task.restore`), how to evaluate and predict on its file formats and on Python
+objects, and what pictures of its model ``rnnkit plot`` draws (:meth:`Task.views`: each a
+:class:`View` of plain numbers). :data:`TASKS` maps a name to its task; a task module
+registers itself with :func:`register`, and everything that iterates the registry (the ``rnnkit``
+command, the tests) picks it up.
 
 :func:`train` does, once for every task: resolving the config (defaults, then a config file, then
 explicit settings; on resume the checkpoint's saved config), seeding, writing ``OUT/config.json``,
