@@ -3,10 +3,11 @@
 A task (:class:`Task`) is data plus knowledge: its typed config (a :class:`~rnnkit.config.Config`
 with three sections, ``data``, ``model`` and ``train``), how to read its data and build the model,
 loss and validation from that config (:meth:`Task.setup`), how to rebuild its model from a
-checkpoint (:meth:`Task.restore`), and how to evaluate and predict on its file formats and on
-Python objects. :data:`TASKS` maps a name to its task; a task module registers itself with
-:func:`register`, and everything that iterates the registry (the ``rnnkit`` command, the tests)
-picks it up.
+checkpoint (:meth:`Task.restore`), how to evaluate and predict on its file formats and on Python
+objects, and what pictures of its model ``rnnkit plot`` draws (:meth:`Task.views`: each a
+:class:`View` of plain numbers). :data:`TASKS` maps a name to its task; a task module
+registers itself with :func:`register`, and everything that iterates the registry (the ``rnnkit``
+command, the tests) picks it up.
 
 :func:`train` does, once for every task: resolving the config (defaults, then a config file, then
 explicit settings; on resume the checkpoint's saved config), seeding, writing ``OUT/config.json``,
@@ -44,6 +45,7 @@ __all__ = [
     "Setup",
     "Task",
     "TrainedModel",
+    "View",
     "evaluate",
     "get_task",
     "load",
@@ -52,6 +54,7 @@ __all__ = [
     "register",
     "resolve_config",
     "train",
+    "views",
 ]
 
 Log = Callable[[str], None]
@@ -118,6 +121,58 @@ class Example:
     bad: dict[str, Any]  # settings naming a malformed data file
 
 
+VIEW_KINDS = ("series", "matrix", "bars")
+
+
+@dataclass
+class View:
+    """One picture of a trained model that a task offers (:meth:`Task.views`), as plain numbers:
+    :mod:`rnnkit.plots` draws it; the tasks import no plotting library.
+
+    ``kind`` says what ``x`` and ``values`` hold:
+
+    - ``"series"``: lines over a shared x axis; ``x`` the x values (numbers, or dates as strings),
+      ``values`` maps each line's label to its ``len(x)`` y values (``nan`` for a gap);
+    - ``"bars"``: grouped bars; ``x`` the bar labels, ``values`` maps each group's label to its
+      ``len(x)`` heights;
+    - ``"matrix"``: a table of counts or scores; ``x`` the column labels, ``rows`` the row labels,
+      ``values`` the rows (``len(rows)`` lists of ``len(x)`` numbers).
+
+    ``levels`` maps a label to a y value drawn as a horizontal reference line (series and bars:
+    a baseline, a goal); ``ylog`` asks for a logarithmic y axis.
+    """
+
+    kind: str
+    title: str
+    x: list[Any]
+    values: Any
+    xlabel: str = ""
+    ylabel: str = ""
+    rows: list[str] | None = None
+    levels: dict[str, float] = field(default_factory=dict)
+    ylog: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in VIEW_KINDS:
+            raise ValueError(f"kind: expected one of {', '.join(VIEW_KINDS)}, got {self.kind!r}")
+        self.x = list(self.x)
+        if self.kind == "matrix":
+            rows = [list(row) for row in self.values]
+            if self.rows is None or len(rows) != len(self.rows):
+                raise ValueError(
+                    f"values: expected one row per row label ({len(self.rows or ())}), "
+                    f"got {len(rows)}"
+                )
+            self.values = rows
+            lines = rows
+        else:
+            self.values = {str(k): list(v) for k, v in dict(self.values).items()}
+            lines = list(self.values.values())
+        for line in lines:
+            if len(line) != len(self.x):
+                raise ValueError(f"values: expected {len(self.x)} numbers a line, got {len(line)}")
+
+
 class Task:
     """Base of the tasks: subclasses set the class attributes and the methods that raise."""
 
@@ -128,6 +183,7 @@ class Task:
     examples: ClassVar[str] = ""
     unit: ClassVar[str] = "example"  # what the throughput counts
     needs_data: ClassVar[bool] = True  # evaluate needs a data file
+    view_data: ClassVar[bool] = False  # views read a data file when given one (see views)
     predict_hint: ClassVar[str] = ""  # what ``predict`` reads, or why it is not supported
 
     def defaults(self, given: Mapping[str, Any]) -> dict[str, Any]:
@@ -171,6 +227,15 @@ class Task:
         """Write tiny data of this task into ``folder`` and return settings that train on it in
         seconds: what the contract tests run for every registered task."""
         raise NotImplementedError
+
+    def views(
+        self, trained: TrainedModel, data: Any = None, *, evals: Sequence[Mapping[str, Any]] = ()
+    ) -> list[View]:
+        """Pictures of the trained model for ``rnnkit plot`` (default: none beyond the training
+        curves). ``data``: a file of the task's format (tasks with :attr:`view_data`; ``None``:
+        the run's own validation or test data); ``evals``: the run's evaluation records from its
+        metrics log (``{"step", "val_loss", "val_<metric>"...}``), oldest first."""
+        return []
 
     def language_model(self, trained: TrainedModel) -> tuple[nn.Module, Any] | None:
         """``(LanguageModel, character Vocabulary)`` when the model writes text, for sampling."""
@@ -469,6 +534,20 @@ def evaluate(
         )
     with torch.no_grad():
         return task.evaluate(trained, data, batch_size=batch_size)
+
+
+def views(
+    trained: TrainedModel, data: Any = None, *, evals: Sequence[Mapping[str, Any]] = ()
+) -> list[View]:
+    """The task's pictures of a trained model (see :meth:`Task.views`), drawn by
+    :mod:`rnnkit.plots`; ``data`` only for a task whose views read a data file."""
+    task = get_task(trained.task)
+    if data is not None and not task.view_data:
+        raise RnnkitError(
+            f"the plots of a {task.name!r} model read no data file (got {str(data)[:60]!r})"
+        )
+    with torch.no_grad():
+        return task.views(trained, data, evals=evals)
 
 
 def predict(trained: TrainedModel, inputs: Any) -> list[dict[str, Any]]:

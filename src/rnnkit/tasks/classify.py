@@ -39,7 +39,7 @@ from rnnkit.data.vocab import Vocabulary
 from rnnkit.metrics.classification import accuracy, confusion_matrix, macro_f1
 from rnnkit.models.classifier import SequenceClassifier, SequenceClassifierConfig
 from rnnkit.tasks import options as o
-from rnnkit.tasks.base import Example, Report, Setup, Task, TrainedModel, register
+from rnnkit.tasks.base import Example, Report, Setup, Task, TrainedModel, View, register
 from rnnkit.training import StepOutput, TrainConfig, model_device
 
 __all__ = ["ClassifyConfig", "ClassifyData", "ClassifyModel", "ClassifyTask"]
@@ -202,12 +202,33 @@ def _report(probs: torch.Tensor, gold: list[int], state: ClassifierState, title:
     return Report(title, rows, details=details)
 
 
+def _scored(
+    trained: TrainedModel, data: Any, batch_size: int = 256
+) -> tuple[torch.Tensor, list[int], str]:
+    """Class probabilities, gold label ids and a title for ``data``: a TSV/CSV file, a list of
+    ``(text, label)`` pairs, or ``None`` for the run's validation data (read as in training)."""
+    d, state = trained.config.data, trained.state
+    if isinstance(data, (str, Path)):
+        rows = read_labelled(data, d.text_col, d.label_col, delimiter=d.delimiter)
+        texts, labels, title = rows.texts, rows.labels, f"{len(rows):,} rows of {data}"
+    elif data is None:
+        *_, texts, labels, where = _read_splits(d, trained.config.train.seed, lambda _: None)
+        title = f"validation: {where}"
+    else:
+        texts, labels = [t for t, _ in data], [str(label) for _, label in data]
+        title = f"{len(texts):,} examples"
+    gold = encode_labels(labels, state.labels, f"evaluation data {title}")
+    ids = [state.tokenizer.encode(t, d.max_length) for t in texts]
+    return class_probabilities(trained.model, ids, state.tokenizer.pad_id, batch_size), gold, title
+
+
 class ClassifyTask(Task):
     name = "classify"
     config_class = ClassifyConfig
     model_class = SequenceClassifier
     model_config_class = SequenceClassifierConfig
     state_class = ClassifierState
+    view_data = True
     help = "text classifier on labelled TSV/CSV files"
     description = (
         "Train a recurrent text classifier (many-to-one) on a TSV/CSV file with a header. Reports "
@@ -275,17 +296,26 @@ class ClassifyTask(Task):
         }
 
     def evaluate(self, trained: TrainedModel, data: Any = None, *, batch_size=None) -> list[Report]:
-        d, state = trained.config.data, trained.state
-        if isinstance(data, (str, Path)):
-            rows = read_labelled(data, d.text_col, d.label_col, delimiter=d.delimiter)
-            texts, labels, title = rows.texts, rows.labels, f"{len(rows):,} rows of {data}"
-        else:
-            texts, labels = [t for t, _ in data], [str(label) for _, label in data]
-            title = f"{len(texts):,} examples"
-        gold = encode_labels(labels, state.labels, f"evaluation data {title}")
-        ids = [state.tokenizer.encode(t, d.max_length) for t in texts]
-        probs = class_probabilities(trained.model, ids, state.tokenizer.pad_id, batch_size or 256)
-        return [_report(probs, gold, state, title)]
+        probs, gold, title = _scored(trained, data, batch_size or 256)
+        return [_report(probs, gold, trained.state, title)]
+
+    def views(self, trained: TrainedModel, data: Any = None, *, evals=()) -> list[View]:
+        """The confusion matrix on ``data`` (as for :meth:`evaluate`), or else on the run's
+        validation data."""
+        probs, gold, title = _scored(trained, data)
+        names = [str(label) for label in trained.state.labels.itos]
+        matrix = confusion_matrix(probs.argmax(dim=-1).tolist(), gold, len(names))
+        return [
+            View(
+                "matrix",
+                f"confusion matrix: {title}",
+                names,
+                matrix,
+                xlabel="predicted",
+                ylabel="gold",
+                rows=names,
+            )
+        ]
 
     def predict(self, trained: TrainedModel, inputs: Any) -> list[dict[str, Any]]:
         d, state = trained.config.data, trained.state

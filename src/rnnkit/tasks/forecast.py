@@ -60,7 +60,7 @@ from rnnkit.metrics.forecasting import (
 )
 from rnnkit.models.forecaster import Forecaster, ForecasterConfig
 from rnnkit.tasks import options as o
-from rnnkit.tasks.base import Example, Report, Setup, Task, TrainedModel, register
+from rnnkit.tasks.base import Example, Report, Setup, Task, TrainedModel, View, register
 from rnnkit.training import ShuffledBatches, StepOutput, TrainConfig
 
 __all__ = ["ForecastConfig", "ForecastData", "ForecastModel", "ForecastTask", "forecast_windows"]
@@ -271,6 +271,22 @@ def forecast_windows(
     return np.concatenate(chunks, axis=0), actuals, first
 
 
+def _candidates(
+    forecasts: np.ndarray, first: np.ndarray, prepared: Prepared
+) -> dict[str, np.ndarray]:
+    """The model's ``(N, K)`` forecasts beside persistence and (given a season of history before
+    every window) seasonal naive, for the windows whose targets start at ``first``."""
+    horizon, target = forecasts.shape[1], prepared.target
+    candidates = {"model": forecasts, "persistence": persistence_forecast(target, first, horizon)}
+    try:
+        candidates["seasonal naive"] = seasonal_naive_forecast(
+            target, first, horizon, prepared.period
+        )
+    except ValueError:
+        pass  # too little history for one season: n/a
+    return candidates
+
+
 def _report(
     title: str,
     forecasts: np.ndarray,
@@ -279,12 +295,8 @@ def _report(
     prepared: Prepared,
     mase_scale: float | None,
 ) -> Report:
-    horizon, period, target = actuals.shape[1], prepared.period, prepared.target
-    candidates = {"model": forecasts, "persistence": persistence_forecast(target, first, horizon)}
-    try:
-        candidates["seasonal naive"] = seasonal_naive_forecast(target, first, horizon, period)
-    except ValueError:
-        pass  # too little history for one season: n/a
+    horizon, period = actuals.shape[1], prepared.period
+    candidates = _candidates(forecasts, first, prepared)
     metrics = {"MAE": mae, "RMSE": rmse}
     if not np.any(actuals == 0):
         metrics["MAPE %"] = mape
@@ -376,6 +388,7 @@ class ForecastTask(Task):
     model_class = Forecaster
     model_config_class = ForecasterConfig
     state_class = ForecastState
+    view_data = True
     help = "forecaster on a CSV time series"
     description = (
         "Train a recurrent forecaster on a CSV file with a header: a date column (the first "
@@ -459,6 +472,32 @@ class ForecastTask(Task):
         window_starts(len(prepared.target), c.lookback, c.horizon)
         found = forecast_windows(trained.model, prepared, batch_size=batch_size or 1024)
         return [_report(name, *found, prepared, trained.state.mase_scale)]
+
+    def views(self, trained: TrainedModel, data: Any = None, *, evals=()) -> list[View]:
+        """The actual series against the model's forecasts, persistence and seasonal naive (the
+        report's baselines) over the test period, or over every window of ``data`` (as for
+        :meth:`evaluate`). With a horizon above 1, each window's first forecast step is drawn."""
+        if data is None:
+            prepared, _, _, parts = _read_split(trained.config.data, lambda _: None)
+            if "test" not in parts:
+                raise RnnkitError("the test part holds no complete window to plot")
+            bounds, title = parts["test"], "test period"
+        else:
+            (prepared, title), bounds = _read(trained, data), (0, None)
+        forecasts, actuals, first = forecast_windows(trained.model, prepared, *bounds)
+        lines = {"actual": actuals[:, 0]}
+        lines.update({k: v[:, 0] for k, v in _candidates(forecasts, first, prepared).items()})
+        step = "" if actuals.shape[1] == 1 else f" (step 1 of {actuals.shape[1]})"
+        return [
+            View(
+                "series",
+                f"forecasts{step} of {trained.config.data.target}: {title}",
+                [prepared.series.dates[int(t)] for t in first],
+                {name: [float(v) for v in values] for name, values in lines.items()},
+                xlabel="date",
+                ylabel=str(trained.config.data.target),
+            )
+        ]
 
     def example(self, folder: Path) -> Example:
         days = [datetime.date(2020, 1, 1) + datetime.timedelta(days=i) for i in range(120)]

@@ -50,7 +50,7 @@ from rnnkit.models.forecaster import Forecaster, ForecasterConfig
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
 from rnnkit.models.tagger import SequenceTagger, SequenceTaggerConfig
 from rnnkit.tasks import options as o
-from rnnkit.tasks.base import Example, Report, Setup, Task, TrainedModel, register
+from rnnkit.tasks.base import Example, Report, Setup, Task, TrainedModel, View, register
 from rnnkit.training import StepOutput, TrainConfig, model_device
 
 __all__ = [
@@ -539,6 +539,34 @@ class SyntheticTask(Task):
         ignores it (it completes its four prompts one by one).
         """
         return [_report(trained.model, trained.config.data, trained.state, "test", batch_size)]
+
+    def views(self, trained: TrainedModel, data: Any = None, *, evals=()) -> list[View]:
+        """The error curve: the task's metric on the fixed validation draw at each evaluation of
+        the run (``evals``, from its metrics log) against the training step, beside the level of
+        the task's baseline on that draw (as the report computes it) and the goal. None when the
+        run logged no evaluation."""
+        d = trained.config.data
+        metric, short, sign, goal, baseline = GOALS[d.task]
+        points = [(e["step"], e[f"val_{short}"]) for e in evals if f"val_{short}" in e]
+        if not points:
+            return []
+        levels = {f"goal ({sign} {goal:g})": goal}
+        if baseline is not None:
+            rows = _report(trained.model, d, trained.state, "val").rows
+            levels[baseline] = rows[metric][baseline]
+        return [
+            View(
+                "series",
+                f"{d.task}: validation {metric} during training"
+                + ("" if d.task == "sentence" else f" ({d.n_val:,} sequences)"),
+                [step for step, _ in points],
+                {"model": [float(value) for _, value in points]},
+                xlabel="step",
+                ylabel=metric,
+                levels=levels,
+                ylog=sign == "<",  # errors fall by orders of magnitude
+            )
+        ]
 
     def predict(self, trained: TrainedModel, inputs: Any) -> list[dict[str, Any]]:
         """One record per input: ``inputs`` is a file (``"-"``: standard input) of one JSON array

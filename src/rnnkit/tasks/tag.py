@@ -39,7 +39,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.metrics.classification import MostFrequentTag, per_tag_f1, token_accuracy
 from rnnkit.models.tagger import SequenceTagger, SequenceTaggerConfig
 from rnnkit.tasks import options as o
-from rnnkit.tasks.base import Example, Report, Setup, Task, TrainedModel, register
+from rnnkit.tasks.base import Example, Report, Setup, Task, TrainedModel, View, register
 from rnnkit.training import StepOutput, TrainConfig, model_device
 
 __all__ = ["TagConfig", "TagData", "TagModel", "TagTask", "tag_scores"]
@@ -214,11 +214,28 @@ def tag_scores(
     return scores, sum(s["f1"] for s in scores.values()) / max(len(scores), 1)
 
 
-def _report(model, state: TaggerState, tokens, gold, title: str, batch_size: int = 128) -> Report:
+def _read_splits(d: TagData) -> tuple[TaggedCorpus, TaggedCorpus, TaggedCorpus, str]:
+    """The training file's corpus, the training and validation sentences, and where validation
+    came from: the validation file, or the last ``val_fraction`` of the training sentences."""
+    corpus = read_tagged(d.train, d.format)
+    if d.val is not None:
+        val = read_tagged(d.val, d.format)
+        return corpus, corpus, val, f"{len(val):,} sentences of {d.val}"
+    train, val = split_sentences(corpus, 1.0 - d.val_fraction)
+    return corpus, train, val, f"the last {len(val):,} sentences of {d.train}"
+
+
+def _model_and_baseline_tags(model, state: TaggerState, tokens, batch_size: int = 128):
+    """The model's tags and the most-frequent-tag baseline's tags of every sentence (strings)."""
     names = state.tags.itos
     predicted, _ = _tagged(model, state, tokens, None, batch_size)
     model_tags = [[names[i] for i in row] for row in predicted]
-    base_tags = [[state.word_tag.get(w, state.default) for w in s] for s in tokens]
+    return model_tags, [[state.word_tag.get(w, state.default) for w in s] for s in tokens]
+
+
+def _report(model, state: TaggerState, tokens, gold, title: str, batch_size: int = 128) -> Report:
+    names = state.tags.itos
+    model_tags, base_tags = _model_and_baseline_tags(model, state, tokens, batch_size)
     per_tag, model_f1 = tag_scores(model_tags, gold, names)
     rows = {
         "token accuracy": {
@@ -268,6 +285,23 @@ def _sentences(inputs: Any) -> list[tuple[int, list[str]]]:
     return sentences
 
 
+def _sentences_of(trained: TrainedModel, data: Any) -> tuple[list, list, str]:
+    """Tokens, gold tags and a title of ``data``: a CoNLL(-U) file (read in the training
+    format), a list of ``(tokens, tags)`` pairs, or ``None`` for the run's validation data."""
+    if isinstance(data, (str, Path)):
+        corpus = read_tagged(data, trained.config.data.format)
+        tokens, tags = corpus.tokens, corpus.tags
+        title = f"{len(tokens):,} sentences of {data} ({corpus.num_tokens:,} tokens)"
+    elif data is None:
+        *_, val, where = _read_splits(trained.config.data)
+        tokens, tags, title = val.tokens, val.tags, f"validation: {where}"
+    else:
+        tokens, tags = _pairs(data)
+        title = f"{len(tokens):,} sentences ({sum(map(len, tokens)):,} tokens)"
+    encode_labels([t for s in tags for t in s], trained.state.tags, f"evaluation data {title}")
+    return tokens, tags, title
+
+
 def _pairs(data: Any) -> tuple[list[list[str]], list[list[str]]]:
     pairs = [([str(w) for w in words], [str(t) for t in tags]) for words, tags in data]
     for n, (words, tags) in enumerate(pairs, start=1):
@@ -287,6 +321,7 @@ class TagTask(Task):
     model_class = SequenceTagger
     model_config_class = SequenceTaggerConfig
     state_class = TaggerState
+    view_data = True
     help = "sequence tagger on CoNLL-U or 2-column CoNLL files"
     description = (
         "Train a recurrent tagger (one tag per token; bidirectional by default, optional CRF) on "
@@ -308,13 +343,7 @@ class TagTask(Task):
 
     def setup(self, config: TagConfig, saved: Any, log) -> Setup:
         d, settings = config.data, config.train
-        corpus = read_tagged(d.train, d.format)
-        if d.val is not None:
-            train, val = corpus, read_tagged(d.val, d.format)
-            where = f"{len(val):,} sentences of {d.val}"
-        else:
-            train, val = split_sentences(corpus, 1.0 - d.val_fraction)
-            where = f"the last {len(val):,} sentences of {d.train}"
+        corpus, train, val, where = _read_splits(d)
         state = (
             TaggerState.from_dict(saved)
             if saved is not None
@@ -363,15 +392,31 @@ class TagTask(Task):
     def evaluate(self, trained: TrainedModel, data: Any = None, *, batch_size=None) -> list[Report]:
         """``data``: a CoNLL-U or 2-column CoNLL file (read in the training format), or a list of
         ``(tokens, tags)`` pairs, one per sentence."""
-        if isinstance(data, (str, Path)):
-            corpus = read_tagged(data, trained.config.data.format)
-            tokens, tags = corpus.tokens, corpus.tags
-            title = f"{len(tokens):,} sentences of {data} ({corpus.num_tokens:,} tokens)"
-        else:
-            tokens, tags = _pairs(data)
-            title = f"{len(tokens):,} sentences ({sum(map(len, tokens)):,} tokens)"
-        encode_labels([t for s in tags for t in s], trained.state.tags, f"evaluation data {title}")
+        tokens, tags, title = _sentences_of(trained, data)
         return [_report(trained.model, trained.state, tokens, tags, title, batch_size or 128)]
+
+    def views(self, trained: TrainedModel, data: Any = None, *, evals=()) -> list[View]:
+        """The F1 of each tag, the model's beside the most-frequent-tag baseline's, on ``data``
+        (as for :meth:`evaluate`), or else on the run's validation data."""
+        tokens, gold, title = _sentences_of(trained, data)
+        model_tags, base_tags = _model_and_baseline_tags(trained.model, trained.state, tokens)
+        names = trained.state.tags.itos
+        per_tag, macro = tag_scores(model_tags, gold, names)
+        baseline = per_tag_f1(base_tags, gold, list(per_tag))
+        return [
+            View(
+                "bars",
+                f"per-tag F1: {title}",
+                [str(tag) for tag in per_tag],
+                {
+                    "model": [s["f1"] for s in per_tag.values()],
+                    BASELINE: [s["f1"] for s in baseline.values()],
+                },
+                xlabel="tag",
+                ylabel="F1",
+                levels={"model macro-F1": macro},
+            )
+        ]
 
     def predict(self, trained: TrainedModel, inputs: Any) -> list[dict[str, Any]]:
         """``inputs``: a file (``"-"``: standard input) of one sentence a line, a .conllu/.conll
