@@ -21,7 +21,7 @@ from rnnkit.data.conll import read_tagged
 from rnnkit.data.labelled import read_labelled
 from rnnkit.errors import RnnkitError
 from rnnkit.metrics.classification import per_tag_f1
-from rnnkit.tasks import TASKS, View, load, predict, views
+from rnnkit.tasks import TASKS, View, load, predict, train, views
 from rnnkit.tasks.forecast import _read_split, forecast_windows
 from rnnkit.tasks.synthetic import GOALS, _report
 
@@ -417,3 +417,18 @@ def test_plot_without_matplotlib_names_the_extra(runs, tmp_path, capsys, monkeyp
     assert err.startswith("rnnkit: error: rnnkit plot needs matplotlib, which is not installed: ")
     assert 'pip install "rnnkit[plot]"' in err
     assert not image.exists()
+
+
+def test_the_csv_logger_file_reads_as_the_jsonl_one(tmp_path):
+    """A run logged with --logger csv only plots the same records as one logged as jsonl."""
+    found = TASKS["lm"].example(tmp_path)
+    settings = {**found.settings, "train": {**found.settings["train"], "device": "cpu"}}
+    both = tmp_path / "both"
+    settings["train"].update(out_dir=str(both), logger=["jsonl", "csv"])
+    train("lm", settings, log=lambda message: None)
+    from_jsonl = plots.read_metrics(both)
+    (both / "metrics.jsonl").unlink()
+    from_csv = plots.read_metrics(both)
+    assert len(from_csv.steps) == len(from_jsonl.steps) > 0 and from_csv.evals == from_jsonl.evals
+    for ours, theirs in zip(from_csv.steps, from_jsonl.steps):
+        assert {k: v for k, v in ours.items() if k != "event"} == theirs
