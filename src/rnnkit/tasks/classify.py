@@ -349,11 +349,11 @@ class ClassifyTask(Task):
         if text is None:
             _, _, texts, gold, where = _read_splits(d, trained.config.train.seed, lambda _: None)
             texts, gold = texts[:INSPECTED], gold[:INSPECTED]
-            source = f"the first {len(texts)} validation examples ({where})"
+            source = f"The first {len(texts)} validation examples ({where})"
         else:
             texts = [line for line in text.splitlines() if line.strip()][:INSPECTED]
             gold = [None] * len(texts)
-            source = f"the first {len(texts)} lines of the text"
+            source = f"The first {len(texts)} lines of the text"
         if not texts:
             raise RnnkitError("the text to inspect holds no line with a text to classify")
         names = [str(label) for label in state.labels.itos]
