@@ -25,8 +25,8 @@ from rnnkit.inspection import find_recurrent, gradient_flow, project_pca, text_f
 from rnnkit.inspection.figure import gradient_figure
 from rnnkit.layers import LSTM, RNN
 from rnnkit.tasks import TASKS, load
+from rnnkit.tasks.inspecting import gradient_flow as run_gradient_flow
 from rnnkit.tasks.lm import TBPTTLoss
-from rnnkit.tasks.views import gradient_flow as run_gradient_flow
 from rnnkit.training import seed_everything
 
 # -------------------------------------------------------------------------------- gate values

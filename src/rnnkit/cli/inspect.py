@@ -21,7 +21,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.inspection.figure import gradient_figure
 from rnnkit.inspection.page import render
 from rnnkit.tasks import get_task, load
-from rnnkit.tasks.views import gradient_flow, summary
+from rnnkit.tasks.inspecting import gradient_flow, summary
 
 __all__ = ["add_parser", "inspect_command"]
 

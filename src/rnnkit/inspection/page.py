@@ -38,7 +38,7 @@ def _significant(values: Tensor) -> list[float | None]:
 
 
 def page_data(data: dict[str, Any], unit: int | None = None) -> dict[str, Any]:
-    """The JSON the page embeds, from :func:`rnnkit.tasks.views.inspect`'s dict of tensors;
+    """The JSON the page embeds, from :func:`rnnkit.tasks.inspecting.inspect`'s dict of tensors;
     ``unit``: the unit shown first (default: the top-ranked unit of h)."""
     plain: dict[str, Any] = {"meta": data["meta"]}
     view = data.get("characters")
@@ -213,7 +213,7 @@ def _gradients() -> str:
 
 
 def render(data: dict[str, Any], unit: int | None = None) -> str:
-    """The page for :func:`rnnkit.tasks.views.inspect`'s ``data``, as one HTML string."""
+    """The page for :func:`rnnkit.tasks.inspecting.inspect`'s ``data``, as one HTML string."""
     plain = page_data(data, unit)
     assets = resources.files("rnnkit.inspection")
     style = assets.joinpath("page.css").read_text(encoding="utf-8")
