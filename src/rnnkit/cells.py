@@ -22,6 +22,8 @@ A cell also follows the *cell protocol* that :class:`rnnkit.layers.Recurrent` ru
   tensor of the size of ``xp``.
 - ``native_mode``: the name of PyTorch's fused kernel computing the same recurrence (``"LSTM"``...), or
   ``None`` for a cell PyTorch has no kernel for.
+- ``gate_values(xp_t, state)``: each gate's activation at one step, ``{name: (N, H)}`` in [0, 1]
+  (``{}`` for a cell without gates), for looking inside a trained network (``rnnkit inspect``).
 - optionally ``scan(x, state, mask=None, reverse=False)``: all steps of a sequence at once from the
   input ``x`` (L, N, H_in), returning ``(outputs (L, N, H_out), final_state)``; where ``mask`` (L, N, 1) is
   False the state is carried unchanged and the output is zero; ``reverse`` runs from step L-1 to 0.
@@ -141,6 +143,11 @@ class RNNCellBase(nn.Module):
         ``hp_t = h @ W_hh^T`` (N, G); returns ``(output_t, new_state)``. Subclasses write it (or
         override :meth:`recurrence` instead)."""
         raise NotImplementedError(f"{type(self).__name__} defines neither step() nor recurrence()")
+
+    def gate_values(self, xp_t: Tensor, state: State) -> dict[str, Tensor]:
+        """Each gate's activation (N, H) at the step from ``xp_t`` (N, G) and the previous
+        ``state``, keyed by the gate's name; a cell without gates (RNN, IndRNN) has none."""
+        return {}
 
     def init_state(self, x: Tensor, batch_size: int) -> State:
         """Zeros on the input's device and dtype, one tensor per entry of ``state_sizes``."""
@@ -424,6 +431,11 @@ class LSTMCell(RNNCellBase):
             h = h @ self.weight_hr.t()  # (N, H_out)
         return h, (h, c)
 
+    def gate_values(self, xp_t: Tensor, state: State) -> dict[str, Tensor]:
+        """The input, forget and output gates ``i, f, o`` (N, H), each a sigmoid."""
+        i, f, _, o = (xp_t + state[0] @ self.weight_hh.t()).chunk(4, dim=1)
+        return {"i": torch.sigmoid(i), "f": torch.sigmoid(f), "o": torch.sigmoid(o)}
+
     def forward(
         self,
         input: Tensor,
@@ -495,6 +507,13 @@ class GRUCell(RNNCellBase):
         n = torch.tanh(x_n + r * h_n)
         h = n + z * (h - n)  # = (1 - z) * n + z * h, one operation fewer
         return h, (h,)
+
+    def gate_values(self, xp_t: Tensor, state: State) -> dict[str, Tensor]:
+        """The reset and update gates ``r, z`` (N, H), each a sigmoid."""
+        hp_t = F.linear(state[0], self.weight_hh, self.bias_hh)  # (N, 3H)
+        x_r, x_z, _ = xp_t.chunk(3, dim=1)
+        h_r, h_z, _ = hp_t.chunk(3, dim=1)
+        return {"r": torch.sigmoid(x_r + h_r), "z": torch.sigmoid(x_z + h_z)}
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         return self._step(input, None if hx is None else (hx,))[0]
@@ -623,6 +642,12 @@ class LayerNormLSTMCell(_LayerNormCellBase):
         h = torch.sigmoid(o) * torch.tanh(self._norm("c", c))
         return h, (h, c)
 
+    def gate_values(self, xp_t: Tensor, state: State) -> dict[str, Tensor]:
+        """The input, forget and output gates ``i, f, o`` (N, H), each a sigmoid."""
+        hp_t = self._norm("hh", state[0] @ self.weight_hh.t())  # (N, 4H)
+        i, f, _, o = (xp_t + hp_t).chunk(4, dim=1)
+        return {"i": torch.sigmoid(i), "f": torch.sigmoid(f), "o": torch.sigmoid(o)}
+
     def forward(
         self,
         input: Tensor,
@@ -691,6 +716,12 @@ class LayerNormGRUCell(_LayerNormCellBase):
         n = torch.tanh(x_n + r * h_n)
         h = n + z * (h - n)  # = (1 - z) * n + z * h
         return h, (h,)
+
+    def gate_values(self, xp_t: Tensor, state: State) -> dict[str, Tensor]:
+        """The reset and update gates ``r, z`` (N, H), each a sigmoid."""
+        x_r, x_z, _ = xp_t.chunk(3, dim=1)
+        h_r, h_z, _ = self._norm("hh", state[0] @ self.weight_hh.t()).chunk(3, dim=1)
+        return {"r": torch.sigmoid(x_r + h_r), "z": torch.sigmoid(x_z + h_z)}
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         return self._step(input, None if hx is None else (hx,))[0]
@@ -999,6 +1030,14 @@ class _MinCellBase(RNNCellBase):
         h = torch.addcmul(b, a, h)  # a ⊙ h + z ⊙ c
         return h, (h,)
 
+    def _gates(self, u: Tensor) -> dict[str, Tensor]:
+        """The gates of one step from its update logit ``u`` (N, H) (see :func:`_update_logit`)."""
+        raise NotImplementedError
+
+    def gate_values(self, xp_t: Tensor, state: State) -> dict[str, Tensor]:
+        _, *logits = self._split(xp_t)
+        return self._gates(_update_logit(*logits))
+
     def scan(
         self, x: Tensor, state: State, mask: Tensor | None = None, reverse: bool = False
     ) -> tuple[Tensor, State]:
@@ -1077,6 +1116,10 @@ class MinGRUCell(_MinCellBase):
         k_z, c = xp.chunk(2, dim=-1) if isinstance(xp, Tensor) else xp
         return c, k_z
 
+    def _gates(self, u: Tensor) -> dict[str, Tensor]:
+        """The update gate ``z`` (N, H), the weight of the candidate."""
+        return {"z": torch.sigmoid(u)}
+
 
 class MinLSTMCell(_MinCellBase):
     r"""A minimal LSTM cell (Feng, Tung, Ahmed, Bengio and Hajimirsadeghi 2024, "Were RNNs All We
@@ -1118,3 +1161,8 @@ class MinLSTMCell(_MinCellBase):
     def _split(self, xp: Tensor | list[Tensor]) -> tuple[Tensor, ...]:
         k_f, k_i, c = xp.chunk(3, dim=-1) if isinstance(xp, Tensor) else xp
         return c, k_i, k_f
+
+    def _gates(self, u: Tensor) -> dict[str, Tensor]:
+        """The normalised input and forget gates ``i' = i / (f + i)`` and ``f' = 1 - i'`` (N, H)."""
+        z, a = _convex_coefficients(u)
+        return {"i": z, "f": a}

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from rnnkit import __version__
-from rnnkit.cli import demo, evaluate, plot, predict, sample, train
+from rnnkit.cli import demo, evaluate, inspect, plot, predict, sample, train
 from rnnkit.cli._options import given_settings
 from rnnkit.config import ConfigError
 from rnnkit.errors import RnnkitError
@@ -46,7 +46,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, dict[str, str]]]:
     parser.add_argument("--version", action="version", version=f"rnnkit {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     flags = train.add_parser(commands)
-    for module in (sample, evaluate, predict, plot, demo):
+    for module in (sample, evaluate, predict, plot, inspect, demo):
         module.add_parser(commands)
     parser.set_defaults(func=lambda args: _missing(parser))
     return parser, flags

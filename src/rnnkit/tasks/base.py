@@ -33,6 +33,7 @@ from torch import nn
 from rnnkit.checkpoint import atomic_write, load_checkpoint
 from rnnkit.config import Config, ConfigError, fields_of
 from rnnkit.errors import RnnkitError
+from rnnkit.inspection import character_view
 from rnnkit.loggers import check_loggers
 from rnnkit.metrics.report import Report
 from rnnkit.training import TrainConfig, Trainer, TrainResult, resolve_device, seed_everything
@@ -250,6 +251,37 @@ class Task:
     def predict(self, trained: TrainedModel, inputs: Any) -> list[dict[str, Any]]:
         """One record per input (a file path, ``"-"`` for standard input, or Python objects)."""
         raise RnnkitError(f"predict does not support {self.name!r} models ({self.predict_hint})")
+
+    # -- rnnkit inspect: the views of a trained model besides gradient flow (every task has that)
+
+    def text_view(self, trained: TrainedModel) -> str | None:
+        """How :meth:`inspect` reads a given text: ``"chars"`` (a language model reads it
+        character by character), ``"lines"`` (one example a line), or ``None`` (no view of a
+        text)."""
+        return "chars" if self.language_model(trained) is not None else None
+
+    def inspection_text(self, trained: TrainedModel) -> str:
+        """The text a language model is inspected on when none is given."""
+        raise RnnkitError(f"inspecting a {self.name!r} model needs a text to read")
+
+    def inspect(
+        self, trained: TrainedModel, text: str | None = None, *, chars: int = 2000
+    ) -> dict[str, Any]:
+        """The task's views of its model for ``rnnkit inspect`` (see :mod:`rnnkit.inspection`), by
+        name: ``"characters"`` for a language model (:func:`~rnnkit.inspection.character_view`
+        over the first ``chars`` characters of ``text``, else of :meth:`inspection_text`),
+        ``"tokens"`` (a classifier's token contributions), ``"paths"`` (hidden-state paths), or
+        none. A ``text`` for a model without a view of a text is an ``RnnkitError``."""
+        found = self.language_model(trained)
+        if found is None:
+            if text is not None:
+                raise RnnkitError(f"a {self.name!r} model has no view of a text")
+            return {}
+        model, vocab = found
+        shown = (self.inspection_text(trained) if text is None else text)[:chars]
+        if not shown:
+            raise RnnkitError("the text to inspect is empty")
+        return {"characters": character_view(model, vocab, shown, warn=stderr_log)}
 
 
 TASKS: dict[str, Task] = {}

@@ -36,6 +36,8 @@ from rnnkit.data.labelled import (
     read_labelled,
 )
 from rnnkit.data.vocab import Vocabulary
+from rnnkit.errors import RnnkitError
+from rnnkit.inspection import token_contributions
 from rnnkit.metrics.classification import accuracy, confusion_matrix, macro_f1
 from rnnkit.models.classifier import SequenceClassifier, SequenceClassifierConfig
 from rnnkit.tasks import options as o
@@ -43,6 +45,8 @@ from rnnkit.tasks.base import Example, Report, Setup, Task, TrainedModel, View, 
 from rnnkit.training import StepOutput, TrainConfig, model_device
 
 __all__ = ["ClassifyConfig", "ClassifyData", "ClassifyModel", "ClassifyTask"]
+
+INSPECTED = 20  # examples whose token contributions rnnkit inspect shows
 
 
 @dataclass
@@ -333,6 +337,45 @@ class ClassifyTask(Task):
             for (n, t), row in zip(kept, probs)
         }
         return o.records_for(numbered, outputs, {"text": "", "label": None})
+
+    def text_view(self, trained: TrainedModel) -> str:
+        return "lines"
+
+    def inspect(self, trained: TrainedModel, text: str | None = None, *, chars: int = 2000):
+        """Token contributions (gradient x input on the embeddings, for the predicted class) of
+        each line of ``text`` (the first :data:`INSPECTED` lines), else of the first
+        :data:`INSPECTED` validation examples."""
+        d, state = trained.config.data, trained.state
+        if text is None:
+            _, _, texts, gold, where = _read_splits(d, trained.config.train.seed, lambda _: None)
+            texts, gold = texts[:INSPECTED], gold[:INSPECTED]
+            source = f"The first {len(texts)} validation examples ({where})"
+        else:
+            texts = [line for line in text.splitlines() if line.strip()][:INSPECTED]
+            gold = [None] * len(texts)
+            source = f"The first {len(texts)} lines of the text"
+        if not texts:
+            raise RnnkitError("the text to inspect holds no line with a text to classify")
+        names = [str(label) for label in state.labels.itos]
+        examples = []
+        for line, label in zip(texts, gold):
+            ids = state.tokenizer.encode(line, d.max_length)
+            tokens = state.tokenizer.tokenize(line)[: d.max_length] or [
+                state.tokenizer.vocab.unk_token
+            ]
+            found = token_contributions(trained.model, ids)
+            examples.append(
+                {
+                    "text": line,
+                    "tokens": [str(t) for t in tokens],
+                    "ids": ids,
+                    "contributions": found["contributions"],
+                    "probabilities": found["probabilities"],
+                    "predicted": names[found["predicted"]],
+                    "gold": label,
+                }
+            )
+        return {"tokens": {"labels": names, "examples": examples, "source": source}}
 
     def example(self, folder: Path) -> Example:
         words = {"1": "good great fine nice", "0": "bad awful poor dull"}

@@ -391,6 +391,11 @@ class LMTask(Task):
         RNG alone, and the same weights give the same text."""
         return sample(trained, SampleConfig(length=300, seed=0), warn=lambda message: None)[0]
 
+    def inspection_text(self, trained: TrainedModel) -> str:
+        """The run's validation text: the end of its corpus, split as in training."""
+        d = trained.config.data
+        return split_text(load_corpus(d.text, d.max_builtin_chars).text, d.val_fraction)[1]
+
 
 def sample(
     trained: TrainedModel,

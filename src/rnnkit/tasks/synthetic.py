@@ -45,6 +45,7 @@ from rnnkit.data import synthetic as data
 from rnnkit.data.text import char_vocabulary
 from rnnkit.data.vocab import Vocabulary
 from rnnkit.errors import RnnkitError
+from rnnkit.inspection import pca_paths
 from rnnkit.models.classifier import SequenceClassifier, SequenceClassifierConfig
 from rnnkit.models.forecaster import Forecaster, ForecasterConfig
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
@@ -102,6 +103,7 @@ GOALS = {
     "copy": ("accuracy on copied symbols", "accuracy", ">=", 0.99, "chance"),
 }
 SEED_VAL, SEED_TEST = 1_000_001, 2_000_003  # offsets of the fixed validation and test draws
+PATHS_PER_CLASS = 12  # mean-sign sequences of each class whose paths rnnkit inspect draws
 
 
 @dataclass
@@ -600,6 +602,31 @@ class SyntheticTask(Task):
 
     def language_model(self, trained: TrainedModel) -> tuple[nn.Module, Vocabulary] | None:
         return (trained.model, trained.state) if trained.config.data.task == "sentence" else None
+
+    def inspection_text(self, trained: TrainedModel) -> str:
+        return "\n".join(data.SENTENCES) + "\n"  # the sentence task's whole training text
+
+    def inspect(self, trained: TrainedModel, text: str | None = None, *, chars: int = 2000):
+        """mean-sign: the top layer's hidden-state paths of :data:`PATHS_PER_CLASS` validation
+        sequences of each class, projected to 2-D by PCA; sentence: the character view."""
+        d = trained.config.data
+        if d.task != "mean-sign":
+            return super().inspect(trained, text, chars=chars)
+        if text is not None:
+            raise RnnkitError("a mean-sign model has no view of a text")
+        x, y = _draw(d, 8 * PATHS_PER_CLASS, d.data_seed + SEED_VAL)
+        picked = torch.cat([(y == label).nonzero()[:PATHS_PER_CLASS, 0] for label in (0, 1)])
+        found = pca_paths(trained.model, x[picked].to(trained.device))
+        return {
+            "paths": {
+                "paths": found["paths"],
+                "explained": found["explained"],
+                "labels": y[picked],
+                "predicted": found["outputs"].argmax(-1).cpu(),
+                "names": ["negative mean", "positive mean"],
+                "source": f"{len(picked)} validation sequences (data seed {d.data_seed})",
+            }
+        }
 
 
 register(SyntheticTask())

@@ -1,0 +1,525 @@
+"""rnnkit inspect: the cells' gate values, the views of rnnkit.inspection checked against the models
+computed directly, the page (parsed, self-contained, and run in a real browser), the gradient
+figure, and the command's bad inputs."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+import torch
+from cli_helpers import quiet, run
+from torch import nn
+from torch.nn import functional as F
+
+import rnnkit.tasks
+from rnnkit import cells
+from rnnkit.data.text import load_corpus, split_text
+from rnnkit.errors import RnnkitError
+from rnnkit.inspection import find_recurrent, gradient_flow, project_pca, text_features
+from rnnkit.inspection.figure import gradient_figure
+from rnnkit.layers import LSTM, RNN
+from rnnkit.tasks import TASKS, load
+from rnnkit.tasks.inspecting import gradient_flow as run_gradient_flow
+from rnnkit.tasks.lm import TBPTTLoss
+from rnnkit.training import seed_everything
+
+# -------------------------------------------------------------------------------- gate values
+
+
+def _state(cell: cells.RNNCellBase, batch: int) -> tuple[torch.Tensor, ...]:
+    return tuple(torch.randn(batch, size, dtype=torch.float64) for size in cell.state_sizes)
+
+
+def _lstm_step(cell, xp, state, gates, norm_hh=lambda v: v, norm_c=lambda v: v):
+    h, c = state
+    g = torch.tanh((xp + norm_hh(h @ cell.weight_hh.t())).chunk(4, dim=1)[2])
+    c_new = gates["f"] * c + gates["i"] * g
+    return gates["o"] * torch.tanh(norm_c(c_new)), c_new
+
+
+def _gru_step(cell, xp, state, gates, hp):
+    (h,) = state
+    n = torch.tanh(xp.chunk(3, dim=1)[2] + gates["r"] * hp.chunk(3, dim=1)[2])
+    return (1 - gates["z"]) * n + gates["z"] * h
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        cells.LSTMCell,
+        cells.LayerNormLSTMCell,
+        cells.GRUCell,
+        cells.LayerNormGRUCell,
+        cells.MinGRUCell,
+        cells.MinLSTMCell,
+    ],
+)
+def test_gate_values_reproduce_the_step(kind):
+    torch.manual_seed(0)
+    cell = kind(3, 5, dtype=torch.float64)
+    x = torch.randn(4, 3, dtype=torch.float64)
+    state = _state(cell, 4)
+    xp = cell.project_input(x)
+    gates = cell.gate_values(xp, state)
+    _, expected = cell.recurrence(xp, state)
+    for value in gates.values():
+        assert value.shape == (4, 5) and bool(((value >= 0) & (value <= 1)).all())
+    if kind is cells.LSTMCell:
+        assert sorted(gates) == ["f", "i", "o"]
+        got = _lstm_step(cell, xp, state, gates)
+    elif kind is cells.LayerNormLSTMCell:
+        assert sorted(gates) == ["f", "i", "o"]
+        got = _lstm_step(
+            cell, xp, state, gates, lambda v: cell._norm("hh", v), lambda v: cell._norm("c", v)
+        )
+    elif kind is cells.GRUCell:
+        assert sorted(gates) == ["r", "z"]
+        hp = F.linear(state[0], cell.weight_hh, cell.bias_hh)
+        got = (_gru_step(cell, xp, state, gates, hp),)
+    elif kind is cells.LayerNormGRUCell:
+        assert sorted(gates) == ["r", "z"]
+        hp = cell._norm("hh", state[0] @ cell.weight_hh.t())
+        got = (_gru_step(cell, xp, state, gates, hp),)
+    elif kind is cells.MinGRUCell:
+        assert sorted(gates) == ["z"]
+        candidate = xp.chunk(2, dim=1)[1]
+        got = ((1 - gates["z"]) * state[0] + gates["z"] * candidate,)
+    else:
+        assert sorted(gates) == ["f", "i"]
+        k_f, k_i, candidate = xp.chunk(3, dim=1)
+        i, f = torch.sigmoid(k_i), torch.sigmoid(k_f)
+        torch.testing.assert_close(gates["i"], i / (i + f), rtol=1e-10, atol=1e-12)
+        got = (gates["f"] * state[0] + gates["i"] * candidate,)
+    for a, b in zip(got, expected):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", [cells.RNNCell, cells.IndRNNCell])
+def test_cells_without_gates_have_no_gate_values(kind):
+    cell = kind(3, 5)
+    assert cell.gate_values(cell.project_input(torch.randn(2, 3)), _state(cell, 2)) == {}
+
+
+# -------------------------------------------------------------------------------- runs
+
+
+def _train(name: str, folder: Path, **changes) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    settings = TASKS[name].example(folder).settings
+    for section, values in changes.items():
+        settings.setdefault(section, {}).update(values)
+    settings["train"]["out_dir"] = str(folder / "run")
+    rnnkit.tasks.train(name, settings, log=quiet)
+    return folder / "run"
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Short training runs, made when first asked for: ``runs[key] -> run directory``."""
+    recipes = {
+        "lstm": ("lm", {"model": {"cell": "lstm"}}),
+        "gru": ("lm", {"model": {"cell": "gru", "num_layers": 2}}),
+        "classify": ("classify", {}),
+        "mean-sign": (
+            "synthetic",
+            {
+                "data": {"task": "mean-sign", "n_val": 16, "n_test": 16},
+                "model": {"cell": "rnn", "hidden_size": 8, "num_layers": 1},
+            },
+        ),
+        "forecast": ("forecast", {}),
+    }
+
+    class Runs(dict):
+        def __missing__(self, key):
+            name, changes = recipes[key]
+            self[key] = _train(name, tmp_path_factory.mktemp(key), **changes)
+            return self[key]
+
+    return Runs()
+
+
+class _Page(HTMLParser):
+    """The spans of characters and tokens, the embedded data, and every attribute value."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.chars: list[str] = []
+        self.tokens: list[str] = []
+        self.data = ""
+        self._in: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "span" and attrs.get("class") in ("ch", "tok"):
+            self._in = attrs["class"]
+            (self.chars if self._in == "ch" else self.tokens).append("")
+        elif tag == "script" and attrs.get("id") == "rnnkit-data":
+            assert attrs.get("type") == "application/json"
+            self._in = "data"
+
+    def handle_endtag(self, tag):
+        self._in = None
+
+    def handle_data(self, data):
+        if self._in == "ch":
+            self.chars[-1] += data
+        elif self._in == "tok":
+            self.tokens[-1] += data
+        elif self._in == "data":
+            self.data += data
+
+
+def _page(capsys, run_dir: Path, out: Path, *options) -> tuple[_Page, dict, str]:
+    code, printed, err = run(capsys, "inspect", run_dir, "--out", out, "--device", "cpu", *options)
+    assert code == 0, err
+    assert printed == f"wrote {out}\n"
+    text = out.read_text(encoding="utf-8")
+    assert "http://" not in text and "https://" not in text and "xmlns" not in text
+    assert "<link" not in text and " src=" not in text  # no file is fetched: all inline
+    page = _Page()
+    page.feed(text)
+    page.close()
+    return page, json.loads(page.data), text
+
+
+# -------------------------------------------------------------------------------- language models
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_lm_page_holds_the_models_activations(cell, runs, tmp_path, capsys):
+    text = 'x = f("a(b)", [1, 2])\nprint("the cat")\n' * 3
+    (tmp_path / "t.txt").write_text(text, encoding="utf-8")
+    page, data, _ = _page(
+        capsys, runs[cell], tmp_path / "p.html", "--text", tmp_path / "t.txt", "--unit", 3
+    )
+    view = data["characters"]
+    assert page.chars == list(text) == view["chars"]  # one span per shown character
+    trained = load(runs[cell], "cpu")
+    model, vocab = trained.model, trained.state.vocab
+    assert data["meta"]["cell"] == cell and view["unit"] == 3
+    ids = torch.tensor([vocab.stoi.get(c, vocab.unk_id) for c in text])[None]
+    with torch.no_grad():
+        x = model.embedding(ids)
+        output, _ = model.rnn(x)  # the plain layer (its native backend), no probe
+        logits, _ = model(ids)
+    h = torch.tensor(view["states"]["h"])
+    assert h.shape == (len(text), model.config.hidden_size)
+    torch.testing.assert_close(h, output[0], rtol=0, atol=1e-5)
+    if cell == "lstm":
+        for t in (0, 17, len(text) - 1):  # c_t: the final cell state of the first t + 1 characters
+            with torch.no_grad():
+                _, (_, c) = model.rnn(x[:, : t + 1])
+            torch.testing.assert_close(
+                torch.tensor(view["states"]["c"][t]), c[-1, 0], rtol=0, atol=1e-5
+            )
+        assert [g["gate"] for g in view["gates"]] == ["i", "f", "o"]
+    else:
+        assert "c" not in view["states"]
+        assert [(g["layer"], g["gate"]) for g in view["gates"]] == [
+            (0, "r"),
+            (0, "z"),
+            (1, "r"),
+            (1, "z"),
+        ]
+    probs, top = torch.softmax(logits[0], -1).topk(5, dim=-1)
+    assert [[c for c, _ in row] for row in view["top"]] == [
+        [vocab.itos[i] for i in row] for row in top.tolist()
+    ]
+    torch.testing.assert_close(
+        torch.tensor([[p for _, p in row] for row in view["top"]]), probs, rtol=0, atol=1e-5
+    )
+    _check_saturation(model, x, view["gates"])
+    _check_ranks(text, h, view["ranks"]["h"])
+
+
+def _check_saturation(model, x, gates):
+    """The gates' saturation fractions, stepping the cells by hand."""
+    layer_input = x[0]  # (T, E)
+    expected = []
+    with torch.no_grad():
+        for cell in model.rnn.cells:
+            state = cell.init_state(layer_input, 1)
+            values, outputs = {}, []
+            for t in range(layer_input.shape[0]):
+                xp = cell.project_input(layer_input[t : t + 1])
+                for name, value in cell.gate_values(xp, state).items():
+                    values.setdefault(name, []).append(value[0])
+                out, state = cell.recurrence(xp, state)
+                outputs.append(out[0])
+            for name, steps in values.items():
+                stacked = torch.stack(steps)
+                expected.append(
+                    ((stacked < 0.1).double().mean(0), (stacked > 0.9).double().mean(0))
+                )
+            layer_input = torch.stack(outputs)
+    assert len(gates) == len(expected)
+    for got, (left, right) in zip(gates, expected):
+        torch.testing.assert_close(torch.tensor(got["left"], dtype=torch.float64), left)
+        torch.testing.assert_close(torch.tensor(got["right"], dtype=torch.float64), right)
+
+
+def _check_ranks(text, h, ranks):
+    features = text_features(text)
+    assert sorted(r["unit"] for r in ranks) == list(range(h.shape[1]))
+    assert [abs(r["r"]) for r in ranks] == sorted((abs(r["r"]) for r in ranks), reverse=True)
+    for r in ranks[:3]:
+        pair = torch.stack([h[:, r["unit"]].double(), features[r["feature"]].double()])
+        assert r["r"] == pytest.approx(float(torch.corrcoef(pair)[0, 1]), abs=1e-4)
+        best = max(
+            abs(
+                float(
+                    torch.nan_to_num(
+                        torch.corrcoef(torch.stack([h[:, r["unit"]].double(), f]))[0, 1]
+                    )
+                )
+            )
+            for f in features.values()
+        )
+        assert abs(r["r"]) == pytest.approx(best, abs=1e-4)
+
+
+def test_text_features_follow_quotes_brackets_and_lines():
+    features = text_features('a"b(c)"\nd[')
+    assert features["inside quotes"].tolist() == [0, 1, 1, 1, 1, 1, 0, 0, 0, 0]
+    assert features["bracket depth"].tolist() == [0, 0, 0, 1, 1, 0, 0, 0, 0, 1]
+    assert features["position in line"].tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 0, 1]
+
+
+def test_lm_default_text_is_the_validation_part(runs, tmp_path, capsys):
+    trained = load(runs["lstm"], "cpu")
+    d = trained.config.data
+    expected = split_text(load_corpus(d.text).text, d.val_fraction)[1][:100]
+    page, data, _ = _page(capsys, runs["lstm"], tmp_path / "p.html", "--chars", 100)
+    assert page.chars == data["characters"]["chars"] == list(expected)
+    assert data["characters"]["unit"] == data["characters"]["ranks"]["h"][0]["unit"]
+
+
+# -------------------------------------------------------------------------------- gradient flow
+
+
+def test_gradient_flow_at_the_last_step_is_the_gradient_of_the_last_output(runs):
+    from rnnkit.checkpoint import load_checkpoint
+
+    checkpoint = load_checkpoint(runs["lstm"])
+    trained = load(checkpoint, "cpu")
+    flow = run_gradient_flow(trained, checkpoint["task_state"])
+    for values in (flow["trained"], flow["init"]):
+        assert len(values) == trained.config.data.seq_len
+        assert bool(torch.isfinite(values).all()) and bool((values > 0).all())
+    assert not torch.allclose(flow["trained"], flow["init"])
+    # the same first batch, and dL/dh_{L-1} directly: h_{L-1} reaches the loss through the
+    # last output only
+    seed_everything(trained.config.train.seed)
+    setup = TASKS["lm"].setup(trained.config, checkpoint["task_state"], quiet)
+    batch = setup.batches.next_batch()
+    outputs = []
+    handle = trained.model.rnn.register_forward_hook(lambda m, a, out: outputs.append(out[0]))
+    try:
+        with torch.enable_grad():
+            loss = TBPTTLoss()(trained.model, batch).loss
+            (grad,) = torch.autograd.grad(loss, outputs[0])  # (N, L, H)
+    finally:
+        handle.remove()
+    direct = grad[:, -1].double().norm(dim=-1).mean()
+    assert float(flow["trained"][-1]) == pytest.approx(float(direct), rel=1e-5)
+
+
+class _Last(nn.Module):
+    def __init__(self, layer: nn.Module) -> None:
+        super().__init__()
+        self.rnn = layer
+
+    def forward(self, x):
+        return self.rnn(x)[0][:, -1]  # (N, H): the last output
+
+
+def test_gradients_vanish_faster_in_a_tanh_rnn_than_in_an_lstm_at_initialisation():
+    torch.manual_seed(0)
+    x = torch.randn(16, 30, 4)
+    decay = {}
+    for name, layer in (
+        ("rnn", RNN(4, 32, batch_first=True)),
+        ("lstm", LSTM(4, 32, batch_first=True)),
+    ):
+        flow = gradient_flow(_Last(layer).eval(), lambda m, b: m(b).square().sum(), x)
+        assert bool((flow > 0).all())
+        decay[name] = float(flow[0] / flow[-1])  # what is left of the gradient 29 steps back
+    assert decay["rnn"] < decay["lstm"] / 5
+
+
+def test_gradient_flow_needs_a_recurrent_model():
+    with pytest.raises(RnnkitError, match="gradient flow needs a recurrent model"):
+        gradient_flow(nn.Linear(2, 2), lambda m, b: m(b).sum(), torch.zeros(1, 2))
+    assert find_recurrent(_Last(RNN(2, 3))).hidden_size == 3
+
+
+def test_gradient_figure_has_a_log_scale_and_two_labelled_lines(runs, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    figure = gradient_figure(torch.tensor([1e-6, 1e-3, 1.0]), torch.tensor([0.0, 1e-4, 0.5]), "t")
+    (axes,) = figure.axes
+    assert axes.get_yscale() == "log"
+    assert [line.get_label() for line in axes.get_lines()] == ["trained", "at initialisation"]
+    assert list(axes.get_lines()[1].get_xdata()) == [1, 2]  # a zero norm is left out
+    out = tmp_path / "flow.png"
+    code, printed, err = run(capsys, "inspect", runs["mean-sign"], "--gradients", "--out", out)
+    assert code == 0, err
+    assert printed == f"wrote {out}\n"
+    assert out.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+# -------------------------------------------------------------------------------- classifier, paths
+
+
+def test_classifier_page_shows_gradient_times_input(runs, tmp_path, capsys):
+    (tmp_path / "t.txt").write_text("a great film\n\nawful , dull film\n", encoding="utf-8")
+    page, data, _ = _page(
+        capsys, runs["classify"], tmp_path / "p.html", "--text", tmp_path / "t.txt"
+    )
+    examples = data["tokens"]["examples"]
+    assert [e["tokens"] for e in examples] == [
+        ["a", "great", "film"],
+        ["awful", ",", "dull", "film"],
+    ]
+    assert page.tokens == [t for e in examples for t in e["tokens"]]
+    trained = load(runs["classify"], "cpu")
+    model, tokenizer = trained.model.eval(), trained.state.tokenizer
+    for example, line in zip(examples, ["a great film", "awful , dull film"]):
+        captured: list[torch.Tensor] = []
+
+        def keep(module, args, out, captured=captured):
+            out.retain_grad()
+            captured.append(out)
+
+        handle = model.embedding.register_forward_hook(keep)
+        try:
+            logits = model(torch.tensor([tokenizer.encode(line)]))
+        finally:
+            handle.remove()
+        predicted = int(logits[0].argmax())
+        logits[0, predicted].backward()
+        expected = (captured[0].grad * captured[0]).sum(-1)[0]
+        assert example["predicted"] == data["tokens"]["labels"][predicted]
+        torch.testing.assert_close(
+            torch.tensor(example["contributions"]), expected.detach(), rtol=0, atol=1e-5
+        )
+        torch.testing.assert_close(
+            torch.tensor(example["probabilities"]),
+            torch.softmax(logits[0].detach(), -1),
+            rtol=0,
+            atol=1e-5,
+        )
+
+
+def test_mean_sign_page_draws_paths_of_both_classes(runs, tmp_path, capsys):
+    _, data, _ = _page(capsys, runs["mean-sign"], tmp_path / "p.html")
+    paths = data["paths"]["paths"]
+    assert "characters" not in data and "tokens" not in data
+    assert len(paths) == 24 and {p["label"] for p in paths} == {0, 1}
+    assert all(len(p["points"]) == 20 and all(len(xy) == 2 for xy in p["points"]) for p in paths)
+    ends = {
+        label: torch.tensor([p["points"][-1] for p in paths if p["label"] == label])
+        for label in (0, 1)
+    }
+    assert not torch.allclose(ends[0].mean(0), ends[1].mean(0))
+    assert 0 < sum(data["paths"]["explained"]) <= 1 + 1e-6
+    assert len(data["gradients"]["trained"]) == 20
+
+
+def test_pca_recovers_a_plane():
+    torch.manual_seed(0)
+    plane = torch.randn(3, 7, 2, dtype=torch.float64) * torch.tensor(
+        [3.0, 1.0], dtype=torch.float64
+    )
+    basis, _ = torch.linalg.qr(torch.randn(6, 2, dtype=torch.float64))  # a plane in 6-D
+    paths, explained = project_pca(plane @ basis.T + 5.0)
+    assert paths.shape == (3, 7, 2)
+    assert float(explained.sum()) == pytest.approx(1.0)
+    flat = plane.reshape(-1, 2)
+    # distances within the plane are kept
+    torch.testing.assert_close(
+        torch.cdist(paths.reshape(-1, 2), paths.reshape(-1, 2)), torch.cdist(flat, flat)
+    )
+
+
+# -------------------------------------------------------------------------------- in a browser
+
+
+def test_the_page_runs_in_a_real_browser(runs, tmp_path, capsys):
+    browser = shutil.which("chromium")
+    if browser is None:
+        pytest.skip(
+            "Debian's chromium is not installed (apt-get install chromium): no browser to run the page"
+        )
+    (tmp_path / "t.txt").write_text('say "hi" (now)\n', encoding="utf-8")
+    out = tmp_path / "page.html"
+    _page(capsys, runs["lstm"], out, "--text", tmp_path / "t.txt")
+    dom = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", out.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    body = re.search(r"<body([^>]*)>", dom).group(1)
+    assert 'data-ready="1"' in body, dom[:2000]  # the script ran to its end
+    assert "data-errors" not in body, body  # window.onerror saw no error
+    coloured = dom.count('class="ch" data-t=')
+    assert coloured == len('say "hi" (now)\n')
+    assert dom.count('style="background-color: rgba(') >= coloured
+    assert "<svg" in dom and "<polyline" in dom  # the gradient chart was drawn
+
+
+# -------------------------------------------------------------------------------- bad input
+
+
+def _old_format(run_dir: Path, folder: Path) -> Path:
+    checkpoint = torch.load(run_dir / "best.pt", weights_only=True)
+    checkpoint["format_version"] = 1
+    folder.mkdir()
+    torch.save(checkpoint, folder / "last.pt")
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("no checkpoint", "no checkpoint (best.pt or last.pt) in directory"),
+        ("old format", "has format version 1"),
+        ("not utf-8", "--text file"),
+        ("unit", "--unit: expected 0..15, got 16"),
+        ("text for forecast", "--text: a forecast model has no view of a text"),
+        ("unit for classify", "--unit: a classify model has no view of its units"),
+        ("html for gradients", "--out: with --gradients, expected a .png or .svg file"),
+        ("png for the page", "--out: expected an .html file"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_no_file(case, expected, runs, tmp_path, capsys):
+    out, lm = tmp_path / "out" / "page.html", runs["lstm"]
+    out.parent.mkdir()
+    (tmp_path / "bad.txt").write_bytes(b"\xff\xfe not utf-8 \x80")
+    (tmp_path / "good.txt").write_text("hello\n", encoding="utf-8")
+    argv = {
+        "no checkpoint": [tmp_path / "out"],
+        "old format": [_old_format(lm, tmp_path / "old")],
+        "not utf-8": [lm, "--text", tmp_path / "bad.txt"],
+        "unit": [lm, "--unit", 16],
+        "text for forecast": [runs["forecast"], "--text", tmp_path / "good.txt"],
+        "unit for classify": [runs["classify"], "--unit", 0],
+        "html for gradients": [lm, "--gradients"],
+        "png for the page": [lm],
+    }[case]
+    if case == "png for the page":
+        out = out.with_suffix(".png")
+    code, printed, err = run(capsys, "inspect", *argv, "--out", out, "--device", "cpu")
+    assert code == 2, err
+    assert err.startswith("rnnkit: error: ") and err.count("\n") == 1
+    assert expected in err
+    assert printed == ""
+    assert list(out.parent.iterdir()) == []  # nothing written, not even a temporary file
