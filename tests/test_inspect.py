@@ -21,7 +21,8 @@ import rnnkit.tasks
 from rnnkit import cells
 from rnnkit.data.text import load_corpus, split_text
 from rnnkit.errors import RnnkitError
-from rnnkit.inspection import find_recurrent, gradient_flow, project_pca, text_features
+from rnnkit.inspection import find_recurrent, gradient_flow, project_pca, rank_units, text_features
+from rnnkit.inspection.characters import FLAT
 from rnnkit.inspection.figure import gradient_figure
 from rnnkit.layers import LSTM, RNN
 from rnnkit.tasks import TASKS, load
@@ -268,7 +269,11 @@ def _check_saturation(model, x, gates):
 def _check_ranks(text, h, ranks):
     features = text_features(text)
     assert sorted(r["unit"] for r in ranks) == list(range(h.shape[1]))
-    assert [abs(r["r"]) for r in ranks] == sorted((abs(r["r"]) for r in ranks), reverse=True)
+    flat = [r["variance"] < FLAT**2 for r in ranks]
+    assert flat == sorted(flat)  # the flat units last
+    for group in (False, True):
+        rs = [abs(r["r"]) for r, f in zip(ranks, flat) if f == group]
+        assert rs == sorted(rs, reverse=True)
     for r in ranks[:3]:
         pair = torch.stack([h[:, r["unit"]].double(), features[r["feature"]].double()])
         assert r["r"] == pytest.approx(float(torch.corrcoef(pair)[0, 1]), abs=1e-4)
@@ -352,6 +357,38 @@ def test_gradients_vanish_faster_in_a_tanh_rnn_than_in_an_lstm_at_initialisation
         assert bool((flow > 0).all())
         decay[name] = float(flow[0] / flow[-1])  # what is left of the gradient 29 steps back
     assert decay["rnn"] < decay["lstm"] / 5
+
+
+class _All(nn.Module):
+    def __init__(self, layer: nn.Module) -> None:
+        super().__init__()
+        self.rnn = layer
+
+    def forward(self, x):
+        return self.rnn(x)[0]  # (N, L, H): every output
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_gradient_flow_follows_the_last_steps_loss_back_through_the_recurrence(batch_first):
+    """A loss with a term at every step is followed back from its last step only: the same flow
+    as a loss of the last output alone; without last_step the direct terms show too."""
+    torch.manual_seed(0)
+    model = _All(RNN(3, 8, batch_first=batch_first)).eval()
+    x = torch.randn(4, 12, 3) if batch_first else torch.randn(12, 4, 3)
+    time = 1 if batch_first else 0
+
+    def every_step(m, b):
+        return m(b).square().sum()
+
+    def last_only(m, b):
+        return m(b).select(time, -1).square().sum()
+
+    flow = gradient_flow(model, every_step, x)
+    torch.testing.assert_close(flow, gradient_flow(model, last_only, x), rtol=1e-6, atol=0)
+    assert float(flow[0] / flow[-1]) < 0.5  # a tanh RNN's gradient fades going back
+    direct = gradient_flow(model, every_step, x, last_step=False)
+    assert bool((direct[:-1] > flow[:-1]).all())  # each step's own loss term adds to it
+    assert float(direct[-1]) == pytest.approx(float(flow[-1]), rel=1e-6)
 
 
 def test_gradient_flow_needs_a_recurrent_model():
@@ -523,3 +560,20 @@ def test_bad_input_is_one_line_exit_2_and_no_file(case, expected, runs, tmp_path
     assert expected in err
     assert printed == ""
     assert list(out.parent.iterdir()) == []  # nothing written, not even a temporary file
+
+
+def test_flat_units_rank_last_whatever_they_correlate_with():
+    text = "ab(c(d)e)f\n" * 4
+    features = text_features(text)
+    depth = features["bracket depth"].float()
+    values = torch.stack(
+        [
+            0.5 * torch.rand(len(text), generator=torch.Generator().manual_seed(0)),  # noise
+            1e-4 * depth,  # follows the depth exactly, but too flat to see
+            0.3 * depth,
+        ],  # follows it, visibly
+        dim=1,
+    )
+    ranks = rank_units(values, features)
+    assert [r["unit"] for r in ranks] == [2, 0, 1]
+    assert ranks[2]["r"] == pytest.approx(1.0)

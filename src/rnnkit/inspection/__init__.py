@@ -10,7 +10,8 @@ Pure computation on models and tensors (:mod:`.trace`, :mod:`.characters`, :mod:
   much they correlate with features of the text, the top five next characters, and how often each
   gate is saturated (Karpathy, Johnson and Fei-Fei 2015, "Visualizing and understanding recurrent
   networks") (:func:`character_view`);
-- gradient flow through time, ``||dL/dh_t||`` at every step (:func:`gradient_flow`);
+- gradient flow through time, ``||dL_T/dh_t||``: what reaches each step from the loss at the last
+  (:func:`gradient_flow`);
 - a classifier's token contributions, gradient times input (:func:`token_contributions`);
 - the hidden state's path over a sequence projected to 2-D by PCA (:func:`pca_paths`).
 """

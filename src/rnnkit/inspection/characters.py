@@ -64,10 +64,14 @@ def _pearson(values: Tensor, feature: Tensor) -> Tensor:
     return torch.where(denominator > 1e-12, r, torch.zeros_like(r))
 
 
+FLAT = 0.01  # a unit whose activation varies less than this over the text shows one colour
+
+
 def rank_units(values: Tensor, features: dict[str, Tensor]) -> list[dict[str, Any]]:
     """The units of ``values`` (T, H), most telling first: for each unit the feature it follows
     best (largest ``|r|``), that r, and its variance over the text; ranked by ``|r|``, then by
-    variance."""
+    variance, except that flat units (a standard deviation below :data:`FLAT`, a colour that does
+    not change on the page, whatever tiny wiggle correlates) come after all the others."""
     variance = (
         values.double().var(0, unbiased=False)
         if len(values) > 1
@@ -85,7 +89,8 @@ def rank_units(values: Tensor, features: dict[str, Tensor]) -> list[dict[str, An
         }
         for unit in range(values.shape[1])
     ]
-    return sorted(units, key=lambda u: (-abs(u["r"]), -u["variance"], u["unit"]))
+    flat = FLAT**2
+    return sorted(units, key=lambda u: (u["variance"] < flat, -abs(u["r"]), -u["variance"]))
 
 
 @torch.no_grad()

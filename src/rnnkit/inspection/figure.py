@@ -12,7 +12,7 @@ __all__ = ["gradient_figure"]
 
 
 def gradient_figure(trained: Tensor, init: Tensor, title: str) -> Any:
-    """A ``matplotlib.figure.Figure`` (no pyplot, no display needed): ``||dL/dh_t||`` against t on
+    """A ``matplotlib.figure.Figure`` (no pyplot, no display needed): ``||dL_T/dh_t||`` against t on
     a log scale, for the trained model and at initialisation. Steps with a zero norm (not reached
     by the loss) are left out of the lines."""
     require("plot", "rnnkit inspect --gradients")
@@ -27,7 +27,7 @@ def gradient_figure(trained: Tensor, init: Tensor, title: str) -> Any:
         axes.plot([t for t, _ in points], [v for _, v in points], style, label=label, linewidth=1.8)
     axes.set_yscale("log")
     axes.set_xlabel("time step t")
-    axes.set_ylabel("‖dL/dh_t‖ (mean over the batch)")
+    axes.set_ylabel("‖dL_T/dh_t‖ (mean over the batch)")
     axes.set_title(title)
     axes.grid(True, which="major", alpha=0.3)
     axes.legend()

@@ -204,10 +204,11 @@ def _paths(view: dict[str, Any]) -> str:
 def _gradients() -> str:
     return (
         '<section id="gradients"><h2>Gradient flow through time</h2><p class="note">The norm '
-        "of dL/dh<sub>t</sub>, the gradient of the training loss with respect to the top layer's "
-        "hidden state at step t (through every later step), averaged over one training batch, "
-        "for the trained weights and for the same model at initialisation. Where it falls "
-        "towards early steps, gradients vanish: those steps barely learn.</p>"
+        "of dL<sub>T</sub>/dh<sub>t</sub>: the gradient of the training loss at the last step T "
+        "with respect to the top layer's hidden state at step t, through the recurrence, "
+        "averaged over one training batch, for the trained weights and for the same model at "
+        "initialisation. Where it falls towards early steps, gradients vanish: what happened "
+        "there barely reaches the last step's loss, and the model cannot learn to use it.</p>"
         '<div class="chart" id="gradient-chart"></div></section>'
     )
 

@@ -23,7 +23,7 @@ def _quiet(_message: str) -> None:
 
 
 def gradient_flow(trained: TrainedModel, task_state: Mapping[str, Any]) -> dict[str, Any]:
-    """``||dL/dh_t||`` at every step t of the top layer (:func:`rnnkit.inspection.gradient_flow`)
+    """``||dL_T/dh_t||`` at every step t of the top layer (:func:`rnnkit.inspection.gradient_flow`)
     for the trained model and for the same architecture at initialisation, on the first training
     batch of the run's data and loss, rebuilt with :meth:`Task.setup` from the run's config and
     its checkpoint's ``task_state``.
