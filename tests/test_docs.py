@@ -225,3 +225,16 @@ def test_a_wrong_option_in_the_docs_would_be_caught(parity_registered):
     ]
     with pytest.raises(SystemExit):
         parser.parse_args(["train", "lm", "--text-file", "notes.txt"])
+
+
+IMAGE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")
+
+
+@pytest.mark.parametrize("path", DOCS, ids=lambda p: p.name)
+def test_the_pictures_exist_and_are_small(path):
+    """Each picture a doc shows is in the repository, a PNG of under 200 KB."""
+    for name in IMAGE.findall(path.read_text(encoding="utf-8")):
+        image = path.parent / name
+        assert image.is_file(), f"{path.name} shows {name}, which is missing"
+        assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{name} is not a PNG"
+        assert image.stat().st_size < 200_000, f"{name} is {image.stat().st_size:,} bytes"

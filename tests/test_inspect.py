@@ -24,6 +24,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.inspection import find_recurrent, gradient_flow, project_pca, rank_units, text_features
 from rnnkit.inspection.characters import FLAT
 from rnnkit.inspection.figure import gradient_figure
+from rnnkit.inspection.page import unpacked
 from rnnkit.layers import LSTM, RNN
 from rnnkit.tasks import TASKS, load
 from rnnkit.tasks.inspecting import gradient_flow as run_gradient_flow
@@ -210,7 +211,7 @@ def test_lm_page_holds_the_models_activations(cell, runs, tmp_path, capsys):
         x = model.embedding(ids)
         output, _ = model.rnn(x)  # the plain layer (its native backend), no probe
         logits, _ = model(ids)
-    h = torch.tensor(view["states"]["h"])
+    h = unpacked(view["states"]["h"])
     assert h.shape == (len(text), model.config.hidden_size)
     torch.testing.assert_close(h, output[0], rtol=0, atol=1e-5)
     if cell == "lstm":
@@ -218,7 +219,7 @@ def test_lm_page_holds_the_models_activations(cell, runs, tmp_path, capsys):
             with torch.no_grad():
                 _, (_, c) = model.rnn(x[:, : t + 1])
             torch.testing.assert_close(
-                torch.tensor(view["states"]["c"][t]), c[-1, 0], rtol=0, atol=1e-5
+                unpacked(view["states"]["c"])[t], c[-1, 0], rtol=0, atol=1e-5
             )
         assert [g["gate"] for g in view["gates"]] == ["i", "f", "o"]
     else:

@@ -68,7 +68,22 @@
   }
 
   // -- the characters of a language model -------------------------------------------------------
+  // a (T, H) matrix written as {shape, float32: base64 of little-endian float32} -> T rows
+  function unpack(packed) {
+    var bytes = atob(packed.float32), buffer = new ArrayBuffer(bytes.length);
+    var octets = new Uint8Array(buffer);
+    for (var i = 0; i < bytes.length; i++) octets[i] = bytes.charCodeAt(i);
+    var data = new DataView(buffer), steps = packed.shape[0], units = packed.shape[1], rows = [];
+    for (var t = 0; t < steps; t++) {
+      var row = new Float32Array(units);
+      for (var u = 0; u < units; u++) row[u] = data.getFloat32(4 * (t * units + u), true);
+      rows.push(row);
+    }
+    return rows;
+  }
+
   function characters(view) {
+    for (var name in view.states) view.states[name] = unpack(view.states[name]);
     var spans = byId("text").querySelectorAll(".ch");
     var picker = byId("unit"), which = byId("state");
     var state = "h", unit = view.unit;

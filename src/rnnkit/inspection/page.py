@@ -2,7 +2,9 @@
 reference to anything outside it) that opens from disk.
 
 The data are embedded as JSON in ``<script type="application/json" id="rnnkit-data">`` (values
-rounded to 6 decimals, gradient norms to 6 significant digits); the text's characters and the
+rounded to 6 decimals, gradient norms to 6 significant digits; the states of every character and
+unit, the bulk of a page, as ``{"shape": [T, H], "float32": base64}``: their exact float32 bytes,
+little-endian, in about half the characters of decimal text); the text's characters and the
 classifier's tokens are written as spans, one each, which the script colours. The script draws
 the charts as SVG markup, sets ``data-ready="1"`` on the body when done, and records any error
 in ``data-errors``.
@@ -10,15 +12,18 @@ in ``data-errors``.
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import math
 from importlib import resources
 from typing import Any
 
+import numpy as np
+import torch
 from torch import Tensor
 
-__all__ = ["page_data", "render"]
+__all__ = ["packed", "page_data", "render", "unpacked"]
 
 DECIMALS = 6  # activations and probabilities: absolute error below 5e-7
 
@@ -37,6 +42,21 @@ def _significant(values: Tensor) -> list[float | None]:
     return [float(f"{v:.6g}") if math.isfinite(v) else None for v in values.tolist()]
 
 
+def packed(values: Tensor) -> dict[str, Any]:
+    """A (T, H) tensor as its float32 values, little-endian, in base64 (see the module)."""
+    array = values.detach().cpu().float().contiguous().numpy().astype("<f4")
+    return {
+        "shape": list(array.shape),
+        "float32": base64.b64encode(array.tobytes()).decode("ascii"),
+    }
+
+
+def unpacked(data: dict[str, Any]) -> Tensor:
+    """The tensor that :func:`packed` wrote."""
+    array = np.frombuffer(base64.b64decode(data["float32"]), dtype="<f4")
+    return torch.from_numpy(array.astype(np.float32).reshape(data["shape"]))
+
+
 def page_data(data: dict[str, Any], unit: int | None = None) -> dict[str, Any]:
     """The JSON the page embeds, from :func:`rnnkit.tasks.inspecting.inspect`'s dict of tensors;
     ``unit``: the unit shown first (default: the top-ranked unit of h)."""
@@ -45,7 +65,7 @@ def page_data(data: dict[str, Any], unit: int | None = None) -> dict[str, Any]:
     if view is not None:
         plain["characters"] = {
             "chars": view["chars"],
-            "states": {name: _rounded(s) for name, s in view["states"].items()},
+            "states": {name: packed(s) for name, s in view["states"].items()},
             "ranks": {
                 name: [
                     {**r, "r": round(r["r"], DECIMALS), "variance": round(r["variance"], DECIMALS)}
