@@ -422,8 +422,11 @@ class Recurrent(nn.Module):
 
         if native and lengths is not None:
             packed = pack_padded_sequence(x, lengths.cpu(), enforce_sorted=False)
-            if state is not None:
-                state = tuple(h.index_select(1, packed.sorted_indices) for h in state)
+            if state is None:
+                # zeros of the batch's size taken from x, not from the packed batch sizes, so that
+                # a traced or exported graph keeps the batch size dynamic
+                state = self._zero_state(x, batch)
+            state = tuple(h.index_select(1, packed.sorted_indices) for h in state)
             data, final = self._run_native_packed(packed.data, packed.batch_sizes, state)
             output, _ = pad_packed_sequence(
                 PackedSequence(
