@@ -41,7 +41,7 @@ from rnnkit.checkpoint import atomic_write
 from rnnkit.errors import RnnkitError
 from rnnkit.extras import require
 from rnnkit.layers import Recurrent
-from rnnkit.tasks.base import ExportSpec, TrainedModel, get_task
+from rnnkit.tasks.base import ExportSpec, TrainedModel, get_task, short
 
 __all__ = [
     "FORMATS",
@@ -414,7 +414,9 @@ def export(trained: TrainedModel, format: str, path: str | Path, *, check: bool 
         except RnnkitError:
             raise
         except Exception as error:
-            raise RnnkitError(f"exporting the {trained.task} model failed: {error}") from error
+            raise RnnkitError(
+                f"exporting the {trained.task} model failed: {short(error)}"
+            ) from error
         outputs = module(*inputs)
     difference = _check(data, format, spec, device) if check else float("nan")
     path = Path(path)
