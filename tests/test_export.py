@@ -237,7 +237,7 @@ def test_a_model_that_cannot_be_exported_is_one_line_and_no_file(runs, tmp_path,
     code, _, err = run(capsys, "export", run_.trained.path, "--format", "onnx", "--out", out)
     assert code == 2 and err.count("\n") == 1, err
     assert "cannot export this classify model" in err
-    assert "LayerNormLSTMCell has no fused PyTorch kernel" in err
+    assert "cell 'lnlstm': LayerNormLSTMCell has no fused PyTorch kernel" in err
     assert "fixed number of steps" in err
     assert list(out.parent.iterdir()) == []  # no file, no temporary file left
 

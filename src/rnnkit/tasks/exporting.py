@@ -86,6 +86,8 @@ def _exportable_copy(model: nn.Module, what: str, step: bool = False) -> nn.Modu
     layer.recurrent_dropout = 0.0
     layer.weight_drop = 0.0
     cell = type(layer.cells[0]).__name__
+    name = getattr(getattr(model, "config", None), "cell", None)
+    cell = f"cell {name!r}: {cell}" if name else cell
     reason = None
     if layer.native_mode() is None:
         reason = f"{cell} has no fused PyTorch kernel, so it runs rnnkit's reference loop"
