@@ -27,7 +27,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     tomllib = pytest.importorskip("tomli")
 
-COMMANDS = ["train", "sample", "evaluate", "predict", "plot", "inspect", "demo"]
+COMMANDS = ["train", "sample", "evaluate", "predict", "plot", "inspect", "export", "demo"]
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -1,8 +1,8 @@
 """The optional extras: field libraries that some features use and the core does not need.
 
 ``pip install "rnnkit[plot]"`` adds matplotlib (``rnnkit plot``, ``inspect --gradients``),
-``[tensorboard]`` TensorBoard's writer (``--logger tensorboard``), ``[onnx]`` onnxruntime (checking an
-ONNX export). :func:`require` imports one where a feature needs it, so a missing extra is a one-line
+``[tensorboard]`` TensorBoard's writer (``--logger tensorboard``), ``[onnx]`` onnx and onnxruntime
+(``rnnkit export --format onnx`` writes the file with onnx and checks it with onnxruntime). :func:`require` imports one where a feature needs it, so a missing extra is a one-line
 :class:`~rnnkit.errors.RnnkitError` naming it, not an ``ImportError`` from deep inside.
 """
 
@@ -19,7 +19,7 @@ __all__ = ["EXTRAS", "require"]
 EXTRAS = {
     "plot": ("matplotlib", "matplotlib"),
     "tensorboard": ("tensorboard", "tensorboard"),
-    "onnx": ("onnxruntime", "onnxruntime"),
+    "onnx": ("onnxruntime", "onnx and onnxruntime"),
 }
 
 
@@ -32,7 +32,8 @@ def require(extra: str, purpose: str, module: str | None = None) -> ModuleType:
     try:
         return importlib.import_module(module or name)
     except ImportError as error:
+        verb = "are" if " and " in package else "is"
         raise RnnkitError(
-            f"{purpose} needs {package}, which is not installed: "
+            f"{purpose} needs {package}, which {verb} not installed: "
             f'pip install "rnnkit[{extra}]" ({error})'
         ) from error

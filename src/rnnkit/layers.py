@@ -334,6 +334,19 @@ class Recurrent(nn.Module):
     def flatten_parameters(self) -> None:
         """Kept for torch.nn compatibility; the parameters are used as they are."""
 
+    def __prepare_scriptable__(self) -> Recurrent:
+        """``torch.jit.script`` calls this first: the generic runner is not TorchScript (its cells
+        in a plain list, any cell, the probe's callback, the weight-drop context manager, states
+        that are a tensor or a tuple), so say so and what works instead, rather than fail on the
+        first line the compiler cannot read. (torch.nn's RNN, LSTM and GRU script, in torch 2.13,
+        to a module without a ``forward``.)"""
+        raise RuntimeError(
+            f"torch.jit.script cannot compile rnnkit's {type(self).__name__}: its generic runner "
+            "(any cell, a probe callback, a context manager, a state that is a tensor or a tuple) "
+            "is Python that TorchScript does not support; use torch.jit.trace or "
+            "torch.export.export (see docs/export.md)"
+        )
+
     @contextlib.contextmanager
     def probe(self, fn: Probe) -> Iterator[None]:
         """Within the block, every step of every layer and direction calls ``fn(layer, direction, t,
@@ -422,8 +435,11 @@ class Recurrent(nn.Module):
 
         if native and lengths is not None:
             packed = pack_padded_sequence(x, lengths.cpu(), enforce_sorted=False)
-            if state is not None:
-                state = tuple(h.index_select(1, packed.sorted_indices) for h in state)
+            if state is None:
+                # zeros of the batch's size taken from x, not from the packed batch sizes, so that
+                # a traced or exported graph keeps the batch size dynamic
+                state = self._zero_state(x, batch)
+            state = tuple(h.index_select(1, packed.sorted_indices) for h in state)
             data, final = self._run_native_packed(packed.data, packed.batch_sizes, state)
             output, _ = pad_packed_sequence(
                 PackedSequence(

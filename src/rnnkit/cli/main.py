@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from rnnkit import __version__
-from rnnkit.cli import demo, evaluate, inspect, plot, predict, sample, train
+from rnnkit.cli import demo, evaluate, export, inspect, plot, predict, sample, train
 from rnnkit.cli._options import given_settings
 from rnnkit.config import ConfigError
 from rnnkit.errors import RnnkitError
@@ -41,12 +41,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, dict[str, str]]]:
     parser = _Parser(
         prog="rnnkit",
         allow_abbrev=False,
-        description="Recurrent neural networks for PyTorch: train, sample, evaluate and predict.",
+        description="Recurrent neural networks for PyTorch: train, sample, evaluate, predict and export.",
     )
     parser.add_argument("--version", action="version", version=f"rnnkit {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     flags = train.add_parser(commands)
-    for module in (sample, evaluate, predict, plot, inspect, demo):
+    for module in (sample, evaluate, predict, plot, inspect, export, demo):
         module.add_parser(commands)
     parser.set_defaults(func=lambda args: _missing(parser))
     return parser, flags

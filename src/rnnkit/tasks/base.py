@@ -41,6 +41,7 @@ from rnnkit.training import TrainConfig, Trainer, TrainResult, resolve_device, s
 __all__ = [
     "TASKS",
     "Example",
+    "ExportSpec",
     "Report",
     "RunResult",
     "Setup",
@@ -120,6 +121,28 @@ class Example:
     evaluate: str | None  # a file to evaluate on (None: the task evaluates without one)
     predict: str | None  # an input file for predict (None: the task has no predict)
     bad: dict[str, Any]  # settings naming a malformed data file
+
+
+@dataclass
+class ExportSpec:
+    """What :meth:`Task.export_spec` hands ``rnnkit export`` (see :mod:`rnnkit.tasks.exporting`).
+
+    ``module`` is what is traced: a copy of the task's model in evaluation mode, its layers on the
+    native backend where they have a kernel, taking and returning tensors only. ``make_inputs(N,
+    L)`` gives valid example inputs of batch size N and sequence length L (``length``, if set, is
+    the one length the export takes: a language model's step on a layer without a native kernel).
+    ``dynamic_axes`` maps an input or output name to ``{dim: symbol}`` of its dimensions that vary
+    (``"N"``, ``"L"``...); ``metadata`` holds plain strings stored in the file (vocabularies...).
+    """
+
+    module: nn.Module
+    make_inputs: Callable[[int, int], tuple[torch.Tensor, ...]]
+    input_names: list[str]
+    output_names: list[str]
+    dynamic_axes: dict[str, dict[int, str]]
+    metadata: dict[str, str] = field(default_factory=dict)
+    length: int | None = None
+    note: str = ""  # a line for the user: what the file computes, what runs outside it
 
 
 VIEW_KINDS = ("series", "matrix", "bars")
@@ -247,6 +270,11 @@ class Task:
         evaluation); ``None`` when the model writes no text. It must leave the global RNG states
         as they are (a seeded generator of its own), so that logging does not change training."""
         return None
+
+    def export_spec(self, trained: TrainedModel) -> ExportSpec:
+        """What ``rnnkit export`` traces of the model (see :class:`ExportSpec`); a model that
+        cannot be exported is an ``RnnkitError`` saying which part and why."""
+        raise RnnkitError(f"exporting {self.name!r} models is not supported")
 
     def predict(self, trained: TrainedModel, inputs: Any) -> list[dict[str, Any]]:
         """One record per input (a file path, ``"-"`` for standard input, or Python objects)."""

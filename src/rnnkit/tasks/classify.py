@@ -15,6 +15,7 @@ the training label counts (for the majority-class baseline printed beside every 
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,7 +42,8 @@ from rnnkit.inspection import token_contributions
 from rnnkit.metrics.classification import accuracy, confusion_matrix, macro_f1
 from rnnkit.models.classifier import SequenceClassifier, SequenceClassifierConfig
 from rnnkit.tasks import options as o
-from rnnkit.tasks.base import Example, Report, Setup, Task, TrainedModel, View, register
+from rnnkit.tasks.base import Example, ExportSpec, Report, Setup, Task, TrainedModel, View, register
+from rnnkit.tasks.exporting import classifier_spec
 from rnnkit.training import StepOutput, TrainConfig, model_device
 
 __all__ = ["ClassifyConfig", "ClassifyData", "ClassifyModel", "ClassifyTask"]
@@ -376,6 +378,14 @@ class ClassifyTask(Task):
                 }
             )
         return {"tokens": {"labels": names, "examples": examples, "source": source}}
+
+    def export_spec(self, trained: TrainedModel) -> ExportSpec:
+        state = trained.state
+        metadata = {
+            "labels": json.dumps([str(label) for label in state.labels.itos], ensure_ascii=False),
+            "tokenizer": json.dumps(state.tokenizer.to_dict(), ensure_ascii=False),
+        }
+        return classifier_spec(trained.model, self.name, metadata)
 
     def example(self, folder: Path) -> Example:
         words = {"1": "good great fine nice", "0": "bad awful poor dull"}

@@ -60,7 +60,8 @@ from rnnkit.metrics.forecasting import (
 )
 from rnnkit.models.forecaster import Forecaster, ForecasterConfig
 from rnnkit.tasks import options as o
-from rnnkit.tasks.base import Example, Report, Setup, Task, TrainedModel, View, register
+from rnnkit.tasks.base import Example, ExportSpec, Report, Setup, Task, TrainedModel, View, register
+from rnnkit.tasks.exporting import forecaster_spec
 from rnnkit.training import ShuffledBatches, StepOutput, TrainConfig
 
 __all__ = ["ForecastConfig", "ForecastData", "ForecastModel", "ForecastTask", "forecast_windows"]
@@ -498,6 +499,11 @@ class ForecastTask(Task):
                 ylabel=str(trained.config.data.target),
             )
         ]
+
+    def export_spec(self, trained: TrainedModel) -> ExportSpec:
+        c = trained.model.config
+        metadata = {"lookback": str(c.lookback), "horizon": str(c.horizon), "mode": c.mode}
+        return forecaster_spec(trained.model, self.name, metadata)
 
     def example(self, folder: Path) -> Example:
         days = [datetime.date(2020, 1, 1) + datetime.timedelta(days=i) for i in range(120)]

@@ -45,7 +45,17 @@ from rnnkit.data.vocab import Vocabulary
 from rnnkit.errors import RnnkitError
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig, detach_state
 from rnnkit.tasks import options as o
-from rnnkit.tasks.base import Example, Report, Setup, Task, TrainedModel, get_task, register
+from rnnkit.tasks.base import (
+    Example,
+    ExportSpec,
+    Report,
+    Setup,
+    Task,
+    TrainedModel,
+    get_task,
+    register,
+)
+from rnnkit.tasks.exporting import language_model_spec
 from rnnkit.training import StepOutput, TrainConfig, model_device
 
 __all__ = [
@@ -385,6 +395,9 @@ class LMTask(Task):
 
     def language_model(self, trained: TrainedModel) -> tuple[LanguageModel, Vocabulary]:
         return trained.model, trained.state.vocab
+
+    def export_spec(self, trained: TrainedModel) -> ExportSpec:
+        return language_model_spec(trained.model, trained.state.vocab, self.name)
 
     def text_sample(self, trained: TrainedModel) -> str:
         """300 characters after a newline, seeded: the sampler's own generator leaves the training

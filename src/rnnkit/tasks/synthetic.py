@@ -51,7 +51,13 @@ from rnnkit.models.forecaster import Forecaster, ForecasterConfig
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
 from rnnkit.models.tagger import SequenceTagger, SequenceTaggerConfig
 from rnnkit.tasks import options as o
-from rnnkit.tasks.base import Example, Report, Setup, Task, TrainedModel, View, register
+from rnnkit.tasks.base import Example, ExportSpec, Report, Setup, Task, TrainedModel, View, register
+from rnnkit.tasks.exporting import (
+    classifier_spec,
+    forecaster_spec,
+    language_model_spec,
+    tagger_spec,
+)
 from rnnkit.training import StepOutput, TrainConfig, model_device
 
 __all__ = [
@@ -599,6 +605,20 @@ class SyntheticTask(Task):
             str(folder / "waves.jsonl"),
             {"data": {"task": "adding", "seq_len": 1}},
         )
+
+    def export_spec(self, trained: TrainedModel) -> ExportSpec:
+        task, model = trained.config.data.task, trained.model
+        what = f"synthetic {task}"
+        metadata = {"synthetic": task}
+        if task == "sentence":
+            spec = language_model_spec(model, trained.state, what)
+            spec.metadata.update(metadata)
+            return spec
+        if task in ("sine", "adding"):
+            return forecaster_spec(model, what, metadata)
+        if task == "mean-sign":
+            return classifier_spec(model, what, metadata)
+        return tagger_spec(model, what, metadata)  # copy
 
     def language_model(self, trained: TrainedModel) -> tuple[nn.Module, Vocabulary] | None:
         return (trained.model, trained.state) if trained.config.data.task == "sentence" else None

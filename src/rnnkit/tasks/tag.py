@@ -16,6 +16,7 @@ and the most-frequent-tag baseline fitted on the training sentences (printed bes
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +40,8 @@ from rnnkit.errors import RnnkitError
 from rnnkit.metrics.classification import MostFrequentTag, per_tag_f1, token_accuracy
 from rnnkit.models.tagger import SequenceTagger, SequenceTaggerConfig
 from rnnkit.tasks import options as o
-from rnnkit.tasks.base import Example, Report, Setup, Task, TrainedModel, View, register
+from rnnkit.tasks.base import Example, ExportSpec, Report, Setup, Task, TrainedModel, View, register
+from rnnkit.tasks.exporting import tagger_spec
 from rnnkit.training import StepOutput, TrainConfig, model_device
 
 __all__ = ["TagConfig", "TagData", "TagModel", "TagTask", "tag_scores"]
@@ -430,6 +432,16 @@ class TagTask(Task):
             for (n, tokens), row in zip(kept, predicted)
         }
         return o.records_for(numbered, outputs, {"tokens": [], "tags": []})
+
+    def export_spec(self, trained: TrainedModel) -> ExportSpec:
+        state = trained.state
+        metadata = {
+            "tags": json.dumps(list(state.tags.itos), ensure_ascii=False),
+            "words": json.dumps(list(state.words.itos), ensure_ascii=False),
+            "chars": json.dumps(None if state.chars is None else list(state.chars.itos)),
+            "lower": json.dumps(state.lower),
+        }
+        return tagger_spec(trained.model, self.name, metadata)
 
     def example(self, folder: Path) -> Example:
         words = [("the", "DET"), ("cat", "NOUN"), ("sat", "VERB"), ("a", "DET"), ("dog", "NOUN")]
