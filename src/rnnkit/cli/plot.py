@@ -21,6 +21,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.extras import require
 from rnnkit.plots import Run, figure, image_format, read_metrics, run_names, save
 from rnnkit.tasks import View, get_task, load, views
+from rnnkit.training import resolve_device
 
 __all__ = ["add_parser", "plot_command"]
 
@@ -68,6 +69,7 @@ def add_parser(subparsers: Any) -> None:
 def plot_command(args: argparse.Namespace) -> int:
     image_format(args.out, "--out")
     require("plot", "rnnkit plot")
+    args.device = resolve_device(args.device)  # a device this machine lacks, also without a model
     paths = [Path(run) for run in args.runs]
     directories = [path.parent if path.is_file() else path for path in paths]
     runs = [read_metrics(directory) for directory in directories]
