@@ -206,6 +206,19 @@ def test_steps_the_gradient_scaler_skips_are_not_a_divergence():
     assert trainer.state_dict()["train"]["scaler"] == {"scale": 4.0}
 
 
+def test_the_scaler_state_is_saved_and_restored(tmp_path):
+    # torch's own GradScaler, on the CPU in place of CUDA's (16-mixed itself needs CUDA)
+    trainer = _trainer(max_steps=3, out_dir=str(tmp_path))
+    trainer.scaler = torch.amp.GradScaler("cpu", init_scale=1024.0, growth_interval=2)
+    trainer.fit()
+    saved = load_checkpoint(tmp_path / "last.pt")["train"]["scaler"]
+    assert saved["scale"] == 2048.0 and saved["_growth_tracker"] == 1  # grew once after 2 steps
+    resumed = _trainer(max_steps=4, out_dir=str(tmp_path))
+    resumed.scaler = torch.amp.GradScaler("cpu", init_scale=1.0, growth_interval=2)
+    resumed.fit(resume=load_checkpoint(tmp_path / "last.pt"))
+    assert resumed.scaler.get_scale() == 4096.0  # 2048, one more good step: grown again
+
+
 def test_overflow_at_a_scale_below_one_is_a_divergence():
     # the gradients overflow even unscaled: halving the scale for ever would not help
     trainer = _trainer(max_steps=20, max_nonfinite=3)

@@ -41,6 +41,14 @@ exactly (weights, optimiser, schedule, every RNG state, step, data position, car
 Ctrl-C finishes the current step, writes ``last.pt`` and raises ``KeyboardInterrupt``; a tqdm
 progress bar on stderr (off when stderr is not a terminal).
 
+Devices and precision: ``device`` is ``auto`` (CUDA, else MPS, else the CPU), ``cpu``, ``cuda``,
+``cuda:N`` or ``mps`` (:func:`resolve_device`). ``precision`` ``"bf16"`` runs ``loss_fn`` and
+``eval_fn`` under ``torch.autocast`` to bfloat16; ``"16-mixed"`` (CUDA only) to float16, with a
+``torch.amp.GradScaler`` whose state is in the checkpoint. Weights and optimiser stay float32. With
+the scaler, a step whose loss is finite but whose gradients overflow at a loss scale >= 1 is
+skipped without counting towards ``max_nonfinite`` (the scaler lowers the scale); below scale 1,
+and for a non-finite loss, it counts as any non-finite step does.
+
 Logging goes through callbacks ``callback(trainer, event, info)``, called with one fixed set of
 events (``start``, ``backward``, ``step``, ``eval``, ``save``, ``end``: see :mod:`rnnkit.loggers`).
 The Trainer builds its loggers itself from ``config.logger`` (default ``["jsonl"]``: metrics as
