@@ -204,7 +204,8 @@ class PackedWeight:
     backward). The reorder costs about one product, so it pays from two steps on. Used only for
     products of at least :attr:`min_work` multiply-adds, for float32 tensors on the CPU, where
     PyTorch has the private operators (a CPU build with oneDNN) and a check shows that they compute
-    the product; everywhere else :meth:`of` gives ``None`` and the runner uses ``torch.mm``.
+    the product, and not under autocast; everywhere else :meth:`of` gives ``None`` and the runner
+    uses ``torch.mm``.
     """
 
     usable: bool | None = None  # decided on first use
@@ -226,6 +227,8 @@ class PackedWeight:
     def of(cls, weight: Tensor, batch: int) -> PackedWeight | None:
         """The packed weight (G, H) for batches of ``batch`` rows, or ``None`` where unavailable."""
         if weight.device.type != "cpu" or weight.dtype != torch.float32 or weight.dim() != 2:
+            return None
+        if torch.is_autocast_enabled("cpu"):  # the product runs in autocast's dtype, by torch.mm
             return None
         if batch * weight.numel() < cls.min_work:
             return None
@@ -1071,7 +1074,9 @@ class _MinCellBase(RNNCellBase):
         # element-wise kernels on a strided slice of a (L, N, G*H) tensor are several times slower.
         weights = self.weight_ih.chunk(self.gates, 0)
         biases = (None,) * self.gates if self.bias_ih is None else self.bias_ih.chunk(self.gates)
-        blocks = [F.linear(x, w, b) for w, b in zip(weights, biases)]  # G x (L, N, H)
+        # Under autocast the products come out in bfloat16 or float16; the scan runs in x's dtype
+        # (the parameters'), where a long sequence's state does not pile up rounding.
+        blocks = [F.linear(x, w, b).to(x.dtype) for w, b in zip(weights, biases)]  # G x (L, N, H)
         return _MinScan.apply(h0, mask, reverse, *self._split(blocks))
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:

@@ -41,6 +41,14 @@ exactly (weights, optimiser, schedule, every RNG state, step, data position, car
 Ctrl-C finishes the current step, writes ``last.pt`` and raises ``KeyboardInterrupt``; a tqdm
 progress bar on stderr (off when stderr is not a terminal).
 
+Devices and precision: ``device`` is ``auto`` (CUDA, else MPS, else the CPU), ``cpu``, ``cuda``,
+``cuda:N`` or ``mps`` (:func:`resolve_device`). ``precision`` ``"bf16"`` runs ``loss_fn`` and
+``eval_fn`` under ``torch.autocast`` to bfloat16; ``"16-mixed"`` (CUDA only) to float16, with a
+``torch.amp.GradScaler`` whose state is in the checkpoint. Weights and optimiser stay float32. With
+the scaler, a step whose loss is finite but whose gradients overflow at a loss scale >= 1 is
+skipped without counting towards ``max_nonfinite`` (the scaler lowers the scale); below scale 1,
+and for a non-finite loss, it counts as any non-finite step does.
+
 Logging goes through callbacks ``callback(trainer, event, info)``, called with one fixed set of
 events (``start``, ``backward``, ``step``, ``eval``, ``save``, ``end``: see :mod:`rnnkit.loggers`).
 The Trainer builds its loggers itself from ``config.logger`` (default ``["jsonl"]``: metrics as
@@ -80,10 +88,12 @@ Resuming: rebuild the model and the task's state from the checkpoint (``load_che
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
 import random
+import re
 import signal
 import sys
 import threading
@@ -117,9 +127,12 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "Trainer",
+    "autocast",
+    "check_device_name",
     "get_rng_state",
     "model_device",
     "resolve_device",
+    "run_device",
     "seed_everything",
     "set_rng_state",
     "to_device",
@@ -160,22 +173,100 @@ def set_rng_state(state: Mapping[str, Any]) -> None:
             torch.cuda.set_rng_state_all([s.cpu() for s in states])
 
 
+PRECISIONS = ("32", "bf16", "16-mixed")
+DEVICE_FORMS = "auto, cpu, cuda, cuda:N (N a GPU's index) or mps"
+DEVICE_HELP = (
+    "where to run: auto (a CUDA GPU when there is one, else Apple's MPS, else the CPU), cpu, "
+    "cuda, cuda:N (GPU number N) or mps"
+)
+_DEVICE_NAME = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
+def check_device_name(name: str) -> str:
+    """``name`` in its plain form (``" CUDA:1"`` -> ``"cuda:1"``) when it is one of the device
+    forms (:data:`DEVICE_FORMS`), else a :class:`ConfigError` for ``device``. Whether that device
+    is here is :func:`resolve_device`'s question."""
+    text = str(name).strip().lower()
+    if not _DEVICE_NAME.fullmatch(text):
+        raise ConfigError("device", f"expected {DEVICE_FORMS}, got {name!r}")
+    return text
+
+
+def _gpus(count: int) -> str:
+    """``cuda:0``, ``cuda:0, cuda:1``..., or ``cuda:0 to cuda:7`` for more than four."""
+    if count > 4:
+        return f"cuda:0 to cuda:{count - 1}"
+    return ", ".join(f"cuda:{index}" for index in range(count))
+
+
+def _devices_here() -> str:
+    """What this machine has, as the device names that reach it: ``cpu, cuda:0, mps``."""
+    found = ["cpu"]
+    if torch.cuda.is_available() and torch.cuda.device_count() > 0:
+        found.append(_gpus(torch.cuda.device_count()))
+    if torch.backends.mps.is_available():
+        found.append("mps")
+    return ", ".join(found)
+
+
 def resolve_device(name: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; ``"cuda"`` without a GPU is an ``RnnkitError``."""
+    """The device called ``name``, after checking that this machine has it.
+
+    ``"auto"``: a CUDA GPU when there is one, else Apple's MPS, else the CPU; ``"cuda"``,
+    ``"cuda:N"`` (N below the number of GPUs), ``"mps"`` and ``"cpu"`` as torch names them. A
+    device this machine lacks is an :class:`RnnkitError` naming what was asked for and what is
+    here; a name of no device form a :class:`ConfigError` listing the forms.
+    """
     if isinstance(name, torch.device):
-        return name
-    name = str(name).strip().lower()
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
+        name = name.type if name.index is None or name.type != "cuda" else str(name)
+    text = check_device_name(name)
+    cuda = torch.cuda.is_available()
+    count = torch.cuda.device_count() if cuda else 0
+    if text == "auto":
+        if cuda and count > 0:
+            return torch.device("cuda")
+        return torch.device("mps" if torch.backends.mps.is_available() else "cpu")
+    if text.startswith("cuda"):
+        index = int(text.partition(":")[2] or 0)
+        if count == 0:
             raise RnnkitError(
-                f"device {name!r} was asked for, but no CUDA GPU is available (use cpu or auto)"
+                f"device {text!r} was asked for, but this machine has no CUDA GPU "
+                f"(devices here: {_devices_here()})"
             )
-        return torch.device(name)
-    if name == "cpu":
-        return torch.device("cpu")
-    raise RnnkitError(f"unknown device {name!r}: expected auto, cpu or cuda")
+        if index >= count:
+            plural = "s" if count > 1 else ""
+            raise RnnkitError(
+                f"device {text!r} was asked for, but this machine has {count} CUDA GPU{plural} "
+                f"({_gpus(count)})"
+            )
+        return torch.device(text)
+    if text == "mps" and not torch.backends.mps.is_available():
+        raise RnnkitError(
+            "device 'mps' was asked for, but this machine has no Apple MPS device "
+            f"(devices here: {_devices_here()})"
+        )
+    return torch.device(text)
+
+
+def autocast(device: torch.device | str, precision: str) -> contextlib.AbstractContextManager:
+    """The context a forward pass of ``precision`` runs in on ``device``: none for ``"32"``,
+    ``torch.autocast`` to bfloat16 for ``"bf16"`` and to float16 for ``"16-mixed"``."""
+    if precision == "32":
+        return contextlib.nullcontext()
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision: expected one of {', '.join(PRECISIONS)}, got {precision!r}")
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(torch.device(device).type, dtype=dtype)
+
+
+def run_device(config: TrainConfig) -> torch.device:
+    """The device a run of ``config`` trains on, after checking that this machine has it
+    (:func:`resolve_device`) and that ``config.precision`` runs there (16-mixed: CUDA only)."""
+    device = resolve_device(config.device)
+    if config.precision == "16-mixed" and device.type != "cuda":
+        where = "the CPU" if device.type == "cpu" else device.type.upper()
+        raise ConfigError("precision", f"16-mixed needs a CUDA GPU; on {where} use bf16")
+    return device
 
 
 def to_device(obj: Any, device: torch.device) -> Any:
@@ -303,9 +394,6 @@ class StepOutput:
     metrics: dict[str, float] = field(default_factory=dict)
 
 
-DEVICES = ("auto", "cpu", "cuda")
-
-
 @dataclass
 class TrainConfig(Config):
     """Options of the Trainer (shared by every task, the Python API and the CLI).
@@ -385,10 +473,13 @@ class TrainConfig(Config):
         metavar="LIST",
     )
     seed: int = option(1337, "seed of every random generator: the same seed gives the same numbers")
-    device: str = option(
-        "auto",
-        "where to run: auto (a CUDA GPU when there is one, else the CPU), cpu or cuda",
-        choices=DEVICES,
+    device: str = option("auto", DEVICE_HELP)
+    precision: str = option(
+        "32",
+        "arithmetic of the forward pass and the loss: 32 (float32), bf16 (autocast to bfloat16, "
+        "on the CPU or a GPU) or 16-mixed (autocast to float16 with a gradient scaler, CUDA "
+        "only); weights and optimiser stay float32",
+        choices=PRECISIONS,
     )
     progress: bool | None = option(
         None, "show a progress bar on stderr (default: when stderr is a terminal)"
@@ -405,9 +496,12 @@ class TrainConfig(Config):
             self.out_dir = os.fspath(self.out_dir)  # a Path would not be plain data in a checkpoint
         if isinstance(self.logger, str):  # TrainConfig(logger="jsonl,csv"), as on the command line
             self.logger = [name.strip() for name in self.logger.split(",") if name.strip()]
+        if type(self.precision) is int:  # precision = 32 in a config file
+            self.precision = str(self.precision)
         super().__post_init__()
 
     def validate(self) -> None:
+        self.device = check_device_name(self.device)  # its form only: a checkpoint loads anywhere
         if self.max_steps is None and self.max_minutes is None:
             raise ConfigError("max_steps", "set max_steps or max_minutes (or both)")
         names = self.logger
@@ -468,7 +562,9 @@ class Trainer:
     ) -> None:
         self.config = config
         self.select, self.maximize = select, maximize  # the validation metric that picks best.pt
-        self.device = resolve_device(config.device)
+        self.device = run_device(config)
+        # float16 gradients underflow without loss scaling; bfloat16 has float32's range
+        self.scaler = torch.amp.GradScaler("cuda") if config.precision == "16-mixed" else None
         self.model = model.to(self.device)
         self.train_data = train_data
         self.loss_fn = loss_fn
@@ -549,7 +645,7 @@ class Trainer:
         was_training = self.model.training
         self.model.eval()
         try:
-            with torch.no_grad():
+            with torch.no_grad(), autocast(self.device, self.config.precision):
                 metrics = {k: float(v) for k, v in dict(self.eval_fn(self.model)).items()}
         finally:
             self.model.train(was_training)
@@ -575,6 +671,8 @@ class Trainer:
             "val_metrics": self.val_metrics,
             "skipped_steps": self.skipped_steps,
         }
+        if self.scaler is not None:
+            train["scaler"] = self.scaler.state_dict()  # the loss scale and its growth tracker
         if hasattr(self.loss_fn, "state_dict"):
             train["loss_state"] = self.loss_fn.state_dict()
         return {
@@ -595,6 +693,8 @@ class Trainer:
             self.model.load_state_dict(checkpoint["model_state"])
             self.optimizer.load_state_dict(train["optimizer"])
             self.train_data.load_state_dict(train["data"])
+            if self.scaler is not None and "scaler" in train:
+                self.scaler.load_state_dict(train["scaler"])
             if hasattr(self.loss_fn, "load_state_dict") and "loss_state" in train:
                 self.loss_fn.load_state_dict(to_device(train["loss_state"], self.device))
             set_rng_state(train["rng"])
@@ -707,15 +807,22 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         batch = to_device(self.train_data.next_batch(), self.device)
-        output = self.loss_fn(self.model, batch)
+        with autocast(self.device, cfg.precision):  # the forward and the loss; backward outside
+            output = self.loss_fn(self.model, batch)
         if not isinstance(output, StepOutput):
             output = StepOutput(output)
         loss = output.loss
         loss_value = float(loss.detach())
         grad_norm = float("nan")
         skipped = not math.isfinite(loss_value)
+        scale = None  # the loss scale of a 16-mixed step
         if not skipped:
-            loss.backward()
+            if self.scaler is None:
+                loss.backward()
+            else:
+                scale = self.scaler.get_scale()
+                self.scaler.scale(loss).backward()
+                self.scaler.unscale_(self.optimizer)  # the norm, clipping, loggers: true gradients
             params = [p for p in self.model.parameters() if p.grad is not None]
             if cfg.clip == "norm":
                 grad_norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.clip_value))
@@ -726,7 +833,11 @@ class Trainer:
             # Gradients are ready and not yet applied or zeroed: histograms read them here.
             self._emit("backward", {"step": self.step + 1, "grad_norm": grad_norm})
             skipped = not math.isfinite(grad_norm)
-            if not skipped:
+            if self.scaler is not None:
+                if not skipped:
+                    self.scaler.step(self.optimizer)
+                self.scaler.update()  # after an overflow, a lower scale
+            elif not skipped:
                 self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
@@ -738,8 +849,18 @@ class Trainer:
             "items": output.items,
             "time": round(self.elapsed, 3),
         }
+        if scale is not None:
+            record["loss_scale"] = scale
         record.update({k: float(v) for k, v in output.metrics.items()})
-        if skipped:
+        # A 16-mixed step whose loss is finite but whose gradients overflow float16 at the loss
+        # scale is routine: the scaler skips it and halves the scale, so it is not a divergence.
+        # Once the scale is below 1 the gradients overflow unscaled, and it counts as one.
+        overflow = skipped and scale is not None and scale >= 1.0
+        if overflow:
+            self.skipped_steps += 1
+            record["skipped"] = True
+            self.log(f"step {self.step}: gradient overflow at loss scale {scale:g}; step skipped")
+        elif skipped:
             self.skipped_steps += 1
             self._nonfinite_in_a_row += 1
             record["skipped"] = True

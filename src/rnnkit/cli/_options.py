@@ -14,9 +14,16 @@ import typing
 from collections.abc import Mapping
 from typing import Any, Union
 
-from rnnkit.config import NONE, Config, choices_of, fields_of
+from rnnkit.config import NONE, Config, ConfigError, choices_of, fields_of
+from rnnkit.training import DEVICE_HELP, check_device_name
 
-__all__ = ["HelpFormatter", "add_config_options", "given_settings", "new_parser"]
+__all__ = [
+    "HelpFormatter",
+    "add_config_options",
+    "add_device_option",
+    "given_settings",
+    "new_parser",
+]
 
 PREFIX = "setting:"  # argparse destinations of config settings start with this
 
@@ -32,6 +39,25 @@ def new_parser(subparsers: Any, name: str, help: str, description: str) -> argpa
     """A command's parser: no abbreviated options (``--text`` must not become ``--text-col``)."""
     return subparsers.add_parser(
         name, help=help, description=description, formatter_class=HelpFormatter, allow_abbrev=False
+    )
+
+
+def _device(text: str) -> str:
+    try:
+        return check_device_name(text)
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(error.problem) from None
+
+
+def add_device_option(parser: argparse.ArgumentParser) -> None:
+    """``--device`` of a command that runs a model: the help of ``train``'s (TrainConfig.device),
+    and its form checked as it is read; whether this machine has it, when the model is loaded."""
+    parser.add_argument(
+        "--device",
+        default="auto",
+        type=_device,
+        metavar="DEVICE",
+        help=f"{DEVICE_HELP} (default: auto)",
     )
 
 

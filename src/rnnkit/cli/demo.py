@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from rnnkit.cli._options import new_parser
+from rnnkit.cli._options import add_device_option, new_parser
 from rnnkit.cli.train import print_run
 from rnnkit.tasks import SampleConfig, sample, train
 
@@ -63,7 +63,7 @@ def add_parser(subparsers: Any) -> None:
         help="sampling temperature (default: 0.7)",
     )
     add("--seed", type=int, default=1337, help="seed of training and sampling (default: 1337)")
-    add("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    add_device_option(parser)
     add(
         "--progress",
         action=argparse.BooleanOptionalAction,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from rnnkit.cli._options import new_parser
+from rnnkit.cli._options import add_device_option, new_parser
 from rnnkit.tasks import evaluate, load
 
 __all__ = ["add_parser", "evaluate_command", "run_options"]
@@ -30,12 +30,7 @@ def run_options(parser: argparse.ArgumentParser) -> None:
         metavar="RUN",
         help="run directory (uses best.pt, else last.pt) or checkpoint file",
     )
-    parser.add_argument(
-        "--device",
-        default="auto",
-        help="where to run: auto (a CUDA GPU when there is one, else the CPU), cpu "
-        "or cuda (default: auto)",
-    )
+    add_device_option(parser)
 
 
 def add_parser(subparsers: Any) -> None:

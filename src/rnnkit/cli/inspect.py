@@ -22,6 +22,7 @@ from rnnkit.inspection.figure import gradient_figure
 from rnnkit.inspection.page import render
 from rnnkit.tasks import get_task, load
 from rnnkit.tasks.inspecting import gradient_flow, summary
+from rnnkit.training import resolve_device
 
 __all__ = ["add_parser", "inspect_command"]
 
@@ -98,8 +99,9 @@ def inspect_command(args: argparse.Namespace) -> int:
         raise RnnkitError(f"--chars: expected a value >= 1, got {args.chars}")
     if args.gradients and (args.text or args.unit is not None):
         raise RnnkitError("--gradients draws the gradient flow only: it takes no --text or --unit")
+    device = resolve_device(args.device)  # a device this machine lacks, before reading anything
     checkpoint = load_checkpoint(args.checkpoint)
-    trained = load(checkpoint, args.device)
+    trained = load(checkpoint, device)
     task, meta = get_task(trained.task), summary(trained)
     text = None
     if args.text is not None:

@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from rnnkit.checkpoint import CHECKPOINT_NAMES
-from rnnkit.cli._options import new_parser
+from rnnkit.cli._options import add_device_option, new_parser
 from rnnkit.errors import RnnkitError
 from rnnkit.extras import require
 from rnnkit.plots import Run, figure, image_format, read_metrics, run_names, save
 from rnnkit.tasks import View, get_task, load, views
+from rnnkit.training import resolve_device
 
 __all__ = ["add_parser", "plot_command"]
 
@@ -61,18 +62,14 @@ def add_parser(subparsers: Any) -> None:
         help="draw the model's views on this file, in the format the task trains on "
         "(default: the run's validation or test data; one RUN only)",
     )
-    parser.add_argument(
-        "--device",
-        default="auto",
-        help="where to run the model: auto (a CUDA GPU when there is one, else the CPU), cpu "
-        "or cuda (default: auto)",
-    )
+    add_device_option(parser)
     parser.set_defaults(func=plot_command)
 
 
 def plot_command(args: argparse.Namespace) -> int:
     image_format(args.out, "--out")
     require("plot", "rnnkit plot")
+    args.device = resolve_device(args.device)  # a device this machine lacks, also without a model
     paths = [Path(run) for run in args.runs]
     directories = [path.parent if path.is_file() else path for path in paths]
     runs = [read_metrics(directory) for directory in directories]

@@ -36,7 +36,14 @@ from rnnkit.errors import RnnkitError
 from rnnkit.inspection import character_view
 from rnnkit.loggers import check_loggers
 from rnnkit.metrics.report import Report
-from rnnkit.training import TrainConfig, Trainer, TrainResult, resolve_device, seed_everything
+from rnnkit.training import (
+    TrainConfig,
+    Trainer,
+    TrainResult,
+    resolve_device,
+    run_device,
+    seed_everything,
+)
 
 __all__ = [
     "TASKS",
@@ -468,6 +475,10 @@ def train(
     config, checkpoint = _run_config(task, config, resume)
     say = log or stderr_log
     check_loggers(config.train.logger)  # a missing optional package, before reading the data
+    try:  # and a device this machine lacks
+        run_device(config.train)
+    except ConfigError as error:
+        raise error.under("train") from None
     seed_everything(config.train.seed)
     setup = task.setup(config, None if checkpoint is None else checkpoint["task_state"], say)
     settings: TrainConfig = config.train
@@ -556,7 +567,9 @@ def load(
     checkpoint: str | Path | Mapping[str, Any], device: str | torch.device = "auto"
 ) -> TrainedModel:
     """A trained model from a checkpoint file, a run directory (best.pt, else last.pt) or a loaded
-    checkpoint, on ``device``, in evaluation mode; its ``task`` picks the task."""
+    checkpoint, on ``device``, in evaluation mode; its ``task`` picks the task. The checkpoint is
+    read onto the CPU and the model then moved to ``device``, so it loads onto any device."""
+    target = resolve_device(device)  # first: a device this machine lacks is the error to report
     if not isinstance(checkpoint, Mapping):
         checkpoint = load_checkpoint(checkpoint)
     where = checkpoint.get("path", "the checkpoint")
@@ -574,7 +587,7 @@ def load(
         model.load_state_dict(checkpoint["model_state"])
     except (KeyError, TypeError, ValueError, RuntimeError, RnnkitError) as error:
         raise RnnkitError(f"{where} is not a usable {name} checkpoint: {short(error)}") from error
-    model.to(resolve_device(device)).eval()
+    model.to(target).eval()
     return TrainedModel(name, model, config, task_state, checkpoint.get("path"))
 
 
