@@ -21,6 +21,7 @@ LAYERS = [
     "rnnkit.errors",
     "rnnkit.extras",
     "rnnkit.config",
+    "rnnkit.distributed",
     "rnnkit.cells",
     "rnnkit.layers",
     "rnnkit.data",
