@@ -46,7 +46,11 @@ def _torchrun(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
     command += ["--nproc_per_node", "2", *args]
     with subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        command,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         start_new_session=True,  # a hung run is killed with its workers
     ) as process:
         try:
@@ -75,7 +79,9 @@ def runs(tmp_path_factory):
         settings[name] = _settings(name, folder, root / "two" / name)
     (root / "settings.json").write_text(json.dumps(settings))
     (root / "results").mkdir()
-    worker = _torchrun(str(HERE / "distributed_worker.py"), str(root / "settings.json"), str(root / "results"))
+    worker = _torchrun(
+        str(HERE / "distributed_worker.py"), str(root / "settings.json"), str(root / "results")
+    )
     assert worker.returncode == 0, worker.stderr[-3000:]
     lm = {**settings["lm"], "train": {**settings["lm"]["train"], "out_dir": str(root / "cli")}}
     (root / "lm.json").write_text(json.dumps(lm))
@@ -89,7 +95,7 @@ def runs(tmp_path_factory):
 
 @pytest.mark.parametrize("name", sorted(TASKS))
 def test_two_processes_train_the_weights_of_one(runs, name):
-    root, _, _, _ = runs
+    root = runs[0]
     difference = _max_difference(root / "one" / name / "last.pt", root / "two" / name / "last.pt")
     assert difference < 1e-5, f"{name}: max abs weight difference {difference:.2e}"
 
@@ -100,7 +106,9 @@ def test_torchrun_cli_matches_one_process_and_only_rank_0_writes(runs):
     assert sorted(p.name for p in (root / "cli").iterdir()) == sorted(
         p.name for p in (root / "one" / "lm").iterdir()
     )
-    records = [json.loads(line) for line in (root / "cli" / "metrics.jsonl").read_text().splitlines()]
+    records = [
+        json.loads(line) for line in (root / "cli" / "metrics.jsonl").read_text().splitlines()
+    ]
     steps = [r["step"] for r in records if "event" not in r]
     assert steps == [1, 2, 3, 4]  # each step once: one writer
     assert cli.stdout.count("trained 4 steps") == 1  # one report, rank 0's
@@ -110,7 +118,7 @@ def test_torchrun_cli_matches_one_process_and_only_rank_0_writes(runs):
 
 
 def test_logged_loss_and_items_are_global(runs):
-    root, settings, _, _ = runs
+    root = runs[0]
 
     def steps(folder):
         lines = (folder / "metrics.jsonl").read_text().splitlines()
@@ -122,7 +130,7 @@ def test_logged_loss_and_items_are_global(runs):
 
 
 def test_ranks_agree_on_evaluation(runs):
-    root, settings, _, _ = runs
+    root = runs[0]
     ranks = [json.loads((root / "results" / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert ranks[0].keys() == set(TASKS)
     for name in TASKS:
@@ -135,14 +143,14 @@ def test_ranks_agree_on_evaluation(runs):
 
 
 def test_resume_on_the_same_number_of_processes_is_exact(runs):
-    root, _, _, _ = runs
+    root = runs[0]
     resumed = root / "two" / "lm-resumed" / "last.pt"
     assert load_checkpoint(resumed)["train"]["step"] == 4
     assert _max_difference(resumed, root / "two" / "lm" / "last.pt") < 1e-6
 
 
 def test_resume_on_another_number_of_processes_is_refused(runs, capsys):
-    root, _, _, _ = runs
+    root = runs[0]
     code, _, err = run(capsys, "train", "lm", "--resume", root / "cli", "--steps", 6)
     assert code == 2
     last = err.splitlines()[-1]  # after the notes of reading the data: the one-line error

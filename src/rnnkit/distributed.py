@@ -45,9 +45,9 @@ __all__ = [
     "is_main",
     "rank_seed",
     "reduce_step",
-    "share",
     "shard_rows",
     "shard_source",
+    "share",
     "shutdown",
     "wrap",
 ]

@@ -50,6 +50,10 @@ Without ``out_dir`` no logger writes anything. Two hooks feed the TensorBoard lo
 ``text_sample(model) -> str | None`` (a sample of a text model's writing at each evaluation) and
 ``hparams`` (the run's settings as nested tables; default: this config under ``train``).
 
+Under ``torchrun`` (several processes) the Trainer trains data-parallel with DDP, as
+:mod:`rnnkit.distributed` describes: ``batch_size`` is the global batch and the batch source
+needs ``shard(rank, world)``; rank 0 alone writes files, logs and prints, and evaluates.
+
 Usage (a classifier; the language model does the same with ``TBPTTBatches``)::
 
     from rnnkit.training import ShuffledBatches, StepOutput, TrainConfig, Trainer, seed_everything
@@ -97,6 +101,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from rnnkit import distributed
 from rnnkit.checkpoint import save_checkpoint
 from rnnkit.config import (
     Config,
@@ -107,7 +112,6 @@ from rnnkit.config import (
     positive,
     strict_from_dict,
 )
-from rnnkit import distributed
 from rnnkit.distributed import check_divisible, share
 from rnnkit.errors import RnnkitError
 from rnnkit.loggers import LOGGERS, build_loggers
@@ -659,8 +663,9 @@ class Trainer:
                 f"each process carries its own part of the loss's state (its streams' hidden "
                 f"state); resume with {saved} (torchrun --nproc_per_node {saved})"
             )
-        if saved > 1 and saved == world:
-            return dict(train["ranks"][self.dist.rank])  # type: ignore[union-attr]
+        ranks = train.get("ranks")  # absent from a state_dict() not written by save()
+        if saved > 1 and saved == world and isinstance(ranks, Sequence) and len(ranks) == world:
+            return dict(ranks[self.dist.rank])  # type: ignore[union-attr]
         if not self.is_main:  # another number of processes: keep this rank's own seeding
             return {}
         return {k: train[k] for k in ("rng", "loss_state") if k in train}
