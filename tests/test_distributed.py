@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from cli_helpers import run
+from cli_helpers import quiet, run
 
 from rnnkit.checkpoint import load_checkpoint
 from rnnkit.data.labelled import BucketedBatches
@@ -157,6 +158,17 @@ def test_resume_on_another_number_of_processes_is_refused(runs, capsys):
     assert last.startswith("rnnkit: error: cannot resume ") and "Traceback" not in err
     assert "with 1 process(es): it was trained with 2" in last
     assert "resume with 2 (torchrun --nproc_per_node 2)" in last
+
+
+def test_resume_on_another_number_of_processes_is_handled_without_carried_state(runs, tmp_path):
+    """A classifier's loss carries nothing: 2 processes' checkpoint resumes in 1 process, on the
+    same global batches, to the weights of a run that had 1 process all along."""
+    root = runs[0]
+    for world in ("one", "two"):
+        shutil.copytree(root / world / "classify", tmp_path / world)
+        train("classify", {"train": {"max_steps": 6}}, resume=tmp_path / world, log=quiet)
+    assert load_checkpoint(tmp_path / "two" / "last.pt")["train"]["world_size"] == 1
+    assert _max_difference(tmp_path / "one" / "last.pt", tmp_path / "two" / "last.pt") < 1e-5
 
 
 # --------------------------------------------------------------------------- sharding, 1 process
