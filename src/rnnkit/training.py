@@ -58,6 +58,10 @@ Without ``out_dir`` no logger writes anything. Two hooks feed the TensorBoard lo
 ``text_sample(model) -> str | None`` (a sample of a text model's writing at each evaluation) and
 ``hparams`` (the run's settings as nested tables; default: this config under ``train``).
 
+Under ``torchrun`` (several processes) the Trainer trains data-parallel with DDP, as
+:mod:`rnnkit.distributed` describes: ``batch_size`` is the global batch and the batch source
+needs ``shard(rank, world)``; rank 0 alone writes files, logs and prints, and evaluates.
+
 Usage (a classifier; the language model does the same with ``TBPTTBatches``)::
 
     from rnnkit.training import ShuffledBatches, StepOutput, TrainConfig, Trainer, seed_everything
@@ -107,6 +111,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from rnnkit import distributed
 from rnnkit.checkpoint import save_checkpoint
 from rnnkit.config import (
     Config,
@@ -117,6 +122,7 @@ from rnnkit.config import (
     positive,
     strict_from_dict,
 )
+from rnnkit.distributed import check_divisible, share
 from rnnkit.errors import RnnkitError
 from rnnkit.loggers import LOGGERS, build_loggers
 
@@ -315,7 +321,9 @@ class ShuffledBatches:
 
     ``collate(indices)`` turns a list of item indices into a batch. The order of epoch ``e`` is a
     permutation drawn from a generator seeded with ``(seed, e)``, so the saved state is just
-    ``{"epoch", "index", "seed"}``.
+    ``{"epoch", "index", "seed"}``. After ``shard(rank, world)`` (multi-process training)
+    ``collate`` gets the rank's contiguous share of each global batch's indices; the state is
+    that of the global batches, the same on every rank.
     """
 
     def __init__(
@@ -342,7 +350,16 @@ class ShuffledBatches:
         self.seed = seed
         self.epoch = 0
         self.index = 0
+        self.rank, self.world = 0, 1
         self._order: tuple[int, list[int]] | None = None
+
+    def shard(self, rank: int, world: int) -> None:
+        """Return rank ``rank``'s share of each global batch (see :mod:`rnnkit.distributed`)."""
+        check_divisible(self.batch_size, world)
+        rest = 0 if self.drop_last else self.size % self.batch_size
+        if 0 < rest < world:
+            share(range(rest), rank, world)  # the error of a last batch too small to share
+        self.rank, self.world = rank, world
 
     def __len__(self) -> int:
         """Batches per epoch."""
@@ -366,7 +383,10 @@ class ShuffledBatches:
         order = self._epoch_order()
         start = self.index * self.batch_size
         self.index += 1
-        return self.collate(order[start : start + self.batch_size])
+        indices = order[start : start + self.batch_size]
+        if self.world > 1:
+            indices = share(indices, self.rank, self.world)
+        return self.collate(indices)
 
     def state_dict(self) -> dict[str, Any]:
         return {"epoch": self.epoch, "index": self.index, "seed": self.seed, "size": self.size}
@@ -562,7 +582,11 @@ class Trainer:
     ) -> None:
         self.config = config
         self.select, self.maximize = select, maximize  # the validation metric that picks best.pt
-        self.device = run_device(config)
+        # Under torchrun: this process's rank and device (None in a single process); rank 0 alone
+        # writes files and prints (see rnnkit.distributed).
+        self.dist = distributed.init(config.device)
+        self.is_main = self.dist is None or self.dist.is_main
+        self.device = run_device(config) if self.dist is None else self.dist.device
         # float16 gradients underflow without loss scaling; bfloat16 has float32's range
         self.scaler = torch.amp.GradScaler("cuda") if config.precision == "16-mixed" else None
         self.model = model.to(self.device)
@@ -578,7 +602,11 @@ class Trainer:
         self.unit = unit
         self._log = log
         # The loggers of config.logger come first, so a user's callback sees their files updated.
-        self.loggers = build_loggers(config.logger, text_sample=text_sample, hparams=hparams)
+        self.loggers = (
+            build_loggers(config.logger, text_sample=text_sample, hparams=hparams)
+            if self.is_main
+            else []
+        )
         self.callbacks = [*self.loggers, *callbacks]
 
         decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
@@ -587,6 +615,12 @@ class Trainer:
         if no_decay:
             groups.append({"params": no_decay, "weight_decay": 0.0})
         self.optimizer = torch.optim.AdamW(groups, lr=config.lr, betas=(config.beta1, config.beta2))
+        self._ddp_step: nn.Module | None = None  # loss_fn(model, batch) under DDP, several ranks
+        if self.dist is not None:
+            distributed.shard_source(train_data, self.dist)
+            self._ddp_step = distributed.wrap(self.model, loss_fn, self.dist)
+            if not self.is_main:  # same weights, but dropout masks of its own
+                torch.manual_seed(distributed.rank_seed(config.seed, self.dist.rank))
 
         self.step = 0
         self.elapsed_before = 0.0  # seconds spent in earlier runs (resume)
@@ -605,6 +639,8 @@ class Trainer:
     # ------------------------------------------------------------------ public helpers
     def log(self, message: str) -> None:
         """Print a line for the user (above the progress bar), or hand it to ``log``."""
+        if not self.is_main:  # one voice: rank 0's
+            return
         if self._log is not None:
             self._log(message)
         elif getattr(self, "_bar", None) is not None:
@@ -642,13 +678,17 @@ class Trainer:
         """Run ``eval_fn`` in eval mode without gradients; restores training mode."""
         if self.eval_fn is None:
             return {}
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            with torch.no_grad(), autocast(self.device, self.config.precision):
-                metrics = {k: float(v) for k, v in dict(self.eval_fn(self.model)).items()}
-        finally:
-            self.model.train(was_training)
+        metrics: dict[str, float] | None = None
+        if self.is_main:  # with several ranks, rank 0 evaluates and the others take its metrics
+            was_training = self.model.training
+            self.model.eval()
+            try:
+                with torch.no_grad(), autocast(self.device, self.config.precision):
+                    metrics = {k: float(v) for k, v in dict(self.eval_fn(self.model)).items()}
+            finally:
+                self.model.train(was_training)
+        if self.dist is not None:
+            metrics = distributed.broadcast(self.dist, metrics)
         if self.select not in metrics:
             raise ValueError(f"eval_fn must return a dict with a {self.select!r} entry")
         return metrics
@@ -675,6 +715,7 @@ class Trainer:
             train["scaler"] = self.scaler.state_dict()  # the loss scale and its growth tracker
         if hasattr(self.loss_fn, "state_dict"):
             train["loss_state"] = self.loss_fn.state_dict()
+        train["world_size"] = 1 if self.dist is None else self.dist.world
         return {
             "task": self.task,
             "model_config": self.model_config,
@@ -689,15 +730,17 @@ class Trainer:
         where = checkpoint.get("path", "the checkpoint")
         if not isinstance(train, Mapping):
             raise RnnkitError(f"{where} holds no training state, so training cannot resume from it")
+        own = self._own_state(train, where)  # this rank's RNG and carried loss state
         try:
             self.model.load_state_dict(checkpoint["model_state"])
             self.optimizer.load_state_dict(train["optimizer"])
             self.train_data.load_state_dict(train["data"])
             if self.scaler is not None and "scaler" in train:
                 self.scaler.load_state_dict(train["scaler"])
-            if hasattr(self.loss_fn, "load_state_dict") and "loss_state" in train:
-                self.loss_fn.load_state_dict(to_device(train["loss_state"], self.device))
-            set_rng_state(train["rng"])
+            if hasattr(self.loss_fn, "load_state_dict") and "loss_state" in own:
+                self.loss_fn.load_state_dict(to_device(own["loss_state"], self.device))
+            if "rng" in own:
+                set_rng_state(own["rng"])
         except (KeyError, ValueError, RuntimeError, TypeError) as error:
             message = " ".join(str(error).split())[:300]
             raise RnnkitError(f"cannot resume from {where}: {message}") from error
@@ -710,12 +753,43 @@ class Trainer:
         self.val_metrics = train.get("val_metrics")
         self.skipped_steps = int(train.get("skipped_steps", 0))
 
+    def _own_state(self, train: Mapping[str, Any], where: str) -> dict[str, Any]:
+        """The RNG and loss states this rank resumes from; refuses another number of processes
+        when the loss carries a state per process (a language model's streams)."""
+        saved, world = int(train.get("world_size", 1)), 1 if self.dist is None else self.dist.world
+        if saved != world and hasattr(self.loss_fn, "state_dict"):
+            raise RnnkitError(
+                f"cannot resume {where} with {world} process(es): it was trained with {saved}, and "
+                f"each process carries its own part of the loss's state (its streams' hidden "
+                f"state); resume with {saved} (torchrun --nproc_per_node {saved})"
+            )
+        ranks = train.get("ranks")  # absent from a state_dict() not written by save()
+        if saved > 1 and saved == world and isinstance(ranks, Sequence) and len(ranks) == world:
+            return dict(ranks[self.dist.rank])  # type: ignore[union-attr]
+        if not self.is_main:  # another number of processes: keep this rank's own seeding
+            return {}
+        return {k: train[k] for k in ("rng", "loss_state") if k in train}
+
     def save(self, name: str) -> str | None:
-        """Write ``out_dir/name`` atomically; returns its path (``None`` without ``out_dir``)."""
+        """Write ``out_dir/name`` atomically; returns its path (``None`` without ``out_dir``).
+
+        With several ranks every rank must call it (it gathers each one's RNG and carried loss
+        state into ``train["ranks"]``); rank 0 writes, the others return ``None``."""
         if self.config.out_dir is None:
             return None
+        ranks = None
+        if self.dist is not None:
+            own = {"rng": get_rng_state()}
+            if hasattr(self.loss_fn, "state_dict"):
+                own["loss_state"] = self.loss_fn.state_dict()
+            ranks = distributed.gather(self.dist, own)
+        if not self.is_main:
+            return None
         path = Path(self.config.out_dir) / name
-        save_checkpoint(path, self.state_dict())
+        state = self.state_dict()
+        if ranks is not None:
+            state["train"]["ranks"] = ranks
+        save_checkpoint(path, state)
         self._emit("save", {"path": str(path), "name": name, "step": self.step})
         return str(path)
 
@@ -726,7 +800,7 @@ class Trainer:
         self._stop_requested = False
         if resume is not None:
             self.load_state_dict(resume)
-        out_dir = self._prepare_out_dir()
+        out_dir = self._prepare_out_dir() if self.is_main else None
         previous_handler = self._install_sigint()
         self._start_time = time.perf_counter()
         self.model.train()
@@ -738,16 +812,19 @@ class Trainer:
         try:
             self._emit("start", {"step": self.step, "resumed": resume is not None})
             while True:
+                elapsed, stop = self.elapsed, self._stop_requested
+                if self.dist is not None:  # one clock and one stop for every rank (a sync point)
+                    elapsed, stop = distributed.agree(self.dist, elapsed, stop)
                 if cfg.max_steps is not None and self.step >= cfg.max_steps:
                     stop_reason = "max_steps"
                     break
-                if cfg.max_minutes is not None and self.elapsed >= cfg.max_minutes * 60:
+                if cfg.max_minutes is not None and elapsed >= cfg.max_minutes * 60:
                     stop_reason = "max_minutes"
                     break
-                if self._stop_requested:
+                if stop:
                     raise KeyboardInterrupt
                 step_start = time.perf_counter()
-                record = self._train_step()
+                record = self._train_step(None if self.dist is None else elapsed)
                 step_seconds += time.perf_counter() - step_start
                 items_done += record.get("items") or 0
                 window_items += record.get("items") or 0
@@ -801,18 +878,25 @@ class Trainer:
             train_seconds=step_seconds,
         )
 
-    def _train_step(self) -> dict[str, Any]:
+    def _train_step(self, elapsed: float | None = None) -> dict[str, Any]:
         cfg = self.config
-        lr = self.lr_at(self.step, self.elapsed)
+        lr = self.lr_at(self.step, self.elapsed if elapsed is None else elapsed)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         batch = to_device(self.train_data.next_batch(), self.device)
         with autocast(self.device, cfg.precision):  # the forward and the loss; backward outside
-            output = self.loss_fn(self.model, batch)
+            if self._ddp_step is not None:
+                output = self._ddp_step(batch)  # loss_fn(model, batch) as one DDP forward
+            else:
+                output = self.loss_fn(self.model, batch)
         if not isinstance(output, StepOutput):
             output = StepOutput(output)
-        loss = output.loss
-        loss_value = float(loss.detach())
+        loss, items = output.loss, output.items
+        if self.dist is None:
+            loss_value = float(loss.detach())
+        else:  # the global loss and items; DDP's mean gradient becomes the global mean's gradient
+            loss_value, items, weight = distributed.reduce_step(self.dist, loss, items)
+            loss = loss * weight
         grad_norm = float("nan")
         skipped = not math.isfinite(loss_value)
         scale = None  # the loss scale of a 16-mixed step
@@ -839,6 +923,8 @@ class Trainer:
                 self.scaler.update()  # after an overflow, a lower scale
             elif not skipped:
                 self.optimizer.step()
+        elif self._ddp_step is not None:
+            loss.backward()  # DDP expects the backward of its forward; the gradients are dropped
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
         record: dict[str, Any] = {
@@ -846,7 +932,7 @@ class Trainer:
             "loss": loss_value if math.isfinite(loss_value) else str(loss_value),
             "lr": lr,
             "grad_norm": grad_norm if math.isfinite(grad_norm) else str(grad_norm),
-            "items": output.items,
+            "items": items,
             "time": round(self.elapsed, 3),
         }
         if scale is not None:
@@ -945,7 +1031,7 @@ class Trainer:
         enabled = self.config.progress
         if enabled is None:
             enabled = sys.stderr.isatty()
-        if not enabled:
+        if not enabled or not self.is_main:  # one progress bar: rank 0's
             return None
         from tqdm.auto import tqdm
 

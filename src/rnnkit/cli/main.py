@@ -88,8 +88,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except USER_ERRORS as error:
         if os.environ.get("RNNKIT_DEBUG"):
             raise
+        rank = os.environ.get("RANK", "0") if os.environ.get("WORLD_SIZE", "1") != "1" else "0"
+        where = "" if rank == "0" else f" (rank {rank})"  # under torchrun every rank may say it
         print(
-            f"rnnkit: error: {_message(error, args)}",
+            f"rnnkit: error{where}: {_message(error, args)}",
             file=sys.stderr,
         )
         return 2

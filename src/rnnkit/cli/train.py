@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from rnnkit import distributed
 from rnnkit.cli._options import add_config_options, given_settings, new_parser
 from rnnkit.config import dump_config, read_config_file
 from rnnkit.tasks import TASKS, RunResult, resolve_config, train
@@ -73,16 +74,21 @@ def train_command(args: argparse.Namespace) -> int:
         fmt = args.print_config or ("json" if str(args.config).endswith(".json") else "toml")
         print(dump_config(config.to_dict(), fmt), end="")
         return 0
+    main = True
     try:
         run = train(task, config, resume=checkpoint)
     except KeyboardInterrupt:
-        if config.train.out_dir is not None:
+        if config.train.out_dir is not None and distributed.is_main():
             print(
                 f"continue with: rnnkit train {task.name} --resume {config.train.out_dir}",
                 file=sys.stderr,
             )
         raise
-    print_run(run)
+    finally:  # under torchrun: leave the process group train() joined; rank 0 prints
+        main = distributed.is_main()
+        distributed.shutdown()
+    if main:
+        print_run(run)
     return 0
 
 

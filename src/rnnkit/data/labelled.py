@@ -37,6 +37,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.data.vocab import PAD, UNK, Vocabulary
+from rnnkit.distributed import check_divisible, share
 from rnnkit.errors import RnnkitError
 
 __all__ = [
@@ -325,7 +326,9 @@ class BucketedBatches:
     """Endless, resumable, length-bucketed training batches (a Trainer batch source).
 
     ``collate(indices)`` builds a batch from example indices; ``lengths[i]`` is the length of
-    example ``i``. The state is ``{"epoch", "index", "seed", "size"}``.
+    example ``i``. The state is ``{"epoch", "index", "seed", "size"}``. After
+    ``shard(rank, world)`` (multi-process training) ``collate`` gets the rank's contiguous share
+    of each global batch; the state stays that of the global batches.
     """
 
     def __init__(
@@ -348,7 +351,16 @@ class BucketedBatches:
         self.bucket_batches = bucket_batches
         self.epoch = 0
         self.index = 0
+        self.rank, self.world = 0, 1
         self._order: tuple[int, list[list[int]]] | None = None
+
+    def shard(self, rank: int, world: int) -> None:
+        """Return rank ``rank``'s share of each global batch (see :mod:`rnnkit.distributed`)."""
+        check_divisible(self.batch_size, world)
+        rest = len(self.lengths) % self.batch_size
+        if 0 < rest < world:
+            share(range(rest), rank, world)  # the error of a last batch too small to share
+        self.rank, self.world = rank, world
 
     def __len__(self) -> int:
         """Batches per epoch."""
@@ -375,6 +387,8 @@ class BucketedBatches:
             batches = self._batches()
         batch = batches[self.index]
         self.index += 1
+        if self.world > 1:
+            batch = share(batch, self.rank, self.world)
         return self.collate(batch)
 
     def state_dict(self) -> dict[str, Any]:

@@ -8,6 +8,8 @@ into batch ``t+1``, so it sees context far beyond ``L`` characters. When the str
 end they wrap around to the start with a new random shift of up to ``L`` characters (so chunk
 boundaries differ from epoch to epoch) and the batch says ``reset=True``: the carried state must be
 zeroed there. The position ``{"epoch", "chunk"}`` is saved in checkpoints for exact resume.
+In multi-process training (``shard(rank, world)``) the layout is that of the global batch and each
+rank keeps its own contiguous group of ``N / world`` streams, so the state it carries stays valid.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.data.vocab import UNK, Vocabulary
+from rnnkit.distributed import check_divisible
 from rnnkit.errors import RnnkitError
 
 __all__ = [
@@ -244,7 +247,14 @@ class TBPTTBatches:
         self.shift = shift
         self.epoch = 0
         self.chunk = 0
+        self.rows = slice(None)  # this rank's streams (all of them in a single process)
         self._layout: tuple[int, Tensor] | None = None
+
+    def shard(self, rank: int, world: int) -> None:
+        """Keep rank ``rank``'s contiguous ``N / world`` streams (see :mod:`rnnkit.distributed`)."""
+        check_divisible(self.batch_size, world)
+        size = self.batch_size // world
+        self.rows = slice(rank * size, (rank + 1) * size)
 
     @property
     def items_per_batch(self) -> int:
@@ -273,8 +283,8 @@ class TBPTTBatches:
         start = self.chunk * self.seq_len
         reset = self.chunk == 0
         self.chunk += 1
-        inputs = data[:, start : start + self.seq_len]  # (N, L)
-        targets = data[:, start + 1 : start + 1 + self.seq_len]  # (N, L)
+        inputs = data[self.rows, start : start + self.seq_len]  # (N, L), N: this rank's streams
+        targets = data[self.rows, start + 1 : start + 1 + self.seq_len]  # (N, L)
         return TBPTTBatch(inputs.contiguous(), targets.contiguous(), reset)
 
     def state_dict(self) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from rnnkit import distributed
 from rnnkit.checkpoint import atomic_write, load_checkpoint
 from rnnkit.config import Config, ConfigError, fields_of
 from rnnkit.errors import RnnkitError
@@ -473,7 +474,9 @@ def train(
     """
     task = get_task(task)
     config, checkpoint = _run_config(task, config, resume)
-    say = log or stderr_log
+    # Under torchrun: join the process group (idempotent); the other ranks than 0 stay silent.
+    main = distributed.init(config.train.device) is None or distributed.is_main()
+    say = (log or stderr_log) if main else (lambda message: None)
     check_loggers(config.train.logger)  # a missing optional package, before reading the data
     try:  # and a device this machine lacks
         run_device(config.train)
@@ -502,16 +505,19 @@ def train(
         ),
         hparams=config.to_dict(),
     )
-    if settings.out_dir is not None:
+    if settings.out_dir is not None and main:
         _write_config(Path(settings.out_dir), config)
         say(f"writing checkpoints and metrics to {settings.out_dir}")
     start = 0 if checkpoint is None else int(checkpoint["train"]["step"])
     finished = checkpoint is not None and _finished(settings, checkpoint["train"])
     result = trainer.fit(resume=checkpoint)
-    weights = _best_weights(trainer, result)
+    weights, reports = "the last weights of a rank that does not report", []
+    if main:  # rank 0 alone scores and reports
+        weights = _best_weights(trainer, result)
     trained = TrainedModel(task.name, setup.model.eval(), config, setup.state, result.last_path)
-    with torch.no_grad():
-        reports = setup.report(trained)
+    if main:
+        with torch.no_grad():
+            reports = setup.report(trained)
     return RunResult(task.name, config, trained, result, reports, weights, start, finished)
 
 

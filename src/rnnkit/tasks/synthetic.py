@@ -44,6 +44,7 @@ from rnnkit.config import Config, ConfigError, at_least, option
 from rnnkit.data import synthetic as data
 from rnnkit.data.text import char_vocabulary
 from rnnkit.data.vocab import Vocabulary
+from rnnkit.distributed import shard_rows
 from rnnkit.errors import RnnkitError
 from rnnkit.inspection import pca_paths
 from rnnkit.models.classifier import SequenceClassifier, SequenceClassifierConfig
@@ -173,15 +174,23 @@ def recipe(name: str) -> dict[str, Any]:
 
 
 class FreshBatches:
-    """Endless, resumable batches: batch ``i`` is drawn with a generator seeded ``(seed, i)``."""
+    """Endless, resumable batches: batch ``i`` is drawn with a generator seeded ``(seed, i)``.
+
+    After ``shard(rank, world)`` every rank draws the same global batch and keeps its rows.
+    """
 
     def __init__(self, draw: Callable[[torch.Generator], Any], seed: int) -> None:
         self.draw, self.seed, self.index = draw, seed, 0
+        self.rank, self.world = 0, 1
+
+    def shard(self, rank: int, world: int) -> None:
+        self.rank, self.world = rank, world
 
     def next_batch(self) -> Any:
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.index)
         self.index += 1
-        return self.draw(generator)
+        batch = self.draw(generator)
+        return batch if self.world == 1 else shard_rows(batch, self.rank, self.world)
 
     def state_dict(self) -> dict[str, Any]:
         return {"index": self.index, "seed": self.seed}
