@@ -38,8 +38,11 @@ finite is skipped and logged, and ``max_nonfinite`` (5) such steps in a row stop
 evaluations without improvement; ``last.pt`` every ``save_every`` steps and at the end, ``best.pt``
 on each new best validation loss, both written atomically and holding everything needed to resume
 exactly (weights, optimiser, schedule, every RNG state, step, data position, carried state);
-Ctrl-C finishes the current step, writes ``last.pt`` and raises ``KeyboardInterrupt``; a tqdm
-progress bar on stderr (off when stderr is not a terminal).
+Ctrl-C finishes the current step, writes ``last.pt`` and raises ``KeyboardInterrupt``; a second
+Ctrl-C stops at once without writing (a write it cuts short leaves the previous file whole); a
+tqdm progress bar on stderr (off when stderr is not a terminal). Weights that are not finite are
+never written (an ``RnnkitError``), and ``fit`` holds ``OUT/.lock`` so that a second run into the
+same directory refuses to start (:mod:`rnnkit._lock`: a lock left by a killed run is taken over).
 
 Logging goes through callbacks ``callback(trainer, event, info)``, called with one fixed set of
 events (``start``, ``backward``, ``step``, ``eval``, ``save``, ``end``: see :mod:`rnnkit.loggers`).
@@ -97,6 +100,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from rnnkit._lock import lock_out_dir
 from rnnkit.checkpoint import save_checkpoint
 from rnnkit.config import (
     Config,
@@ -615,15 +619,23 @@ class Trainer:
         if self.config.out_dir is None:
             return None
         path = Path(self.config.out_dir) / name
+        self._check_finite_weights(path)
         save_checkpoint(path, self.state_dict())
         self._emit("save", {"path": str(path), "name": name, "step": self.step})
         return str(path)
 
     # ------------------------------------------------------------------ training
     def fit(self, resume: Mapping[str, Any] | None = None) -> TrainResult:
-        """Train until ``max_steps``, ``max_minutes`` or early stopping; see the module docstring."""
+        """Train until ``max_steps``, ``max_minutes`` or early stopping; see the module docstring.
+
+        ``out_dir`` is locked meanwhile (``OUT/.lock``): a second run into it is an ``RnnkitError``.
+        """
+        with lock_out_dir(self.config.out_dir, note=self.log):
+            return self._fit(resume)
+
+    def _fit(self, resume: Mapping[str, Any] | None) -> TrainResult:
         cfg = self.config
-        self._stop_requested = False
+        self._stop_requested = self._interrupt_saved = False
         if resume is not None:
             self.load_state_dict(resume)
         out_dir = self._prepare_out_dir()
@@ -644,7 +656,8 @@ class Trainer:
                 if cfg.max_minutes is not None and self.elapsed >= cfg.max_minutes * 60:
                     stop_reason = "max_minutes"
                     break
-                if self._stop_requested:
+                if self._stop_requested:  # Ctrl-C or request_stop(): between two whole steps
+                    self._save_interrupted()
                     raise KeyboardInterrupt
                 step_start = time.perf_counter()
                 record = self._train_step()
@@ -672,9 +685,8 @@ class Trainer:
             last_path = self.save("last.pt")
         except KeyboardInterrupt:
             stop_reason = "interrupted"
-            path = self.save("last.pt")
-            if path is not None:
-                self.log(f"interrupted at step {self.step}; wrote {path}")
+            if not self._interrupt_saved:
+                self._note_unsaved_interrupt()
             raise
         finally:
             if bar is not None:
@@ -805,6 +817,35 @@ class Trainer:
                 f"cannot write to output directory {out_dir}: {error.strerror or error}"
             ) from error
         return out_dir
+
+    def _save_interrupted(self) -> None:
+        """The first Ctrl-C: the step is whole, so write ``last.pt`` (a second Ctrl-C stops that)."""
+        path = self.save("last.pt")
+        self._interrupt_saved = True
+        if path is not None:
+            self.log(f"interrupted at step {self.step}; wrote {path}")
+
+    def _note_unsaved_interrupt(self) -> None:
+        """A second Ctrl-C, or a KeyboardInterrupt in the middle of a step: stop without writing.
+
+        A step cut short may have changed the weights, the optimiser or the data position without
+        counting the step, so a checkpoint of it would not resume exactly; a write cut short left
+        the previous file as it was (see :func:`rnnkit.checkpoint.atomic_write`).
+        """
+        if self.config.out_dir is None:
+            return
+        path = Path(self.config.out_dir) / "last.pt"
+        kept = f"{path} is the last one written" if path.is_file() else f"no {path} was written"
+        self.log(f"interrupted at step {self.step}: stopped at once without saving; {kept}")
+
+    def _check_finite_weights(self, path: Path) -> None:
+        """Refuse to write weights that are not finite (they would replace a usable checkpoint)."""
+        for name, parameter in self.model.named_parameters():
+            if not bool(torch.isfinite(parameter.detach()).all()):  # a sync point, once per save
+                raise RnnkitError(
+                    f"training diverged: parameter {name} is not finite at step {self.step}; "
+                    f"not writing {path}, which keeps its earlier weights"
+                )
 
     def _install_sigint(self):
         if threading.current_thread() is not threading.main_thread():
