@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -34,6 +35,8 @@ except ImportError:  # Windows
 __all__ = ["LOCK_NAME", "lock_out_dir", "read_lock"]
 
 LOCK_NAME = ".lock"
+# The temporary files of rnnkit.checkpoint.atomic_write (tempfile.mkstemp: 8 random characters).
+_PARTIAL = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
 
 # Locks this process holds: resolved directory -> [file descriptor or None, nesting depth].
 _HELD: dict[str, list[Any]] = {}
@@ -104,6 +107,23 @@ def _refuse(out_dir: Path, owner: dict[str, Any] | None, extra: str = "") -> Rnn
     )
 
 
+def _take_over(
+    out_dir: Path, path: Path, owner: dict[str, Any] | None, note: Callable[[str], None]
+) -> None:
+    """Note the takeover of a dead run's lock and remove the files its writes left half done."""
+    removed = 0
+    for leftover in out_dir.iterdir():
+        if _PARTIAL.match(leftover.name) and leftover.is_file():
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+                removed += 1
+    partial = f"; removed {removed} partial file{'s' * (removed != 1)} it left" if removed else ""
+    note(
+        f"taking over the stale lock {path} of {_describe(owner)}, which is no longer "
+        f"running{partial}"
+    )
+
+
 def _write_owner(fd: int) -> None:
     data = (json.dumps(_owner()) + "\n").encode("utf-8")
     os.ftruncate(fd, 0)
@@ -132,14 +152,13 @@ def _acquire_flock(out_dir: Path, path: Path, note: Callable[[str], None]) -> in
         os.close(fd)
     previous = read_lock(path)
     if previous is not None:  # left by a run that died without removing it (kill -9, power loss)
-        note(
-            f"taking over the stale lock {path} of {_describe(previous)}, which is no longer running"
-        )
+        _take_over(out_dir, path, previous, note)
     _write_owner(fd)
     return fd
 
 
 def _acquire_exclusive(out_dir: Path, path: Path, note: Callable[[str], None]) -> None:
+    stale: dict[str, Any] | None | bool = False  # the owner of the stale lock removed, if any
     for _ in range(3):
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -151,16 +170,16 @@ def _acquire_exclusive(out_dir: Path, path: Path, note: Callable[[str], None]) -
                 raise _refuse(out_dir, owner) from None
             if owner is None and time.time() - _mtime(path) < 5:  # being written right now
                 raise _refuse(out_dir, owner) from None
-            note(
-                f"taking over the stale lock {path} of {_describe(owner)}, which is no longer running"
-            )
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
+            stale = owner
             continue
         try:
             _write_owner(fd)
         finally:
             os.close(fd)
+        if stale is not False:
+            _take_over(out_dir, path, stale, note)
         return
     raise _refuse(out_dir, read_lock(path))
 
