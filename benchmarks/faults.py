@@ -11,7 +11,8 @@ A small character language model trains through the command line in a child proc
 ``--pause`` seconds after writing half of its bytes to the temporary file (``torch.save`` is
 wrapped there; the library is not changed), so that kills can be aimed at writes. Half of the
 kills (drawn at random) wait for a write to start and land at a random moment inside it; the others
-land at a random moment after the start (during start-up, training, evaluation or a write).
+run the child without pauses and land at a random moment after its start (during start-up,
+training, evaluation or, rarely, a write).
 
 After each kill the script checks that ``OUT/last.pt``, when there is one yet, loads with
 :func:`rnnkit.checkpoint.load_checkpoint` and holds a whole training state, then starts the child
@@ -115,7 +116,7 @@ def check_last(out: Path) -> tuple[str, int | None]:
 def kill_once(args, rng: random.Random, argv: list[str], out: Path) -> dict:
     aimed = rng.random() < 0.5
     left = set(partial_files(out))  # the previous kill's, until this child takes over
-    child = start(argv, args.pause)
+    child = start(argv, args.pause if aimed else 0.0)  # random kills see writes at full speed
     begun = time.monotonic()
     try:
         if aimed:  # wait for a checkpoint write to begin, then land inside it
