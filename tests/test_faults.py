@@ -451,3 +451,20 @@ def test_non_finite_weights_are_never_saved(tmp_path):
     saved = load_checkpoint(out / "last.pt")
     assert saved["train"]["step"] == 5
     assert all(torch.isfinite(w).all() for w in saved["model_state"].values())
+
+
+def test_other_ranks_of_a_torchrun_run_share_rank_0s_lock(tmp_path, monkeypatch):
+    fcntl = pytest.importorskip("fcntl")
+    monkeypatch.delenv("RANK", raising=False)
+    path = tmp_path / LOCK_NAME
+    held = os.open(path, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # rank 0 (another open file) holds it
+        with pytest.raises(RnnkitError, match="is in use by"), lock_out_dir(tmp_path):
+            pass
+        monkeypatch.setenv("RANK", "1")
+        with lock_out_dir(tmp_path):  # rank 1 of the same run writes beside rank 0
+            pass
+        assert path.exists()  # rank 1 left rank 0's lock alone
+    finally:
+        os.close(held)

@@ -11,6 +11,9 @@ left by a killed run is free and the next run takes it over, with a note naming 
 Elsewhere the file is created with ``O_CREAT | O_EXCL`` and a lock whose ``pid`` is no longer
 alive on this host (or now belongs to another process, judged by its start time) is stale and is
 taken over. A lock held from another host is never taken over; the message says how to remove it.
+
+Under ``torchrun`` (``RANK`` set in the environment) only rank 0 takes the lock: the ranks of one
+run share its output directory.
 """
 
 from __future__ import annotations
@@ -204,6 +207,9 @@ def lock_out_dir(
     if out_dir is None:
         yield None
         return
+    if os.environ.get("RANK", "0").strip() not in ("", "0"):  # another rank of rank 0's run
+        yield Path(out_dir) / LOCK_NAME
+        return
     out_dir = Path(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -230,7 +236,7 @@ def lock_out_dir(
             fd = None
     except OSError as error:
         raise RnnkitError(
-            f"cannot lock output directory {out_dir}: {error.strerror or error}"
+            f"cannot write to output directory {out_dir}: {error.strerror or error}"
         ) from error
     _HELD[key] = [fd, 1]
     try:
