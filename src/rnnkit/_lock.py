@@ -202,7 +202,9 @@ def lock_out_dir(
 
     Raises :class:`~rnnkit.errors.RnnkitError` naming the other process when another live run
     holds it; a stale lock is taken over with a note passed to ``note`` (default: ignored). The
-    directory is created if needed. Nested use in one process is allowed (the outer one releases).
+    directory is created if needed, and removed again at the end if the run left it empty (a run
+    that fails on its data writes nothing). Nested use in one process is allowed (the outer one
+    releases).
     """
     if out_dir is None:
         yield None
@@ -211,6 +213,7 @@ def lock_out_dir(
         yield Path(out_dir) / LOCK_NAME
         return
     out_dir = Path(out_dir)
+    made = [d for d in (out_dir, *out_dir.parents) if not d.exists()]  # deepest first
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -238,6 +241,11 @@ def lock_out_dir(
         raise RnnkitError(
             f"cannot write to output directory {out_dir}: {error.strerror or error}"
         ) from error
+    except BaseException:
+        for directory in made:
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+        raise
     _HELD[key] = [fd, 1]
     try:
         yield path
@@ -248,3 +256,8 @@ def lock_out_dir(
             os.unlink(path)
         if fd is not None:
             os.close(fd)
+        for directory in made:  # the directories made here, if the run left them empty
+            try:
+                directory.rmdir()
+            except OSError:
+                break

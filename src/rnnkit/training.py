@@ -840,12 +840,18 @@ class Trainer:
 
     def _check_finite_weights(self, path: Path) -> None:
         """Refuse to write weights that are not finite (they would replace a usable checkpoint)."""
-        for name, parameter in self.model.named_parameters():
-            if not bool(torch.isfinite(parameter.detach()).all()):  # a sync point, once per save
-                raise RnnkitError(
-                    f"training diverged: parameter {name} is not finite at step {self.step}; "
-                    f"not writing {path}, which keeps its earlier weights"
-                )
+        named = list(self.model.named_parameters())
+        if not named:
+            return
+        finite = torch.stack([torch.isfinite(p.detach()).all() for _, p in named])
+        if bool(finite.all()):  # a sync point, once per save
+            return
+        name = named[int((~finite).nonzero()[0, 0])][0]
+        kept = ", which keeps its earlier weights" if path.is_file() else ""
+        raise RnnkitError(
+            f"training diverged: parameter {name} is not finite at step {self.step}; "
+            f"not writing {path}{kept}"
+        )
 
     def _install_sigint(self):
         if threading.current_thread() is not threading.main_thread():
