@@ -28,6 +28,7 @@ LAYERS = [
     "rnnkit.metrics",
     "rnnkit.models",
     "rnnkit.checkpoint",
+    "rnnkit._lock",
     "rnnkit.loggers",
     "rnnkit.training",
     "rnnkit.inspection",
@@ -51,6 +52,11 @@ def _layer(module: str) -> str | None:
     """The layer ``module`` belongs to: the longest entry of LAYERS that is it or a package of it."""
     found = [layer for layer in LAYERS if module == layer or module.startswith(layer + ".")]
     return max(found, key=len) if found else None
+
+
+def _at(layer: str) -> str:
+    """How a message names ``layer``: "layer 8 of 16, rnnkit.models" (the count follows LAYERS)."""
+    return f"layer {LAYERS.index(layer) + 1} of {len(LAYERS)}, {layer}"
 
 
 def _describe(layer: str | None) -> str:
@@ -140,29 +146,29 @@ def test_no_module_imports_from_a_layer_above_its_own():
             "rnnkit.models.classifier",
             "def f():\n    from rnnkit.training import Trainer\n",
             (
-                "x.py:2: rnnkit.models.classifier (layer 9 of 16, rnnkit.models) imports "
-                "rnnkit.training (layer 12 of 16, rnnkit.training), a layer above its own"
+                f"x.py:2: rnnkit.models.classifier ({_at('rnnkit.models')}) imports "
+                f"rnnkit.training ({_at('rnnkit.training')}), a layer above its own"
             ),
         ),
         (
             "rnnkit.data.text",
             "from .. import checkpoint\n",
             (
-                "x.py:1: rnnkit.data.text (layer 7 of 16, rnnkit.data) imports rnnkit.checkpoint "
-                "(layer 10 of 16, rnnkit.checkpoint), a layer above its own"
+                f"x.py:1: rnnkit.data.text ({_at('rnnkit.data')}) imports rnnkit.checkpoint "
+                f"({_at('rnnkit.checkpoint')}), a layer above its own"
             ),
         ),
         (
             "rnnkit.layers",
             "from rnnkit import __version__, GRU\n",
-            f"x.py:1: rnnkit.layers (layer 6 of 16, rnnkit.layers) imports rnnkit.GRU from {TOP}",
+            f"x.py:1: rnnkit.layers ({_at('rnnkit.layers')}) imports rnnkit.GRU from {TOP}",
         ),
         (
             "rnnkit.cells",
             "import rnnkit.cli.main\n",
             (
-                "x.py:1: rnnkit.cells (layer 5 of 16, rnnkit.cells) imports rnnkit.cli.main "
-                "(layer 16 of 16, rnnkit.cli), a layer above its own"
+                f"x.py:1: rnnkit.cells ({_at('rnnkit.cells')}) imports rnnkit.cli.main "
+                f"({_at('rnnkit.cli')}), a layer above its own"
             ),
         ),
     ],

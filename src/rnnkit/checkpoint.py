@@ -78,11 +78,16 @@ def check_plain(obj: Any, where: str = "checkpoint") -> None:
     )
 
 
-def atomic_write(path: str | os.PathLike[str], write: Callable[[Any], None]) -> Path:
+def atomic_write(
+    path: str | os.PathLike[str], write: Callable[[Any], None], *, what: str = "file"
+) -> Path:
     """Call ``write(file)`` on a temporary file beside ``path``, fsync it, then rename it to ``path``.
 
     The rename is atomic on POSIX and Windows, so readers see either the old or the new file.
     The file's mode follows the umask (``0o666 & ~umask``), as for a file made with ``open()``.
+    Whatever stops the write (an exception, Ctrl-C) removes the temporary file; a failure of the
+    file system (a full disk, a quota, an I/O error) is an :class:`RnnkitError` naming ``what``
+    and ``path``, such as ``cannot write checkpoint runs/x/last.pt: No space left on device``.
     """
     path = Path(path)
     directory = path.parent
@@ -102,12 +107,18 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Any], None]) -> 
             file.flush()
             os.fsync(file.fileno())
         os.replace(tmp_name, path)
-    except BaseException:
+    except BaseException as error:
         try:
             os.unlink(tmp_name)
         except OSError:
             pass
-        raise
+        cause = _os_error(error) if isinstance(error, Exception) else None  # not Ctrl-C
+        if cause is None:
+            raise
+        raise RnnkitError(
+            f"cannot write {what} {path}: {cause.strerror or cause}; the previous {path.name} "
+            "(if any) is unchanged"
+        ) from error
     try:  # make the rename itself durable; not possible on every platform
         dir_fd = os.open(directory, os.O_RDONLY)
     except OSError:
@@ -119,6 +130,20 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Any], None]) -> 
     finally:
         os.close(dir_fd)
     return path
+
+
+def _os_error(error: BaseException) -> OSError | None:
+    """The ``OSError`` behind ``error``: itself, or one it was raised from or during.
+
+    torch's zip writer turns a failed ``write()`` of the file (ENOSPC) into a ``RuntimeError``
+    ("unexpected pos ...") raised while handling it; the ``OSError`` is its ``__context__``.
+    """
+    seen = 0
+    while error is not None and seen < 10:
+        if isinstance(error, OSError):
+            return error
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return None
 
 
 def _umask() -> int:
@@ -141,7 +166,7 @@ def save_checkpoint(path: str | os.PathLike[str], checkpoint: Mapping[str, Any])
         raise ValueError("a checkpoint needs a 'task' string (e.g. 'lm', 'classify')")
     data = {"format_version": FORMAT_VERSION, "rnnkit_version": __version__, **checkpoint}
     check_plain(data)
-    return atomic_write(path, lambda file: torch.save(data, file))
+    return atomic_write(path, lambda file: torch.save(data, file), what="checkpoint")
 
 
 def find_checkpoint(path: str | os.PathLike[str]) -> Path:

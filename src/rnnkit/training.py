@@ -38,8 +38,11 @@ finite is skipped and logged, and ``max_nonfinite`` (5) such steps in a row stop
 evaluations without improvement; ``last.pt`` every ``save_every`` steps and at the end, ``best.pt``
 on each new best validation loss, both written atomically and holding everything needed to resume
 exactly (weights, optimiser, schedule, every RNG state, step, data position, carried state);
-Ctrl-C finishes the current step, writes ``last.pt`` and raises ``KeyboardInterrupt``; a tqdm
-progress bar on stderr (off when stderr is not a terminal).
+Ctrl-C finishes the current step, writes ``last.pt`` and raises ``KeyboardInterrupt``; a second
+Ctrl-C stops at once without writing (a write it cuts short leaves the previous file whole); a
+tqdm progress bar on stderr (off when stderr is not a terminal). Weights that are not finite are
+never written (an ``RnnkitError``), and ``fit`` holds ``OUT/.lock`` so that a second run into the
+same directory refuses to start (:mod:`rnnkit._lock`: a lock left by a killed run is taken over).
 
 Devices and precision: ``device`` is ``auto`` (CUDA, else MPS, else the CPU), ``cpu``, ``cuda``,
 ``cuda:N`` or ``mps`` (:func:`resolve_device`). ``precision`` ``"bf16"`` runs ``loss_fn`` and
@@ -112,6 +115,7 @@ import torch
 from torch import nn
 
 from rnnkit import distributed
+from rnnkit._lock import lock_out_dir
 from rnnkit.checkpoint import save_checkpoint
 from rnnkit.config import (
     Config,
@@ -786,6 +790,7 @@ class Trainer:
         if not self.is_main:
             return None
         path = Path(self.config.out_dir) / name
+        self._check_finite_weights(path)
         state = self.state_dict()
         if ranks is not None:
             state["train"]["ranks"] = ranks
@@ -795,9 +800,16 @@ class Trainer:
 
     # ------------------------------------------------------------------ training
     def fit(self, resume: Mapping[str, Any] | None = None) -> TrainResult:
-        """Train until ``max_steps``, ``max_minutes`` or early stopping; see the module docstring."""
+        """Train until ``max_steps``, ``max_minutes`` or early stopping; see the module docstring.
+
+        ``out_dir`` is locked meanwhile (``OUT/.lock``): a second run into it is an ``RnnkitError``.
+        """
+        with lock_out_dir(self.config.out_dir, note=self.log):
+            return self._fit(resume)
+
+    def _fit(self, resume: Mapping[str, Any] | None) -> TrainResult:
         cfg = self.config
-        self._stop_requested = False
+        self._stop_requested = self._interrupt_saved = False
         if resume is not None:
             self.load_state_dict(resume)
         out_dir = self._prepare_out_dir() if self.is_main else None
@@ -821,7 +833,8 @@ class Trainer:
                 if cfg.max_minutes is not None and elapsed >= cfg.max_minutes * 60:
                     stop_reason = "max_minutes"
                     break
-                if stop:
+                if stop:  # Ctrl-C or request_stop() (on any rank): between two whole steps
+                    self._save_interrupted()
                     raise KeyboardInterrupt
                 step_start = time.perf_counter()
                 record = self._train_step(None if self.dist is None else elapsed)
@@ -849,9 +862,8 @@ class Trainer:
             last_path = self.save("last.pt")
         except KeyboardInterrupt:
             stop_reason = "interrupted"
-            path = self.save("last.pt")
-            if path is not None:
-                self.log(f"interrupted at step {self.step}; wrote {path}")
+            if not self._interrupt_saved:
+                self._note_unsaved_interrupt()
             raise
         finally:
             if bar is not None:
@@ -1012,6 +1024,41 @@ class Trainer:
                 f"cannot write to output directory {out_dir}: {error.strerror or error}"
             ) from error
         return out_dir
+
+    def _save_interrupted(self) -> None:
+        """The first Ctrl-C: the step is whole, so write ``last.pt`` (a second Ctrl-C stops that)."""
+        path = self.save("last.pt")
+        self._interrupt_saved = True
+        if path is not None:
+            self.log(f"interrupted at step {self.step}; wrote {path}")
+
+    def _note_unsaved_interrupt(self) -> None:
+        """A second Ctrl-C, or a KeyboardInterrupt in the middle of a step: stop without writing.
+
+        A step cut short may have changed the weights, the optimiser or the data position without
+        counting the step, so a checkpoint of it would not resume exactly; a write cut short left
+        the previous file as it was (see :func:`rnnkit.checkpoint.atomic_write`).
+        """
+        if self.config.out_dir is None:
+            return
+        path = Path(self.config.out_dir) / "last.pt"
+        kept = f"{path} is the last one written" if path.is_file() else f"no {path} was written"
+        self.log(f"interrupted at step {self.step}: stopped at once without saving; {kept}")
+
+    def _check_finite_weights(self, path: Path) -> None:
+        """Refuse to write weights that are not finite (they would replace a usable checkpoint)."""
+        named = list(self.model.named_parameters())
+        if not named:
+            return
+        finite = torch.stack([torch.isfinite(p.detach()).all() for _, p in named])
+        if bool(finite.all()):  # a sync point, once per save
+            return
+        name = named[int((~finite).nonzero()[0, 0])][0]
+        kept = ", which keeps its earlier weights" if path.is_file() else ""
+        raise RnnkitError(
+            f"training diverged: parameter {name} is not finite at step {self.step}; "
+            f"not writing {path}{kept}"
+        )
 
     def _install_sigint(self):
         if threading.current_thread() is not threading.main_thread():

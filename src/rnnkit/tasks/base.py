@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from rnnkit import distributed
+from rnnkit._lock import lock_out_dir
 from rnnkit.checkpoint import atomic_write, load_checkpoint
 from rnnkit.config import Config, ConfigError, fields_of
 from rnnkit.errors import RnnkitError
@@ -470,9 +471,24 @@ def train(
     with the saved config. ``resume``: ``True`` (``OUT/last.pt``), a checkpoint file or run
     directory, or a loaded checkpoint. ``log`` receives progress lines (default: standard error).
     ``callbacks`` are called after the loggers of ``config.train.logger`` with the Trainer's events
-    (see :mod:`rnnkit.loggers`).
+    (see :mod:`rnnkit.loggers`). The output directory is locked for the whole run (``OUT/.lock``,
+    see :mod:`rnnkit._lock`): a second run into it refuses with an ``RnnkitError``.
     """
     task = get_task(task)
+    config, checkpoint = _run_config(task, config, resume)
+    with lock_out_dir(config.train.out_dir, note=log or stderr_log):
+        return _train(task, config, resume=checkpoint, log=log, callbacks=callbacks)
+
+
+def _train(
+    task: Task,
+    config: Config,
+    *,
+    resume: Mapping[str, Any] | None,
+    log: Log | None,
+    callbacks: Sequence[Callable[[Trainer, str, dict[str, Any]], None]],
+) -> RunResult:
+    """:func:`train` once the run's config is resolved and its output directory locked."""
     config, checkpoint = _run_config(task, config, resume)
     # Under torchrun: join the process group (idempotent); the other ranks than 0 stay silent.
     main = distributed.init(config.train.device) is None or distributed.is_main()
