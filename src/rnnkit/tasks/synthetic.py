@@ -395,7 +395,7 @@ def _parse(d: SyntheticData, item: Any, where: str) -> Tensor:
     if isinstance(item, str):
         try:
             item = json.loads(item)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # RecursionError: [[[[... nested deep
             raise RnnkitError(
                 f"{where}: expected a JSON array, got {item.strip()[:40]!r}"
             ) from None
@@ -413,6 +413,8 @@ def _parse(d: SyntheticData, item: Any, where: str) -> Tensor:
         ok = False
     if not ok or len(t) < 1:
         raise RnnkitError(f"{where}: expected {expected} for the {d.task} task")
+    if not bool(torch.isfinite(t).all()):  # NaN, Infinity (JSON reads them), 1e309: NaN out
+        raise RnnkitError(f"{where}: expected finite numbers, got NaN or infinity")
     return t
 
 
