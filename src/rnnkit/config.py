@@ -46,6 +46,7 @@ __all__ = [
     "option",
     "positive",
     "read_config_file",
+    "seed_range",
     "strict_from_dict",
 ]
 
@@ -112,6 +113,13 @@ def at_least(low: float) -> Check:
 
 def positive() -> Check:
     return (lambda v: v > 0 and math.isfinite(v), "> 0")
+
+
+def seed_range() -> Check:
+    """A seed torch can take after the offsets rnnkit adds to it (``seed * 1_000_003 + epoch``
+    must stay within 64 bits): 10**30 failed deep inside training with "Overflow when unpacking
+    long long"."""
+    return (lambda v: -(2**32) < v < 2**32, "between -2**32 and 2**32 (exclusive)")
 
 
 def fraction(*, closed: bool = False) -> Check:

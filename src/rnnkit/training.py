@@ -105,6 +105,7 @@ from rnnkit.config import (
     fraction,
     option,
     positive,
+    seed_range,
     strict_from_dict,
 )
 from rnnkit.errors import RnnkitError
@@ -384,7 +385,11 @@ class TrainConfig(Config):
         "tensorboard (OUT/tensorboard/, needs rnnkit[tensorboard])",
         metavar="LIST",
     )
-    seed: int = option(1337, "seed of every random generator: the same seed gives the same numbers")
+    seed: int = option(
+        1337,
+        "seed of every random generator: the same seed gives the same numbers",
+        check=seed_range(),
+    )
     device: str = option(
         "auto",
         "where to run: auto (a CUDA GPU when there is one, else the CPU), cpu or cuda",

@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from rnnkit.data.labelled import check_delimiter
 from rnnkit.errors import RnnkitError, shown, shown_names
 
 __all__ = ["held_out", "numbered_lines", "numbered_texts", "read_source", "records_for"]
@@ -50,6 +51,7 @@ def numbered_texts(inputs: Any, column: str, delimiter: str | None = None) -> li
         if not all(isinstance(t, str) for t in texts):
             raise TypeError("inputs: expected a file path or a list of strings")
         return list(enumerate(texts, start=1))
+    check_delimiter(delimiter)
     text, name = read_source(inputs)
     suffix = Path(str(inputs)).suffix.lower()
     if suffix in (".tsv", ".tab", ".csv"):

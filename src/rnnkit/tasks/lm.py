@@ -28,7 +28,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from rnnkit.config import Config, ConfigError, at_least, option, positive
+from rnnkit.config import Config, ConfigError, at_least, option, positive, seed_range
 from rnnkit.data.text import (
     BUILTIN_CORPUS_CHARS,
     TBPTTBatch,
@@ -174,7 +174,9 @@ class SampleConfig(Config):
     num_samples: int = option(
         1, "how many samples, generated together", metavar="N", check=at_least(1)
     )
-    seed: int | None = option(None, "seed of the sampling, for reproducible samples (none: random)")
+    seed: int | None = option(
+        None, "seed of the sampling, for reproducible samples (none: random)", check=seed_range()
+    )
     stop: str | None = option(
         None,
         "end a sample where it writes TEXT (not printed)",

@@ -40,7 +40,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from rnnkit.config import Config, ConfigError, at_least, option
+from rnnkit.config import Config, ConfigError, at_least, option, seed_range
 from rnnkit.data import synthetic as data
 from rnnkit.data.text import char_vocabulary
 from rnnkit.data.vocab import Vocabulary
@@ -130,7 +130,7 @@ class SyntheticData(Config):
     )
     n_copy: int = option(10, "copy task: symbols to remember", metavar="S", check=at_least(1))
     n_symbols: int = option(8, "copy task: alphabet size", metavar="K", check=at_least(1))
-    data_seed: int = option(0, "seed of the generated data", metavar="S")
+    data_seed: int = option(0, "seed of the generated data", metavar="S", check=seed_range())
 
     def validate(self) -> None:
         if self.task == "adding" and self.seq_len < 2:
