@@ -181,17 +181,28 @@ def test_values_no_check_can_compare_are_refused_in_one_line(tmp_path, capsys):
     assert code == 2 and err.startswith("rnnkit: error: train.'l\\nr': unknown key; accepted:")
 
 
+def test_a_section_that_is_not_a_table_is_named(tmp_path, capsys):
+    """Found by fuzzing: ``train = 5`` in a config file raised TypeError (argument of type 'int'
+    is not iterable) while looking for a time budget in it."""
+    flat = _config(tmp_path, "flat.toml", "train = 5\n")
+    code, _, err = run(capsys, "train", "tag", "--config", flat, "--print-config")
+    assert_one_line_error(code, err, "train: expected a table of settings, got 5 (int)")
+
+
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
         (["synthetic", "--seed", "1" + "0" * 30], "--seed: expected a value between -2**32 and"),
         (["synthetic", "--data-seed", "-" + "9" * 20], "--data-seed: expected a value between"),
         (["classify", "--delimiter", "ab"], "--delimiter: expected a value of one character"),
+        (["synthetic", "--n-symbols", "1" + "0" * 19], "--n-symbols: expected an integer of 64"),
+        (["forecast", "--horizon", "9" * 30], "--horizon: expected an integer of 64 bits at most"),
     ],
 )
 def test_seeds_torch_cannot_take_and_long_delimiters_are_refused(argv, expected, capsys):
     """Found by fuzzing: a seed of 10**30 failed deep in training with "Overflow when unpacking
-    long long"; ``--delimiter ab`` with the csv module's TypeError, naming no option."""
+    long long", and so did a size beyond 64 bits (with a page of C++ context); ``--delimiter
+    ab`` failed with the csv module's TypeError, naming no option."""
     code, _, err = run(capsys, "train", *argv, "--print-config")
     assert code == 2 and err.startswith(f"rnnkit: error: {expected}"), err
     assert len(err.splitlines()) == 1

@@ -174,6 +174,8 @@ def _convert(value: Any, hint: Any, key: str) -> Any:
         raise ConfigError(
             key, f"expected {'an' if hint is int else 'a'} {hint.__name__}, got {_describe(value)}"
         )
+    if hint is int and not -(2**63) <= value < 2**63:  # torch's sizes and seeds are int64
+        raise ConfigError(key, f"expected an integer of 64 bits at most, got {shown(value)}")
     return value
 
 

@@ -690,7 +690,10 @@ class Trainer:
             finally:
                 if previous_handler is not None:
                     signal.signal(signal.SIGINT, previous_handler)
-        if best_path is None and out_dir is not None and (out_dir / "best.pt").is_file():
+        # a resumed run's best may predate this session; a new run's never does (a best.pt
+        # there belongs to an earlier run, perhaps of another model)
+        stale = out_dir is None or resume is None or not (out_dir / "best.pt").is_file()
+        if best_path is None and not stale:
             best_path = str(out_dir / "best.pt")
         return TrainResult(
             step=self.step,

@@ -299,6 +299,11 @@ class LMTask(Task):
         corpus = load_corpus(d.text, d.max_builtin_chars)
         log(corpus.description)
         train_text, val_text = split_text(corpus.text, d.val_fraction)
+        if len(train_text) < 2:  # the bigram counts below need one pair of characters
+            raise RnnkitError(
+                f"the training part of {corpus.name} has {len(train_text)} character(s) (val "
+                f"fraction {d.val_fraction:g} of {len(corpus.text):,}); use a smaller val fraction"
+            )
         if saved is not None:
             state = LMState.from_dict(saved)
             train_ids = encode_text(state.vocab, train_text, warn=log, what="training text")
