@@ -330,3 +330,11 @@ def test_predict_refuses_deeply_nested_and_non_finite_input(sine_run, tmp_path):
             predict(trained, [line])
     with pytest.raises(RnnkitError, match="input 2: expected finite numbers"):
         predict(trained, [[0.1], [float("inf")]])
+
+
+def test_a_task_name_that_is_not_a_string_is_a_config_error():
+    """Found by fuzzing: ``task = []`` in a config file escaped as TypeError (unhashable type)
+    while choosing the task's defaults."""
+    for name in ([], {}, ["sine"]):
+        with pytest.raises(ConfigError, match="data.task: expected a str, got"):
+            resolve_config("synthetic", {"data": {"task": name}})

@@ -488,7 +488,8 @@ class SyntheticTask(Task):
     def defaults(self, given: Mapping[str, Any]) -> dict[str, Any]:
         section = given.get("data")
         name = section.get("task", "sine") if isinstance(section, Mapping) else "sine"
-        return recipe(name if name in RECIPES else "sine")  # a bad name fails its check later
+        known = isinstance(name, str) and name in RECIPES  # a list or table is unhashable
+        return recipe(name if known else "sine")  # a bad name fails its check later
 
     def setup(self, config: SyntheticConfig, saved: Any, log) -> Setup:
         d, settings = config.data, config.train
