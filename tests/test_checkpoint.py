@@ -172,3 +172,15 @@ def test_interrupted_save_leaves_previous_checkpoint_loadable(tmp_path, monkeypa
 def test_atomic_write_into_missing_directory_is_clear(tmp_path):
     with pytest.raises(RnnkitError, match="cannot write"):
         atomic_write(tmp_path / "missing" / "x.pt", lambda f: f.write(b"x"))
+
+
+@pytest.mark.parametrize(
+    "content", [b"text\tlabel\nfine film\t1\n", b"(((((", b"\x80\x02]q\x00(K\x01e."]
+)
+def test_a_file_that_is_no_pickle_is_a_corrupt_checkpoint(tmp_path, content):
+    """Found by fuzzing: a data file given as the checkpoint made torch's weights-only
+    unpickler fail with IndexError (pop from empty list), which escaped ``rnnkit sample``."""
+    path = tmp_path / "train.tsv"
+    path.write_bytes(content)
+    with pytest.raises(RnnkitError, match=f"{re.escape(str(path))}"):
+        load_checkpoint(path)

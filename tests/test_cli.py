@@ -163,6 +163,51 @@ def test_a_wrong_type_or_unknown_key_names_the_key(tmp_path, capsys):
     assert_one_line_error(code, err, "trian: unknown key; accepted: data, model, train")
 
 
+def test_values_no_check_can_compare_are_refused_in_one_line(tmp_path, capsys):
+    """Found by fuzzing: ``--val-size inf`` raised OverflowError inside its range check (a
+    traceback), a JSON integer beyond the floats (``1e400`` written out) OverflowError in the
+    conversion, and a key holding a line break broke the message across lines."""
+    code, _, err = run(capsys, "train", "forecast", "--val-size", "inf", "--print-config")
+    assert_one_line_error(
+        code,
+        err,
+        "--val-size: expected a value a fraction in [0, 1) or a whole number of steps, got inf",
+    )
+    huge = _config(tmp_path, "huge.json", '{"train": {"lr": 1' + "0" * 400 + "}}")
+    code, _, err = run(capsys, "train", "lm", "--config", huge, "--print-config")
+    assert_one_line_error(code, err, "train.lr: expected a number, got an integer of 401 digits")
+    key = _config(tmp_path, "key.json", '{"train": {"l\\nr": 1}}')
+    code, _, err = run(capsys, "train", "lm", "--config", key, "--print-config")
+    assert code == 2 and err.startswith("rnnkit: error: train.'l\\nr': unknown key; accepted:")
+
+
+def test_a_section_that_is_not_a_table_is_named(tmp_path, capsys):
+    """Found by fuzzing: ``train = 5`` in a config file raised TypeError (argument of type 'int'
+    is not iterable) while looking for a time budget in it."""
+    flat = _config(tmp_path, "flat.toml", "train = 5\n")
+    code, _, err = run(capsys, "train", "tag", "--config", flat, "--print-config")
+    assert_one_line_error(code, err, "train: expected a table of settings, got 5 (int)")
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["synthetic", "--seed", str(2**40)], "--seed: expected a value between -2**32 and"),
+        (["synthetic", "--data-seed", str(-(2**40))], "--data-seed: expected a value between"),
+        (["classify", "--delimiter", "ab"], "--delimiter: expected a value of one character"),
+        (["synthetic", "--n-symbols", "1" + "0" * 19], "--n-symbols: expected an integer of 64"),
+        (["forecast", "--horizon", "9" * 30], "--horizon: expected an integer of 64 bits at most"),
+    ],
+)
+def test_seeds_torch_cannot_take_and_long_delimiters_are_refused(argv, expected, capsys):
+    """Found by fuzzing: a seed of 10**30 failed deep in training with "Overflow when unpacking
+    long long", and so did a size beyond 64 bits (with a page of C++ context); ``--delimiter
+    ab`` failed with the csv module's TypeError, naming no option."""
+    code, _, err = run(capsys, "train", *argv, "--print-config")
+    assert code == 2 and err.startswith(f"rnnkit: error: {expected}"), err
+    assert len(err.splitlines()) == 1
+
+
 def test_print_config_toml_by_default_json_on_request_and_writes_nothing(tmp_path, capsys):
     out = tmp_path / "run"
     code, toml, err = run(capsys, "train", "lm", "--out", out, "--hidden", 12, "--print-config")

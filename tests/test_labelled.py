@@ -139,3 +139,13 @@ def test_bucketed_batches_resume_exactly():
     again.load_state_dict(state)
     assert [again.next_batch() for _ in range(6)] == expected
     assert len(source) == 5
+
+
+@pytest.mark.parametrize("delimiter", ["", ";;", '"', "\r"])
+def test_read_labelled_refuses_a_delimiter_the_csv_module_cannot_take(tmp_path, delimiter):
+    """Found by fuzzing: the csv module's TypeError escaped ("delimiter" must be a 1-character
+    string)."""
+    path = tmp_path / "d.csv"
+    path.write_text("text,label\na,1\n", encoding="utf-8")
+    with pytest.raises(RnnkitError, match="delimiter: expected one character other than a quote"):
+        read_labelled(path, delimiter=delimiter)

@@ -91,3 +91,13 @@ def test_melbourne_baselines_match_reference(shared_data):
     assert round(mae(y[test], persistence_forecast(y, test)[:, 0]), 3) == 1.953
     assert round(rmse(y[test], persistence_forecast(y, test)[:, 0]), 3) == 2.481
     assert round(mae(y[test], seasonal_naive_forecast(y, test, 1, 365)[:, 0]), 3) == 2.965
+
+
+def test_seasonal_naive_with_a_period_longer_than_the_history_is_a_value_error():
+    """Found by fuzzing: ``--period 10**30`` overflowed numpy's int64 (OverflowError) in the
+    final report, after training, instead of leaving out seasonal naive as too little history."""
+    series = np.arange(20.0)
+    with pytest.raises(ValueError, match="needs 1000000000000000000000000000000 steps"):
+        seasonal_naive_forecast(series, np.array([5, 6]), 1, 10**30)
+    with pytest.raises(ValueError, match="period 6 needs 6 steps of history"):
+        seasonal_naive_forecast(series, np.array([5, 6]), 1, 6)

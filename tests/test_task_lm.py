@@ -477,3 +477,13 @@ def test_predict_refuses_a_language_model_and_points_to_sample(trained, tmp_path
     code, out, err = run(capsys, "predict", trained, "--input", inputs)
     assert_one_line_error(code, err, message)
     assert out == ""
+
+
+def test_a_val_fraction_that_leaves_no_training_text_is_an_error(tmp_path):
+    """Found by fuzzing: ``--val-fraction 0.999999`` left an empty training text and failed in
+    the bigram counts with "Trying to create tensor with negative dimension -1"."""
+    path = tmp_path / "short.txt"
+    path.write_text("the cat sat on the mat\n" * 10, encoding="utf-8")
+    settings = {"data": {"text": str(path), "val_fraction": 0.999999}, "train": {"device": "cpu"}}
+    with pytest.raises(RnnkitError, match="the training part of short.txt has 0 character"):
+        rnnkit.train("lm", settings, log=quiet)

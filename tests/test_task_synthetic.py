@@ -315,3 +315,26 @@ def test_predict_and_sample_the_sentence_model(sentence_run):
 def test_only_the_sentence_model_is_a_language_model(sine_run):
     with pytest.raises(RnnkitError, match="sampling needs a character language model"):
         sample(sine_run.trained, SampleConfig(prompt="x", length=3))
+
+
+def test_predict_refuses_deeply_nested_and_non_finite_input(sine_run, tmp_path):
+    """Found by fuzzing: a line of 100,000 '[' escaped as RecursionError; NaN (JSON reads it)
+    and 1e309 came out as a NaN prediction, written as invalid JSON."""
+    trained = sine_run.trained
+    deep = tmp_path / "deep.jsonl"
+    deep.write_text("[" * 100_000 + "\n", encoding="utf-8")
+    with pytest.raises(RnnkitError, match=f"{deep} line 1: expected a JSON array, got '"):
+        predict(trained, str(deep))
+    for line in ("[0.1, NaN]", "[1e309, 0.2]", "[-Infinity]"):
+        with pytest.raises(RnnkitError, match="input 1: expected finite numbers, got NaN"):
+            predict(trained, [line])
+    with pytest.raises(RnnkitError, match="input 2: expected finite numbers"):
+        predict(trained, [[0.1], [float("inf")]])
+
+
+def test_a_task_name_that_is_not_a_string_is_a_config_error():
+    """Found by fuzzing: ``task = []`` in a config file escaped as TypeError (unhashable type)
+    while choosing the task's defaults."""
+    for name in ([], {}, ["sine"]):
+        with pytest.raises(ConfigError, match="data.task: expected a str, got"):
+            resolve_config("synthetic", {"data": {"task": name}})

@@ -263,3 +263,13 @@ def test_missing_file_and_directory(tmp_path):
     assert "is a directory" in _train_error(tmp_path, {"train": str(tmp_path)})
     with pytest.raises(ConfigError, match="data.train: required, but not set"):
         tasks.train("tag", _settings({}, 2), log=quiet)
+
+
+def test_predict_refuses_python_inputs_that_are_not_sentences(tag_run):
+    """Found by fuzzing: an int, None or a list holding a number escaped as a bare TypeError
+    from deep inside (``'int' object is not iterable``), or tagged ``str(5)``."""
+    _, run = tag_run
+    assert tasks.predict(run.trained, [("the", "cat")])[0]["tokens"] == ["the", "cat"]
+    for bad, name in ((5, "int"), (None, "NoneType"), (["the", 5], "list")):
+        with pytest.raises(TypeError, match=f"input 2: expected a sentence .* got {name}"):
+            tasks.predict(run.trained, ["the cat", bad])

@@ -167,3 +167,28 @@ def test_calendar_features_and_next_dates():
 def test_melbourne_file_reads(shared_data):
     series = read_series(shared_data / "timeseries" / "daily-min-temperatures.csv")
     assert len(series) == 3650 and series.columns == ["Temp"]
+
+
+def test_next_dates_past_the_year_9999_count_steps():
+    """Found by fuzzing: a daily series ending on 9999-12-31 (or a monthly one on 9999-12)
+    raised OverflowError / ValueError out of datetime."""
+    assert next_dates(["9999-12-30", "9999-12-31"], 2) == ["+1", "+2"]
+    assert next_dates(["9999-11", "9999-12"], 1) == ["+1"]
+    assert next_dates(["9999-12-29", "9999-12-30"], 1) == ["9999-12-31"]
+
+
+def test_messages_naming_columns_stay_one_line(tmp_path):
+    """Found by fuzzing: a file whose lines end in U+2028 (not a line end for csv, one for
+    str.splitlines) is one huge header; the message listed it whole, line separators and all."""
+    path = tmp_path / "s.csv"
+    rows = "\u2028".join(f"2020-01-{day:02},{day}" for day in range(1, 29))
+    path.write_text("Date,Temp\u2028" + rows + "\n2020-02-01,5\n", encoding="utf-8")
+    with pytest.raises(RnnkitError) as error:
+        read_series(path, columns=["Temp"])
+    message = str(error.value)
+    assert len(message.splitlines()) == 1 and len(message) < 400, message
+    assert message.endswith(", ... (29 in all)")
+    assert message.startswith("s.csv has no value column 'Temp'; available: '")
+    path.write_text("Date,Temp,\nx,1,2\n", encoding="utf-8")
+    with pytest.raises(RnnkitError, match="has no value column 'Rain'; available: Temp, ''$"):
+        read_series(path, columns=["Rain"])

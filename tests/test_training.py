@@ -264,3 +264,14 @@ def test_rng_state_round_trip_and_helpers():
         resolve_device("tpu")
     moved = to_device({"a": (torch.ones(1), [torch.zeros(1)]), "b": 3}, torch.device("cpu"))
     assert moved["b"] == 3 and isinstance(moved["a"], tuple)
+
+
+def test_a_new_run_never_reports_an_earlier_runs_best_pt(tmp_path):
+    """Found by fuzzing: a new run whose validation never improved (a NaN loss) in a directory
+    holding an earlier run's best.pt reported those weights, and with another model failed to
+    load them ("Error(s) in loading state_dict")."""
+    first = _trainer(str(tmp_path)).fit()
+    assert first.best_path == str(tmp_path / "best.pt")
+    again = _trainer(str(tmp_path), max_steps=10)
+    again.eval_fn = lambda model: {"loss": math.nan}
+    assert again.fit().best_path is None

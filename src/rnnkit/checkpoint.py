@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 import pickle
 import re
+import struct
 import tempfile
 import warnings
 import zipfile
@@ -210,7 +211,21 @@ def load_checkpoint(path: str | os.PathLike[str], *, task: str | None = None) ->
                 "checkpoints hold only tensors and plain data)"
             ) from error
         raise RnnkitError(f"checkpoint {file} is corrupt{_reason(text)}") from error
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError) as error:
+    except (
+        RuntimeError,
+        EOFError,
+        zipfile.BadZipFile,
+        ValueError,
+        OSError,
+        KeyError,
+        # torch's weights-only unpickler, fed a file that is no pickle (a text file given as
+        # RUN), fails inside its own stack handling (pop from an empty list) or types
+        IndexError,
+        TypeError,
+        AttributeError,
+        OverflowError,
+        struct.error,
+    ) as error:
         reason = _reason(" ".join(str(error).split()))
         raise RnnkitError(f"checkpoint {file} is corrupt or truncated{reason}") from error
     if not isinstance(data, dict) or "format_version" not in data:

@@ -33,7 +33,7 @@ from dataclasses import MISSING, field
 from pathlib import Path
 from typing import Any, Union
 
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import RnnkitError, shown
 
 __all__ = [
     "Config",
@@ -46,6 +46,7 @@ __all__ = [
     "option",
     "positive",
     "read_config_file",
+    "seed_range",
     "strict_from_dict",
 ]
 
@@ -114,6 +115,13 @@ def positive() -> Check:
     return (lambda v: v > 0 and math.isfinite(v), "> 0")
 
 
+def seed_range() -> Check:
+    """A seed torch can take after the offsets rnnkit adds to it (``seed * 1_000_003 + epoch``
+    must stay within 64 bits): 10**30 failed deep inside training with "Overflow when unpacking
+    long long"."""
+    return (lambda v: -(2**32) < v < 2**32, "between -2**32 and 2**32 (exclusive)")
+
+
 def fraction(*, closed: bool = False) -> Check:
     """A share: in [0, 1) (dropout), or in [0, 1] with ``closed``."""
     if closed:
@@ -122,7 +130,16 @@ def fraction(*, closed: bool = False) -> Check:
 
 
 def _describe(value: Any) -> str:
-    return f"{value!r} ({type(value).__name__})"
+    return f"{shown(value)} ({type(value).__name__})"
+
+
+def _passes(check: Check, value: Any) -> bool:
+    """Whether ``value`` passes ``check``; a check that cannot even compare the value (an
+    infinite or huge number where it wants a whole one) fails it rather than crashing."""
+    try:
+        return bool(check[0](value))
+    except (OverflowError, ValueError, TypeError):
+        return False
 
 
 def _convert(value: Any, hint: Any, key: str) -> Any:
@@ -147,13 +164,18 @@ def _convert(value: Any, hint: Any, key: str) -> Any:
         except ConfigError as error:
             raise error.under(key) from None
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond the floats (10**400 in a JSON file)
+            raise ConfigError(key, f"expected a number, got an integer of {len(str(value))} digits")
     if hint in (int, float, str, bool) and (
         not isinstance(value, hint) or (hint is int and isinstance(value, bool))
     ):
         raise ConfigError(
             key, f"expected {'an' if hint is int else 'a'} {hint.__name__}, got {_describe(value)}"
         )
+    if hint is int and not -(2**63) <= value < 2**63:  # torch's sizes and seeds are int64
+        raise ConfigError(key, f"expected an integer of 64 bits at most, got {shown(value)}")
     return value
 
 
@@ -172,7 +194,8 @@ def strict_from_dict(cls: type, data: Mapping[str, Any]) -> Any:
     names = [f.name for f in dataclasses.fields(cls)]
     for key in data:
         if key not in names:
-            raise ConfigError(str(key), f"unknown key; accepted: {', '.join(names)}")
+            name = str(key) if str(key).isidentifier() else shown(str(key), 40)
+            raise ConfigError(name, f"unknown key; accepted: {', '.join(names)}")
     for f in dataclasses.fields(cls):
         if f.init and f.name not in data and f.default is MISSING and f.default_factory is MISSING:
             raise ConfigError(f.name, "missing")
@@ -188,10 +211,10 @@ class Config:
             choices, check = choices_of(f), f.metadata.get("check")
             if value is not None and choices is not None and value not in choices:
                 raise ConfigError(
-                    f.name, f"expected one of {', '.join(map(str, choices))}, got {value!r}"
+                    f.name, f"expected one of {', '.join(map(str, choices))}, got {shown(value)}"
                 )
-            if value is not None and check is not None and not check[0](value):
-                raise ConfigError(f.name, f"expected a value {check[1]}, got {value!r}")
+            if value is not None and check is not None and not _passes(check, value):
+                raise ConfigError(f.name, f"expected a value {check[1]}, got {shown(value)}")
             object.__setattr__(self, f.name, value)
         self.validate()
 

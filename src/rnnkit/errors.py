@@ -10,3 +10,23 @@ from __future__ import annotations
 
 class RnnkitError(Exception):
     """A problem with the user's input (a file, a checkpoint, an option), explained in the message."""
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for a value from the user's input in a
+    message: the repr escapes line breaks (``\\n``, ``\\r``, ``\\u2028``...) so the message stays
+    one line, and the cut keeps a file read as one huge cell from flooding it."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 4]}...{text[-1]}"
+
+
+def shown_names(names: list, limit: int = 12) -> str:
+    """The first ``limit`` names (of columns...), comma-separated, and how many in all: a plain
+    name as it is, one that is empty, long or holds a control character :func:`shown`."""
+
+    def one(name: object) -> str:
+        text = str(name)
+        return text if text and text.isprintable() and len(text) <= 40 else shown(text, 40)
+
+    head = ", ".join(one(name) for name in values[:limit]) if (values := list(names)) else "none"
+    return head + (f", ... ({len(values)} in all)" if len(values) > limit else "")

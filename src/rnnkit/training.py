@@ -124,6 +124,7 @@ from rnnkit.config import (
     fraction,
     option,
     positive,
+    seed_range,
     strict_from_dict,
 )
 from rnnkit.distributed import check_divisible, share
@@ -496,7 +497,11 @@ class TrainConfig(Config):
         "tensorboard (OUT/tensorboard/, needs rnnkit[tensorboard])",
         metavar="LIST",
     )
-    seed: int = option(1337, "seed of every random generator: the same seed gives the same numbers")
+    seed: int = option(
+        1337,
+        "seed of every random generator: the same seed gives the same numbers",
+        check=seed_range(),
+    )
     device: str = option("auto", DEVICE_HELP)
     precision: str = option(
         "32",
@@ -874,7 +879,10 @@ class Trainer:
             finally:
                 if previous_handler is not None:
                     signal.signal(signal.SIGINT, previous_handler)
-        if best_path is None and out_dir is not None and (out_dir / "best.pt").is_file():
+        # a resumed run's best may predate this session; a new run's never does (a best.pt
+        # there belongs to an earlier run, perhaps of another model)
+        stale = out_dir is None or resume is None or not (out_dir / "best.pt").is_file()
+        if best_path is None and not stale:
             best_path = str(out_dir / "best.pt")
         return TrainResult(
             step=self.step,

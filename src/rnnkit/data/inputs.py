@@ -12,7 +12,8 @@ from typing import Any
 
 import torch
 
-from rnnkit.errors import RnnkitError
+from rnnkit.data.labelled import check_delimiter
+from rnnkit.errors import RnnkitError, shown, shown_names
 
 __all__ = ["held_out", "numbered_lines", "numbered_texts", "read_source", "records_for"]
 
@@ -50,6 +51,7 @@ def numbered_texts(inputs: Any, column: str, delimiter: str | None = None) -> li
         if not all(isinstance(t, str) for t in texts):
             raise TypeError("inputs: expected a file path or a list of strings")
         return list(enumerate(texts, start=1))
+    check_delimiter(delimiter)
     text, name = read_source(inputs)
     suffix = Path(str(inputs)).suffix.lower()
     if suffix in (".tsv", ".tab", ".csv"):
@@ -59,14 +61,19 @@ def numbered_texts(inputs: Any, column: str, delimiter: str | None = None) -> li
             delimiter="\t" if tsv else (delimiter or ","),
             quoting=csv.QUOTE_NONE if tsv else csv.QUOTE_MINIMAL,
         )
-        header = [name.strip() for name in next(reader, [])]
-        if column not in header:
-            raise RnnkitError(
-                f"{name} has no column {column!r} (the text column of the training "
-                f"data); its header: {', '.join(header) or 'empty'}"
-            )
-        index = header.index(column)
-        rows = [(reader.line_num, row[index].strip() if len(row) > index else "") for row in reader]
+        try:
+            header = [name.strip() for name in next(reader, [])]
+            if column not in header:
+                raise RnnkitError(
+                    f"{name} has no column {shown(column)} (the text column of the training "
+                    f"data); its header: {shown_names(header)}"
+                )
+            index = header.index(column)
+            rows = [
+                (reader.line_num, row[index].strip() if len(row) > index else "") for row in reader
+            ]
+        except csv.Error as error:  # a field over the csv module's limit of 131,072 characters
+            raise RnnkitError(f"{name}, line {reader.line_num}: malformed CSV ({error})") from None
     else:
         rows = [(n, line.strip()) for n, line in enumerate(text.splitlines(), start=1)]
     if not any(t for _, t in rows):

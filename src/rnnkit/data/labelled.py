@@ -38,7 +38,7 @@ from torch import Tensor
 
 from rnnkit.data.vocab import PAD, UNK, Vocabulary
 from rnnkit.distributed import check_divisible, share
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import RnnkitError, shown
 
 __all__ = [
     "BucketedBatches",
@@ -89,6 +89,16 @@ class LabelledText:
         return len(self.texts)
 
 
+def check_delimiter(delimiter: str | None) -> None:
+    """``RnnkitError`` unless ``delimiter`` is ``None`` or one character that can separate
+    fields (the csv module takes no quote, line break or empty delimiter)."""
+    if delimiter is not None and (len(delimiter) != 1 or delimiter in '"\r\n'):
+        raise RnnkitError(
+            f"delimiter: expected one character other than a quote or a line break, got "
+            f"{shown(delimiter)}"
+        )
+
+
 def _delimiter(path: Path, header: str, delimiter: str | None) -> str:
     if delimiter is not None:
         return delimiter
@@ -127,6 +137,7 @@ def read_labelled(
 ) -> LabelledText:
     """Read a TSV/CSV file with a header; ``label_col=None`` reads texts only (labels empty)."""
     path = Path(path)
+    check_delimiter(delimiter)
     content = read_text_file(path, "data file")
     rows = _rows(path, content, _delimiter(path, content.split("\n", 1)[0], delimiter))
     try:

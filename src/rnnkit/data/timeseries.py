@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import RnnkitError, shown, shown_names
 
 __all__ = [
     "FILL_METHODS",
@@ -97,7 +97,7 @@ class TimeSeries:
     def _index(self, name: str) -> int:
         if name not in self.columns:
             raise RnnkitError(
-                f"{self.source} has no value column {name!r}; available: {', '.join(self.columns)}"
+                f"{self.source} has no value column {shown(name)}; available: {shown_names(self.columns)}"
             )
         return self.columns.index(name)
 
@@ -168,13 +168,15 @@ def read_series(
     else:
         if date_column not in header:
             raise RnnkitError(
-                f"{name} has no date column {date_column!r}; available: {', '.join(header)}"
+                f"{name} has no date column {shown(date_column)}; available: {shown_names(header)}"
             )
         date_index = header.index(date_column)
     if columns is None:
         value_names = [h for i, h in enumerate(header) if i != date_index]
         if not value_names:
-            raise RnnkitError(f"{name} has no value column besides the date column {header[0]!r}")
+            raise RnnkitError(
+                f"{name} has no value column besides the date column {shown(header[0])}"
+            )
     else:
         value_names = list(columns)
         if not value_names:
@@ -183,7 +185,7 @@ def read_series(
             if column not in header or header.index(column) == date_index:
                 available = [h for i, h in enumerate(header) if i != date_index]
                 raise RnnkitError(
-                    f"{name} has no value column {column!r}; available: {', '.join(available)}"
+                    f"{name} has no value column {shown(column)}; available: {shown_names(available)}"
                 )
     value_indices = [header.index(column) for column in value_names]
 
@@ -210,7 +212,7 @@ def read_series(
             if not math.isfinite(number):
                 raise RnnkitError(
                     f"{name} row {row_number} (line {line}), column {column!r}: expected a number, "
-                    f"got {cell.strip()!r}"
+                    f"got {shown(cell.strip())}"
                 )
             values[row_number - 1, j] = number
 
@@ -220,11 +222,11 @@ def read_series(
         if not rows_missing:
             continue
         if fill is None:
-            shown = ", ".join(str(r) for r in rows_missing[:5]) + (
+            listed = ", ".join(str(r) for r in rows_missing[:5]) + (
                 ", ..." if len(rows_missing) > 5 else ""
             )
             raise RnnkitError(
-                f"{name} column {column!r} has {len(rows_missing)} missing value(s) (rows {shown}); "
+                f"{name} column {column!r} has {len(rows_missing)} missing value(s) (rows {listed}); "
                 f"fill them with the fill setting, ffill or interpolate"
             )
         values[:, j] = fill_missing(values[:, j], fill, name=f"{name} column {column!r}")
@@ -472,7 +474,7 @@ def calendar_features(dates: Sequence[str]) -> np.ndarray:
         parsed = _parse_date(text)
         if parsed is None:
             raise RnnkitError(
-                f"calendar features need dates like 2020-01-31 or 2020-01; row {row} has {text!r}"
+                f"calendar features need dates like 2020-01-31 or 2020-01; row {row} has {shown(text)}"
             )
         kind, date = parsed
         if kind == "month":
@@ -494,8 +496,15 @@ def next_dates(dates: Sequence[str], count: int) -> list[str]:
 
     Monthly ``YYYY-MM`` dates advance by months; daily dates by the most common gap between
     consecutive dates (1 day for daily data, 7 for weekly). Anything else (no dates, dates that do
-    not parse) gives ``"+1", "+2", ...`` after the last step.
+    not parse, dates that would pass the year 9999) gives ``"+1", "+2", ...`` after the last step.
     """
+    try:
+        return _next_dates(dates, count)
+    except (OverflowError, ValueError):  # past the year 9999, the last date datetime knows
+        return [f"+{k}" for k in range(1, count + 1)]
+
+
+def _next_dates(dates: Sequence[str], count: int) -> list[str]:
     parsed = [_parse_date(text) for text in dates]
     if dates and all(p is not None for p in parsed):
         kinds = {p[0] for p in parsed}  # type: ignore[index]

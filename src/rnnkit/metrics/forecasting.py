@@ -133,6 +133,11 @@ def seasonal_naive_forecast(series, starts, horizon: int = 1, period: int = 12) 
     if period < 1:
         raise ValueError(f"period must be >= 1, got {period}")
     y, t = _targets(series, starts, horizon)
+    if t.size and period > int(t.min()):  # also keeps a period of 10**30 out of numpy's int64
+        raise ValueError(
+            f"seasonal naive with period {period} needs {period} steps of history before the first "
+            f"forecast step, got {int(t.min())}"
+        )
     k = np.arange(horizon)
     back = period * ((k // period) + 1)  # (K,) how far back each step looks: always past step t-1
     steps = t[:, None] + k[None, :] - back[None, :]  # (N, K)

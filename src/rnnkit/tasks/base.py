@@ -402,7 +402,10 @@ def resolve_config(
     given = dict(given or {})
     checkpoint = None
     if resume not in (None, False):
-        out_dir = given.get("train", {}).get("out_dir") or task.defaults(given)["train"]["out_dir"]
+        train = given.get("train")
+        out_dir = (train.get("out_dir") if isinstance(train, Mapping) else None) or task.defaults(
+            given
+        )["train"]["out_dir"]
         checkpoint = _load_resume(task, resume, out_dir)
         base = checkpoint.get("task_state", {}).get("config")
         if not isinstance(base, Mapping):
@@ -411,6 +414,7 @@ def resolve_config(
     else:
         base = task.defaults(given)
     train = given.get("train", {})
+    train = train if isinstance(train, Mapping) else {}  # not a table: from_dict says so below
     if checkpoint is None and "max_minutes" in train and "max_steps" not in train:
         given = merge(given, {"train": {"max_steps": None}})
     return task.config_class.from_dict(merge(base, given)), checkpoint

@@ -68,6 +68,7 @@ class ClassifyData(Config):
         None,
         "field separator (none: tab for .tsv, comma for .csv, else guessed from the header)",
         metavar="D",
+        check=(lambda v: len(v) == 1 and v not in '"\r\n', "of one character, not a quote"),
     )
     val_fraction: float = o.val_fraction("training rows")
     tokenizer: str = option(

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,7 @@ __all__ = ["ForecastConfig", "ForecastData", "ForecastModel", "ForecastTask", "f
 
 CALENDAR_NAMES = ("season_sin", "season_cos")
 SIZE = (
-    lambda v: v >= 0 and (v < 1 or v == int(v)),
+    lambda v: v >= 0 and (v < 1 or (math.isfinite(v) and v == int(v))),
     "a fraction in [0, 1) or a whole number of steps",
 )
 
@@ -567,7 +568,10 @@ def _read(trained: TrainedModel, data: Any) -> tuple[Prepared, str]:
     columns = [d.target, *d.features]
     wanted = [state.date_column, *columns] if state.date_column else columns
     first = next((line for line in text.removeprefix("\ufeff").splitlines() if line.strip()), "")
-    header = [cell.strip() for cell in next(csv.reader([first]), [])]
+    try:
+        header = [cell.strip() for cell in next(csv.reader([first]), [])]
+    except csv.Error as error:  # a field over the csv module's limit of 131,072 characters
+        raise RnnkitError(f"{name}, line 1: malformed CSV ({error})") from None
     if first and not set(wanted) & set(header):
         raise RnnkitError(
             f"{name} needs a header line naming the training columns "

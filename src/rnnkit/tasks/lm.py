@@ -28,7 +28,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from rnnkit.config import Config, ConfigError, at_least, option, positive
+from rnnkit.config import Config, ConfigError, at_least, option, positive, seed_range
 from rnnkit.data.text import (
     BUILTIN_CORPUS_CHARS,
     TBPTTBatch,
@@ -184,7 +184,9 @@ class SampleConfig(Config):
     num_samples: int = option(
         1, "how many samples, generated together", metavar="N", check=at_least(1)
     )
-    seed: int | None = option(None, "seed of the sampling, for reproducible samples (none: random)")
+    seed: int | None = option(
+        None, "seed of the sampling, for reproducible samples (none: random)", check=seed_range()
+    )
     stop: str | None = option(
         None,
         "end a sample where it writes TEXT (not printed)",
@@ -307,6 +309,11 @@ class LMTask(Task):
         corpus = load_corpus(d.text, d.max_builtin_chars)
         log(corpus.description)
         train_text, val_text = split_text(corpus.text, d.val_fraction)
+        if len(train_text) < 2:  # the bigram counts below need one pair of characters
+            raise RnnkitError(
+                f"the training part of {corpus.name} has {len(train_text)} character(s) (val "
+                f"fraction {d.val_fraction:g} of {len(corpus.text):,}); use a smaller val fraction"
+            )
         if saved is not None:
             state = LMState.from_dict(saved)
             train_ids = encode_text(state.vocab, train_text, warn=log, what="training text")

@@ -40,7 +40,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from rnnkit.config import Config, ConfigError, at_least, option
+from rnnkit.config import Config, ConfigError, at_least, option, seed_range
 from rnnkit.data import synthetic as data
 from rnnkit.data.text import char_vocabulary
 from rnnkit.data.vocab import Vocabulary
@@ -137,7 +137,7 @@ class SyntheticData(Config):
     )
     n_copy: int = option(10, "copy task: symbols to remember", metavar="S", check=at_least(1))
     n_symbols: int = option(8, "copy task: alphabet size", metavar="K", check=at_least(1))
-    data_seed: int = option(0, "seed of the generated data", metavar="S")
+    data_seed: int = option(0, "seed of the generated data", metavar="S", check=seed_range())
 
     def validate(self) -> None:
         if self.task == "adding" and self.seq_len < 2:
@@ -410,7 +410,7 @@ def _parse(d: SyntheticData, item: Any, where: str) -> Tensor:
     if isinstance(item, str):
         try:
             item = json.loads(item)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # RecursionError: [[[[... nested deep
             raise RnnkitError(
                 f"{where}: expected a JSON array, got {item.strip()[:40]!r}"
             ) from None
@@ -428,6 +428,8 @@ def _parse(d: SyntheticData, item: Any, where: str) -> Tensor:
         ok = False
     if not ok or len(t) < 1:
         raise RnnkitError(f"{where}: expected {expected} for the {d.task} task")
+    if not bool(torch.isfinite(t).all()):  # NaN, Infinity (JSON reads them), 1e309: NaN out
+        raise RnnkitError(f"{where}: expected finite numbers, got NaN or infinity")
     return t
 
 
@@ -501,7 +503,8 @@ class SyntheticTask(Task):
     def defaults(self, given: Mapping[str, Any]) -> dict[str, Any]:
         section = given.get("data")
         name = section.get("task", "sine") if isinstance(section, Mapping) else "sine"
-        return recipe(name if name in RECIPES else "sine")  # a bad name fails its check later
+        known = isinstance(name, str) and name in RECIPES  # a list or table is unhashable
+        return recipe(name if known else "sine")  # a bad name fails its check later
 
     def setup(self, config: SyntheticConfig, saved: Any, log) -> Setup:
         d, settings = config.data, config.train

@@ -265,8 +265,8 @@ def _sentences(inputs: Any) -> list[tuple[int, list[str]]]:
     suffix = Path(inputs).suffix.lower() if isinstance(inputs, (str, Path)) else ""
     if suffix not in (".conllu", ".conll"):
         return [
-            (n, Tokenizer.split(line, "word", lower=False) if isinstance(line, str) else list(line))
-            for n, line in o.numbered_lines(inputs)
+            (n, Tokenizer.split(line, "word", lower=False) if isinstance(line, str) else line)
+            for n, line in _token_lists(o.numbered_lines(inputs))
         ]
     text, name = read_source(inputs)
     sentences: list[tuple[int, list[str]]] = []
@@ -285,6 +285,21 @@ def _sentences(inputs: Any) -> list[tuple[int, list[str]]]:
     if not sentences:
         raise RnnkitError(f"no sentence to tag in {name}")
     return sentences
+
+
+def _token_lists(numbered: list[tuple[int, Any]]) -> list[tuple[int, Any]]:
+    """The inputs given as Python objects checked: each a string or a list of token strings."""
+    checked = []
+    for n, item in numbered:
+        if isinstance(item, (list, tuple)) and all(isinstance(token, str) for token in item):
+            item = list(item)
+        elif not isinstance(item, str):
+            raise TypeError(
+                f"input {n}: expected a sentence (a string) or a list of token strings, got "
+                f"{type(item).__name__}"
+            )
+        checked.append((n, item))
+    return checked
 
 
 def _sentences_of(trained: TrainedModel, data: Any) -> tuple[list, list, str]:
