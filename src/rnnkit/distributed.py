@@ -120,6 +120,9 @@ def shutdown() -> None:
     """Leave the process group (destroying it if :func:`init` created it)."""
     global _context, _owned
     if _owned and dist.is_initialized():
+        # Every rank gets here before any leaves: a rank that tore its connections down while
+        # rank 0 still wrote its report aborted gloo's threads on exit ("terminate called ...").
+        dist.barrier()
         dist.destroy_process_group()
     _context, _owned = None, False
 
