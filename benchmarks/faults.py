@@ -48,26 +48,8 @@ from rnnkit.errors import RnnkitError
 
 DATA = ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"
 
-# `rnnkit ARGV`; with FAULTS_PAUSE_IN_WRITE set, each checkpoint write stops for that many seconds
-# after writing half of its bytes into the temporary file.
-CHILD = r"""
-import io, os, sys, time
-import torch
-pause = float(os.environ.get("FAULTS_PAUSE_IN_WRITE") or 0)
-if pause:
-    real_save = torch.save
-    def slow_save(obj, file):
-        buffer = io.BytesIO()
-        real_save(obj, buffer)
-        data = buffer.getvalue()
-        file.write(data[: len(data) // 2])
-        file.flush()
-        time.sleep(pause)
-        file.write(data[len(data) // 2 :])
-    torch.save = slow_save
-from rnnkit.cli.main import console_main
-console_main()
-"""
+# `rnnkit ARGV` in a child process that can pause in checkpoint writes (see the file)
+CHILD = str(ROOT / "tests" / "faults_child.py")
 
 
 def train_args(args: argparse.Namespace, text: Path, out: Path) -> list[str]:
@@ -84,7 +66,7 @@ def start(argv: list[str], pause: float) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), OMP_NUM_THREADS="1")
     env["FAULTS_PAUSE_IN_WRITE"] = str(pause) if pause else ""
     return subprocess.Popen(
-        [sys.executable, "-c", CHILD, *argv],
+        [sys.executable, CHILD, *argv],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -33,26 +33,8 @@ from rnnkit.training import ShuffledBatches, StepOutput, TrainConfig, Trainer, s
 
 SRC = str(Path(rnnkit.__file__).resolve().parents[1])
 
-# `rnnkit ARGV` in a child process; with FAULTS_PAUSE_IN_WRITE set, each checkpoint write stops
-# for that long after writing half of its bytes into the temporary file.
-CHILD = r"""
-import io, os, sys, time
-import torch
-pause = float(os.environ.get("FAULTS_PAUSE_IN_WRITE") or 0)
-if pause:
-    real_save = torch.save
-    def slow_save(obj, file):
-        buffer = io.BytesIO()
-        real_save(obj, buffer)
-        data = buffer.getvalue()
-        file.write(data[: len(data) // 2])
-        file.flush()
-        time.sleep(pause)
-        file.write(data[len(data) // 2 :])
-    torch.save = slow_save
-from rnnkit.cli.main import console_main
-console_main()
-"""
+# `rnnkit ARGV` in a child process that can pause in checkpoint writes (see the file)
+CHILD = str(Path(__file__).with_name("faults_child.py"))
 
 # Holds OUT's lock until killed: another live run.
 HOLDER = r"""
@@ -90,7 +72,7 @@ def text(tmp_path) -> Path:
 
 def _start(args: list[str], pause: float = 0.0) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-c", CHILD, *args],
+        [sys.executable, CHILD, *args],
         env=_env(pause),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

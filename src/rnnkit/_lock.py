@@ -21,13 +21,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from rnnkit.checkpoint import is_partial_file
 from rnnkit.errors import RnnkitError
 
 try:
@@ -38,8 +38,6 @@ except ImportError:  # Windows
 __all__ = ["LOCK_NAME", "lock_out_dir", "read_lock"]
 
 LOCK_NAME = ".lock"
-# The temporary files of rnnkit.checkpoint.atomic_write (tempfile.mkstemp: 8 random characters).
-_PARTIAL = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
 
 # Locks this process holds: resolved directory -> [file descriptor or None, nesting depth].
 _HELD: dict[str, list[Any]] = {}
@@ -116,7 +114,7 @@ def _take_over(
     """Note the takeover of a dead run's lock and remove the files its writes left half done."""
     removed = 0
     for leftover in out_dir.iterdir():
-        if _PARTIAL.match(leftover.name) and leftover.is_file():
+        if is_partial_file(leftover):
             with contextlib.suppress(OSError):
                 leftover.unlink()
                 removed += 1

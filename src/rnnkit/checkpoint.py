@@ -46,6 +46,7 @@ __all__ = [
     "atomic_write",
     "check_plain",
     "find_checkpoint",
+    "is_partial_file",
     "load_checkpoint",
     "save_checkpoint",
 ]
@@ -77,6 +78,15 @@ def check_plain(obj: Any, where: str = "checkpoint") -> None:
         f"{where} holds a {type(obj).__module__}.{type(obj).__qualname__}; checkpoints may hold only "
         "tensors and plain Python types (convert it with to_dict()/asdict()/tolist())"
     )
+
+
+# The name of atomic_write's temporary file: ".NAME.XXXXXXXX.tmp" (mkstemp adds 8 characters).
+PARTIAL_FILE = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
+
+
+def is_partial_file(path: Path) -> bool:
+    """Whether ``path`` is a temporary file of :func:`atomic_write` (one a killed process left)."""
+    return bool(PARTIAL_FILE.match(path.name)) and path.is_file()
 
 
 def atomic_write(

@@ -20,6 +20,7 @@ from rnnkit.data.text import read_text
 from rnnkit.errors import RnnkitError
 from rnnkit.inspection.figure import gradient_figure
 from rnnkit.inspection.page import render
+from rnnkit.plots import save
 from rnnkit.tasks import get_task, load
 from rnnkit.tasks.inspecting import gradient_flow, summary
 from rnnkit.training import resolve_device
@@ -114,7 +115,7 @@ def inspect_command(args: argparse.Namespace) -> int:
         flow = gradient_flow(trained, checkpoint["task_state"])
         title = f"gradient flow through time: {meta['task']}, {meta['cell']}"
         figure = gradient_figure(flow["trained"], flow["init"], title)
-        atomic_write(out, lambda file: figure.savefig(file, format=out.suffix.lower()[1:]))
+        save(figure, out, "--out")
         print(f"wrote {out}")
         return 0
     views = task.inspect(trained, text, chars=args.chars)

@@ -58,8 +58,8 @@ def unpacked(data: dict[str, Any]) -> Tensor:
 
 
 def page_data(data: dict[str, Any], unit: int | None = None) -> dict[str, Any]:
-    """The JSON the page embeds, from :func:`rnnkit.tasks.inspecting.inspect`'s dict of tensors;
-    ``unit``: the unit shown first (default: the top-ranked unit of h)."""
+    """The JSON the page embeds, from the inspect command's dict of tensors (``meta``, the task's
+    views, ``gradients``); ``unit``: the unit shown first (default: the top-ranked unit of h)."""
     plain: dict[str, Any] = {"meta": data["meta"]}
     view = data.get("characters")
     if view is not None:
@@ -234,7 +234,7 @@ def _gradients() -> str:
 
 
 def render(data: dict[str, Any], unit: int | None = None) -> str:
-    """The page for :func:`rnnkit.tasks.inspecting.inspect`'s ``data``, as one HTML string."""
+    """The page for the inspect command's ``data`` (see :func:`page_data`), as one HTML string."""
     plain = page_data(data, unit)
     assets = resources.files("rnnkit.inspection")
     style = assets.joinpath("page.css").read_text(encoding="utf-8")

@@ -1,6 +1,7 @@
-"""What ``rnnkit inspect`` shows of a trained run, for every task: the task's own views
-(:meth:`Task.inspect`) and gradient flow through time for the trained weights and for the same
-model at initialisation, on one real training batch (:func:`gradient_flow`)."""
+"""What ``rnnkit inspect`` shows of a trained run besides the task's own views
+(:meth:`Task.inspect`), for every task: a summary of the run (:func:`summary`) and gradient flow
+through time for the trained weights and for the same model at initialisation, on one real
+training batch (:func:`gradient_flow`)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,12 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-import torch
-
 from rnnkit.inspection import find_recurrent
 from rnnkit.inspection import gradient_flow as flow_of
 from rnnkit.tasks.base import TrainedModel, get_task
 from rnnkit.training import seed_everything, to_device
 
-__all__ = ["gradient_flow", "inspect", "summary"]
+__all__ = ["gradient_flow", "summary"]
 
 
 def _quiet(_message: str) -> None:
@@ -64,18 +63,3 @@ def summary(trained: TrainedModel) -> dict[str, Any]:
         "num_layers": getattr(settings, "num_layers", None),
         "parameters": sum(p.numel() for p in trained.model.parameters()),
     }
-
-
-def inspect(
-    trained: TrainedModel,
-    task_state: Mapping[str, Any],
-    text: str | None = None,
-    *,
-    chars: int = 2000,
-) -> dict[str, Any]:
-    """Everything the page shows: ``meta`` (:func:`summary`), the task's views
-    (:meth:`Task.inspect`: ``characters``, ``tokens``, ``paths``) and ``gradients``."""
-    views = get_task(trained.task).inspect(trained, text, chars=chars)
-    with torch.no_grad():
-        meta = summary(trained)
-    return {"meta": meta, **views, "gradients": gradient_flow(trained, task_state)}
