@@ -95,8 +95,9 @@ def test_train_evaluate_predict(tmp_path):
     assert report.title.startswith(f"{csv}: 67 windows") and "MAE step 2" in report.rows
     series = read_series(csv)
     assert evaluate(trained, series)[0].rows == report.rows  # a TimeSeries: the same numbers
+    # another batch size sums in another order: equal to float32 rounding
     assert evaluate(trained, csv, batch_size=5)[0].rows["RMSE"] == pytest.approx(
-        report.rows["RMSE"], rel=1e-12
+        report.rows["RMSE"], rel=1e-6
     )
     rows = predict(trained, csv)
     assert [(r["line"], r["date"], r["step"]) for r in rows] == [
