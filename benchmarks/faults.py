@@ -15,7 +15,7 @@ run the child without pauses and land at a random moment after its start (during
 training, evaluation or, rarely, a write).
 
 After each kill the script checks that ``OUT/last.pt``, when there is one yet, loads with
-:func:`rnnkit.checkpoint.load_checkpoint` and holds a whole training state, then starts the child
+:func:`rnnkit.training.checkpoint.load_checkpoint` and holds a whole training state, then starts the child
 again with ``--resume OUT`` (a fresh start while there is no ``last.pt``); the resumed child
 takes over the lock the killed one left and removes its half-written temporary file. After the
 last kill a final resume trains to the end without pauses. The table shows each kill, and the
@@ -43,8 +43,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from rnnkit.checkpoint import load_checkpoint
 from rnnkit.errors import RnnkitError
+from rnnkit.training.checkpoint import load_checkpoint
 
 DATA = ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"
 

@@ -12,9 +12,9 @@ import json
 import sys
 from pathlib import Path
 
-from rnnkit import distributed
 from rnnkit.tasks import train
 from rnnkit.tasks.base import merge
+from rnnkit.training import distributed
 
 
 def main(settings_path: str, results: str) -> None:

@@ -618,8 +618,8 @@ def target_predict(runs: dict[str, tuple[Any, Path]]) -> Callable[[Any, Path], N
 
 def target_checkpoint(runs: dict[str, tuple[Any, Path]]) -> Callable[[Any, Path], None]:
     """Load a checkpoint that is damaged (a real one mutated or cut), or is no checkpoint."""
-    from rnnkit.checkpoint import load_checkpoint
     from rnnkit.tasks import TrainedModel, load
+    from rnnkit.training.checkpoint import load_checkpoint
 
     seeds = [(out / "last.pt").read_bytes() for _, out in runs.values()][:3] + SEEDS["text"]
 

@@ -21,7 +21,7 @@ from rnnkit.models import SequenceClassifier, SequenceClassifierConfig
 from rnnkit.tasks import Report, Setup, Task, TrainedModel
 from rnnkit.tasks import options as o
 from rnnkit.tasks.base import Example
-from rnnkit.training import ShuffledBatches, StepOutput, TrainConfig
+from rnnkit.training.trainer import ShuffledBatches, StepOutput, TrainConfig
 
 
 @dataclass

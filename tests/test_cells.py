@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from rnnkit.cells import GRUCell, LSTMCell, RNNCell
+from rnnkit.nn.cells import GRUCell, LSTMCell, RNNCell
 
 CASES = {
     "rnn_tanh": (nn.RNNCell, RNNCell, {"nonlinearity": "tanh"}),

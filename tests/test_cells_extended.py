@@ -10,9 +10,9 @@ from torch.func import functional_call
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import rnnkit
-from rnnkit.cells import IndRNNCell, LayerNormGRUCell, LayerNormLSTMCell
-from rnnkit.layers import IndRNN, LayerNormGRU, LayerNormLSTM, Recurrent, build_layer
 from rnnkit.models import SequenceClassifier, SequenceClassifierConfig
+from rnnkit.nn.cells import IndRNNCell, LayerNormGRUCell, LayerNormLSTMCell
+from rnnkit.nn.layers import IndRNN, LayerNormGRU, LayerNormLSTM, Recurrent, build_layer
 
 EPS = 1e-5
 

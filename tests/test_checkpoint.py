@@ -6,15 +6,15 @@ import stat
 import pytest
 import torch
 
-from rnnkit import checkpoint as ckpt_mod
-from rnnkit.checkpoint import (
+from rnnkit.errors import RnnkitError
+from rnnkit.training import checkpoint as ckpt_mod
+from rnnkit.training.checkpoint import (
     FORMAT_VERSION,
     atomic_write,
     find_checkpoint,
     load_checkpoint,
     save_checkpoint,
 )
-from rnnkit.errors import RnnkitError
 
 
 def _payload(value=1.0):

@@ -20,7 +20,7 @@ from cli_helpers import assert_one_line_error, run
 
 import rnnkit
 from rnnkit.tasks import TASKS
-from rnnkit.training import TrainConfig
+from rnnkit.training.trainer import TrainConfig
 
 try:
     import tomllib

@@ -1,4 +1,4 @@
-"""Multi-process training (rnnkit.distributed): 2 processes with gloo on the CPU train to the same
+"""Multi-process training (rnnkit.training.distributed): 2 processes with gloo on the CPU train to the same
 weights as 1 process with the same global batch, rank 0 alone writes, the ranks agree on
 evaluation, resume on the same number of processes is exact and on another one refused where the
 loss carries a per-process state. Batch sources split a global batch into equal, complete shares.
@@ -18,12 +18,12 @@ import pytest
 import torch
 from cli_helpers import quiet, run
 
-from rnnkit.checkpoint import load_checkpoint
 from rnnkit.data.labelled import BucketedBatches
 from rnnkit.data.text import TBPTTBatches
 from rnnkit.errors import RnnkitError
 from rnnkit.tasks import TASKS, train
-from rnnkit.training import ShuffledBatches
+from rnnkit.training.checkpoint import load_checkpoint
+from rnnkit.training.trainer import ShuffledBatches
 
 HERE = Path(__file__).resolve().parent
 SRC = HERE.parent / "src"

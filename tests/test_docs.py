@@ -23,8 +23,8 @@ from parity_task import ParityTask
 import rnnkit
 from rnnkit.cli.main import build_parser
 from rnnkit.data.conll import read_conll
-from rnnkit.layers import CELLS
-from rnnkit.tasks import TASKS, base
+from rnnkit.nn.layers import CELLS
+from rnnkit.tasks import TASKS, run
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -95,7 +95,7 @@ def write_named_files(path: Path, folder: Path) -> None:
 def capped_training(monkeypatch):
     """Every run trains STEPS steps, evaluating and saving at each (whatever its settings), and
     the trainer refuses a run that escaped the cap (a config object given to rnnkit.train)."""
-    resolve, trainer = base.resolve_config, base.Trainer
+    resolve, trainer = run.resolve_config, run.Trainer
     runs = []
 
     def capped_resolve(*args, **kwargs):
@@ -112,8 +112,8 @@ def capped_training(monkeypatch):
         runs.append(settings)
         return trainer(model, settings, *args, **kwargs)
 
-    monkeypatch.setattr(base, "resolve_config", capped_resolve)
-    monkeypatch.setattr(base, "Trainer", checked_trainer)
+    monkeypatch.setattr(run, "resolve_config", capped_resolve)
+    monkeypatch.setattr(run, "Trainer", checked_trainer)
     return runs
 
 

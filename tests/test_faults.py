@@ -25,11 +25,17 @@ from torch import nn
 from torch.nn import functional as F
 
 import rnnkit
-import rnnkit.checkpoint as ckpt_mod
-from rnnkit._lock import LOCK_NAME, lock_out_dir, read_lock
-from rnnkit.checkpoint import load_checkpoint, save_checkpoint
+import rnnkit.training.checkpoint as ckpt_mod
 from rnnkit.errors import RnnkitError
-from rnnkit.training import ShuffledBatches, StepOutput, TrainConfig, Trainer, seed_everything
+from rnnkit.training.checkpoint import load_checkpoint, save_checkpoint
+from rnnkit.training.lock import LOCK_NAME, lock_out_dir, read_lock
+from rnnkit.training.trainer import (
+    ShuffledBatches,
+    StepOutput,
+    TrainConfig,
+    Trainer,
+    seed_everything,
+)
 
 SRC = str(Path(rnnkit.__file__).resolve().parents[1])
 
@@ -39,7 +45,7 @@ CHILD = str(Path(__file__).with_name("faults_child.py"))
 # Holds OUT's lock until killed: another live run.
 HOLDER = r"""
 import sys, time
-from rnnkit._lock import lock_out_dir
+from rnnkit.training.lock import lock_out_dir
 with lock_out_dir(sys.argv[1]):
     print("held", flush=True)
     time.sleep(120)
@@ -239,7 +245,7 @@ def test_stale_lock_of_a_dead_process_is_taken_over(tmp_path, text, capsys):
 
 def test_lock_without_flock(tmp_path, monkeypatch):
     """Where there is no flock (Windows), the lock is O_EXCL and a dead owner's pid frees it."""
-    monkeypatch.setattr("rnnkit._lock.fcntl", None)
+    monkeypatch.setattr("rnnkit.training.lock.fcntl", None)
     notes: list[str] = []
     with lock_out_dir(tmp_path, note=notes.append) as path:
         assert read_lock(path)["pid"] == os.getpid()

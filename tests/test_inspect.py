@@ -18,18 +18,18 @@ from torch import nn
 from torch.nn import functional as F
 
 import rnnkit.tasks
-from rnnkit import cells
 from rnnkit.data.text import load_corpus, split_text
 from rnnkit.errors import RnnkitError
 from rnnkit.inspection import find_recurrent, gradient_flow, project_pca, rank_units, text_features
 from rnnkit.inspection.characters import FLAT
 from rnnkit.inspection.figure import gradient_figure
 from rnnkit.inspection.page import unpacked
-from rnnkit.layers import LSTM, RNN
+from rnnkit.nn import cells
+from rnnkit.nn.layers import LSTM, RNN
 from rnnkit.tasks import TASKS, load
 from rnnkit.tasks.inspecting import gradient_flow as run_gradient_flow
 from rnnkit.tasks.lm import TBPTTLoss
-from rnnkit.training import seed_everything
+from rnnkit.training.trainer import seed_everything
 
 # -------------------------------------------------------------------------------- gate values
 
@@ -311,7 +311,7 @@ def test_lm_default_text_is_the_validation_part(runs, tmp_path, capsys):
 
 
 def test_gradient_flow_at_the_last_step_is_the_gradient_of_the_last_output(runs):
-    from rnnkit.checkpoint import load_checkpoint
+    from rnnkit.training.checkpoint import load_checkpoint
 
     checkpoint = load_checkpoint(runs["lstm"])
     trained = load(checkpoint, "cpu")

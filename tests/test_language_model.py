@@ -6,10 +6,10 @@ import pytest
 import torch
 
 import rnnkit
-from rnnkit.checkpoint import load_checkpoint
 from rnnkit.config import ConfigError
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
 from rnnkit.tasks.lm import SampleConfig
+from rnnkit.training.checkpoint import load_checkpoint
 
 
 def _model(cell="lstm", layers=1, seed=0, **kw):

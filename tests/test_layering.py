@@ -21,15 +21,12 @@ LAYERS = [
     "rnnkit.errors",
     "rnnkit.extras",
     "rnnkit.config",
-    "rnnkit.distributed",
+    "rnnkit.nn",
+    "rnnkit.layers",  # the older names of rnnkit.nn
     "rnnkit.cells",
-    "rnnkit.layers",
     "rnnkit.data",
     "rnnkit.metrics",
     "rnnkit.models",
-    "rnnkit.checkpoint",
-    "rnnkit._lock",
-    "rnnkit.loggers",
     "rnnkit.training",
     "rnnkit.inspection",
     "rnnkit.tasks",
@@ -152,22 +149,22 @@ def test_no_module_imports_from_a_layer_above_its_own():
         ),
         (
             "rnnkit.data.text",
-            "from .. import checkpoint\n",
+            "from .. import training\n",
             (
-                f"x.py:1: rnnkit.data.text ({_at('rnnkit.data')}) imports rnnkit.checkpoint "
-                f"({_at('rnnkit.checkpoint')}), a layer above its own"
+                f"x.py:1: rnnkit.data.text ({_at('rnnkit.data')}) imports rnnkit.training "
+                f"({_at('rnnkit.training')}), a layer above its own"
             ),
         ),
         (
-            "rnnkit.layers",
+            "rnnkit.nn.layers",
             "from rnnkit import __version__, GRU\n",
-            f"x.py:1: rnnkit.layers ({_at('rnnkit.layers')}) imports rnnkit.GRU from {TOP}",
+            f"x.py:1: rnnkit.nn.layers ({_at('rnnkit.nn')}) imports rnnkit.GRU from {TOP}",
         ),
         (
-            "rnnkit.cells",
+            "rnnkit.nn.cells",
             "import rnnkit.cli.main\n",
             (
-                f"x.py:1: rnnkit.cells ({_at('rnnkit.cells')}) imports rnnkit.cli.main "
+                f"x.py:1: rnnkit.nn.cells ({_at('rnnkit.nn')}) imports rnnkit.cli.main "
                 f"({_at('rnnkit.cli')}), a layer above its own"
             ),
         ),
@@ -179,7 +176,7 @@ def test_the_check_names_both_modules_and_both_layers(module, source, expected):
 
 def test_the_check_allows_own_layer_lower_layers_and_the_version():
     source = (
-        "from rnnkit import __version__, layers\n"
+        "from rnnkit import __version__, nn\n"
         "from rnnkit.models.crf import CRF\n"
         "from rnnkit.errors import RnnkitError\n"
         "from . import crf\n"

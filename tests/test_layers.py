@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from rnnkit.cells import RNNCell, RNNCellBase
-from rnnkit.layers import CELLS, GRU, LSTM, RNN, Recurrent, build_layer, register_cell
 from rnnkit.models.classifier import SequenceClassifier, SequenceClassifierConfig
+from rnnkit.nn.cells import RNNCell, RNNCellBase
+from rnnkit.nn.layers import CELLS, GRU, LSTM, RNN, Recurrent, build_layer, register_cell
 
 LAYERS = {
     "rnn": (RNN, nn.RNN, {}),
@@ -493,7 +493,7 @@ def test_register_cell_rejects_bad_arguments(scratch_cell):
 
 @pytest.mark.parametrize("cls", [LSTM, GRU])
 def test_the_onednn_recurrent_product_matches_torch_mm(cls, monkeypatch):
-    from rnnkit import cells as cells_module
+    from rnnkit.nn import cells as cells_module
 
     if not cells_module.PackedWeight._works():
         pytest.skip("this PyTorch build has no oneDNN linear operators")

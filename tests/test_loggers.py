@@ -1,4 +1,4 @@
-"""rnnkit.loggers: the Trainer's events, the same for every task, and the jsonl, csv and
+"""rnnkit.training.loggers: the Trainer's events, the same for every task, and the jsonl, csv and
 TensorBoard loggers (``--logger``)."""
 
 from __future__ import annotations
@@ -15,12 +15,18 @@ from torch import nn
 from torch.nn import functional as F
 
 import rnnkit.tasks
-from rnnkit.checkpoint import load_checkpoint, save_checkpoint
 from rnnkit.config import ConfigError
-from rnnkit.loggers import CSV_FIRST, markdown_verbatim
 from rnnkit.tasks import TASKS
 from rnnkit.tasks.base import merge
-from rnnkit.training import ShuffledBatches, StepOutput, TrainConfig, Trainer, seed_everything
+from rnnkit.training.checkpoint import load_checkpoint, save_checkpoint
+from rnnkit.training.loggers import CSV_FIRST, markdown_verbatim
+from rnnkit.training.trainer import (
+    ShuffledBatches,
+    StepOutput,
+    TrainConfig,
+    Trainer,
+    seed_everything,
+)
 
 SHORT = {"max_steps": 2, "eval_every": 2, "save_every": 2, "device": "cpu", "progress": False}
 

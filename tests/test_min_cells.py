@@ -12,9 +12,9 @@ from torch.func import functional_call
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import rnnkit
-from rnnkit import cells as cells_module
-from rnnkit.cells import MinGRUCell, MinLSTMCell, _MinScan, compile_min_cells
-from rnnkit.layers import MinGRU, MinLSTM, Recurrent, build_layer
+from rnnkit.nn import cells as cells_module
+from rnnkit.nn.cells import MinGRUCell, MinLSTMCell, _MinScan, compile_min_cells
+from rnnkit.nn.layers import MinGRU, MinLSTM, Recurrent, build_layer
 
 # -- the paper's equations, written out independently of rnnkit's code ------------------------------
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from cli_helpers import run
 
-from rnnkit.checkpoint import load_checkpoint
+from rnnkit.training.checkpoint import load_checkpoint
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "v0_1"
 RUNS = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir())

@@ -15,7 +15,6 @@ import torch
 from cli_helpers import assert_one_line_error, run
 
 from rnnkit import plots
-from rnnkit.checkpoint import load_checkpoint
 from rnnkit.cli import main
 from rnnkit.data.conll import read_tagged
 from rnnkit.data.labelled import read_labelled
@@ -24,6 +23,7 @@ from rnnkit.metrics.classification import per_tag_f1
 from rnnkit.tasks import TASKS, View, load, predict, train, views
 from rnnkit.tasks.forecast import _read_split, forecast_windows
 from rnnkit.tasks.synthetic import GOALS, _report
+from rnnkit.training.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

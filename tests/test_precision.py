@@ -11,12 +11,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from rnnkit.checkpoint import load_checkpoint, save_checkpoint
 from rnnkit.config import ConfigError
 from rnnkit.errors import RnnkitError
-from rnnkit.layers import CELLS, LSTM, build_layer
+from rnnkit.nn.layers import CELLS, LSTM, build_layer
 from rnnkit.tasks import load, train
-from rnnkit.training import ShuffledBatches, StepOutput, TrainConfig, Trainer, autocast
+from rnnkit.training.checkpoint import load_checkpoint, save_checkpoint
+from rnnkit.training.trainer import ShuffledBatches, StepOutput, TrainConfig, Trainer, autocast
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

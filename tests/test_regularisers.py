@@ -1,4 +1,4 @@
-"""The recurrent regularisers of rnnkit.layers (recurrent_dropout, weight_drop, zoneout): their masks,
+"""The recurrent regularisers of rnnkit.nn.layers (recurrent_dropout, weight_drop, zoneout): their masks,
 their gradients, evaluation mode, both backends, padding, and their options in models and tasks.
 
 Where a test needs the masks a layer drew, it wraps the layer's ``_draw_mask`` (every mask of the
@@ -16,19 +16,6 @@ from cli_helpers import assert_one_line_error, run
 from parity_task import ParityTask
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from rnnkit.cells import RNNCellBase
-from rnnkit.checkpoint import load_checkpoint
-from rnnkit.layers import (
-    CELLS,
-    LSTM,
-    REGULARISERS,
-    RNN,
-    MinGRU,
-    MinLSTM,
-    Recurrent,
-    build_layer,
-    register_cell,
-)
 from rnnkit.models import (
     Forecaster,
     ForecasterConfig,
@@ -39,7 +26,20 @@ from rnnkit.models import (
     SequenceTagger,
     SequenceTaggerConfig,
 )
+from rnnkit.nn.cells import RNNCellBase
+from rnnkit.nn.layers import (
+    CELLS,
+    LSTM,
+    REGULARISERS,
+    RNN,
+    MinGRU,
+    MinLSTM,
+    Recurrent,
+    build_layer,
+    register_cell,
+)
 from rnnkit.tasks import TASKS, register
+from rnnkit.training.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -15,8 +15,8 @@ import pytest
 from cli_helpers import quiet, small_settings
 
 from rnnkit import tasks
-from rnnkit.checkpoint import load_checkpoint
 from rnnkit.errors import RnnkitError
+from rnnkit.training.checkpoint import load_checkpoint
 
 SMALL = {
     "model": {"embedding_dim": 8, "hidden_size": 8, "dropout": 0.1},

@@ -13,11 +13,11 @@ from cli_helpers import run
 from parity_task import ParityTask
 
 import rnnkit.tasks
-from rnnkit.checkpoint import load_checkpoint
 from rnnkit.cli import main
 from rnnkit.cli.main import build_parser
-from rnnkit.layers import CELLS
+from rnnkit.nn.layers import CELLS
 from rnnkit.tasks import TASKS, load, register
+from rnnkit.training.checkpoint import load_checkpoint
 
 NAMES = [*TASKS, "parity"]
 

@@ -17,11 +17,11 @@ import torch
 from cli_helpers import assert_one_line_error, quiet, run
 
 import rnnkit
-from rnnkit.checkpoint import FORMAT_VERSION, load_checkpoint, save_checkpoint
 from rnnkit.cli import main
 from rnnkit.config import ConfigError
 from rnnkit.errors import RnnkitError
 from rnnkit.tasks.lm import SampleConfig, sample
+from rnnkit.training.checkpoint import FORMAT_VERSION, load_checkpoint, save_checkpoint
 
 SENTENCES = ["hello how are you", "i am fine", "how are you doing", "the cat sat on the mat"]
 SMALL = {

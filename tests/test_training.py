@@ -8,9 +8,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from rnnkit.checkpoint import load_checkpoint
 from rnnkit.errors import RnnkitError
-from rnnkit.training import (
+from rnnkit.training.checkpoint import load_checkpoint
+from rnnkit.training.trainer import (
     ShuffledBatches,
     StepOutput,
     TrainConfig,

@@ -8,32 +8,7 @@ in ``rnnkit.TASKS``.
 
 __version__ = "0.1.0"
 
-from rnnkit.cells import (
-    GRUCell,
-    IndRNNCell,
-    LayerNormGRUCell,
-    LayerNormLSTMCell,
-    LSTMCell,
-    MinGRUCell,
-    MinLSTMCell,
-    RNNCell,
-    RNNCellBase,
-)
 from rnnkit.errors import RnnkitError
-from rnnkit.layers import (
-    CELLS,
-    GRU,
-    LSTM,
-    RNN,
-    IndRNN,
-    LayerNormGRU,
-    LayerNormLSTM,
-    MinGRU,
-    MinLSTM,
-    Recurrent,
-    build_layer,
-    register_cell,
-)
 from rnnkit.models import (
     Forecaster,
     ForecasterConfig,
@@ -43,6 +18,29 @@ from rnnkit.models import (
     SequenceClassifierConfig,
     SequenceTagger,
     SequenceTaggerConfig,
+)
+from rnnkit.nn import (
+    CELLS,
+    GRU,
+    LSTM,
+    RNN,
+    GRUCell,
+    IndRNN,
+    IndRNNCell,
+    LayerNormGRU,
+    LayerNormGRUCell,
+    LayerNormLSTM,
+    LayerNormLSTMCell,
+    LSTMCell,
+    MinGRU,
+    MinGRUCell,
+    MinLSTM,
+    MinLSTMCell,
+    Recurrent,
+    RNNCell,
+    RNNCellBase,
+    build_layer,
+    register_cell,
 )
 from rnnkit.tasks import (
     TASKS,

@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rnnkit.checkpoint import atomic_write
 from rnnkit.errors import RnnkitError
 from rnnkit.extras import require
 from rnnkit.tasks.base import View
+from rnnkit.training.checkpoint import atomic_write
 
 __all__ = [
     "FORMATS",

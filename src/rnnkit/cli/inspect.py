@@ -13,7 +13,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from rnnkit.checkpoint import atomic_write, load_checkpoint
 from rnnkit.cli._options import new_parser
 from rnnkit.cli.evaluate import run_options
 from rnnkit.data.text import read_text
@@ -23,7 +22,8 @@ from rnnkit.inspection.page import render
 from rnnkit.plots import save
 from rnnkit.tasks import get_task, load
 from rnnkit.tasks.inspecting import gradient_flow, summary
-from rnnkit.training import resolve_device
+from rnnkit.training.checkpoint import atomic_write, load_checkpoint
+from rnnkit.training.trainer import resolve_device
 
 __all__ = ["add_parser", "inspect_command"]
 

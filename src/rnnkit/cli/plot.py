@@ -15,13 +15,13 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from rnnkit.checkpoint import CHECKPOINT_NAMES
 from rnnkit.cli._options import add_device_option, new_parser
 from rnnkit.errors import RnnkitError
 from rnnkit.extras import require
 from rnnkit.plots import Run, figure, image_format, read_metrics, run_names, save
 from rnnkit.tasks import View, get_task, load, views
-from rnnkit.training import resolve_device
+from rnnkit.training.checkpoint import CHECKPOINT_NAMES
+from rnnkit.training.trainer import resolve_device
 
 __all__ = ["add_parser", "plot_command"]
 

@@ -13,10 +13,10 @@ import json
 import sys
 from typing import Any
 
-from rnnkit.checkpoint import atomic_write
 from rnnkit.cli._options import new_parser
 from rnnkit.cli.evaluate import run_options
 from rnnkit.tasks import TASKS, load, predict
+from rnnkit.training.checkpoint import atomic_write
 
 __all__ = ["add_parser", "predict_command"]
 

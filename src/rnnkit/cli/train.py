@@ -9,11 +9,11 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from rnnkit import distributed
 from rnnkit.cli._options import add_config_options, given_settings, new_parser
 from rnnkit.config import dump_config, read_config_file
 from rnnkit.tasks import TASKS, RunResult, resolve_config, train
 from rnnkit.tasks.base import merge
+from rnnkit.training import distributed
 
 __all__ = ["add_parser", "print_run", "train_command"]
 

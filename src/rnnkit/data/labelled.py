@@ -36,8 +36,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from rnnkit.data.batching import check_divisible, share
 from rnnkit.data.vocab import PAD, UNK, Vocabulary
-from rnnkit.distributed import check_divisible, share
 from rnnkit.errors import RnnkitError, shown
 
 __all__ = [
@@ -366,7 +366,7 @@ class BucketedBatches:
         self._order: tuple[int, list[list[int]]] | None = None
 
     def shard(self, rank: int, world: int) -> None:
-        """Return rank ``rank``'s share of each global batch (see :mod:`rnnkit.distributed`)."""
+        """Return rank ``rank``'s share of each global batch (see :mod:`rnnkit.training.distributed`)."""
         check_divisible(self.batch_size, world)
         rest = len(self.lengths) % self.batch_size
         if 0 < rest < world:

@@ -26,8 +26,8 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
+from rnnkit.data.batching import check_divisible
 from rnnkit.data.vocab import UNK, Vocabulary
-from rnnkit.distributed import check_divisible
 from rnnkit.errors import RnnkitError
 
 __all__ = [
@@ -251,7 +251,7 @@ class TBPTTBatches:
         self._layout: tuple[int, Tensor] | None = None
 
     def shard(self, rank: int, world: int) -> None:
-        """Keep rank ``rank``'s contiguous ``N / world`` streams (see :mod:`rnnkit.distributed`)."""
+        """Keep rank ``rank``'s contiguous ``N / world`` streams (see :mod:`rnnkit.training.distributed`)."""
         check_divisible(self.batch_size, world)
         size = self.batch_size // world
         self.rows = slice(rank * size, (rank + 1) * size)

@@ -30,8 +30,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from rnnkit import layers
 from rnnkit.config import strict_from_dict
+from rnnkit.nn import layers
 
 __all__ = [
     "SequenceClassifier",
@@ -55,14 +55,14 @@ class SequenceClassifierConfig:
         input_size: number of features F of continuous inputs (used only when ``vocab_size == 0``).
         embedding_dim: embedding size E (used only when ``vocab_size > 0``).
         padding_idx: id of the padding token, whose embedding stays zero (``None`` for none).
-        cell: a name in :data:`rnnkit.layers.CELLS`: ``"rnn"`` (Elman), ``"lstm"``, ``"gru"``...
+        cell: a name in :data:`rnnkit.nn.layers.CELLS`: ``"rnn"`` (Elman), ``"lstm"``, ``"gru"``...
         nonlinearity: ``"tanh"`` or ``"relu"`` for ``cell="rnn"``.
         hidden_size: hidden size H of each direction.
         num_layers: stacked recurrent layers.
         bidirectional: run a backward direction too and concatenate both.
         dropout: dropout on the embeddings, between recurrent layers and before the head.
         recurrent_dropout: variational dropout of the state fed back in the recurrent layer
-            (see :class:`rnnkit.layers.Recurrent`).
+            (see :class:`rnnkit.nn.layers.Recurrent`).
         weight_drop: DropConnect on the recurrent weights ``weight_hh``.
         zoneout: probability that a unit of the recurrent state keeps its previous value.
         pooling: ``"last"`` (final hidden state at the true length), ``"mean"`` or ``"max"``.
@@ -119,14 +119,14 @@ class SequenceClassifierConfig:
 
 
 def check_cell(cell: str) -> None:
-    """Raise ``ValueError`` unless ``cell`` is registered in :data:`rnnkit.layers.CELLS`."""
+    """Raise ``ValueError`` unless ``cell`` is registered in :data:`rnnkit.nn.layers.CELLS`."""
     if cell not in layers.CELLS:
         raise ValueError(f"cell: expected one of {', '.join(layers.CELLS)}, got {cell!r}")
 
 
 def check_regularisers(config: Any) -> None:
     """Raise ``ValueError`` unless the config's ``recurrent_dropout``, ``weight_drop`` and
-    ``zoneout`` (the layer's regularisers, :data:`rnnkit.layers.REGULARISERS`) are in [0, 1)."""
+    ``zoneout`` (the layer's regularisers, :data:`rnnkit.nn.layers.REGULARISERS`) are in [0, 1)."""
     for name in layers.REGULARISERS:
         value = getattr(config, name)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:

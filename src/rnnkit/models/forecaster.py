@@ -54,13 +54,13 @@ class ForecasterConfig:
         mode: ``"direct"`` (one head for all K steps) or ``"autoregressive"`` (one-step head rolled
             out K times).
         residual: forecast the change from the last observed target instead of the value.
-        cell: a name in :data:`rnnkit.layers.CELLS`: ``"rnn"`` (Elman), ``"lstm"``, ``"gru"``...
+        cell: a name in :data:`rnnkit.nn.layers.CELLS`: ``"rnn"`` (Elman), ``"lstm"``, ``"gru"``...
         nonlinearity: ``"tanh"`` or ``"relu"`` for ``cell="rnn"``.
         hidden_size: hidden size H.
         num_layers: stacked recurrent layers.
         dropout: dropout between recurrent layers and before the head.
         recurrent_dropout: variational dropout of the state fed back in the recurrent layer
-            (see :class:`rnnkit.layers.Recurrent`).
+            (see :class:`rnnkit.nn.layers.Recurrent`).
         weight_drop: DropConnect on the recurrent weights ``weight_hh``.
         zoneout: probability that a unit of the recurrent state keeps its previous value.
         backend: rnnkit layer backend, ``"auto"``, ``"native"`` or ``"reference"``.

@@ -36,13 +36,13 @@ class LanguageModelConfig:
 
     Attributes:
         vocab_size: V, the number of tokens (characters) including special tokens.
-        cell: a name in :data:`rnnkit.layers.CELLS`: ``"rnn"`` (tanh Elman), ``"lstm"``, ``"gru"``...
+        cell: a name in :data:`rnnkit.nn.layers.CELLS`: ``"rnn"`` (tanh Elman), ``"lstm"``, ``"gru"``...
         embedding_size: E.
         hidden_size: H, per layer.
         num_layers: stacked recurrent layers.
         dropout: on the embeddings, between recurrent layers and before the head.
         recurrent_dropout: variational dropout of the state fed back in the recurrent layer
-            (see :class:`rnnkit.layers.Recurrent`).
+            (see :class:`rnnkit.nn.layers.Recurrent`).
         weight_drop: DropConnect on the recurrent weights ``weight_hh``.
         zoneout: probability that a unit of the recurrent state keeps its previous value.
         tie_weights: share the embedding matrix with the output head (needs E == H).

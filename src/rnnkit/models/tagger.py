@@ -54,14 +54,14 @@ class SequenceTaggerConfig:
         char_embedding_dim: character embedding size.
         char_filters: output channels K of the character CNN.
         char_kernel_size: width of the character convolution.
-        cell: a name in :data:`rnnkit.layers.CELLS`: ``"rnn"``, ``"lstm"``, ``"gru"``...
+        cell: a name in :data:`rnnkit.nn.layers.CELLS`: ``"rnn"``, ``"lstm"``, ``"gru"``...
         nonlinearity: ``"tanh"`` or ``"relu"`` for ``cell="rnn"``.
         hidden_size: hidden size H per direction.
         num_layers: stacked recurrent layers.
         bidirectional: read each sentence in both directions (default True).
         dropout: dropout on the inputs, between layers and before the output layer.
         recurrent_dropout: variational dropout of the state fed back in the recurrent layer
-            (see :class:`rnnkit.layers.Recurrent`).
+            (see :class:`rnnkit.nn.layers.Recurrent`).
         weight_drop: DropConnect on the recurrent weights ``weight_hh``.
         zoneout: probability that a unit of the recurrent state keeps its previous value.
         use_crf: score whole tag paths with a linear-chain CRF instead of per-token softmax.

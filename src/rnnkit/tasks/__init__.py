@@ -8,9 +8,10 @@ module that subclasses ``Task`` and calls :func:`register` (see docs/tasks.md); 
 name such a module in the entry-point group ``rnnkit.tasks`` and rnnkit imports it with its own.
 """
 
-from rnnkit.tasks import base
-from rnnkit.tasks.base import *  # the contract and the runner: base.__all__
+from rnnkit.tasks import base, run
+from rnnkit.tasks.base import *  # the contract: base.__all__
 from rnnkit.tasks.lm import SampleConfig, sample
+from rnnkit.tasks.run import *  # the runner: run.__all__
 
 # isort: off
 # Each module registers its task; the order here is the order of `rnnkit train --help`.
@@ -21,4 +22,4 @@ from rnnkit.tasks import lm, classify, tag, forecast, synthetic  # noqa: F401
 base.load_plugins()  # tasks of other packages (the entry-point group rnnkit.tasks)
 
 __all__ = ["SampleConfig", "sample"]
-__all__ += base.__all__
+__all__ += base.__all__ + run.__all__

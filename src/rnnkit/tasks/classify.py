@@ -44,7 +44,7 @@ from rnnkit.models.classifier import SequenceClassifier, SequenceClassifierConfi
 from rnnkit.tasks import options as o
 from rnnkit.tasks.base import Example, ExportSpec, Report, Setup, Task, TrainedModel, View, register
 from rnnkit.tasks.exporting import classifier_spec
-from rnnkit.training import StepOutput, TrainConfig, model_device
+from rnnkit.training.trainer import StepOutput, TrainConfig, model_device
 
 __all__ = ["ClassifyConfig", "ClassifyData", "ClassifyModel", "ClassifyTask"]
 

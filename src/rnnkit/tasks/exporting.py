@@ -37,11 +37,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from rnnkit.checkpoint import atomic_write
 from rnnkit.errors import RnnkitError
 from rnnkit.extras import require
-from rnnkit.layers import Recurrent
+from rnnkit.nn.layers import Recurrent
 from rnnkit.tasks.base import ExportSpec, TrainedModel, get_task, short
+from rnnkit.training.checkpoint import atomic_write
 
 __all__ = [
     "FORMATS",

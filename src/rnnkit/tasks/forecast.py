@@ -63,7 +63,7 @@ from rnnkit.models.forecaster import Forecaster, ForecasterConfig
 from rnnkit.tasks import options as o
 from rnnkit.tasks.base import Example, ExportSpec, Report, Setup, Task, TrainedModel, View, register
 from rnnkit.tasks.exporting import forecaster_spec
-from rnnkit.training import ShuffledBatches, StepOutput, TrainConfig
+from rnnkit.training.trainer import ShuffledBatches, StepOutput, TrainConfig
 
 __all__ = ["ForecastConfig", "ForecastData", "ForecastModel", "ForecastTask", "forecast_windows"]
 

@@ -12,7 +12,7 @@ from typing import Any
 from rnnkit.inspection import find_recurrent
 from rnnkit.inspection import gradient_flow as flow_of
 from rnnkit.tasks.base import TrainedModel, get_task
-from rnnkit.training import seed_everything, to_device
+from rnnkit.training.trainer import seed_everything, to_device
 
 __all__ = ["gradient_flow", "summary"]
 

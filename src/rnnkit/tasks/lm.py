@@ -56,7 +56,7 @@ from rnnkit.tasks.base import (
     register,
 )
 from rnnkit.tasks.exporting import language_model_spec
-from rnnkit.training import StepOutput, TrainConfig, model_device
+from rnnkit.training.trainer import StepOutput, TrainConfig, model_device
 
 __all__ = [
     "LMConfig",

@@ -15,8 +15,8 @@ from typing import Any
 
 from rnnkit.config import at_least, fraction, option
 from rnnkit.data.inputs import held_out, numbered_lines, numbered_texts, records_for
-from rnnkit.layers import CELLS
-from rnnkit.training import TrainConfig
+from rnnkit.nn.layers import CELLS
+from rnnkit.training.trainer import TrainConfig
 
 __all__ = [
     "cell",

@@ -42,9 +42,9 @@ from torch.nn import functional as F
 
 from rnnkit.config import Config, ConfigError, at_least, option, seed_range
 from rnnkit.data import synthetic as data
+from rnnkit.data.batching import shard_rows
 from rnnkit.data.text import char_vocabulary
 from rnnkit.data.vocab import Vocabulary
-from rnnkit.distributed import shard_rows
 from rnnkit.errors import RnnkitError
 from rnnkit.inspection import pca_paths
 from rnnkit.models.classifier import SequenceClassifier, SequenceClassifierConfig
@@ -59,7 +59,7 @@ from rnnkit.tasks.exporting import (
     language_model_spec,
     tagger_spec,
 )
-from rnnkit.training import StepOutput, TrainConfig, model_device
+from rnnkit.training.trainer import StepOutput, TrainConfig, model_device
 
 __all__ = [
     "RECIPES",

@@ -42,7 +42,7 @@ from rnnkit.models.tagger import SequenceTagger, SequenceTaggerConfig
 from rnnkit.tasks import options as o
 from rnnkit.tasks.base import Example, ExportSpec, Report, Setup, Task, TrainedModel, View, register
 from rnnkit.tasks.exporting import tagger_spec
-from rnnkit.training import StepOutput, TrainConfig, model_device
+from rnnkit.training.trainer import StepOutput, TrainConfig, model_device
 
 __all__ = ["TagConfig", "TagData", "TagModel", "TagTask", "tag_scores"]
 

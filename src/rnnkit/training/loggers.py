@@ -65,8 +65,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rnnkit.checkpoint import atomic_write
 from rnnkit.extras import require
+from rnnkit.training.checkpoint import atomic_write
 
 __all__ = [
     "EVENTS",

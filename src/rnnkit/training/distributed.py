@@ -25,14 +25,15 @@ from __future__ import annotations
 
 import inspect
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
+from rnnkit.data.batching import shard_rows, share  # re-exported: the sharding rules
 from rnnkit.errors import RnnkitError
 
 __all__ = [
@@ -51,8 +52,6 @@ __all__ = [
     "shutdown",
     "wrap",
 ]
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -141,44 +140,6 @@ def rank_seed(seed: int, rank: int) -> int:
     """The seed of rank ``rank``'s global RNG once the (identical) model is built: rank 0 keeps
     ``seed`` so that it draws what a single process draws; the others differ (dropout masks)."""
     return seed if rank == 0 else seed * 1_000_003 + rank
-
-
-# --------------------------------------------------------------------------- sharding data
-def check_divisible(batch_size: int, world: int) -> None:
-    """A global batch must split into ``world`` equal shares."""
-    if batch_size % world:
-        raise RnnkitError(
-            f"batch size {batch_size} does not divide among {world} processes: the batch size is "
-            f"the global batch, each process takes 1/{world} of it (use a multiple of {world})"
-        )
-
-
-def share(items: Sequence[T], rank: int, world: int) -> list[T]:
-    """Rank ``rank``'s contiguous share of ``items`` (shares differ in size by one at most)."""
-    n = len(items)
-    if n < world:
-        raise RnnkitError(
-            f"a batch of {n} example(s) cannot be shared among {world} processes: each needs at "
-            "least one (choose a batch size, or a number of examples, that leaves no smaller batch)"
-        )
-    return list(items[rank * n // world : (rank + 1) * n // world])
-
-
-def shard_rows(batch: Any, rank: int, world: int) -> Any:
-    """Rank ``rank``'s rows of every tensor in ``batch`` (tuples, lists, dicts of tensors with the
-    batch first); other values are kept whole."""
-    if isinstance(batch, torch.Tensor):
-        n = batch.shape[0]
-        if n < world:
-            share(range(n), rank, world)  # raises the error of a batch too small to share
-        return batch[rank * n // world : (rank + 1) * n // world]
-    if isinstance(batch, tuple) and hasattr(batch, "_fields"):  # namedtuple
-        return type(batch)(*(shard_rows(v, rank, world) for v in batch))
-    if isinstance(batch, (list, tuple)):
-        return type(batch)(shard_rows(v, rank, world) for v in batch)
-    if isinstance(batch, dict):
-        return {k: shard_rows(v, rank, world) for k, v in batch.items()}
-    return batch
 
 
 def shard_source(source: Any, context: Context) -> None:

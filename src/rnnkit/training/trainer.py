@@ -24,7 +24,7 @@ The Trainer knows nothing of any task. A task hands it:
     stored in every checkpoint: the task name (``"lm"``, ``"classify"``...: ``evaluate`` and
     ``predict`` dispatch on it), ``asdict()`` of the model config, and the task's own plain state
     (vocabulary ``to_dict()``, label maps, scalers); ``task_state`` may be a dict or a function
-    returning one. Only tensors and plain Python types are allowed (see :mod:`rnnkit.checkpoint`).
+    returning one. Only tensors and plain Python types are allowed (see :mod:`rnnkit.training.checkpoint`).
 ``progress_fn(loss) -> dict[str, str]``
     (optional) what the progress bar shows for a (smoothed) loss, e.g. ``{"loss": "1.52",
     "bpc": "2.19"}``; ``unit`` names the items for the throughput (``"char"`` -> ``char/s``).
@@ -42,7 +42,7 @@ Ctrl-C finishes the current step, writes ``last.pt`` and raises ``KeyboardInterr
 Ctrl-C stops at once without writing (a write it cuts short leaves the previous file whole); a
 tqdm progress bar on stderr (off when stderr is not a terminal). Weights that are not finite are
 never written (an ``RnnkitError``), and ``fit`` holds ``OUT/.lock`` so that a second run into the
-same directory refuses to start (:mod:`rnnkit._lock`: a lock left by a killed run is taken over).
+same directory refuses to start (:mod:`rnnkit.training.lock`: a lock left by a killed run is taken over).
 
 Devices and precision: ``device`` is ``auto`` (CUDA, else MPS, else the CPU), ``cpu``, ``cuda``,
 ``cuda:N`` or ``mps`` (:func:`resolve_device`). ``precision`` ``"bf16"`` runs ``loss_fn`` and
@@ -53,7 +53,7 @@ skipped without counting towards ``max_nonfinite`` (the scaler lowers the scale)
 and for a non-finite loss, it counts as any non-finite step does.
 
 Logging goes through callbacks ``callback(trainer, event, info)``, called with one fixed set of
-events (``start``, ``backward``, ``step``, ``eval``, ``save``, ``end``: see :mod:`rnnkit.loggers`).
+events (``start``, ``backward``, ``step``, ``eval``, ``save``, ``end``: see :mod:`rnnkit.training.loggers`).
 The Trainer builds its loggers itself from ``config.logger`` (default ``["jsonl"]``: metrics as
 JSON lines in ``OUT/metrics.jsonl``; also ``csv`` and ``tensorboard``), so a Trainer made without
 callbacks writes ``metrics.jsonl`` as before, and calls them before the ``callbacks`` given to it.
@@ -62,12 +62,12 @@ Without ``out_dir`` no logger writes anything. Two hooks feed the TensorBoard lo
 ``hparams`` (the run's settings as nested tables; default: this config under ``train``).
 
 Under ``torchrun`` (several processes) the Trainer trains data-parallel with DDP, as
-:mod:`rnnkit.distributed` describes: ``batch_size`` is the global batch and the batch source
+:mod:`rnnkit.training.distributed` describes: ``batch_size`` is the global batch and the batch source
 needs ``shard(rank, world)``; rank 0 alone writes files, logs and prints, and evaluates.
 
 Usage (a classifier; the language model does the same with ``TBPTTBatches``)::
 
-    from rnnkit.training import ShuffledBatches, StepOutput, TrainConfig, Trainer, seed_everything
+    from rnnkit.training.trainer import ShuffledBatches, StepOutput, TrainConfig, Trainer, seed_everything
 
     seed_everything(0)
     model = MyClassifier(cfg)
@@ -89,7 +89,7 @@ Usage (a classifier; the language model does the same with ``TBPTTBatches``)::
     print(result.best_val_loss, result.stop_reason)
 
 Resuming: rebuild the model and the task's state from the checkpoint (``load_checkpoint`` from
-:mod:`rnnkit.checkpoint`), build the Trainer with the checkpoint's ``train["config"]`` (as a
+:mod:`rnnkit.training.checkpoint`), build the Trainer with the checkpoint's ``train["config"]`` (as a
 :class:`TrainConfig` via :meth:`TrainConfig.from_dict`) and call ``fit(resume=checkpoint)``.
 """
 
@@ -108,15 +108,12 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from rnnkit import distributed
-from rnnkit._lock import lock_out_dir
-from rnnkit.checkpoint import save_checkpoint
 from rnnkit.config import (
     Config,
     ConfigError,
@@ -127,9 +124,12 @@ from rnnkit.config import (
     seed_range,
     strict_from_dict,
 )
-from rnnkit.distributed import check_divisible, share
+from rnnkit.data.batching import BatchSource, ShuffledBatches  # re-exported
 from rnnkit.errors import RnnkitError
-from rnnkit.loggers import LOGGERS, build_loggers
+from rnnkit.training import distributed
+from rnnkit.training.checkpoint import save_checkpoint
+from rnnkit.training.lock import lock_out_dir
+from rnnkit.training.loggers import LOGGERS, build_loggers
 
 __all__ = [
     "BatchSource",
@@ -307,106 +307,6 @@ def model_device(model: nn.Module) -> torch.device:
     for parameter in model.parameters():
         return parameter.device
     return torch.device("cpu")
-
-
-# --------------------------------------------------------------------------- batch sources
-@runtime_checkable
-class BatchSource(Protocol):
-    """An endless source of training batches whose position can be saved and restored."""
-
-    def next_batch(self) -> Any: ...
-
-    def state_dict(self) -> dict[str, Any]: ...
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None: ...
-
-
-class ShuffledBatches:
-    """Ordinary shuffled mini-batches over ``size`` items, epoch after epoch, resumable exactly.
-
-    ``collate(indices)`` turns a list of item indices into a batch. The order of epoch ``e`` is a
-    permutation drawn from a generator seeded with ``(seed, e)``, so the saved state is just
-    ``{"epoch", "index", "seed"}``. After ``shard(rank, world)`` (multi-process training)
-    ``collate`` gets the rank's contiguous share of each global batch's indices; the state is
-    that of the global batches, the same on every rank.
-    """
-
-    def __init__(
-        self,
-        size: int,
-        batch_size: int,
-        collate: Callable[[list[int]], Any],
-        *,
-        shuffle: bool = True,
-        drop_last: bool = False,
-        seed: int = 0,
-    ) -> None:
-        if size < 1:
-            raise RnnkitError("no training examples")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        if drop_last and size < batch_size:
-            raise RnnkitError(f"{size} training examples are fewer than one batch of {batch_size}")
-        self.size = size
-        self.batch_size = batch_size
-        self.collate = collate
-        self.shuffle = shuffle
-        self.drop_last = drop_last
-        self.seed = seed
-        self.epoch = 0
-        self.index = 0
-        self.rank, self.world = 0, 1
-        self._order: tuple[int, list[int]] | None = None
-
-    def shard(self, rank: int, world: int) -> None:
-        """Return rank ``rank``'s share of each global batch (see :mod:`rnnkit.distributed`)."""
-        check_divisible(self.batch_size, world)
-        rest = 0 if self.drop_last else self.size % self.batch_size
-        if 0 < rest < world:
-            share(range(rest), rank, world)  # the error of a last batch too small to share
-        self.rank, self.world = rank, world
-
-    def __len__(self) -> int:
-        """Batches per epoch."""
-        full, rest = divmod(self.size, self.batch_size)
-        return full if self.drop_last or rest == 0 else full + 1
-
-    def _epoch_order(self) -> list[int]:
-        if self._order is None or self._order[0] != self.epoch:
-            if self.shuffle:
-                generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-                order = torch.randperm(self.size, generator=generator).tolist()
-            else:
-                order = list(range(self.size))
-            self._order = (self.epoch, order)
-        return self._order[1]
-
-    def next_batch(self) -> Any:
-        if self.index >= len(self):
-            self.epoch += 1
-            self.index = 0
-        order = self._epoch_order()
-        start = self.index * self.batch_size
-        self.index += 1
-        indices = order[start : start + self.batch_size]
-        if self.world > 1:
-            indices = share(indices, self.rank, self.world)
-        return self.collate(indices)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"epoch": self.epoch, "index": self.index, "seed": self.seed, "size": self.size}
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        if state.get("size", self.size) != self.size:
-            raise RnnkitError(
-                f"the checkpoint was trained on {state['size']} examples but the data now has {self.size}"
-            )
-        self.epoch, self.index, self.seed = (
-            int(state["epoch"]),
-            int(state["index"]),
-            int(state["seed"]),
-        )
-        self._order = None
 
 
 # --------------------------------------------------------------------------- config and results
@@ -592,7 +492,7 @@ class Trainer:
         self.config = config
         self.select, self.maximize = select, maximize  # the validation metric that picks best.pt
         # Under torchrun: this process's rank and device (None in a single process); rank 0 alone
-        # writes files and prints (see rnnkit.distributed).
+        # writes files and prints (see rnnkit.training.distributed).
         self.dist = distributed.init(config.device)
         self.is_main = self.dist is None or self.dist.is_main
         self.device = run_device(config) if self.dist is None else self.dist.device
@@ -704,7 +604,7 @@ class Trainer:
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, Any]:
-        """The whole checkpoint (see :mod:`rnnkit.checkpoint` for the layout)."""
+        """The whole checkpoint (see :mod:`rnnkit.training.checkpoint` for the layout)."""
         task_state = self.task_state() if callable(self.task_state) else self.task_state
         train: dict[str, Any] = {
             "config": asdict(self.config),
@@ -1045,7 +945,7 @@ class Trainer:
 
         A step cut short may have changed the weights, the optimiser or the data position without
         counting the step, so a checkpoint of it would not resume exactly; a write cut short left
-        the previous file as it was (see :func:`rnnkit.checkpoint.atomic_write`).
+        the previous file as it was (see :func:`rnnkit.training.checkpoint.atomic_write`).
         """
         if self.config.out_dir is None:
             return

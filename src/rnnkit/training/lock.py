@@ -27,8 +27,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from rnnkit.checkpoint import is_partial_file
 from rnnkit.errors import RnnkitError
+from rnnkit.training.checkpoint import is_partial_file
 
 try:
     import fcntl
