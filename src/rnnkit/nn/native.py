@@ -7,13 +7,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from torch import _VF, Tensor
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnnkit.nn.cells import RNNCellBase, State
 
 if TYPE_CHECKING:
     from rnnkit.nn.runner import Recurrent
 
-__all__ = ["run_native", "run_native_packed", "zero_state"]
+__all__ = ["run_native", "run_native_packed", "run_native_padded", "zero_state"]
 
 
 def _native_weights(cell: RNNCellBase) -> list[Tensor]:
@@ -61,3 +62,21 @@ def run_native_packed(
         data, batch_sizes, hx[0], *_native_args(layer)
     )
     return output, (h,)
+
+
+def run_native_padded(
+    layer: Recurrent, x: Tensor, state: State | None, lengths: Tensor
+) -> tuple[Tensor, State]:
+    """A padded batch ``x`` (L, N, H_in) through the fused kernel, packed by ``lengths``."""
+    packed = pack_padded_sequence(x, lengths.cpu(), enforce_sorted=False)
+    if state is None:
+        # zeros of the batch's size taken from x, not from the packed batch sizes, so that
+        # a traced or exported graph keeps the batch size dynamic
+        state = zero_state(layer, x, x.shape[1])
+    state = tuple(h.index_select(1, packed.sorted_indices) for h in state)
+    data, final = run_native_packed(layer, packed.data, packed.batch_sizes, state)
+    output, _ = pad_packed_sequence(
+        PackedSequence(data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices),
+        total_length=x.shape[0],
+    )
+    return output, tuple(f.index_select(1, packed.unsorted_indices) for f in final)

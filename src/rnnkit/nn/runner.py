@@ -40,11 +40,11 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 
 from torch import Tensor, nn
-from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+from torch.nn.utils.rnn import PackedSequence
 
 from rnnkit.nn import checks
 from rnnkit.nn.cells import RNNCellBase, State
-from rnnkit.nn.native import run_native, run_native_packed, zero_state
+from rnnkit.nn.native import run_native, run_native_packed, run_native_padded
 from rnnkit.nn.reference import run_reference, run_reference_packed
 from rnnkit.nn.regularisers import Regularised
 
@@ -113,7 +113,7 @@ class Recurrent(Regularised, nn.Module):
         self.batch_first = bool(batch_first)
         self.bidirectional = bool(bidirectional)
         self.backend = backend  # validated by the property setter
-        self._cells = self._make_cells(cell_factory)
+        self._cells = _make_cells(self, cell_factory)
         modes = {cell.native_mode for cell in self._cells}
         self._native_mode = modes.pop() if len(modes) == 1 else None
         self._cell_parameter_names = [
@@ -124,23 +124,6 @@ class Recurrent(Regularised, nn.Module):
             for index, cell in enumerate(self._cells)
         ]
         self.weight_drop = weight_drop
-
-    def _make_cells(self, cell_factory: CellFactory) -> list[RNNCellBase]:
-        """One cell per layer and direction, its parameters registered on the layer."""
-        cells: list[RNNCellBase] = []
-        layer_input = self.input_size
-        for layer in range(self.num_layers):
-            for direction in range(self.num_directions):
-                cell = cell_factory(layer_input, layer)
-                suffix = f"_l{layer}" + ("_reverse" if direction else "")
-                for name, parameter in cell.named_parameters():
-                    self.register_parameter(name.replace(".", "_") + suffix, parameter)
-                cells.append(cell)
-            layer_input = cells[-1].output_size * self.num_directions
-        # The cells hold the very Parameter objects registered above. They are kept in a plain list,
-        # not as submodules, so state_dict() has torch.nn's keys only; _cells_in_sync() re-points them
-        # at the layer's parameters in case those were replaced (load_state_dict(assign=True)...).
-        return cells
 
     # -- configuration ------------------------------------------------------------------------------
 
@@ -324,7 +307,7 @@ class Recurrent(Regularised, nn.Module):
                 lengths = None  # nothing is padded: the plain path gives the same result
         state = self._check_hx(hx, x, batch, unbatched)
         if native and lengths is not None:
-            output, final = self._run_native_padded(x, state, lengths)
+            output, final = run_native_padded(self, x, state, lengths)
         elif native:
             output, final = run_native(self, x, state)
         else:
@@ -337,25 +320,6 @@ class Recurrent(Regularised, nn.Module):
         elif self.batch_first:
             output = output.transpose(0, 1)
         return output, (final[0] if len(final) == 1 else final)
-
-    def _run_native_padded(
-        self, x: Tensor, state: State | None, lengths: Tensor
-    ) -> tuple[Tensor, State]:
-        """A padded batch ``x`` (L, N, H_in) through the fused kernel, packed by ``lengths``."""
-        packed = pack_padded_sequence(x, lengths.cpu(), enforce_sorted=False)
-        if state is None:
-            # zeros of the batch's size taken from x, not from the packed batch sizes, so that
-            # a traced or exported graph keeps the batch size dynamic
-            state = zero_state(self, x, x.shape[1])
-        state = tuple(h.index_select(1, packed.sorted_indices) for h in state)
-        data, final = run_native_packed(self, packed.data, packed.batch_sizes, state)
-        output, _ = pad_packed_sequence(
-            PackedSequence(
-                data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices
-            ),
-            total_length=x.shape[0],
-        )
-        return output, tuple(f.index_select(1, packed.unsorted_indices) for f in final)
 
     def _check_hx(
         self, hx: Tensor | Sequence[Tensor] | None, x: Tensor, batch: int, unbatched: bool
@@ -396,3 +360,21 @@ def _check_dropout(dropout: object, num_layers: int) -> float:
             stacklevel=4,
         )
     return float(dropout)
+
+
+def _make_cells(module: Recurrent, cell_factory: CellFactory) -> list[RNNCellBase]:
+    """One cell per layer and direction, its parameters registered on ``module``."""
+    cells: list[RNNCellBase] = []
+    layer_input = module.input_size
+    for layer in range(module.num_layers):
+        for direction in range(module.num_directions):
+            cell = cell_factory(layer_input, layer)
+            suffix = f"_l{layer}" + ("_reverse" if direction else "")
+            for name, parameter in cell.named_parameters():
+                module.register_parameter(name.replace(".", "_") + suffix, parameter)
+            cells.append(cell)
+        layer_input = cells[-1].output_size * module.num_directions
+    # The cells hold the very Parameter objects registered above. They are kept in a plain list,
+    # not as submodules, so state_dict() has torch.nn's keys only; _cells_in_sync() re-points them
+    # at the layer's parameters in case those were replaced (load_state_dict(assign=True)...).
+    return cells
