@@ -5,11 +5,10 @@ keyword options and applies them around each cell's step, so no cell and no laye
 them. Every random mask comes from :meth:`Regularised._draw_mask`, in a fixed order per layer and
 direction: the weight mask (before the loop), the feedback mask, the zoneout masks.
 
-
-Three keyword options, each a probability :math:`p \in [0, 1)`,
-0 (off) by default; with :math:`p = 0` the layer computes exactly what it computes without the
-option. Masks are drawn independently for every layer and direction, from torch's default
-generator (``torch.manual_seed`` makes them reproducible).
+Three keyword options, each a probability :math:`p \in [0, 1)`, 0 (off) by default; with
+:math:`p = 0` the layer computes exactly what it computes without the option. Masks are drawn
+independently for every layer and direction, from torch's default generator
+(``torch.manual_seed`` makes them reproducible).
 
 - ``recurrent_dropout`` (Gal and Ghahramani 2016, Keras' ``recurrent_dropout``): in training,
   the previous output :math:`h_{t-1}` is multiplied by one mask :math:`m / (1 - p)`,
@@ -40,8 +39,9 @@ kernels take the recurrent weights as a list, so ``weight_drop`` runs on both ba
 cannot express ``recurrent_dropout`` or ``zoneout``: ``backend="auto"`` then runs the reference
 loop (in evaluation mode it may run natively with ``recurrent_dropout``, which is then the
 identity, but not with ``zoneout``, whose expectation still acts), and ``backend="native"`` with
-either is a ``ValueError``. The three options are attributes that may be changed later, checked
-in the same way.
+either is a ``ValueError``. A cell with a ``scan`` runs its steps one by one while zoneout or
+recurrent dropout acts. The three options are attributes that may be changed later, checked in the
+same way.
 """
 
 from __future__ import annotations
