@@ -37,6 +37,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.data.batching import ShuffledBatches, epoch_generator
+from rnnkit.data.text import read_text
 from rnnkit.data.vocab import PAD, UNK, Vocabulary
 from rnnkit.errors import RnnkitError, shown
 
@@ -49,30 +50,12 @@ __all__ = [
     "encode_labels",
     "pad_sequences",
     "read_labelled",
-    "read_text_file",
 ]
 
 # A word, possibly with inner apostrophes (don't, o'clock), or a clitic ('s, 're), or n't, or one
 # other non-space symbol (punctuation).
 _WORD_RE = re.compile(r"\w+(?:['’]\w+)*|['’]\w+|[^\w\s]")
 TOKENIZERS = ("word", "char")
-
-
-def read_text_file(path: str | os.PathLike[str], what: str = "file") -> str:
-    """The UTF-8 text of ``path``; ``RnnkitError`` for a missing file, a directory or bad bytes."""
-    path = Path(path)
-    if not path.exists():
-        raise RnnkitError(f"{what} not found: {path}")
-    if path.is_dir():
-        raise RnnkitError(f"{what} {path} is a directory, expected a file")
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise RnnkitError(
-            f"{what} {path} is not UTF-8 text (invalid byte at offset {error.start})"
-        ) from error
-    return text.removeprefix("\ufeff")  # a byte-order mark is not part of the header
 
 
 # --------------------------------------------------------------------------- reading
@@ -138,7 +121,7 @@ def read_labelled(
     """Read a TSV/CSV file with a header; ``label_col=None`` reads texts only (labels empty)."""
     path = Path(path)
     check_delimiter(delimiter)
-    content = read_text_file(path, "data file")
+    content = read_text(path, "data file", empty=True)
     rows = _rows(path, content, _delimiter(path, content.split("\n", 1)[0], delimiter))
     try:
         _, header = next(rows)

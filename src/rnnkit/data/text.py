@@ -49,10 +49,14 @@ __all__ = [
 BUILTIN_CORPUS_CHARS = 3_000_000
 
 
-def read_text(path: str | os.PathLike[str], what: str = "text file") -> str:
-    """Read a UTF-8 text file; ``RnnkitError`` for a missing, directory, empty or non-UTF-8 file.
+def read_text(path: str | os.PathLike[str], what: str = "text file", *, empty: bool = False) -> str:
+    """The text of a UTF-8 file: the one file reader of rnnkit (text, labelled, tagged, series
+    and input files all go through it, so they fail alike).
 
-    A leading byte-order mark is dropped; line endings are kept as they are.
+    ``RnnkitError`` for a missing file, a directory, a file that cannot be read or that is not
+    UTF-8 (naming the byte and its offset) and, unless ``empty``, an empty file. A leading
+    byte-order mark is dropped; line endings are kept as they are. ``what`` names the file in
+    messages (``"text file not found: PATH"``).
     """
     path = Path(path)
     if not path.exists():
@@ -63,18 +67,15 @@ def read_text(path: str | os.PathLike[str], what: str = "text file") -> str:
         data = path.read_bytes()
     except OSError as error:
         raise RnnkitError(f"cannot read {what} {path}: {error.strerror or error}") from error
-    if not data:
-        raise RnnkitError(f"{what} {path} is empty")
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as error:
         bad = data[error.start : error.start + 1].hex()
         raise RnnkitError(
             f"{what} {path} is not UTF-8 text: byte 0x{bad} at byte offset {error.start} cannot be "
             "decoded (convert it, e.g. with iconv -t utf-8)"
         ) from error
-    text = text.removeprefix("\ufeff")
-    if not text:
+    if not text and not empty:
         raise RnnkitError(f"{what} {path} is empty")
     return text
 

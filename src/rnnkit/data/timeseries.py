@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from rnnkit.data.text import read_text
 from rnnkit.errors import RnnkitError, shown, shown_names
 
 __all__ = [
@@ -134,20 +135,10 @@ def read_series(
         raise RnnkitError(f"fill must be one of {', '.join(FILL_METHODS)} or None, got {fill!r}")
     path = Path(path)
     name = path.name or str(path)
-    if text is None and path.is_dir():
-        raise RnnkitError(f"{path} is a directory, expected a CSV file")
+    if text is None:
+        text = read_text(path, "series file", empty=True)
     try:
-        if text is not None:
-            rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline="")))
-        else:
-            with path.open(newline="", encoding="utf-8-sig") as handle:
-                rows = list(csv.reader(handle))
-    except FileNotFoundError as error:
-        raise RnnkitError(f"series file not found: {path}") from error
-    except UnicodeDecodeError as error:
-        raise RnnkitError(
-            f"{path} is not UTF-8 text (byte offset {error.start}); expected a CSV file"
-        ) from error
+        rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline="")))
     except csv.Error as error:
         raise RnnkitError(f"{path} is not a readable CSV file: {error}") from error
     # Drop blank lines (keep the line numbers of the others for the messages).
@@ -227,7 +218,7 @@ def read_series(
             )
             raise RnnkitError(
                 f"{name} column {column!r} has {len(rows_missing)} missing value(s) (rows {listed}); "
-                f"fill them with the fill setting, ffill or interpolate"
+                f"fill them with --fill ffill or --fill interpolate (fill in the data config)"
             )
         values[:, j] = fill_missing(values[:, j], fill, name=f"{name} column {column!r}")
         filled[column] = len(rows_missing)
