@@ -253,11 +253,8 @@ class SyntheticKind:
     def tensor(self, item: Any) -> Tensor | None:
         """``item`` as one input sequence, or ``None`` when it has the wrong shape."""
         t = torch.as_tensor(item, dtype=torch.float32)
-        return (
-            t
-            if (t.dim() == 2 and t.shape[1] == self.width if self.width else t.dim() == 1)
-            else None
-        )
+        fits = t.dim() == 2 and t.shape[1] == self.width if self.width else t.dim() == 1
+        return t if fits else None
 
     def parse(self, item: Any, where: str) -> Tensor:
         """One input sequence (a JSON array, or the Python list it reads as) as a tensor."""
