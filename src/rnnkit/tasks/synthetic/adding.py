@@ -13,7 +13,7 @@ from rnnkit.config import ConfigError
 from rnnkit.data import synthetic as data
 from rnnkit.models.forecaster import Forecaster, ForecasterConfig
 from rnnkit.tasks.exporting import forecaster_spec
-from rnnkit.tasks.synthetic.common import Defaults, Goal, SyntheticKind
+from rnnkit.tasks.synthetic.common import Defaults, Goal, Head, SyntheticKind
 
 __all__ = ["Adding"]
 
@@ -22,10 +22,8 @@ class Adding(SyntheticKind):
     name = "adding"
     defaults = Defaults(50, "gru", 64, 1, max_steps=1000, batch_size=32, lr=1e-2, every=200)
     goal = Goal("MSE", "mse", "<", 0.01, "always 1")
-    model_class, model_config_class = Forecaster, ForecasterConfig
-    exporter = staticmethod(forecaster_spec)
-    shape, width = "[[number, marker], ...]", 2
-    record = "sum"
+    head = Head(Forecaster, ForecasterConfig, forecaster_spec)
+    record, shape, width = "sum", "[[number, marker], ...]", 2
 
     def check(self) -> None:
         if self.data.seq_len < 2:

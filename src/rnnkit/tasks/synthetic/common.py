@@ -2,7 +2,7 @@
 fixed draw, the error curve, and predict's reading of one JSON array.
 
 A synthetic task is a :class:`SyntheticKind`: its data (:meth:`~SyntheticKind.draw`), its model
-(:attr:`~SyntheticKind.model_class` built by :meth:`~SyntheticKind.model_config`), loss, scores
+(:attr:`~SyntheticKind.head` built by :meth:`~SyntheticKind.model_config`), loss, scores
 beside a baseline (:meth:`~SyntheticKind.rows`), and its predict record
 (:meth:`~SyntheticKind.answer`). An instance holds the run's data settings and the task's state
 (the sentence task's vocabulary; ``None`` for the others).
@@ -27,7 +27,7 @@ from rnnkit.training.trainer import StepOutput, model_device
 if TYPE_CHECKING:
     from rnnkit.tasks.synthetic import SyntheticData, SyntheticModel
 
-__all__ = ["Defaults", "FreshBatches", "Goal", "SyntheticKind", "read_json", "token_loss"]
+__all__ = ["Defaults", "FreshBatches", "Goal", "Head", "SyntheticKind", "read_json", "token_loss"]
 
 SEED_VAL, SEED_TEST = 1_000_001, 2_000_003  # offsets of the fixed validation and test draws
 
@@ -85,6 +85,16 @@ class Goal:
         }
 
 
+@dataclass(frozen=True)
+class Head:
+    """The model a task trains: its class, its config's class, and what ``rnnkit export`` traces
+    of it (``None``: the task's own :meth:`~SyntheticKind.export_spec`)."""
+
+    model: type[nn.Module]
+    config: type
+    export: Callable[[nn.Module, str, dict[str, str]], ExportSpec] | None = None
+
+
 class FreshBatches:
     """Endless, resumable batches: batch ``i`` is drawn with a generator seeded ``(seed, i)``.
 
@@ -134,12 +144,12 @@ class SyntheticKind:
     name: ClassVar[str]
     defaults: ClassVar[Defaults]
     goal: ClassVar[Goal]
-    model_class: ClassVar[type[nn.Module]]
-    model_config_class: ClassVar[type]
-    exporter: ClassVar[Callable[[nn.Module, str, dict[str, str]], ExportSpec]]
-    shape: ClassVar[str]  # what predict reads, for its error message
-    width: ClassVar[int] = 0  # numbers a step of predict's input (0: one number)
-    record: ClassVar[str]  # the key of predict's answer
+    head: ClassVar[Head]
+    # predict: the key of its answer, the input it reads (for its error message), and the
+    # numbers a step of that input (0: one number)
+    record: ClassVar[str]
+    shape: ClassVar[str]
+    width: ClassVar[int] = 0
 
     def __init__(self, data: SyntheticData, state: Any = None) -> None:
         self.data, self.state = data, state
@@ -177,8 +187,8 @@ class SyntheticKind:
     def build(self, options: SyntheticModel, saved: Mapping[str, Any] | None = None) -> nn.Module:
         """The untrained model: from the model options, or from a checkpoint's model config."""
         if saved is not None:
-            return self.model_class(self.model_config_class.from_dict(dict(saved)))
-        return self.model_class(self.model_config(options.to_dict()))
+            return self.head.model(self.head.config.from_dict(dict(saved)))
+        return self.head.model(self.model_config(options.to_dict()))
 
     def outputs(self, model: nn.Module, x: Tensor) -> Tensor:
         """The model's raw outputs on inputs ``x``: predictions or logits."""
@@ -282,7 +292,7 @@ class SyntheticKind:
 
     # ------------------------------------------------------------------------ capabilities
     def export_spec(self, model: nn.Module) -> ExportSpec:
-        return self.exporter(model, f"synthetic {self.name}", {"synthetic": self.name})
+        return self.head.export(model, f"synthetic {self.name}", {"synthetic": self.name})
 
     def language_model(self, model: nn.Module) -> tuple[nn.Module, Any] | None:
         return None

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from rnnkit.data import synthetic as data
 from rnnkit.models.tagger import SequenceTagger, SequenceTaggerConfig
 from rnnkit.tasks.exporting import tagger_spec
-from rnnkit.tasks.synthetic.common import Defaults, Goal, SyntheticKind, token_loss
+from rnnkit.tasks.synthetic.common import Defaults, Goal, Head, SyntheticKind, token_loss
 
 __all__ = ["Copy"]
 
@@ -20,10 +20,8 @@ class Copy(SyntheticKind):
     name = "copy"
     defaults = Defaults(20, "gru", 128, 1, max_steps=1500, batch_size=64, lr=3e-2, every=250)
     goal = Goal("accuracy on copied symbols", "accuracy", ">=", 0.99, "chance")
-    model_class, model_config_class = SequenceTagger, SequenceTaggerConfig
-    exporter = staticmethod(tagger_spec)
-    shape = "[symbol, ...]"
-    record = "output"
+    head = Head(SequenceTagger, SequenceTaggerConfig, tagger_spec)
+    record, shape = "output", "[symbol, ...]"
 
     def draw(self, n: int, seed: torch.Generator | int, split: str = "train"):
         d = self.data

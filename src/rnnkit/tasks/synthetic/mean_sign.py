@@ -16,7 +16,7 @@ from rnnkit.inspection import pca_paths
 from rnnkit.models.classifier import SequenceClassifier, SequenceClassifierConfig
 from rnnkit.tasks.base import TrainedModel
 from rnnkit.tasks.exporting import classifier_spec
-from rnnkit.tasks.synthetic.common import SEED_VAL, Defaults, Goal, SyntheticKind
+from rnnkit.tasks.synthetic.common import SEED_VAL, Defaults, Goal, Head, SyntheticKind
 
 __all__ = ["PATHS_PER_CLASS", "MeanSign"]
 
@@ -27,10 +27,8 @@ class MeanSign(SyntheticKind):
     name = "mean-sign"
     defaults = Defaults(20, "rnn", 64, 2, max_steps=1500, batch_size=64, lr=1e-3, every=250)
     goal = Goal("accuracy", "accuracy", ">=", 0.97, "majority class")
-    model_class, model_config_class = SequenceClassifier, SequenceClassifierConfig
-    exporter = staticmethod(classifier_spec)
-    shape, width = "[[10 numbers], ...]", 10
-    record = "label"
+    head = Head(SequenceClassifier, SequenceClassifierConfig, classifier_spec)
+    record, shape, width = "label", "[[10 numbers], ...]", 10
 
     def draw(self, n: int, seed: torch.Generator | int, split: str = "train"):
         return data.mean_sign(n, seq_len=self.data.seq_len, seed=seed)

@@ -19,7 +19,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
 from rnnkit.tasks.base import Report
 from rnnkit.tasks.exporting import language_model_spec
-from rnnkit.tasks.synthetic.common import Defaults, Goal, SyntheticKind, token_loss
+from rnnkit.tasks.synthetic.common import Defaults, Goal, Head, SyntheticKind, token_loss
 from rnnkit.training.trainer import model_device
 
 __all__ = ["Sentence", "complete"]
@@ -49,7 +49,7 @@ class Sentence(SyntheticKind):
     name = "sentence"
     defaults = Defaults(20, "lstm", 64, 1, max_steps=2000, batch_size=32, lr=1e-2, every=250)
     goal = Goal("completions right", "completions", ">=", 1.0, None)  # seq_len: not used
-    model_class, model_config_class = LanguageModel, LanguageModelConfig
+    head = Head(LanguageModel, LanguageModelConfig)
     state: Vocabulary
 
     @classmethod

@@ -13,7 +13,7 @@ from torch.nn import functional as F
 from rnnkit.data import synthetic as data
 from rnnkit.models.forecaster import Forecaster, ForecasterConfig
 from rnnkit.tasks.exporting import forecaster_spec
-from rnnkit.tasks.synthetic.common import Defaults, Goal, SyntheticKind
+from rnnkit.tasks.synthetic.common import Defaults, Goal, Head, SyntheticKind
 
 __all__ = ["Sine"]
 
@@ -22,10 +22,8 @@ class Sine(SyntheticKind):
     name = "sine"
     defaults = Defaults(20, "rnn", 6, 1, max_steps=3000, batch_size=32, lr=3e-2, every=500)
     goal = Goal("MSE (steps 2..L, unseen phases)", "mse", "<", 1e-3, "persistence")
-    model_class, model_config_class = Forecaster, ForecasterConfig
-    exporter = staticmethod(forecaster_spec)
-    shape = "[x1, x2, ...]"
-    record = "next"
+    head = Head(Forecaster, ForecasterConfig, forecaster_spec)
+    record, shape = "next", "[x1, x2, ...]"
 
     def draw(self, n: int, seed: torch.Generator | int, split: str = "train"):
         wave = data.sine_wave(
