@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,7 @@ from rnnkit.models.classifier import SequenceClassifier, SequenceClassifierConfi
 from rnnkit.tasks import options as o
 from rnnkit.tasks.base import Example, ExportSpec, Report, Setup, Task, TrainedModel, View, register
 from rnnkit.tasks.exporting import classifier_spec
+from rnnkit.tasks.inspecting import VIEW_ROWS, store_sample
 from rnnkit.training.trainer import StepOutput, TrainConfig, model_device
 
 __all__ = ["ClassifyConfig", "ClassifyData", "ClassifyModel", "ClassifyTask"]
@@ -116,12 +117,14 @@ class ClassifierState:
     tokenizer: Tokenizer
     labels: Vocabulary
     counts: list[int]  # training examples per label: the majority baseline
+    sample: dict[str, Any] | None = None  # what plot and inspect read (see store_sample)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "tokenizer": self.tokenizer.to_dict(),
             "labels": self.labels.to_dict(),
             "label_counts": list(self.counts),
+            **({"sample": self.sample} if self.sample else {}),
         }
 
     @classmethod
@@ -140,6 +143,7 @@ class ClassifierState:
             Tokenizer.from_dict(data["tokenizer"]),
             Vocabulary.from_dict(data["labels"]),
             [int(c) for c in data["label_counts"]],
+            data.get("sample"),
         )
 
 
@@ -209,6 +213,20 @@ def _report(probs: torch.Tensor, gold: list[int], state: ClassifierState, title:
     return Report(title, rows, details=details)
 
 
+def _validation(trained: TrainedModel) -> tuple[list[str], list[str], str]:
+    """The run's validation texts, labels and where they came from: the sample stored in the run
+    (the first :data:`~rnnkit.tasks.inspecting.VIEW_ROWS`), or, for a run written before runs
+    stored one, the validation data read again as in training."""
+    sample = trained.state.sample
+    if sample:
+        texts, where, total = sample["texts"], sample["where"], sample["total"]
+        shown = where if len(texts) == total else f"the first {len(texts):,} of {where}"
+        return list(texts), list(sample["labels"]), shown
+    d = trained.config.data
+    *_, texts, labels, where = _read_splits(d, trained.config.train.seed, lambda _: None)
+    return texts, labels, where
+
+
 def _scored(
     trained: TrainedModel, data: Any, batch_size: int = 256
 ) -> tuple[torch.Tensor, list[int], str]:
@@ -219,7 +237,7 @@ def _scored(
         rows = read_labelled(data, d.text_col, d.label_col, delimiter=d.delimiter)
         texts, labels, title = rows.texts, rows.labels, f"{len(rows):,} rows of {data}"
     elif data is None:
-        *_, texts, labels, where = _read_splits(d, trained.config.train.seed, lambda _: None)
+        texts, labels, where = _validation(trained)
         title = f"validation: {where}"
     else:
         texts, labels = [t for t, _ in data], [str(label) for _, label in data]
@@ -275,10 +293,6 @@ class ClassifyTask(Task):
             x, lengths = pad_sequences([ids[i] for i in indices], pad)
             return x, lengths, y[indices]
 
-        def loss_fn(model: nn.Module, batch) -> StepOutput:
-            x, lengths, target = batch
-            return StepOutput(F.cross_entropy(model(x, lengths), target), items=len(target))
-
         def eval_fn(model: nn.Module) -> dict[str, float]:
             rows = _report(class_probabilities(model, val_ids, pad), val_y, state, "").rows
             names = ("accuracy", "macro_f1", "loss")
@@ -291,8 +305,26 @@ class ClassifyTask(Task):
         batches = BucketedBatches(
             [len(s) for s in ids], settings.batch_size, collate, seed=settings.seed
         )
+        state.sample = store_sample(
+            batches,
+            texts=val_texts[:VIEW_ROWS],
+            labels=val_labels[:VIEW_ROWS],
+            where=where,
+            total=len(val_texts),
+        )
         picked = o.selection(config.model.select_on)
-        return Setup(model, batches, loss_fn, eval_fn, state, state.to_dict(), report, **picked)
+        return Setup(
+            model, batches, self.loss(config), eval_fn, state, state.to_dict(), report, **picked
+        )
+
+    def loss(self, config: ClassifyConfig) -> Callable[[nn.Module, Any], StepOutput]:
+        """Cross-entropy of a batch ``(tokens (N, L), lengths (N,), labels (N,))``."""
+
+        def loss_fn(model: nn.Module, batch) -> StepOutput:
+            x, lengths, target = batch
+            return StepOutput(F.cross_entropy(model(x, lengths), target), items=len(target))
+
+        return loss_fn
 
     def sizes(self, config, state) -> dict[str, Any]:
         tokens = state.tokenizer
@@ -350,7 +382,7 @@ class ClassifyTask(Task):
         :data:`INSPECTED` validation examples."""
         d, state = trained.config.data, trained.state
         if text is None:
-            _, _, texts, gold, where = _read_splits(d, trained.config.train.seed, lambda _: None)
+            texts, gold, where = _validation(trained)
             texts, gold = texts[:INSPECTED], gold[:INSPECTED]
             source = f"The first {len(texts)} validation examples ({where})"
         else:

@@ -1,7 +1,7 @@
 """``rnnkit export``: a trained model as one ONNX or TorchScript file, for every task.
 
-A task says what to export with :meth:`Task.export_spec <rnnkit.tasks.base.Task.export_spec>`,
-built from the helpers here, one per kind of model:
+A task that can be exported (:class:`~rnnkit.tasks.capabilities.Exportable`) says what to export
+with ``export_spec``, built from the helpers here, one per kind of model:
 
 - :func:`language_model_spec`: one step of generation, ``(ids (N, L), h, [c]) -> (logits, h, [c])``
   with the recurrent state in and out, so that a program generates text with the file alone;
@@ -40,7 +40,8 @@ from torch import Tensor, nn
 from rnnkit.errors import RnnkitError
 from rnnkit.extras import require
 from rnnkit.nn.layers import Recurrent
-from rnnkit.tasks.base import ExportSpec, TrainedModel, get_task, short
+from rnnkit.tasks.base import TrainedModel, get_task, short
+from rnnkit.tasks.capabilities import ExportSpec, exportable
 from rnnkit.training.checkpoint import atomic_write
 
 __all__ = [
@@ -394,7 +395,7 @@ def _describe(names: list[str], tensors: Any, axes: dict[str, dict[int, str]]) -
 
 
 def export(trained: TrainedModel, format: str, path: str | Path, *, check: bool = True) -> Exported:
-    """Write ``trained``'s model (see its task's :meth:`~rnnkit.tasks.base.Task.export_spec`) to
+    """Write ``trained``'s model (see its task's ``export_spec``) to
     ``path`` as ``format`` (``"onnx"`` or ``"torchscript"``), with dynamic batch size and
     sequence length. ``check`` runs the file at two other input shapes against PyTorch first.
     The file is written atomically: on any failure there is no file (or the old one)."""
@@ -402,7 +403,7 @@ def export(trained: TrainedModel, format: str, path: str | Path, *, check: bool 
         raise RnnkitError(f"format: expected one of {', '.join(FORMATS)}, got {format!r}")
     if format == "onnx":
         require("onnx", "rnnkit export --format onnx", module="onnx")
-    spec = get_task(trained.task).export_spec(trained)
+    spec = exportable(get_task(trained.task)).export_spec(trained)
     device = trained.device
     module = spec.module.to(device).eval()
     inputs = tuple(x.to(device) for x in spec.make_inputs(2, spec.length or 5))

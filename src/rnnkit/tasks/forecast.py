@@ -30,6 +30,7 @@ from __future__ import annotations
 import csv
 import datetime
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,7 @@ from rnnkit.models.forecaster import Forecaster, ForecasterConfig
 from rnnkit.tasks import options as o
 from rnnkit.tasks.base import Example, ExportSpec, Report, Setup, Task, TrainedModel, View, register
 from rnnkit.tasks.exporting import forecaster_spec
+from rnnkit.tasks.inspecting import store_sample
 from rnnkit.training.trainer import ShuffledBatches, StepOutput, TrainConfig
 
 __all__ = ["ForecastConfig", "ForecastData", "ForecastModel", "ForecastTask", "forecast_windows"]
@@ -180,6 +182,7 @@ class ForecastState:
     period: int  # of the seasonal naive baseline
     mase_scale: float | None  # in-sample MAE of persistence on the training target
     date_column: str | None  # of the training file (None: it had none)
+    sample: dict[str, Any] | None = None  # what plot and inspect read (see store_sample)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -187,6 +190,7 @@ class ForecastState:
             "period": self.period,
             "mase_scale": self.mase_scale,
             "date_column": self.date_column,
+            **({"sample": self.sample} if self.sample else {}),
         }
 
     @classmethod
@@ -197,6 +201,7 @@ class ForecastState:
             int(data["period"]),
             None if scale is None else float(scale),
             data["date_column"],
+            data.get("sample"),
         )
 
 
@@ -428,12 +433,6 @@ class ForecastTask(Task):
             StandardScaler.fit(prepared.inputs[:train_end]), StandardScaler.fit(train_target)
         )
         x_train, y_train = _training_windows(model, prepared, starts, d.lookback)
-        autoregressive = config.model.mode == "autoregressive"
-
-        def loss_fn(model: Forecaster, batch) -> StepOutput:
-            x, y = batch
-            prediction = model.step_predictions(x) if autoregressive else model(x)
-            return StepOutput(F.mse_loss(prediction, y), items=len(x))
 
         def eval_fn(model: Forecaster) -> dict[str, float]:
             forecasts, actuals, _ = forecast_windows(model, prepared, *parts["validation"])
@@ -456,7 +455,20 @@ class ForecastTask(Task):
             len(starts), batch_size, lambda i: (x_train[i], y_train[i]), seed=settings.seed
         )
         eval_fn = eval_fn if "validation" in parts else None
-        return Setup(model, batches, loss_fn, eval_fn, state, state.to_dict(), report)
+        state.sample = store_sample(batches, test=_test_part(prepared, parts, d))
+        return Setup(model, batches, self.loss(config), eval_fn, state, state.to_dict(), report)
+
+    def loss(self, config: ForecastConfig) -> Callable[[Forecaster, Any], StepOutput]:
+        """Mean squared error of a batch ``(windows (N, L, F), targets (N, K or L))`` of
+        standardised values: the K steps after each window, or (autoregressive) every next step."""
+        autoregressive = config.model.mode == "autoregressive"
+
+        def loss_fn(model: Forecaster, batch) -> StepOutput:
+            x, y = batch
+            prediction = model.step_predictions(x) if autoregressive else model(x)
+            return StepOutput(F.mse_loss(prediction, y), items=len(x))
+
+        return loss_fn
 
     def sizes(self, config, state) -> dict[str, Any]:
         d = config.data
@@ -480,10 +492,8 @@ class ForecastTask(Task):
         report's baselines) over the test period, or over every window of ``data`` (as for
         :meth:`evaluate`). With a horizon above 1, each window's first forecast step is drawn."""
         if data is None:
-            prepared, _, _, parts = _read_split(trained.config.data, lambda _: None)
-            if "test" not in parts:
-                raise RnnkitError("the test part holds no complete window to plot")
-            bounds, title = parts["test"], "test period"
+            prepared, bounds = _stored_test(trained)
+            title = "test period"
         else:
             (prepared, title), bounds = _read(trained, data), (0, None)
         forecasts, actuals, first = forecast_windows(trained.model, prepared, *bounds)
@@ -550,6 +560,40 @@ class ForecastTask(Task):
             {"line": k, "date": date, "step": k, "forecast": float(f"{value:.6g}")}
             for k, (date, value) in enumerate(zip(dates, values), start=1)
         ]
+
+
+def _test_part(prepared: Prepared, parts: dict[str, tuple], d: ForecastData) -> dict | None:
+    """The test period with the history its first window and seasonal naive read (lookback +
+    period steps before it), as plain data for the run's views; ``None`` without a test part."""
+    if "test" not in parts:
+        return None
+    start, end = parts["test"]
+    first = max(0, start - d.lookback - prepared.period)
+    return {
+        "dates": prepared.series.dates[first:end],
+        "inputs": torch.as_tensor(prepared.inputs[first:end]),
+        "target": torch.as_tensor(prepared.target[first:end]),
+        "bounds": [start - first, end - first],
+    }
+
+
+def _stored_test(trained: TrainedModel) -> tuple[Prepared, tuple[int, int]]:
+    """The test period the run stored (see :func:`_test_part`), or, for a run written before runs
+    stored one, read again from its data; no test part is an ``RnnkitError``."""
+    sample = trained.state.sample
+    if not sample:
+        prepared, _, _, parts = _read_split(trained.config.data, lambda _: None)
+        if "test" not in parts:
+            raise RnnkitError("the test part holds no complete window to plot")
+        return prepared, parts["test"]
+    test = sample["test"]
+    if test is None:
+        raise RnnkitError("the test part holds no complete window to plot")
+    target = test["target"].numpy()
+    series = TimeSeries(list(test["dates"]), target[:, None], [trained.config.data.target])
+    state = trained.state
+    prepared = Prepared(series, test["inputs"].numpy(), target, state.input_names, state.period)
+    return prepared, (int(test["bounds"][0]), int(test["bounds"][1]))
 
 
 def _read(trained: TrainedModel, data: Any) -> tuple[Prepared, str]:

@@ -17,7 +17,7 @@ and the most-frequent-tag baseline fitted on the training sentences (printed bes
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ from rnnkit.models.tagger import SequenceTagger, SequenceTaggerConfig
 from rnnkit.tasks import options as o
 from rnnkit.tasks.base import Example, ExportSpec, Report, Setup, Task, TrainedModel, View, register
 from rnnkit.tasks.exporting import tagger_spec
+from rnnkit.tasks.inspecting import VIEW_ROWS, store_sample
 from rnnkit.training.trainer import StepOutput, TrainConfig, model_device
 
 __all__ = ["TagConfig", "TagData", "TagModel", "TagTask", "tag_scores"]
@@ -112,6 +113,7 @@ class TaggerState:
     lower: bool
     word_tag: dict[str, str]
     default: str
+    sample: dict[str, Any] | None = None  # what plot and inspect read (see store_sample)
 
     def batch(self, sentences: Sequence[Sequence[str]], device: torch.device | None = None):
         """``(words (N, L), lengths (N,), chars (N, L, W) or None)``."""
@@ -145,6 +147,7 @@ class TaggerState:
             "chars": None if self.chars is None else self.chars.to_dict(),
             "word_tag": dict(self.word_tag),
             "default": self.default,
+            **({"sample": self.sample} if self.sample else {}),
         }
 
     @classmethod
@@ -180,6 +183,7 @@ class TaggerState:
             bool(data["lower"]),
             dict(data["word_tag"]),
             str(data["default"]),
+            data.get("sample"),
         )
 
 
@@ -302,6 +306,19 @@ def _token_lists(numbered: list[tuple[int, Any]]) -> list[tuple[int, Any]]:
     return checked
 
 
+def _validation(trained: TrainedModel) -> tuple[list, list, str]:
+    """The run's validation sentences, tags and title: the sample stored in the run (the first
+    :data:`~rnnkit.tasks.inspecting.VIEW_ROWS`), or, for a run written before runs stored one, the
+    validation data read again as in training."""
+    sample = trained.state.sample
+    if not sample:
+        *_, val, where = _read_splits(trained.config.data)
+        return val.tokens, val.tags, f"validation: {where}"
+    tokens, where, total = sample["tokens"], sample["where"], sample["total"]
+    shown = where if len(tokens) == total else f"the first {len(tokens):,} sentences of {where}"
+    return [list(s) for s in tokens], [list(s) for s in sample["tags"]], f"validation: {shown}"
+
+
 def _sentences_of(trained: TrainedModel, data: Any) -> tuple[list, list, str]:
     """Tokens, gold tags and a title of ``data``: a CoNLL(-U) file (read in the training
     format), a list of ``(tokens, tags)`` pairs, or ``None`` for the run's validation data."""
@@ -310,8 +327,7 @@ def _sentences_of(trained: TrainedModel, data: Any) -> tuple[list, list, str]:
         tokens, tags = corpus.tokens, corpus.tags
         title = f"{len(tokens):,} sentences of {data} ({corpus.num_tokens:,} tokens)"
     elif data is None:
-        *_, val, where = _read_splits(trained.config.data)
-        tokens, tags, title = val.tokens, val.tags, f"validation: {where}"
+        tokens, tags, title = _validation(trained)
     else:
         tokens, tags = _pairs(data)
         title = f"{len(tokens):,} sentences ({sum(map(len, tokens)):,} tokens)"
@@ -378,11 +394,6 @@ class TagTask(Task):
             words, lengths, chars = state.batch([train.tokens[i] for i in indices])
             return words, lengths, chars, pad_sequences([train_tags[i] for i in indices], 0)[0]
 
-        def loss_fn(model: nn.Module, batch) -> StepOutput:
-            words, lengths, chars, tags = batch
-            loss = model.loss(model(words, lengths, chars), tags, model.mask(words, lengths))
-            return StepOutput(loss, items=int(lengths.sum()))
-
         def eval_fn(model: nn.Module) -> dict[str, float]:
             predicted, loss = _tagged(model, state, val.tokens, val_tags)
             return {"loss": loss, "accuracy": token_accuracy(predicted, val_tags)}
@@ -394,8 +405,25 @@ class TagTask(Task):
         source = BucketedBatches(
             [len(s) for s in train.tokens], settings.batch_size, collate, seed=settings.seed
         )
+        rows = slice(0, VIEW_ROWS)
+        state.sample = store_sample(
+            source, tokens=val.tokens[rows], tags=val.tags[rows], where=where, total=len(val)
+        )
         picked = o.selection(config.model.select_on)
-        return Setup(model, source, loss_fn, eval_fn, state, state.to_dict(), report, **picked)
+        return Setup(
+            model, source, self.loss(config), eval_fn, state, state.to_dict(), report, **picked
+        )
+
+    def loss(self, config: TagConfig) -> Callable[[nn.Module, Any], StepOutput]:
+        """The tagger's loss (per-token cross-entropy, or the CRF's negative log-likelihood) of a
+        batch ``(words (N, L), lengths (N,), chars (N, L, W) or None, tags (N, L))``."""
+
+        def loss_fn(model: nn.Module, batch) -> StepOutput:
+            words, lengths, chars, tags = batch
+            loss = model.loss(model(words, lengths, chars), tags, model.mask(words, lengths))
+            return StepOutput(loss, items=int(lengths.sum()))
+
+        return loss_fn
 
     def sizes(self, config, state) -> dict[str, Any]:
         return {
