@@ -43,7 +43,7 @@ from rnnkit.metrics.classification import accuracy, confusion_matrix, macro_f1
 from rnnkit.models.classifier import SequenceClassifier, SequenceClassifierConfig
 from rnnkit.tasks import options as o
 from rnnkit.tasks.base import Example, ExportSpec, Report, Setup, Task, TrainedModel, View, register
-from rnnkit.tasks.exporting import classifier_spec
+from rnnkit.tasks.exporting import classifier_spec, tokenizer_metadata
 from rnnkit.tasks.inspecting import VIEW_ROWS, store_sample
 from rnnkit.training.trainer import StepOutput, TrainConfig, model_device
 
@@ -413,10 +413,18 @@ class ClassifyTask(Task):
         return {"tokens": {"labels": names, "examples": examples, "source": source}}
 
     def export_spec(self, trained: TrainedModel) -> ExportSpec:
-        state = trained.state
+        state, tokens = trained.state, trained.state.tokenizer
         metadata = {
             "labels": json.dumps([str(label) for label in state.labels.itos], ensure_ascii=False),
-            "tokenizer": json.dumps(state.tokenizer.to_dict(), ensure_ascii=False),
+            "tokenizer": json.dumps(tokens.to_dict(), ensure_ascii=False),
+            **tokenizer_metadata(
+                tokens.kind,
+                tokens.lower,
+                tokens.vocab.itos,
+                tokens.pad_id,
+                tokens.unk_id,
+                max_length=trained.config.data.max_length,
+            ),
         }
         return classifier_spec(trained.model, self.name, metadata)
 

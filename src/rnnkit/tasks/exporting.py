@@ -25,11 +25,16 @@ the recurrent operator into a loop over a fixed sequence length. TorchScript fil
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
 import json
+import os
+import re
+import sys
+import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +42,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from rnnkit.data.labelled import _WORD_RE as WORD_RE
 from rnnkit.errors import RnnkitError
 from rnnkit.extras import require
 from rnnkit.nn.layers import Recurrent
@@ -52,6 +58,7 @@ __all__ = [
     "forecaster_spec",
     "language_model_spec",
     "tagger_spec",
+    "tokenizer_metadata",
 ]
 
 FORMATS = ("onnx", "torchscript")
@@ -187,6 +194,20 @@ def language_model_spec(model: nn.Module, vocab: Any, task: str) -> ExportSpec:
     )
 
 
+# --------------------------------------------------------------------------- tokenizer rules
+def tokenizer_metadata(
+    kind: str, lower: bool, tokens: list[str], pad_id: int, unk_id: int, **extra: Any
+) -> dict[str, str]:
+    """What a program needs to turn a text into the file's input ids without rnnkit, as metadata
+    strings (JSON values): ``lower`` (lower-case the text first), ``split`` (``{"kind": "word",
+    "findall": PATTERN}``: the tokens are Python ``re.findall(PATTERN, text)``, ``\\w`` Unicode;
+    or ``{"kind": "char"}``: every character is a token), ``vocab`` (id -> token), ``pad_id`` and
+    ``unk_id`` (the id of a token not in ``vocab``), and ``extra`` (``max_length``...)."""
+    split = {"kind": "word", "findall": WORD_RE.pattern} if kind == "word" else {"kind": kind}
+    rules = {"lower": lower, "split": split, "vocab": list(tokens), "pad_id": pad_id}
+    return {key: _json(value) for key, value in {**rules, "unk_id": unk_id, **extra}.items()}
+
+
 # --------------------------------------------------------------------------- classifiers
 class _Classifier(nn.Module):
     def __init__(self, model: nn.Module) -> None:
@@ -319,9 +340,46 @@ def forecaster_spec(model: nn.Module, task: str, metadata: dict[str, str]) -> Ex
 
 
 # --------------------------------------------------------------------------- writing the file
+# What PyTorch's C++ side prints to the process's stderr (no Python warning to filter) for every
+# packed sequence it exports: ONNX has no shape rule for these two ops, yet the recurrent operator
+# around them gives every output its shape, which the check of the file confirms.
+KNOWN_NOISE = re.compile(r"shape inference of prim::(PackPadded|PadPacked) type is missing")
+
+
+@contextlib.contextmanager
+def _known_warnings_quiet() -> Iterator[None]:
+    """Drop the lines of :data:`KNOWN_NOISE` written to file descriptor 2 inside the block; every
+    other line is written back to ``sys.stderr`` after it."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            text = caught.read().decode("utf-8", "replace")
+            kept = [line for line in text.splitlines(True) if not KNOWN_NOISE.search(line)]
+            if kept:
+                sys.stderr.write("".join(kept))
+
+
 def _trace_onnx(spec: ExportSpec, inputs: tuple[Tensor, ...]) -> bytes:
     onnx = require("onnx", "rnnkit export --format onnx", module="onnx")
     buffer = io.BytesIO()
+    with _known_warnings_quiet():
+        _onnx_export(spec, inputs, buffer)
+    proto = onnx.load_from_string(buffer.getvalue())
+    for key, value in spec.metadata.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    return proto.SerializeToString()
+
+
+def _onnx_export(spec: ExportSpec, inputs: tuple[Tensor, ...], buffer: io.BytesIO) -> None:
     torch.onnx.export(
         spec.module,
         inputs,
@@ -332,11 +390,6 @@ def _trace_onnx(spec: ExportSpec, inputs: tuple[Tensor, ...]) -> bytes:
         dynamic_axes=spec.dynamic_axes,
         opset_version=OPSET,
     )
-    proto = onnx.load_from_string(buffer.getvalue())
-    for key, value in spec.metadata.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
-    return proto.SerializeToString()
 
 
 def _trace_torchscript(spec: ExportSpec, inputs: tuple[Tensor, ...]) -> bytes:

@@ -41,7 +41,7 @@ from rnnkit.metrics.classification import MostFrequentTag, per_tag_f1, token_acc
 from rnnkit.models.tagger import SequenceTagger, SequenceTaggerConfig
 from rnnkit.tasks import options as o
 from rnnkit.tasks.base import Example, ExportSpec, Report, Setup, Task, TrainedModel, View, register
-from rnnkit.tasks.exporting import tagger_spec
+from rnnkit.tasks.exporting import tagger_spec, tokenizer_metadata
 from rnnkit.tasks.inspecting import VIEW_ROWS, store_sample
 from rnnkit.training.trainer import StepOutput, TrainConfig, model_device
 
@@ -478,11 +478,13 @@ class TagTask(Task):
 
     def export_spec(self, trained: TrainedModel) -> ExportSpec:
         state = trained.state
+        # a sentence is split with the case kept; each word is lower-cased (lower) to look it up
         metadata = {
+            **tokenizer_metadata("word", state.lower, state.words.itos, 0, 1),
             "tags": json.dumps(list(state.tags.itos), ensure_ascii=False),
             "words": json.dumps(list(state.words.itos), ensure_ascii=False),
             "chars": json.dumps(None if state.chars is None else list(state.chars.itos)),
-            "lower": json.dumps(state.lower),
+            "max_word_chars": json.dumps(MAX_WORD_CHARS),  # longer: first and last half kept
         }
         return tagger_spec(trained.model, self.name, metadata)
 
