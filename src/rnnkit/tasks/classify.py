@@ -42,7 +42,17 @@ from rnnkit.inspection import token_contributions
 from rnnkit.metrics.classification import accuracy, confusion_matrix, macro_f1
 from rnnkit.models.classifier import SequenceClassifier, SequenceClassifierConfig
 from rnnkit.tasks import options as o
-from rnnkit.tasks.base import Example, ExportSpec, Report, Setup, Task, TrainedModel, View, register
+from rnnkit.tasks.base import (
+    Example,
+    ExportSpec,
+    Report,
+    Setup,
+    Task,
+    TrainedModel,
+    View,
+    counted,
+    register,
+)
 from rnnkit.tasks.exporting import classifier_spec, tokenizer_metadata
 from rnnkit.tasks.inspecting import VIEW_ROWS, store_sample
 from rnnkit.training.trainer import StepOutput, TrainConfig, model_device
@@ -156,12 +166,12 @@ def _read_splits(d: ClassifyData, seed: int, log) -> tuple[list, list, list, lis
         val = read_labelled(d.val, d.text_col, d.label_col, delimiter=d.delimiter)
         files.append(val)
         texts, labels, val_texts, val_labels = train.texts, train.labels, val.texts, val.labels
-        where = f"{len(val):,} rows of {d.val}"
+        where = f"{counted(len(val), 'row')} of {d.val}"
     else:
         kept, held = o.held_out(len(train), d.val_fraction, seed, "training rows")
         texts, labels = [train.texts[i] for i in kept], [train.labels[i] for i in kept]
         val_texts, val_labels = [train.texts[i] for i in held], [train.labels[i] for i in held]
-        where = f"{len(held):,} rows held out of {d.train}"
+        where = f"{counted(len(held), 'row')} held out of {d.train}"
     for rows in files:
         if rows.skipped_empty:
             log(f"skipped {rows.skipped_empty} rows with empty text in {rows.path}")
@@ -235,13 +245,13 @@ def _scored(
     d, state = trained.config.data, trained.state
     if isinstance(data, (str, Path)):
         rows = read_labelled(data, d.text_col, d.label_col, delimiter=d.delimiter)
-        texts, labels, title = rows.texts, rows.labels, f"{len(rows):,} rows of {data}"
+        texts, labels, title = rows.texts, rows.labels, f"{counted(len(rows), 'row')} of {data}"
     elif data is None:
         texts, labels, where = _validation(trained)
         title = f"validation: {where}"
     else:
         texts, labels = [t for t, _ in data], [str(label) for _, label in data]
-        title = f"{len(texts):,} examples"
+        title = counted(len(texts), "example")
     gold = encode_labels(labels, state.labels, f"evaluation data {title}")
     ids = [state.tokenizer.encode(t, d.max_length) for t in texts]
     return class_probabilities(trained.model, ids, state.tokenizer.pad_id, batch_size), gold, title
@@ -278,13 +288,15 @@ class ClassifyTask(Task):
             if saved is not None
             else ClassifierState.fit(texts, labels, d)
         )
-        y = torch.tensor(encode_labels(labels, state.labels, f"training data {d.train}"))
-        val_y = encode_labels(val_labels, state.labels, f"validation data {where}")
+        known = "the checkpoint's labels" if saved is not None else "the training data"
+        y = torch.tensor(encode_labels(labels, state.labels, f"training data {d.train}", known))
+        val_y = encode_labels(val_labels, state.labels, f"validation data {where}", known)
         ids = [state.tokenizer.encode(t, d.max_length) for t in texts]
         val_ids = [state.tokenizer.encode(t, d.max_length) for t in val_texts]
         log(
-            f"{len(ids):,} training and {len(val_ids):,} validation examples, {len(state.labels)} "
-            f"classes, vocabulary of {len(state.tokenizer.vocab):,} {state.tokenizer.kind}s"
+            f"{len(ids):,} training and {counted(len(val_ids), 'validation example')}, "
+            f"{counted(len(state.labels), 'class', 'classes')}, vocabulary of "
+            f"{counted(len(state.tokenizer.vocab), state.tokenizer.kind)}"
         )
         model, _ = self.restore(config, state.to_dict(), None)
         pad = state.tokenizer.pad_id

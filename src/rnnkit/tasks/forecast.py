@@ -62,7 +62,17 @@ from rnnkit.metrics.forecasting import (
 )
 from rnnkit.models.forecaster import Forecaster, ForecasterConfig
 from rnnkit.tasks import options as o
-from rnnkit.tasks.base import Example, ExportSpec, Report, Setup, Task, TrainedModel, View, register
+from rnnkit.tasks.base import (
+    Example,
+    ExportSpec,
+    Report,
+    Setup,
+    Task,
+    TrainedModel,
+    View,
+    counted,
+    register,
+)
 from rnnkit.tasks.exporting import forecaster_spec
 from rnnkit.tasks.inspecting import store_sample
 from rnnkit.training.trainer import ShuffledBatches, StepOutput, TrainConfig
@@ -324,7 +334,7 @@ def _report(
         else [f"(seasonal naive needs {period} steps of history before each window)"]
     )
     return Report(
-        f"{title}: {len(first):,} windows, targets {dates[int(first[0])]} .. "
+        f"{title}: {counted(len(first), 'window')}, targets {dates[int(first[0])]} .. "
         f"{dates[int(first[-1]) + horizon - 1]}, horizon {horizon}; seasonal naive with "
         f"period {period}",
         rows,

@@ -40,7 +40,17 @@ from rnnkit.errors import RnnkitError
 from rnnkit.metrics.classification import MostFrequentTag, per_tag_f1, token_accuracy
 from rnnkit.models.tagger import SequenceTagger, SequenceTaggerConfig
 from rnnkit.tasks import options as o
-from rnnkit.tasks.base import Example, ExportSpec, Report, Setup, Task, TrainedModel, View, register
+from rnnkit.tasks.base import (
+    Example,
+    ExportSpec,
+    Report,
+    Setup,
+    Task,
+    TrainedModel,
+    View,
+    counted,
+    register,
+)
 from rnnkit.tasks.exporting import tagger_spec, tokenizer_metadata
 from rnnkit.tasks.inspecting import VIEW_ROWS, store_sample
 from rnnkit.training.trainer import StepOutput, TrainConfig, model_device
@@ -226,9 +236,9 @@ def _read_splits(d: TagData) -> tuple[TaggedCorpus, TaggedCorpus, TaggedCorpus, 
     corpus = read_tagged(d.train, d.format)
     if d.val is not None:
         val = read_tagged(d.val, d.format)
-        return corpus, corpus, val, f"{len(val):,} sentences of {d.val}"
+        return corpus, corpus, val, f"{counted(len(val), 'sentence')} of {d.val}"
     train, val = split_sentences(corpus, 1.0 - d.val_fraction)
-    return corpus, train, val, f"the last {len(val):,} sentences of {d.train}"
+    return corpus, train, val, f"the last {counted(len(val), 'sentence')} of {d.train}"
 
 
 def _model_and_baseline_tags(model, state: TaggerState, tokens, batch_size: int = 128):
@@ -315,7 +325,11 @@ def _validation(trained: TrainedModel) -> tuple[list, list, str]:
         *_, val, where = _read_splits(trained.config.data)
         return val.tokens, val.tags, f"validation: {where}"
     tokens, where, total = sample["tokens"], sample["where"], sample["total"]
-    shown = where if len(tokens) == total else f"the first {len(tokens):,} sentences of {where}"
+    shown = (
+        where
+        if len(tokens) == total
+        else f"the first {counted(len(tokens), 'sentence')} of {where}"
+    )
     return [list(s) for s in tokens], [list(s) for s in sample["tags"]], f"validation: {shown}"
 
 
@@ -325,12 +339,14 @@ def _sentences_of(trained: TrainedModel, data: Any) -> tuple[list, list, str]:
     if isinstance(data, (str, Path)):
         corpus = read_tagged(data, trained.config.data.format)
         tokens, tags = corpus.tokens, corpus.tags
-        title = f"{len(tokens):,} sentences of {data} ({corpus.num_tokens:,} tokens)"
+        title = (
+            f"{counted(len(tokens), 'sentence')} of {data} ({counted(corpus.num_tokens, 'token')})"
+        )
     elif data is None:
         tokens, tags, title = _validation(trained)
     else:
         tokens, tags = _pairs(data)
-        title = f"{len(tokens):,} sentences ({sum(map(len, tokens)):,} tokens)"
+        title = f"{counted(len(tokens), 'sentence')} ({counted(sum(map(len, tokens)), 'token')})"
     encode_labels([t for s in tags for t in s], trained.state.tags, f"evaluation data {title}")
     return tokens, tags, title
 
@@ -341,7 +357,7 @@ def _pairs(data: Any) -> tuple[list[list[str]], list[list[str]]]:
         if not words or len(words) != len(tags):
             raise RnnkitError(
                 f"evaluation sentence {n}: expected tokens and as many tags, got "
-                f"{len(words)} tokens and {len(tags)} tags"
+                f"{counted(len(words), 'token')} and {counted(len(tags), 'tag')}"
             )
     if not pairs:
         raise RnnkitError("no sentences to evaluate on")
@@ -382,11 +398,17 @@ class TagTask(Task):
             if saved is not None
             else TaggerState.fit(corpus, train, d, config.model.chars)
         )
-        train_tags = [encode_labels(t, state.tags, f"training data {d.train}") for t in train.tags]
-        val_tags = [encode_labels(t, state.tags, f"validation data {where}") for t in val.tags]
+        known = "the checkpoint's labels" if saved is not None else "the training data"
+        train_tags = [
+            encode_labels(t, state.tags, f"training data {d.train}", known) for t in train.tags
+        ]
+        val_tags = [
+            encode_labels(t, state.tags, f"validation data {where}", known) for t in val.tags
+        ]
         log(
-            f"{len(train):,} training and {len(val):,} validation sentences ({train.num_tokens:,} "
-            f"and {val.num_tokens:,} tokens), {len(state.tags)} tags, {len(state.words):,} words"
+            f"{len(train):,} training and {counted(len(val), 'validation sentence')} "
+            f"({train.num_tokens:,} and {counted(val.num_tokens, 'token')}), "
+            f"{counted(len(state.tags), 'tag')}, {counted(len(state.words), 'word')}"
         )
         model, _ = self.restore(config, state.to_dict(), None)
 
