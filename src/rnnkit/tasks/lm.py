@@ -267,6 +267,20 @@ class LMState:
         }
 
     @classmethod
+    def fit(cls, text: str, train_text: str, corpus: str) -> tuple[LMState, Tensor]:
+        """The state of a new run (the characters of ``text``, the bigram counts of
+        ``train_text``) and the encoded training text."""
+        vocab = char_vocabulary(text)
+        train_ids = encode_text(vocab, train_text)
+        bigrams = torch.zeros(len(vocab), len(vocab), dtype=torch.long)
+        bigrams.view(-1).index_add_(
+            0,
+            train_ids[:-1] * len(vocab) + train_ids[1:],
+            torch.ones(len(train_ids) - 1, dtype=torch.long),
+        )
+        return cls(vocab, bigrams, corpus), train_ids
+
+    @classmethod
     def from_dict(cls, data: Any) -> LMState:
         vocab, corpus = Vocabulary.from_dict(data["vocab"]), str(data["corpus"])
         return cls(vocab, data["bigrams"], corpus, data.get("sample"))
@@ -330,15 +344,7 @@ class LMTask(Task):
             state = LMState.from_dict(saved)
             train_ids = encode_text(state.vocab, train_text, warn=log, what="training text")
         else:
-            vocab = char_vocabulary(corpus.text)
-            train_ids = encode_text(vocab, train_text)
-            bigrams = torch.zeros(len(vocab), len(vocab), dtype=torch.long)
-            bigrams.view(-1).index_add_(
-                0,
-                train_ids[:-1] * len(vocab) + train_ids[1:],
-                torch.ones(len(train_ids) - 1, dtype=torch.long),
-            )
-            state = LMState(vocab, bigrams, corpus.description)
+            state, train_ids = LMState.fit(corpus.text, train_text, corpus.description)
         val_ids = encode_text(state.vocab, val_text, warn=log, what="validation text")
         model, _ = self.restore(config, state.to_dict(), None)
         batches = TBPTTBatches(train_ids, settings.batch_size, d.seq_len, seed=settings.seed)
