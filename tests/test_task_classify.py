@@ -260,3 +260,18 @@ def test_resuming_on_new_labels_names_the_checkpoints_labels(tmp_path):
             log=quiet,
         )
     assert "has label(s) never seen in the checkpoint's labels: 'mixed'" in str(caught.value)
+
+
+def test_evaluate_refuses_a_table_object_in_one_line(classify_run):
+    class Frame:  # what pandas' DataFrame looks like to rnnkit: 2-D, iterating its columns
+        ndim = 2
+
+        def __iter__(self):
+            return iter(["text", "label"])
+
+    model = tasks.load(classify_run[0] / "run", device="cpu")
+    with pytest.raises(RnnkitError) as error:
+        tasks.evaluate(model, Frame())
+    assert str(error.value) == (
+        "expected a TSV/CSV file, a list of (text, label) pairs, or None, got Frame"
+    )

@@ -57,11 +57,6 @@ def short(error: BaseException, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3].rsplit(" ", 1)[0] + "..."
 
 
-def counted(n: int, noun: str, plural: str | None = None) -> str:
-    """``"1 example"``, ``"1,200 examples"``: a count with its noun in the right number."""
-    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
-
-
 # --------------------------------------------------------------------------- the contract
 @dataclass
 class TrainedModel:

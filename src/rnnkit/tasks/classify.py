@@ -27,6 +27,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from rnnkit.config import Config, at_least, option
+from rnnkit.data.inputs import python_items
 from rnnkit.data.labelled import (
     BucketedBatches,
     Tokenizer,
@@ -38,6 +39,7 @@ from rnnkit.data.labelled import (
 )
 from rnnkit.data.vocab import Vocabulary
 from rnnkit.errors import RnnkitError
+from rnnkit.formatting import count
 from rnnkit.inspection import token_contributions
 from rnnkit.metrics.classification import accuracy, confusion_matrix, macro_f1
 from rnnkit.models.classifier import SequenceClassifier, SequenceClassifierConfig
@@ -50,7 +52,6 @@ from rnnkit.tasks.base import (
     Task,
     TrainedModel,
     View,
-    counted,
     register,
 )
 from rnnkit.tasks.exporting import classifier_spec, tokenizer_metadata
@@ -166,12 +167,12 @@ def _read_splits(d: ClassifyData, seed: int, log) -> tuple[list, list, list, lis
         val = read_labelled(d.val, d.text_col, d.label_col, delimiter=d.delimiter)
         files.append(val)
         texts, labels, val_texts, val_labels = train.texts, train.labels, val.texts, val.labels
-        where = f"{counted(len(val), 'row')} of {d.val}"
+        where = f"{count(len(val), 'row')} of {d.val}"
     else:
         kept, held = o.held_out(len(train), d.val_fraction, seed, "training rows")
         texts, labels = [train.texts[i] for i in kept], [train.labels[i] for i in kept]
         val_texts, val_labels = [train.texts[i] for i in held], [train.labels[i] for i in held]
-        where = f"{counted(len(held), 'row')} held out of {d.train}"
+        where = f"{count(len(held), 'row')} held out of {d.train}"
     for rows in files:
         if rows.skipped_empty:
             log(f"skipped {rows.skipped_empty} rows with empty text in {rows.path}")
@@ -245,13 +246,14 @@ def _scored(
     d, state = trained.config.data, trained.state
     if isinstance(data, (str, Path)):
         rows = read_labelled(data, d.text_col, d.label_col, delimiter=d.delimiter)
-        texts, labels, title = rows.texts, rows.labels, f"{counted(len(rows), 'row')} of {data}"
+        texts, labels, title = rows.texts, rows.labels, f"{count(len(rows), 'row')} of {data}"
     elif data is None:
         texts, labels, where = _validation(trained)
         title = f"validation: {where}"
     else:
-        texts, labels = [t for t, _ in data], [str(label) for _, label in data]
-        title = counted(len(texts), "example")
+        pairs = python_items(data, "a TSV/CSV file, a list of (text, label) pairs, or None")
+        texts, labels = [t for t, _ in pairs], [str(label) for _, label in pairs]
+        title = count(len(texts), "example")
     gold = encode_labels(labels, state.labels, f"evaluation data {title}")
     ids = [state.tokenizer.encode(t, d.max_length) for t in texts]
     return class_probabilities(trained.model, ids, state.tokenizer.pad_id, batch_size), gold, title
@@ -294,9 +296,9 @@ class ClassifyTask(Task):
         ids = [state.tokenizer.encode(t, d.max_length) for t in texts]
         val_ids = [state.tokenizer.encode(t, d.max_length) for t in val_texts]
         log(
-            f"{len(ids):,} training and {counted(len(val_ids), 'validation example')}, "
-            f"{counted(len(state.labels), 'class', 'classes')}, vocabulary of "
-            f"{counted(len(state.tokenizer.vocab), state.tokenizer.kind)}"
+            f"{len(ids):,} training and {count(len(val_ids), 'validation example')}, "
+            f"{count(len(state.labels), 'class', 'classes')}, vocabulary of "
+            f"{count(len(state.tokenizer.vocab), state.tokenizer.kind)}"
         )
         model, _ = self.restore(config, state.to_dict(), None)
         pad = state.tokenizer.pad_id

@@ -47,6 +47,7 @@ from rnnkit.data.timeseries import (
     window_starts,
 )
 from rnnkit.errors import RnnkitError
+from rnnkit.formatting import count
 from rnnkit.metrics.forecasting import (
     mae,
     mape,
@@ -65,7 +66,6 @@ from rnnkit.tasks.base import (
     Task,
     TrainedModel,
     View,
-    counted,
     register,
 )
 from rnnkit.tasks.exporting import forecaster_spec
@@ -294,7 +294,7 @@ def _report(
         else [f"(seasonal naive needs {period} steps of history before each window)"]
     )
     return Report(
-        f"{title}: {counted(len(first), 'window')}, targets {dates[int(first[0])]} .. "
+        f"{title}: {count(len(first), 'window')}, targets {dates[int(first[0])]} .. "
         f"{dates[int(first[-1]) + horizon - 1]}, horizon {horizon}; seasonal naive with "
         f"period {period}",
         rows,

@@ -27,7 +27,7 @@ from torch import nn
 
 from rnnkit.config import Config, at_least, fraction, option
 from rnnkit.data.conll import FORMATS, TaggedCorpus, read_tagged, split_sentences
-from rnnkit.data.inputs import read_source
+from rnnkit.data.inputs import python_items, read_source
 from rnnkit.data.labelled import (
     BucketedBatches,
     Tokenizer,
@@ -37,6 +37,7 @@ from rnnkit.data.labelled import (
 )
 from rnnkit.data.vocab import PAD, UNK, Vocabulary
 from rnnkit.errors import RnnkitError
+from rnnkit.formatting import count
 from rnnkit.metrics.classification import MostFrequentTag, per_tag_f1, token_accuracy
 from rnnkit.models.tagger import SequenceTagger, SequenceTaggerConfig
 from rnnkit.tasks import options as o
@@ -48,7 +49,6 @@ from rnnkit.tasks.base import (
     Task,
     TrainedModel,
     View,
-    counted,
     register,
 )
 from rnnkit.tasks.exporting import tagger_spec, tokenizer_metadata
@@ -236,9 +236,9 @@ def _read_splits(d: TagData) -> tuple[TaggedCorpus, TaggedCorpus, TaggedCorpus, 
     corpus = read_tagged(d.train, d.format)
     if d.val is not None:
         val = read_tagged(d.val, d.format)
-        return corpus, corpus, val, f"{counted(len(val), 'sentence')} of {d.val}"
+        return corpus, corpus, val, f"{count(len(val), 'sentence')} of {d.val}"
     train, val = split_sentences(corpus, 1.0 - d.val_fraction)
-    return corpus, train, val, f"the last {counted(len(val), 'sentence')} of {d.train}"
+    return corpus, train, val, f"the last {count(len(val), 'sentence')} of {d.train}"
 
 
 def _model_and_baseline_tags(model, state: TaggerState, tokens, batch_size: int = 128):
@@ -326,9 +326,7 @@ def _validation(trained: TrainedModel) -> tuple[list, list, str]:
         return val.tokens, val.tags, f"validation: {where}"
     tokens, where, total = sample["tokens"], sample["where"], sample["total"]
     shown = (
-        where
-        if len(tokens) == total
-        else f"the first {counted(len(tokens), 'sentence')} of {where}"
+        where if len(tokens) == total else f"the first {count(len(tokens), 'sentence')} of {where}"
     )
     return [list(s) for s in tokens], [list(s) for s in sample["tags"]], f"validation: {shown}"
 
@@ -339,25 +337,24 @@ def _sentences_of(trained: TrainedModel, data: Any) -> tuple[list, list, str]:
     if isinstance(data, (str, Path)):
         corpus = read_tagged(data, trained.config.data.format)
         tokens, tags = corpus.tokens, corpus.tags
-        title = (
-            f"{counted(len(tokens), 'sentence')} of {data} ({counted(corpus.num_tokens, 'token')})"
-        )
+        title = f"{count(len(tokens), 'sentence')} of {data} ({count(corpus.num_tokens, 'token')})"
     elif data is None:
         tokens, tags, title = _validation(trained)
     else:
         tokens, tags = _pairs(data)
-        title = f"{counted(len(tokens), 'sentence')} ({counted(sum(map(len, tokens)), 'token')})"
+        title = f"{count(len(tokens), 'sentence')} ({count(sum(map(len, tokens)), 'token')})"
     encode_labels([t for s in tags for t in s], trained.state.tags, f"evaluation data {title}")
     return tokens, tags, title
 
 
 def _pairs(data: Any) -> tuple[list[list[str]], list[list[str]]]:
-    pairs = [([str(w) for w in words], [str(t) for t in tags]) for words, tags in data]
+    given = python_items(data, "a tagged file, a list of (tokens, tags) pairs, or None")
+    pairs = [([str(w) for w in words], [str(t) for t in tags]) for words, tags in given]
     for n, (words, tags) in enumerate(pairs, start=1):
         if not words or len(words) != len(tags):
             raise RnnkitError(
                 f"evaluation sentence {n}: expected tokens and as many tags, got "
-                f"{counted(len(words), 'token')} and {counted(len(tags), 'tag')}"
+                f"{count(len(words), 'token')} and {count(len(tags), 'tag')}"
             )
     if not pairs:
         raise RnnkitError("no sentences to evaluate on")
@@ -406,9 +403,9 @@ class TagTask(Task):
             encode_labels(t, state.tags, f"validation data {where}", known) for t in val.tags
         ]
         log(
-            f"{len(train):,} training and {counted(len(val), 'validation sentence')} "
-            f"({train.num_tokens:,} and {counted(val.num_tokens, 'token')}), "
-            f"{counted(len(state.tags), 'tag')}, {counted(len(state.words), 'word')}"
+            f"{len(train):,} training and {count(len(val), 'validation sentence')} "
+            f"({train.num_tokens:,} and {count(val.num_tokens, 'token')}), "
+            f"{count(len(state.tags), 'tag')}, {count(len(state.words), 'word')}"
         )
         model, _ = self.restore(config, state.to_dict(), None)
 
