@@ -38,14 +38,12 @@ from rnnkit.errors import RnnkitError
 
 # Errors of the machine the user can act on: no room on the disk (files are named in the message).
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
-OUT_OF_MEMORY = tuple(
-    kind
-    for kind in (MemoryError, getattr(torch, "OutOfMemoryError", None), torch.cuda.OutOfMemoryError)
-    if kind is not None
-)
+# torch.cuda.OutOfMemoryError is torch.OutOfMemoryError (any accelerator) in torch >= 2.5.
+OUT_OF_MEMORY = (MemoryError, torch.cuda.OutOfMemoryError)
 # How allocators word it in a RuntimeError: CUDA/MPS "... out of memory", the CPU allocator
-# "DefaultCPUAllocator: can't allocate memory: you tried to allocate N bytes".
-OUT_OF_MEMORY_TEXT = re.compile(r"out of memory|can't allocate memory", re.IGNORECASE)
+# "DefaultCPUAllocator: can't allocate memory: you tried to allocate N bytes" ("not enough
+# memory" on Windows).
+OUT_OF_MEMORY_TEXT = re.compile(r"(?i)out of memory|can't allocate memory|not enough memory")
 TRIED = re.compile(r"tried to allocate ([0-9.]+ ?(?:[KMGT]i?B|bytes))", re.IGNORECASE)
 
 
@@ -134,16 +132,16 @@ def out_of_memory(error: BaseException, args: argparse.Namespace) -> str | None:
         isinstance(error, RuntimeError) and OUT_OF_MEMORY_TEXT.search(text)
     ):
         return None
-    gpu = isinstance(error, torch.cuda.OutOfMemoryError) or re.search(r"CUDA|MPS|HIP", text)
+    gpu = isinstance(error, torch.cuda.OutOfMemoryError) or re.search(r"CUDA|MPS|HIP|XPU", text)
     tried = TRIED.search(text)
     detail = f" (tried to allocate {tried.group(1)})" if tried else ""
     flag = getattr(args, "setting_flags", {}).get("train.batch_size")
     if flag is None and hasattr(args, "batch_size"):
         flag = "--batch-size"
     advice = (
-        f"lower the batch size ({flag})"
+        f"lower the batch size ({flag}) or use a smaller model"
         if flag
-        else "run it on a device with more memory (--device)"
+        else "use a device with more memory (--device) or a smaller model"
     )
     return f"out of {'GPU ' if gpu else ''}memory{detail}: {advice}"
 
