@@ -9,7 +9,8 @@ How an error ends (:func:`report`):
 
 - a user's mistake (:class:`~rnnkit.errors.RnnkitError`, or the system refusing a file the user
   named) is one line on stderr, ``rnnkit: error: ...``, and exit code 2; a setting typed on the
-  command line is named by its option (``--lr``), one from a file by its key;
+  command line is named by its option (``--lr``), one from a file by its key, and an argument of
+  a command (evaluate's ``data``) by its option (the command's ``argument_flags``);
 - running out of memory (CPU or GPU) is one line that says so and names the batch size to lower,
   exit code 1;
 - anything else is a bug in rnnkit: its traceback and a line asking to report it, exit code 1.
@@ -36,7 +37,7 @@ from rnnkit.cli._options import given_settings
 from rnnkit.config import ConfigError
 from rnnkit.errors import RnnkitError
 
-# Errors of the machine the user can act on: no room on the disk (files are named in the message).
+# A full disk is the user's to free, though the OSError may name no file of theirs.
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 # torch.cuda.OutOfMemoryError is torch.OutOfMemoryError (any accelerator) in torch >= 2.5.
 OUT_OF_MEMORY = (MemoryError, torch.cuda.OutOfMemoryError)
@@ -151,8 +152,9 @@ def report(error: BaseException, args: argparse.Namespace) -> int:
     rank = os.environ.get("RANK", "0") if os.environ.get("WORLD_SIZE", "1") != "1" else "0"
     where = "" if rank == "0" else f" (rank {rank})"  # under torchrun every rank may say it
     debug = os.environ.get("RNNKIT_DEBUG", "") not in ("", "0")
-    memory = None if is_user_error(error) else out_of_memory(error, args)
-    if is_user_error(error) or memory is not None:
+    user = is_user_error(error)
+    memory = None if user else out_of_memory(error, args)
+    if user or memory is not None:
         if debug:
             traceback.print_exception(error)
         line = memory or _message(error, args)
