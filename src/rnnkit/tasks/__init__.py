@@ -9,8 +9,9 @@ name such a module in the entry-point group ``rnnkit.plugins`` and ``import rnnk
 (:mod:`rnnkit.tasks.plugins`).
 """
 
-from rnnkit.tasks import base, run
+from rnnkit.tasks import base, capabilities, run
 from rnnkit.tasks.base import *  # the contract: base.__all__
+from rnnkit.tasks.capabilities import *  # the optional capabilities
 from rnnkit.tasks.lm import SampleConfig, sample
 from rnnkit.tasks.plugins import load_plugins
 from rnnkit.tasks.run import *  # the runner: run.__all__
@@ -22,4 +23,4 @@ from rnnkit.tasks import lm, classify, tag, forecast, synthetic  # noqa: F401
 
 
 __all__ = ["SampleConfig", "load_plugins", "sample"]
-__all__ += base.__all__ + run.__all__
+__all__ += base.__all__ + capabilities.__all__ + run.__all__
