@@ -192,7 +192,6 @@ def _mtime(path: Path) -> float:
         return 0.0
 
 
-@contextlib.contextmanager
 def _acquire(out_dir: Path, path: Path, say: Callable[[str], None], made: list[Path]) -> int | None:
     """Take the lock (its descriptor with ``fcntl``); on failure remove the directories
     ``made`` for it and raise."""
@@ -212,6 +211,7 @@ def _acquire(out_dir: Path, path: Path, say: Callable[[str], None], made: list[P
         raise
 
 
+@contextlib.contextmanager
 def lock_out_dir(
     out_dir: str | os.PathLike[str] | None, note: Callable[[str], None] | None = None
 ) -> Iterator[Path | None]:
