@@ -200,7 +200,7 @@ def test_evaluate_a_file_and_text_label_pairs_alike(classify_run):
     with pytest.raises(
         RnnkitError,
         match=re.escape(
-            "evaluation data 1 examples has label(s) never seen in the training data: 'meh'"
+            "evaluation data 1 example has label(s) never seen in the training data: 'meh'"
         ),
     ):
         tasks.evaluate(model, [("so so", "meh")])
@@ -245,3 +245,18 @@ def test_predict_on_a_table_without_the_text_column_names_it(classify_run, tmp_p
         f"{table} has no column 'text' (the text column of the training "
         "data); its header: id, review"
     )
+
+
+def test_resuming_on_new_labels_names_the_checkpoints_labels(tmp_path):
+    train = tmp_path / "train.tsv"
+    train.write_text(_tsv(_pairs(20, 3)), encoding="utf-8")
+    tasks.train("classify", _settings({"train": str(train)}, 2, tmp_path / "run"), log=quiet)
+    train.write_text(_tsv(_pairs(20, 3)) + "so so\tmixed\n", encoding="utf-8")
+    with pytest.raises(RnnkitError) as caught:
+        tasks.train(
+            "classify",
+            _settings({"train": str(train)}, 4, tmp_path / "run"),
+            resume=True,
+            log=quiet,
+        )
+    assert "has label(s) never seen in the checkpoint's labels: 'mixed'" in str(caught.value)

@@ -204,14 +204,16 @@ def build_label_vocab(labels: Sequence[str], where: str = "training data") -> Vo
     return Vocabulary(ordered)
 
 
-def encode_labels(labels: Sequence[str], vocab: Vocabulary, where: str) -> list[int]:
-    """Ids of ``labels``; a label the vocabulary has never seen is an error naming it."""
+def encode_labels(
+    labels: Sequence[str], vocab: Vocabulary, where: str, known_from: str = "the training data"
+) -> list[int]:
+    """Ids of ``labels``; a label the vocabulary (from ``known_from``) lacks is an error naming it."""
     unknown = vocab.unknown_tokens(labels)
     if unknown:
         shown = ", ".join(repr(x) for x in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
         known = ", ".join(repr(x) for x in vocab.itos)
         raise RnnkitError(
-            f"{where} has label(s) never seen in the training data: {shown} (known labels: {known})"
+            f"{where} has label(s) never seen in {known_from}: {shown} (known labels: {known})"
         )
     return [vocab.stoi[label] for label in labels]
 

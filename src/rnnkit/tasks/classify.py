@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,8 +42,19 @@ from rnnkit.inspection import token_contributions
 from rnnkit.metrics.classification import accuracy, confusion_matrix, macro_f1
 from rnnkit.models.classifier import SequenceClassifier, SequenceClassifierConfig
 from rnnkit.tasks import options as o
-from rnnkit.tasks.base import Example, ExportSpec, Report, Setup, Task, TrainedModel, View, register
-from rnnkit.tasks.exporting import classifier_spec
+from rnnkit.tasks.base import (
+    Example,
+    ExportSpec,
+    Report,
+    Setup,
+    Task,
+    TrainedModel,
+    View,
+    counted,
+    register,
+)
+from rnnkit.tasks.exporting import classifier_spec, tokenizer_metadata
+from rnnkit.tasks.inspecting import VIEW_ROWS, store_sample
 from rnnkit.training.trainer import StepOutput, TrainConfig, model_device
 
 __all__ = ["ClassifyConfig", "ClassifyData", "ClassifyModel", "ClassifyTask"]
@@ -116,12 +127,14 @@ class ClassifierState:
     tokenizer: Tokenizer
     labels: Vocabulary
     counts: list[int]  # training examples per label: the majority baseline
+    sample: dict[str, Any] | None = None  # what plot and inspect read (see store_sample)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "tokenizer": self.tokenizer.to_dict(),
             "labels": self.labels.to_dict(),
             "label_counts": list(self.counts),
+            **({"sample": self.sample} if self.sample else {}),
         }
 
     @classmethod
@@ -140,6 +153,7 @@ class ClassifierState:
             Tokenizer.from_dict(data["tokenizer"]),
             Vocabulary.from_dict(data["labels"]),
             [int(c) for c in data["label_counts"]],
+            data.get("sample"),
         )
 
 
@@ -152,12 +166,12 @@ def _read_splits(d: ClassifyData, seed: int, log) -> tuple[list, list, list, lis
         val = read_labelled(d.val, d.text_col, d.label_col, delimiter=d.delimiter)
         files.append(val)
         texts, labels, val_texts, val_labels = train.texts, train.labels, val.texts, val.labels
-        where = f"{len(val):,} rows of {d.val}"
+        where = f"{counted(len(val), 'row')} of {d.val}"
     else:
         kept, held = o.held_out(len(train), d.val_fraction, seed, "training rows")
         texts, labels = [train.texts[i] for i in kept], [train.labels[i] for i in kept]
         val_texts, val_labels = [train.texts[i] for i in held], [train.labels[i] for i in held]
-        where = f"{len(held):,} rows held out of {d.train}"
+        where = f"{counted(len(held), 'row')} held out of {d.train}"
     for rows in files:
         if rows.skipped_empty:
             log(f"skipped {rows.skipped_empty} rows with empty text in {rows.path}")
@@ -209,6 +223,20 @@ def _report(probs: torch.Tensor, gold: list[int], state: ClassifierState, title:
     return Report(title, rows, details=details)
 
 
+def _validation(trained: TrainedModel) -> tuple[list[str], list[str], str]:
+    """The run's validation texts, labels and where they came from: the sample stored in the run
+    (the first :data:`~rnnkit.tasks.inspecting.VIEW_ROWS`), or, for a run written before runs
+    stored one, the validation data read again as in training."""
+    sample = trained.state.sample
+    if sample:
+        texts, where, total = sample["texts"], sample["where"], sample["total"]
+        shown = where if len(texts) == total else f"the first {len(texts):,} of {where}"
+        return list(texts), list(sample["labels"]), shown
+    d = trained.config.data
+    *_, texts, labels, where = _read_splits(d, trained.config.train.seed, lambda _: None)
+    return texts, labels, where
+
+
 def _scored(
     trained: TrainedModel, data: Any, batch_size: int = 256
 ) -> tuple[torch.Tensor, list[int], str]:
@@ -217,13 +245,13 @@ def _scored(
     d, state = trained.config.data, trained.state
     if isinstance(data, (str, Path)):
         rows = read_labelled(data, d.text_col, d.label_col, delimiter=d.delimiter)
-        texts, labels, title = rows.texts, rows.labels, f"{len(rows):,} rows of {data}"
+        texts, labels, title = rows.texts, rows.labels, f"{counted(len(rows), 'row')} of {data}"
     elif data is None:
-        *_, texts, labels, where = _read_splits(d, trained.config.train.seed, lambda _: None)
+        texts, labels, where = _validation(trained)
         title = f"validation: {where}"
     else:
         texts, labels = [t for t, _ in data], [str(label) for _, label in data]
-        title = f"{len(texts):,} examples"
+        title = counted(len(texts), "example")
     gold = encode_labels(labels, state.labels, f"evaluation data {title}")
     ids = [state.tokenizer.encode(t, d.max_length) for t in texts]
     return class_probabilities(trained.model, ids, state.tokenizer.pad_id, batch_size), gold, title
@@ -260,13 +288,15 @@ class ClassifyTask(Task):
             if saved is not None
             else ClassifierState.fit(texts, labels, d)
         )
-        y = torch.tensor(encode_labels(labels, state.labels, f"training data {d.train}"))
-        val_y = encode_labels(val_labels, state.labels, f"validation data {where}")
+        known = "the checkpoint's labels" if saved is not None else "the training data"
+        y = torch.tensor(encode_labels(labels, state.labels, f"training data {d.train}", known))
+        val_y = encode_labels(val_labels, state.labels, f"validation data {where}", known)
         ids = [state.tokenizer.encode(t, d.max_length) for t in texts]
         val_ids = [state.tokenizer.encode(t, d.max_length) for t in val_texts]
         log(
-            f"{len(ids):,} training and {len(val_ids):,} validation examples, {len(state.labels)} "
-            f"classes, vocabulary of {len(state.tokenizer.vocab):,} {state.tokenizer.kind}s"
+            f"{len(ids):,} training and {counted(len(val_ids), 'validation example')}, "
+            f"{counted(len(state.labels), 'class', 'classes')}, vocabulary of "
+            f"{counted(len(state.tokenizer.vocab), state.tokenizer.kind)}"
         )
         model, _ = self.restore(config, state.to_dict(), None)
         pad = state.tokenizer.pad_id
@@ -274,10 +304,6 @@ class ClassifyTask(Task):
         def collate(indices: list[int]):
             x, lengths = pad_sequences([ids[i] for i in indices], pad)
             return x, lengths, y[indices]
-
-        def loss_fn(model: nn.Module, batch) -> StepOutput:
-            x, lengths, target = batch
-            return StepOutput(F.cross_entropy(model(x, lengths), target), items=len(target))
 
         def eval_fn(model: nn.Module) -> dict[str, float]:
             rows = _report(class_probabilities(model, val_ids, pad), val_y, state, "").rows
@@ -291,8 +317,26 @@ class ClassifyTask(Task):
         batches = BucketedBatches(
             [len(s) for s in ids], settings.batch_size, collate, seed=settings.seed
         )
+        state.sample = store_sample(
+            batches,
+            texts=val_texts[:VIEW_ROWS],
+            labels=val_labels[:VIEW_ROWS],
+            where=where,
+            total=len(val_texts),
+        )
         picked = o.selection(config.model.select_on)
-        return Setup(model, batches, loss_fn, eval_fn, state, state.to_dict(), report, **picked)
+        return Setup(
+            model, batches, self.loss(config), eval_fn, state, state.to_dict(), report, **picked
+        )
+
+    def loss(self, config: ClassifyConfig) -> Callable[[nn.Module, Any], StepOutput]:
+        """Cross-entropy of a batch ``(tokens (N, L), lengths (N,), labels (N,))``."""
+
+        def loss_fn(model: nn.Module, batch) -> StepOutput:
+            x, lengths, target = batch
+            return StepOutput(F.cross_entropy(model(x, lengths), target), items=len(target))
+
+        return loss_fn
 
     def sizes(self, config, state) -> dict[str, Any]:
         tokens = state.tokenizer
@@ -350,7 +394,7 @@ class ClassifyTask(Task):
         :data:`INSPECTED` validation examples."""
         d, state = trained.config.data, trained.state
         if text is None:
-            _, _, texts, gold, where = _read_splits(d, trained.config.train.seed, lambda _: None)
+            texts, gold, where = _validation(trained)
             texts, gold = texts[:INSPECTED], gold[:INSPECTED]
             source = f"The first {len(texts)} validation examples ({where})"
         else:
@@ -381,10 +425,18 @@ class ClassifyTask(Task):
         return {"tokens": {"labels": names, "examples": examples, "source": source}}
 
     def export_spec(self, trained: TrainedModel) -> ExportSpec:
-        state = trained.state
+        state, tokens = trained.state, trained.state.tokenizer
         metadata = {
             "labels": json.dumps([str(label) for label in state.labels.itos], ensure_ascii=False),
-            "tokenizer": json.dumps(state.tokenizer.to_dict(), ensure_ascii=False),
+            "tokenizer": json.dumps(tokens.to_dict(), ensure_ascii=False),
+            **tokenizer_metadata(
+                tokens.kind,
+                tokens.lower,
+                tokens.vocab.itos,
+                tokens.pad_id,
+                tokens.unk_id,
+                max_length=trained.config.data.max_length,
+            ),
         }
         return classifier_spec(trained.model, self.name, metadata)
 

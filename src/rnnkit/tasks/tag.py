@@ -17,7 +17,7 @@ and the most-frequent-tag baseline fitted on the training sentences (printed bes
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,8 +40,19 @@ from rnnkit.errors import RnnkitError
 from rnnkit.metrics.classification import MostFrequentTag, per_tag_f1, token_accuracy
 from rnnkit.models.tagger import SequenceTagger, SequenceTaggerConfig
 from rnnkit.tasks import options as o
-from rnnkit.tasks.base import Example, ExportSpec, Report, Setup, Task, TrainedModel, View, register
-from rnnkit.tasks.exporting import tagger_spec
+from rnnkit.tasks.base import (
+    Example,
+    ExportSpec,
+    Report,
+    Setup,
+    Task,
+    TrainedModel,
+    View,
+    counted,
+    register,
+)
+from rnnkit.tasks.exporting import tagger_spec, tokenizer_metadata
+from rnnkit.tasks.inspecting import VIEW_ROWS, store_sample
 from rnnkit.training.trainer import StepOutput, TrainConfig, model_device
 
 __all__ = ["TagConfig", "TagData", "TagModel", "TagTask", "tag_scores"]
@@ -112,6 +123,7 @@ class TaggerState:
     lower: bool
     word_tag: dict[str, str]
     default: str
+    sample: dict[str, Any] | None = None  # what plot and inspect read (see store_sample)
 
     def batch(self, sentences: Sequence[Sequence[str]], device: torch.device | None = None):
         """``(words (N, L), lengths (N,), chars (N, L, W) or None)``."""
@@ -145,6 +157,7 @@ class TaggerState:
             "chars": None if self.chars is None else self.chars.to_dict(),
             "word_tag": dict(self.word_tag),
             "default": self.default,
+            **({"sample": self.sample} if self.sample else {}),
         }
 
     @classmethod
@@ -180,6 +193,7 @@ class TaggerState:
             bool(data["lower"]),
             dict(data["word_tag"]),
             str(data["default"]),
+            data.get("sample"),
         )
 
 
@@ -222,9 +236,9 @@ def _read_splits(d: TagData) -> tuple[TaggedCorpus, TaggedCorpus, TaggedCorpus, 
     corpus = read_tagged(d.train, d.format)
     if d.val is not None:
         val = read_tagged(d.val, d.format)
-        return corpus, corpus, val, f"{len(val):,} sentences of {d.val}"
+        return corpus, corpus, val, f"{counted(len(val), 'sentence')} of {d.val}"
     train, val = split_sentences(corpus, 1.0 - d.val_fraction)
-    return corpus, train, val, f"the last {len(val):,} sentences of {d.train}"
+    return corpus, train, val, f"the last {counted(len(val), 'sentence')} of {d.train}"
 
 
 def _model_and_baseline_tags(model, state: TaggerState, tokens, batch_size: int = 128):
@@ -302,19 +316,37 @@ def _token_lists(numbered: list[tuple[int, Any]]) -> list[tuple[int, Any]]:
     return checked
 
 
+def _validation(trained: TrainedModel) -> tuple[list, list, str]:
+    """The run's validation sentences, tags and title: the sample stored in the run (the first
+    :data:`~rnnkit.tasks.inspecting.VIEW_ROWS`), or, for a run written before runs stored one, the
+    validation data read again as in training."""
+    sample = trained.state.sample
+    if not sample:
+        *_, val, where = _read_splits(trained.config.data)
+        return val.tokens, val.tags, f"validation: {where}"
+    tokens, where, total = sample["tokens"], sample["where"], sample["total"]
+    shown = (
+        where
+        if len(tokens) == total
+        else f"the first {counted(len(tokens), 'sentence')} of {where}"
+    )
+    return [list(s) for s in tokens], [list(s) for s in sample["tags"]], f"validation: {shown}"
+
+
 def _sentences_of(trained: TrainedModel, data: Any) -> tuple[list, list, str]:
     """Tokens, gold tags and a title of ``data``: a CoNLL(-U) file (read in the training
     format), a list of ``(tokens, tags)`` pairs, or ``None`` for the run's validation data."""
     if isinstance(data, (str, Path)):
         corpus = read_tagged(data, trained.config.data.format)
         tokens, tags = corpus.tokens, corpus.tags
-        title = f"{len(tokens):,} sentences of {data} ({corpus.num_tokens:,} tokens)"
+        title = (
+            f"{counted(len(tokens), 'sentence')} of {data} ({counted(corpus.num_tokens, 'token')})"
+        )
     elif data is None:
-        *_, val, where = _read_splits(trained.config.data)
-        tokens, tags, title = val.tokens, val.tags, f"validation: {where}"
+        tokens, tags, title = _validation(trained)
     else:
         tokens, tags = _pairs(data)
-        title = f"{len(tokens):,} sentences ({sum(map(len, tokens)):,} tokens)"
+        title = f"{counted(len(tokens), 'sentence')} ({counted(sum(map(len, tokens)), 'token')})"
     encode_labels([t for s in tags for t in s], trained.state.tags, f"evaluation data {title}")
     return tokens, tags, title
 
@@ -325,7 +357,7 @@ def _pairs(data: Any) -> tuple[list[list[str]], list[list[str]]]:
         if not words or len(words) != len(tags):
             raise RnnkitError(
                 f"evaluation sentence {n}: expected tokens and as many tags, got "
-                f"{len(words)} tokens and {len(tags)} tags"
+                f"{counted(len(words), 'token')} and {counted(len(tags), 'tag')}"
             )
     if not pairs:
         raise RnnkitError("no sentences to evaluate on")
@@ -366,22 +398,23 @@ class TagTask(Task):
             if saved is not None
             else TaggerState.fit(corpus, train, d, config.model.chars)
         )
-        train_tags = [encode_labels(t, state.tags, f"training data {d.train}") for t in train.tags]
-        val_tags = [encode_labels(t, state.tags, f"validation data {where}") for t in val.tags]
+        known = "the checkpoint's labels" if saved is not None else "the training data"
+        train_tags = [
+            encode_labels(t, state.tags, f"training data {d.train}", known) for t in train.tags
+        ]
+        val_tags = [
+            encode_labels(t, state.tags, f"validation data {where}", known) for t in val.tags
+        ]
         log(
-            f"{len(train):,} training and {len(val):,} validation sentences ({train.num_tokens:,} "
-            f"and {val.num_tokens:,} tokens), {len(state.tags)} tags, {len(state.words):,} words"
+            f"{len(train):,} training and {counted(len(val), 'validation sentence')} "
+            f"({train.num_tokens:,} and {counted(val.num_tokens, 'token')}), "
+            f"{counted(len(state.tags), 'tag')}, {counted(len(state.words), 'word')}"
         )
         model, _ = self.restore(config, state.to_dict(), None)
 
         def collate(indices: list[int]):
             words, lengths, chars = state.batch([train.tokens[i] for i in indices])
             return words, lengths, chars, pad_sequences([train_tags[i] for i in indices], 0)[0]
-
-        def loss_fn(model: nn.Module, batch) -> StepOutput:
-            words, lengths, chars, tags = batch
-            loss = model.loss(model(words, lengths, chars), tags, model.mask(words, lengths))
-            return StepOutput(loss, items=int(lengths.sum()))
 
         def eval_fn(model: nn.Module) -> dict[str, float]:
             predicted, loss = _tagged(model, state, val.tokens, val_tags)
@@ -394,8 +427,25 @@ class TagTask(Task):
         source = BucketedBatches(
             [len(s) for s in train.tokens], settings.batch_size, collate, seed=settings.seed
         )
+        rows = slice(0, VIEW_ROWS)
+        state.sample = store_sample(
+            source, tokens=val.tokens[rows], tags=val.tags[rows], where=where, total=len(val)
+        )
         picked = o.selection(config.model.select_on)
-        return Setup(model, source, loss_fn, eval_fn, state, state.to_dict(), report, **picked)
+        return Setup(
+            model, source, self.loss(config), eval_fn, state, state.to_dict(), report, **picked
+        )
+
+    def loss(self, config: TagConfig) -> Callable[[nn.Module, Any], StepOutput]:
+        """The tagger's loss (per-token cross-entropy, or the CRF's negative log-likelihood) of a
+        batch ``(words (N, L), lengths (N,), chars (N, L, W) or None, tags (N, L))``."""
+
+        def loss_fn(model: nn.Module, batch) -> StepOutput:
+            words, lengths, chars, tags = batch
+            loss = model.loss(model(words, lengths, chars), tags, model.mask(words, lengths))
+            return StepOutput(loss, items=int(lengths.sum()))
+
+        return loss_fn
 
     def sizes(self, config, state) -> dict[str, Any]:
         return {
@@ -450,11 +500,13 @@ class TagTask(Task):
 
     def export_spec(self, trained: TrainedModel) -> ExportSpec:
         state = trained.state
+        # a sentence is split with the case kept; each word is lower-cased (lower) to look it up
         metadata = {
+            **tokenizer_metadata("word", state.lower, state.words.itos, 0, 1),
             "tags": json.dumps(list(state.tags.itos), ensure_ascii=False),
             "words": json.dumps(list(state.words.itos), ensure_ascii=False),
             "chars": json.dumps(None if state.chars is None else list(state.chars.itos)),
-            "lower": json.dumps(state.lower),
+            "max_word_chars": json.dumps(MAX_WORD_CHARS),  # longer: first and last half kept
         }
         return tagger_spec(trained.model, self.name, metadata)
 
