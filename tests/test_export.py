@@ -23,10 +23,10 @@ from cli_helpers import assert_one_line_error, quiet, run
 import rnnkit
 from rnnkit.data.vocab import Vocabulary
 from rnnkit.errors import RnnkitError
+from rnnkit.export import FORMATS, export
 from rnnkit.models import LanguageModel, LanguageModelConfig
 from rnnkit.nn.layers import CELLS
 from rnnkit.tasks import TASKS, SampleConfig, TrainedModel, get_task, sample, train
-from rnnkit.tasks.exporting import FORMATS, export
 from rnnkit.tasks.lm import LMState
 
 ort = pytest.importorskip("onnxruntime")

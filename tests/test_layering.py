@@ -30,6 +30,7 @@ LAYERS = [
     "rnnkit.models",
     "rnnkit.training",
     "rnnkit.inspection",
+    "rnnkit.export",  # what is traced of a model and how the file is written (below the tasks)
     "rnnkit.tasks",
     "rnnkit.plots",
     "rnnkit.cli",

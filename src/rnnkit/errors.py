@@ -32,3 +32,9 @@ def shown_names(names: list, limit: int = 12) -> str:
 
     head = ", ".join(one(name) for name in values[:limit]) if (values := list(names)) else "none"
     return head + (f", ... ({len(values)} in all)" if len(values) > limit else "")
+
+
+def short(error: BaseException, limit: int = 300) -> str:
+    """An exception's message on one line, at most ``limit`` characters."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= limit else text[: limit - 3].rsplit(" ", 1)[0] + "..."

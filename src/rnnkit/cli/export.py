@@ -13,8 +13,8 @@ import argparse
 from typing import Any
 
 from rnnkit.cli._options import new_parser
+from rnnkit.export import FORMATS, export
 from rnnkit.tasks import load
-from rnnkit.tasks.exporting import FORMATS, export
 
 __all__ = ["add_parser", "export_command"]
 

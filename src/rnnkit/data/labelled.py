@@ -54,7 +54,7 @@ __all__ = [
 
 # A word, possibly with inner apostrophes (don't, o'clock), or a clitic ('s, 're), or n't, or one
 # other non-space symbol (punctuation).
-_WORD_RE = re.compile(r"\w+(?:['’]\w+)*|['’]\w+|[^\w\s]")
+WORD_RE = re.compile(r"\w+(?:['’]\w+)*|['’]\w+|[^\w\s]")
 TOKENIZERS = ("word", "char")
 
 
@@ -224,7 +224,7 @@ class Tokenizer:
             text = text.lower()
         if kind == "char":
             return list(text)
-        return _WORD_RE.findall(text)
+        return WORD_RE.findall(text)
 
     def tokenize(self, text: str) -> list[str]:
         return self.split(text, self.kind, self.lower)

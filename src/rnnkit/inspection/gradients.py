@@ -12,6 +12,7 @@ towards the first steps (a tanh RNN) or carried back (an LSTM's or a GRU's gates
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,18 @@ from torch import Tensor, nn
 from rnnkit.inspection.trace import find_recurrent
 
 __all__ = ["gradient_flow"]
+
+
+def _detach_early(calls: list[int], module: nn.Module, args: tuple[Any, ...], result: Any) -> Any:
+    """A forward hook of the recurrent layer: on its first call (``calls[0] == 1``), its output
+    sequence with every step but the last detached, so only the last output carries gradient."""
+    output, final = result
+    if calls[0] != 1 or not isinstance(output, Tensor) or output.shape[0] == 0:
+        return result
+    time = 1 if module.batch_first and output.dim() == 3 else 0  # (N, L, H) or (L, [N,] H)
+    steps = output.shape[time]
+    early, last = output.detach().narrow(time, 0, steps - 1), output.narrow(time, steps - 1, 1)
+    return torch.cat([early, last], dim=time), final
 
 
 def gradient_flow(
@@ -51,15 +64,6 @@ def gradient_flow(
     def count(module: nn.Module, args: tuple[Any, ...]) -> None:
         calls[0] += 1
 
-    def detach_early(module: nn.Module, args: tuple[Any, ...], result: Any) -> Any:
-        output, final = result
-        if calls[0] != 1 or not isinstance(output, Tensor) or output.shape[0] == 0:
-            return result
-        time = 1 if module.batch_first and output.dim() == 3 else 0  # (N, L, H) or (L, [N,] H)
-        steps = output.shape[time]
-        early, last = output.detach().narrow(time, 0, steps - 1), output.narrow(time, steps - 1, 1)
-        return torch.cat([early, last], dim=time), final
-
     def shift(index: int, direction: int, t: int, state: tuple[Tensor, ...]):
         if index != top or direction != 0 or calls[0] != 1 or t in shifts:
             return state
@@ -69,7 +73,7 @@ def gradient_flow(
 
     handles = [layer.register_forward_pre_hook(count)]
     if last_step:
-        handles.append(layer.register_forward_hook(detach_early))
+        handles.append(layer.register_forward_hook(functools.partial(_detach_early, calls)))
     try:
         with torch.enable_grad(), layer.probe(shift):
             output = loss_fn(model, batch)

@@ -61,34 +61,8 @@ def page_data(data: dict[str, Any], unit: int | None = None) -> dict[str, Any]:
     """The JSON the page embeds, from the inspect command's dict of tensors (``meta``, the task's
     views, ``gradients``); ``unit``: the unit shown first (default: the top-ranked unit of h)."""
     plain: dict[str, Any] = {"meta": data["meta"]}
-    view = data.get("characters")
-    if view is not None:
-        plain["characters"] = {
-            "chars": view["chars"],
-            "states": {name: packed(s) for name, s in view["states"].items()},
-            "ranks": {
-                name: [
-                    {**r, "r": round(r["r"], DECIMALS), "variance": round(r["variance"], DECIMALS)}
-                    for r in ranks
-                ]
-                for name, ranks in view["ranks"].items()
-            },
-            "top": [
-                [[char, round(float(p), DECIMALS)] for char, p in zip(chars, probs)]
-                for chars, probs in zip(view["top_chars"], view["top_probs"].tolist())
-            ],
-            "gates": [
-                {
-                    "layer": layer,
-                    "gate": gate,
-                    "left": _rounded(v["left"]),
-                    "right": _rounded(v["right"]),
-                }
-                for layer, found in view["gates"].items()
-                for gate, v in found.items()
-            ],
-            "unit": view["ranks"]["h"][0]["unit"] if unit is None else unit,
-        }
+    if data.get("characters") is not None:
+        plain["characters"] = _characters_data(data["characters"], unit)
     if "gradients" in data:
         flow = data["gradients"]
         plain["gradients"] = {
@@ -96,35 +70,73 @@ def page_data(data: dict[str, Any], unit: int | None = None) -> dict[str, Any]:
             "init": _significant(flow["init"]),
         }
     if "tokens" in data:
-        view = data["tokens"]
-        plain["tokens"] = {
-            "labels": view["labels"],
-            "source": view["source"],
-            "examples": [
-                {
-                    "tokens": e["tokens"],
-                    "contributions": _rounded(e["contributions"]),
-                    "probabilities": _rounded(e["probabilities"]),
-                    "predicted": e["predicted"],
-                    "gold": e["gold"],
-                }
-                for e in view["examples"]
-            ],
-        }
+        plain["tokens"] = _tokens_data(data["tokens"])
     if "paths" in data:
-        view = data["paths"]
-        plain["paths"] = {
-            "names": view["names"],
-            "source": view["source"],
-            "explained": _rounded(view["explained"]),
-            "paths": [
-                {"label": int(label), "predicted": int(predicted), "points": _rounded(points)}
-                for label, predicted, points in zip(
-                    view["labels"].tolist(), view["predicted"].tolist(), view["paths"]
-                )
-            ],
-        }
+        plain["paths"] = _paths_data(data["paths"])
     return plain
+
+
+def _characters_data(view: dict[str, Any], unit: int | None) -> dict[str, Any]:
+    """The character view (a language model's states, unit ranks, top next characters, gates)."""
+    return {
+        "chars": view["chars"],
+        "states": {name: packed(s) for name, s in view["states"].items()},
+        "ranks": {
+            name: [
+                {**r, "r": round(r["r"], DECIMALS), "variance": round(r["variance"], DECIMALS)}
+                for r in ranks
+            ]
+            for name, ranks in view["ranks"].items()
+        },
+        "top": [
+            [[char, round(float(p), DECIMALS)] for char, p in zip(chars, probs)]
+            for chars, probs in zip(view["top_chars"], view["top_probs"].tolist())
+        ],
+        "gates": [
+            {
+                "layer": layer,
+                "gate": gate,
+                "left": _rounded(v["left"]),
+                "right": _rounded(v["right"]),
+            }
+            for layer, found in view["gates"].items()
+            for gate, v in found.items()
+        ],
+        "unit": view["ranks"]["h"][0]["unit"] if unit is None else unit,
+    }
+
+
+def _tokens_data(view: dict[str, Any]) -> dict[str, Any]:
+    """A classifier's token contributions, one entry per example."""
+    return {
+        "labels": view["labels"],
+        "source": view["source"],
+        "examples": [
+            {
+                "tokens": e["tokens"],
+                "contributions": _rounded(e["contributions"]),
+                "probabilities": _rounded(e["probabilities"]),
+                "predicted": e["predicted"],
+                "gold": e["gold"],
+            }
+            for e in view["examples"]
+        ],
+    }
+
+
+def _paths_data(view: dict[str, Any]) -> dict[str, Any]:
+    """Hidden-state paths projected on their principal components, one per sequence."""
+    return {
+        "names": view["names"],
+        "source": view["source"],
+        "explained": _rounded(view["explained"]),
+        "paths": [
+            {"label": int(label), "predicted": int(predicted), "points": _rounded(points)}
+            for label, predicted, points in zip(
+                view["labels"].tolist(), view["predicted"].tolist(), view["paths"]
+            )
+        ],
+    }
 
 
 def _text(value: Any) -> str:

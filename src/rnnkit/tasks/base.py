@@ -25,9 +25,9 @@ import torch
 from torch import nn
 
 from rnnkit.config import Config
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import RnnkitError, short  # noqa: F401 - short's old home
 from rnnkit.metrics.report import Report
-from rnnkit.tasks.capabilities import ExportSpec, View  # noqa: F401 - their old home
+from rnnkit.tasks.capabilities import ExportSpec, View, exportable  # noqa: F401 - old home
 
 __all__ = [
     "TASKS",
@@ -50,12 +50,6 @@ def stderr_log(message: str) -> None:
     tqdm.write(message, file=sys.stderr)
 
 
-def short(error: BaseException, limit: int = 300) -> str:
-    """An exception's message on one line, at most ``limit`` characters."""
-    text = " ".join(str(error).split()) or type(error).__name__
-    return text if len(text) <= limit else text[: limit - 3].rsplit(" ", 1)[0] + "..."
-
-
 # --------------------------------------------------------------------------- the contract
 @dataclass
 class TrainedModel:
@@ -71,6 +65,11 @@ class TrainedModel:
     @property
     def device(self) -> torch.device:
         return next(iter(self.model.parameters())).device
+
+    def export_spec(self) -> ExportSpec:
+        """What :func:`rnnkit.export.export` writes of this model: its task's ``export_spec``
+        (an ``RnnkitError`` for a task that cannot export)."""
+        return exportable(get_task(self.task)).export_spec(self)
 
 
 @dataclass

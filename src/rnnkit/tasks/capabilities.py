@@ -16,14 +16,14 @@ The commands ask for the capability (``isinstance(task, Exportable)``), never fo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-import torch
 from torch import nn
 
 from rnnkit.errors import RnnkitError
+from rnnkit.export.spec import ExportSpec
 
 if TYPE_CHECKING:
     from rnnkit.tasks.base import Task, TrainedModel
@@ -40,28 +40,6 @@ __all__ = [
     "text_sample",
     "text_view",
 ]
-
-
-@dataclass
-class ExportSpec:
-    """What :meth:`Task.export_spec` hands ``rnnkit export`` (see :mod:`rnnkit.tasks.exporting`).
-
-    ``module`` is what is traced: a copy of the task's model in evaluation mode, its layers on the
-    native backend where they have a kernel, taking and returning tensors only. ``make_inputs(N,
-    L)`` gives valid example inputs of batch size N and sequence length L (``length``, if set, is
-    the one length the export takes: a language model's step on a layer without a native kernel).
-    ``dynamic_axes`` maps an input or output name to ``{dim: symbol}`` of its dimensions that vary
-    (``"N"``, ``"L"``...); ``metadata`` holds plain strings stored in the file (vocabularies...).
-    """
-
-    module: nn.Module
-    make_inputs: Callable[[int, int], tuple[torch.Tensor, ...]]
-    input_names: list[str]
-    output_names: list[str]
-    dynamic_axes: dict[str, dict[int, str]]
-    metadata: dict[str, str] = field(default_factory=dict)
-    length: int | None = None
-    note: str = ""  # a line for the user: what the file computes, what runs outside it
 
 
 VIEW_KINDS = ("series", "matrix", "bars")

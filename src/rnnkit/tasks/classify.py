@@ -39,6 +39,7 @@ from rnnkit.data.labelled import (
 )
 from rnnkit.data.vocab import Vocabulary
 from rnnkit.errors import RnnkitError
+from rnnkit.export import classifier_spec, tokenizer_metadata
 from rnnkit.formatting import count
 from rnnkit.inspection import token_contributions
 from rnnkit.metrics.classification import accuracy, confusion_matrix, macro_f1
@@ -54,7 +55,6 @@ from rnnkit.tasks.base import (
     View,
     register,
 )
-from rnnkit.tasks.exporting import classifier_spec, tokenizer_metadata
 from rnnkit.tasks.inspecting import VIEW_ROWS, store_sample
 from rnnkit.training.trainer import StepOutput, TrainConfig, model_device
 

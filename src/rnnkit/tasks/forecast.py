@@ -47,6 +47,7 @@ from rnnkit.data.timeseries import (
     window_starts,
 )
 from rnnkit.errors import RnnkitError
+from rnnkit.export import forecaster_spec
 from rnnkit.formatting import count
 from rnnkit.metrics.forecasting import (
     mae,
@@ -68,7 +69,6 @@ from rnnkit.tasks.base import (
     View,
     register,
 )
-from rnnkit.tasks.exporting import forecaster_spec
 from rnnkit.tasks.forecast_series import (  # noqa: F401 - build_inputs: its home before
     CALENDAR_NAMES,
     Prepared,

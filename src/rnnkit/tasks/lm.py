@@ -43,6 +43,7 @@ from rnnkit.data.text import (
 )
 from rnnkit.data.vocab import Vocabulary
 from rnnkit.errors import RnnkitError
+from rnnkit.export import language_model_spec
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig, detach_state
 from rnnkit.tasks import options as o
 from rnnkit.tasks.base import (
@@ -56,7 +57,6 @@ from rnnkit.tasks.base import (
     register,
 )
 from rnnkit.tasks.capabilities import language_model_of
-from rnnkit.tasks.exporting import language_model_spec
 from rnnkit.tasks.inspecting import store_sample
 from rnnkit.training.trainer import StepOutput, TrainConfig, model_device
 

@@ -37,6 +37,7 @@ from rnnkit.data.labelled import (
 )
 from rnnkit.data.vocab import PAD, UNK, Vocabulary
 from rnnkit.errors import RnnkitError
+from rnnkit.export import tagger_spec, tokenizer_metadata
 from rnnkit.formatting import count
 from rnnkit.metrics.classification import MostFrequentTag, per_tag_f1, token_accuracy
 from rnnkit.models.tagger import SequenceTagger, SequenceTaggerConfig
@@ -51,7 +52,6 @@ from rnnkit.tasks.base import (
     View,
     register,
 )
-from rnnkit.tasks.exporting import tagger_spec, tokenizer_metadata
 from rnnkit.tasks.inspecting import VIEW_ROWS, store_sample
 from rnnkit.training.trainer import StepOutput, TrainConfig, model_device
 

@@ -9,8 +9,8 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.data import synthetic as data
+from rnnkit.export import tagger_spec
 from rnnkit.models.tagger import SequenceTagger, SequenceTaggerConfig
-from rnnkit.tasks.exporting import tagger_spec
 from rnnkit.tasks.synthetic.common import Defaults, Goal, Head, SyntheticKind, token_loss
 
 __all__ = ["Copy"]

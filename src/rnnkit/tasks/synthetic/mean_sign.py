@@ -12,10 +12,10 @@ from torch.nn import functional as F
 
 from rnnkit.data import synthetic as data
 from rnnkit.errors import RnnkitError
+from rnnkit.export import classifier_spec
 from rnnkit.inspection import pca_paths
 from rnnkit.models.classifier import SequenceClassifier, SequenceClassifierConfig
 from rnnkit.tasks.base import TrainedModel
-from rnnkit.tasks.exporting import classifier_spec
 from rnnkit.tasks.synthetic.common import SEED_VAL, Defaults, Goal, Head, SyntheticKind
 
 __all__ = ["PATHS_PER_CLASS", "MeanSign"]

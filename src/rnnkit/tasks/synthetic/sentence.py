@@ -16,9 +16,9 @@ from rnnkit.data import synthetic as data
 from rnnkit.data.text import char_vocabulary
 from rnnkit.data.vocab import Vocabulary
 from rnnkit.errors import RnnkitError
+from rnnkit.export import language_model_spec
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
 from rnnkit.tasks.base import Report
-from rnnkit.tasks.exporting import language_model_spec
 from rnnkit.tasks.synthetic.common import Defaults, Goal, Head, SyntheticKind, token_loss
 from rnnkit.training.trainer import model_device
 

@@ -11,8 +11,8 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from rnnkit.data import synthetic as data
+from rnnkit.export import forecaster_spec
 from rnnkit.models.forecaster import Forecaster, ForecasterConfig
-from rnnkit.tasks.exporting import forecaster_spec
 from rnnkit.tasks.synthetic.common import Defaults, Goal, Head, SyntheticKind
 
 __all__ = ["Sine"]

@@ -1,14 +1,15 @@
-"""``rnnkit export``: a trained model as one ONNX or TorchScript file, for every task.
-
-A task that can be exported (:class:`~rnnkit.tasks.capabilities.Exportable`) says what to export
-with ``export_spec``, built from the helpers here, one per kind of model:
+"""What ``rnnkit export`` traces of a model (:class:`ExportSpec`), built by one helper per kind of
+model; a task that can be exported (:class:`~rnnkit.tasks.capabilities.Exportable`) returns one
+from its ``export_spec``:
 
 - :func:`language_model_spec`: one step of generation, ``(ids (N, L), h, [c]) -> (logits, h, [c])``
   with the recurrent state in and out, so that a program generates text with the file alone;
 - :func:`classifier_spec`: ``(tokens or features, lengths) -> logits``;
 - :func:`tagger_spec`: ``(words, lengths, [chars]) -> emissions``; a CRF's Viterbi decoding runs
   outside the file, from the transition scores stored in its metadata;
-- :func:`forecaster_spec`: ``(window, [future]) -> forecast``, in the data's original units.
+- :func:`forecaster_spec`: ``(window, [future]) -> forecast``, in the data's original units;
+
+and :func:`tokenizer_metadata`, the rules that turn a text into a classifier's or tagger's ids.
 
 The exported copy runs its recurrent layer on PyTorch's fused kernels (``backend="native"``), which
 both exporters turn into one recurrent operator (ONNX ``LSTM``/``GRU``/``RNN``, ``aten::lstm``...)
@@ -16,67 +17,53 @@ whose batch size and sequence length stay free. A layer without a kernel (the ex
 with ``zoneout`` (its expectation acts at every step in evaluation, which the kernels cannot do)
 runs rnnkit's reference loop, which tracing unrolls into a fixed number of steps: such a model is
 refused, except for a language model's step, whose single step needs no loop.
-
-The ONNX file is made by PyTorch's TorchScript-based exporter (``dynamo=False``): the newer one
-goes through ``torch.export``, which (for torch.nn's recurrent layers as for rnnkit's) decomposes
-the recurrent operator into a loop over a fixed sequence length. TorchScript files are traced
-(``torch.jit.trace``); see docs/export.md for why the layers cannot be scripted.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import io
 import json
-import os
-import re
-import sys
-import tempfile
-import warnings
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from rnnkit.data.labelled import _WORD_RE as WORD_RE
+from rnnkit.data.labelled import WORD_RE
 from rnnkit.errors import RnnkitError
-from rnnkit.extras import require
 from rnnkit.nn.layers import Recurrent
-from rnnkit.tasks.base import TrainedModel, get_task, short
-from rnnkit.tasks.capabilities import ExportSpec, exportable
-from rnnkit.training.checkpoint import atomic_write
 
 __all__ = [
-    "FORMATS",
-    "Exported",
+    "ExportSpec",
     "classifier_spec",
-    "export",
     "forecaster_spec",
     "language_model_spec",
     "tagger_spec",
     "tokenizer_metadata",
 ]
 
-FORMATS = ("onnx", "torchscript")
-TOLERANCE = 1e-4  # the largest difference from PyTorch's outputs that the check accepts
-OPSET = 17
-
 
 @dataclass
-class Exported:
-    """What :func:`export` wrote."""
+class ExportSpec:
+    """What :meth:`Task.export_spec` hands ``rnnkit export`` (see :mod:`rnnkit.export`).
 
-    path: Path
-    format: str
-    size: int  # bytes
-    inputs: list[str]  # "name dtype (N, L, 16)" for each input
-    outputs: list[str]
-    max_difference: float  # the check: largest |exported - PyTorch| at two other input shapes
-    note: str = ""
+    ``module`` is what is traced: a copy of the task's model in evaluation mode, its layers on the
+    native backend where they have a kernel, taking and returning tensors only. ``make_inputs(N,
+    L)`` gives valid example inputs of batch size N and sequence length L (``length``, if set, is
+    the one length the export takes: a language model's step on a layer without a native kernel).
+    ``dynamic_axes`` maps an input or output name to ``{dim: symbol}`` of its dimensions that vary
+    (``"N"``, ``"L"``...); ``metadata`` holds plain strings stored in the file (vocabularies...).
+    """
+
+    module: nn.Module
+    make_inputs: Callable[[int, int], tuple[torch.Tensor, ...]]
+    input_names: list[str]
+    output_names: list[str]
+    dynamic_axes: dict[str, dict[int, str]]
+    metadata: dict[str, str] = field(default_factory=dict)
+    length: int | None = None
+    note: str = ""  # a line for the user: what the file computes, what runs outside it
 
 
 # --------------------------------------------------------------------------- preparing the copy
@@ -132,7 +119,8 @@ def _generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def _json(value: Any) -> str:
+def to_json(value: Any) -> str:
+    """``value`` as a metadata string (JSON, non-ASCII kept)."""
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -182,7 +170,7 @@ def language_model_spec(model: nn.Module, vocab: Any, task: str) -> ExportSpec:
         ["ids", *names],
         ["logits", *(f"{name}_out" for name in names)],
         axes,
-        {"vocab": _json(list(vocab.itos)), "banned_ids": _json(list(vocab.special_ids))},
+        {"vocab": to_json(list(vocab.itos)), "banned_ids": to_json(list(vocab.special_ids))},
         length=1 if fixed else None,
         note="one step of generation: feed ids with the state, read the next character's logits "
         "and the new state (zeros to start)"
@@ -205,7 +193,7 @@ def tokenizer_metadata(
     ``unk_id`` (the id of a token not in ``vocab``), and ``extra`` (``max_length``...)."""
     split = {"kind": "word", "findall": WORD_RE.pattern} if kind == "word" else {"kind": kind}
     rules = {"lower": lower, "split": split, "vocab": list(tokens), "pad_id": pad_id}
-    return {key: _json(value) for key, value in {**rules, "unk_id": unk_id, **extra}.items()}
+    return {key: to_json(value) for key, value in {**rules, "unk_id": unk_id, **extra}.items()}
 
 
 # --------------------------------------------------------------------------- classifiers
@@ -262,7 +250,7 @@ def tagger_spec(model: nn.Module, task: str, metadata: dict[str, str]) -> Export
     note = "tag scores per word: the best tag is the argmax of each word's emissions"
     if copy_.crf is not None:
         crf = copy_.crf
-        metadata["crf"] = _json(
+        metadata["crf"] = to_json(
             {
                 "transitions": crf.transitions.tolist(),
                 "start": crf.start_transitions.tolist(),
@@ -337,153 +325,3 @@ def forecaster_spec(model: nn.Module, task: str, metadata: dict[str, str]) -> Ex
     if future:
         axes["future"] = {0: "N"}
     return ExportSpec(_Forecast(copy_), make_inputs, names, ["forecast"], axes, metadata)
-
-
-# --------------------------------------------------------------------------- writing the file
-# What PyTorch's C++ side prints to the process's stderr (no Python warning to filter) for every
-# packed sequence it exports: ONNX has no shape rule for these two ops, yet the recurrent operator
-# around them gives every output its shape, which the check of the file confirms.
-KNOWN_NOISE = re.compile(r"shape inference of prim::(PackPadded|PadPacked) type is missing")
-
-
-@contextlib.contextmanager
-def _known_warnings_quiet() -> Iterator[None]:
-    """Drop the lines of :data:`KNOWN_NOISE` written to file descriptor 2 inside the block; every
-    other line is written back to ``sys.stderr`` after it."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as caught:
-        os.dup2(caught.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            caught.seek(0)
-            text = caught.read().decode("utf-8", "replace")
-            kept = [line for line in text.splitlines(True) if not KNOWN_NOISE.search(line)]
-            if kept:
-                sys.stderr.write("".join(kept))
-
-
-def _trace_onnx(spec: ExportSpec, inputs: tuple[Tensor, ...]) -> bytes:
-    onnx = require("onnx", "rnnkit export --format onnx", module="onnx")
-    buffer = io.BytesIO()
-    with _known_warnings_quiet():
-        _onnx_export(spec, inputs, buffer)
-    proto = onnx.load_from_string(buffer.getvalue())
-    for key, value in spec.metadata.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
-    return proto.SerializeToString()
-
-
-def _onnx_export(spec: ExportSpec, inputs: tuple[Tensor, ...], buffer: io.BytesIO) -> None:
-    torch.onnx.export(
-        spec.module,
-        inputs,
-        buffer,
-        dynamo=False,  # see the module docstring
-        input_names=spec.input_names,
-        output_names=spec.output_names,
-        dynamic_axes=spec.dynamic_axes,
-        opset_version=OPSET,
-    )
-
-
-def _trace_torchscript(spec: ExportSpec, inputs: tuple[Tensor, ...]) -> bytes:
-    traced = torch.jit.trace(spec.module, inputs, check_trace=False)
-    buffer = io.BytesIO()
-    extra = {"rnnkit.json": _json(spec.metadata)}
-    torch.jit.save(traced, buffer, _extra_files=extra)
-    return buffer.getvalue()
-
-
-def run_exported(data: bytes, format: str, inputs: tuple[Tensor, ...], names: list[str]) -> list:
-    """The outputs (numpy arrays) of an exported file's bytes on ``inputs``."""
-    if format == "onnx":
-        ort = require("onnx", "checking an ONNX export")
-        session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
-        return session.run(None, {n: x.cpu().numpy() for n, x in zip(names, inputs)})
-    loaded = torch.jit.load(io.BytesIO(data), map_location=inputs[0].device)
-    with torch.no_grad():
-        outputs = loaded(*inputs)
-    outputs = outputs if isinstance(outputs, tuple) else (outputs,)
-    return [o.cpu().numpy() for o in outputs]
-
-
-def _check(data: bytes, format: str, spec: ExportSpec, device: torch.device) -> float:
-    """The largest difference between the file's outputs and PyTorch's at two input shapes other
-    than the traced one; more than :data:`TOLERANCE` is an ``RnnkitError``."""
-    worst = 0.0
-    for batch, length in ((3, 7), (1, 2)):
-        inputs = tuple(x.to(device) for x in spec.make_inputs(batch, spec.length or length))
-        with torch.no_grad():
-            expected = spec.module(*inputs)
-        expected = expected if isinstance(expected, tuple) else (expected,)
-        got = run_exported(data, format, inputs, spec.input_names)
-        for name, e, g in zip(spec.output_names, expected, got):
-            if tuple(g.shape) != tuple(e.shape):
-                raise RnnkitError(
-                    f"the exported {name} has shape {tuple(g.shape)} for inputs of batch {batch} "
-                    f"and length {length}, expected {tuple(e.shape)}"
-                )
-            worst = max(worst, float(abs(g - e.cpu().numpy()).max(initial=0.0)))
-    if worst > TOLERANCE:
-        raise RnnkitError(
-            f"the exported model differs from PyTorch's by up to {worst:.2e} "
-            f"(expected at most {TOLERANCE:g})"
-        )
-    return worst
-
-
-def _describe(names: list[str], tensors: Any, axes: dict[str, dict[int, str]]) -> list[str]:
-    lines = []
-    for name, tensor in zip(names, tensors):
-        dims = [axes.get(name, {}).get(i, str(size)) for i, size in enumerate(tensor.shape)]
-        dtype = str(tensor.dtype).replace("torch.", "")
-        lines.append(f"{name} {dtype} ({', '.join(dims)})")
-    return lines
-
-
-def export(trained: TrainedModel, format: str, path: str | Path, *, check: bool = True) -> Exported:
-    """Write ``trained``'s model (see its task's ``export_spec``) to
-    ``path`` as ``format`` (``"onnx"`` or ``"torchscript"``), with dynamic batch size and
-    sequence length. ``check`` runs the file at two other input shapes against PyTorch first.
-    The file is written atomically: on any failure there is no file (or the old one)."""
-    if format not in FORMATS:
-        raise RnnkitError(f"format: expected one of {', '.join(FORMATS)}, got {format!r}")
-    if format == "onnx":
-        require("onnx", "rnnkit export --format onnx", module="onnx")
-    spec = exportable(get_task(trained.task)).export_spec(trained)
-    device = trained.device
-    module = spec.module.to(device).eval()
-    inputs = tuple(x.to(device) for x in spec.make_inputs(2, spec.length or 5))
-    trace: Callable[[ExportSpec, tuple[Tensor, ...]], bytes]
-    trace = _trace_onnx if format == "onnx" else _trace_torchscript
-    with torch.no_grad(), warnings.catch_warnings():
-        # the exporters warn about every Python-level check of a shape they record as traced
-        warnings.simplefilter("ignore")
-        try:
-            data = trace(spec, inputs)
-        except RnnkitError:
-            raise
-        except Exception as error:
-            raise RnnkitError(
-                f"exporting the {trained.task} model failed: {short(error)}"
-            ) from error
-        outputs = module(*inputs)
-    difference = _check(data, format, spec, device) if check else float("nan")
-    path = Path(path)
-    atomic_write(path, lambda file: file.write(data))
-    outputs = outputs if isinstance(outputs, tuple) else (outputs,)
-    return Exported(
-        path,
-        format,
-        len(data),
-        _describe(spec.input_names, inputs, spec.dynamic_axes),
-        _describe(spec.output_names, outputs, spec.dynamic_axes),
-        difference,
-        spec.note,
-    )
