@@ -44,7 +44,17 @@ from rnnkit.config import Config, at_least, option, seed_range
 from rnnkit.data.batching import FreshBatches
 from rnnkit.data.vocab import Vocabulary
 from rnnkit.tasks import options as o
-from rnnkit.tasks.base import Example, ExportSpec, Report, Setup, Task, TrainedModel, View, register
+from rnnkit.tasks.base import (
+    Example,
+    ExportSpec,
+    Report,
+    Scores,
+    Setup,
+    Task,
+    TrainedModel,
+    View,
+    register,
+)
 from rnnkit.tasks.synthetic.adding import Adding
 from rnnkit.tasks.synthetic.common import SyntheticKind
 from rnnkit.tasks.synthetic.copy import Copy
@@ -206,7 +216,12 @@ class SyntheticTask(Task):
             f"{sum(p.numel() for p in model.parameters()):,} parameters), {kind.about()}"
         )
         return Setup(
-            model, batches, kind.step, kind.scores, kind.state, kind.saved(), self.evaluate
+            model,
+            batches,
+            kind.step,
+            state=kind.state,
+            saved=kind.saved(),
+            **self.scoring(config, kind.state, "val", ["test"]),
         )
 
     def restore(self, config: SyntheticConfig, saved, model_config):
@@ -220,7 +235,11 @@ class SyntheticTask(Task):
         ``batch_size``: sequences per forward pass (default: all at once); the sentence task
         ignores it (it completes its four prompts one by one).
         """
-        return [_of(trained).report(trained.model, "test", batch_size)]
+        return [self.score(trained, "test", batch_size=batch_size).report]
+
+    def score(self, trained: TrainedModel, data, *, baselines=True, batch_size=None) -> Scores:
+        """``data``: the fixed draw, ``"val"`` (validation) or ``"test"``."""
+        return _of(trained).score(trained.model, data, batch_size)
 
     def views(
         self, trained: TrainedModel, data: Any = None, *, evals: Sequence[Mapping[str, Any]] = ()
