@@ -99,15 +99,9 @@ class ParityTask(Task):
             lambda idx: encode([strings[i] for i in idx]),
             seed=config.train.seed,
         )
-        return Setup(
-            model,
-            batches,
-            loss_fn,
-            state=state,
-            saved={},
-            **self.scoring(config, state, val, [val]),  # eval_fn and report, both self.score
-            select="accuracy",
-            maximize=True,
+        # eval_fn (validation) and report (at the end of training) both call self.score
+        return self.scored_setup(
+            config, model, batches, loss_fn, state, {}, val, [val], select="accuracy", maximize=True
         )
 
     def restore(self, config: ParityConfig, saved, model_config):

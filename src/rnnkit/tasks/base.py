@@ -5,7 +5,8 @@ with three sections, ``data``, ``model`` and ``train``), how to read its data an
 and loss from that config (:meth:`Task.setup`), how to rebuild its model from a checkpoint
 (:meth:`Task.restore`), one scoring path (:meth:`Task.score`: validation during training, the
 final report and ``evaluate`` all call it), and how to predict on its file formats and on Python
-objects. What users look at and ship are optional capabilities (:mod:`rnnkit.tasks.capabilities`). :data:`TASKS` maps a name to its task; a task module
+objects. What users look at and ship are optional capabilities (:mod:`.capabilities`).
+:data:`TASKS` maps a name to its task; a task module
 registers itself with :func:`register`, and everything that iterates the registry (the ``rnnkit``
 command, the tests) picks it up.
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -91,8 +92,8 @@ class Setup:
 
     ``state`` is the task's state object (kept in :attr:`TrainedModel.state`) and ``saved`` its
     plain-data form for checkpoints. ``eval_fn`` returns validation metrics including ``select``
-    (``None`` without validation data); ``report`` gives the final report(s) of a trained model;
-    :meth:`Task.scoring` makes both from :meth:`Task.score`.
+    (``None`` without validation data); ``report`` gives the final report(s) of a trained model
+    (:meth:`Task.scored_setup` makes both from :meth:`Task.score`).
     """
 
     model: nn.Module
@@ -160,26 +161,19 @@ class Task:
         settings = self.model_config_class(**options, **self.sizes(config, state))
         return self.model_class(settings), state
 
-    def score(
-        self,
-        trained: TrainedModel,
-        data: Any,
-        *,
-        baselines: bool = True,
-        batch_size: int | None = None,
-    ) -> Scores:
+    def score(self, trained: TrainedModel, data: Any, *, baselines=True, batch_size=None) -> Scores:
         """The one scoring path: the scores of ``trained`` on ``data``, one data set in the form
         the task prepares (what :meth:`setup` holds for validation and the final report, what
         :meth:`evaluate` reads). Without ``baselines`` (validation, every ``eval_every`` steps)
         only the metrics are computed."""
         raise NotImplementedError
 
-    def scoring(
-        self, config: Any, state: Any, val: Any, reported: Sequence[Any]
-    ) -> dict[str, Callable[..., Any] | None]:
-        """``eval_fn`` and ``report`` of a :class:`Setup`, both :meth:`score`: validation scores
-        ``val`` without baselines (``None``: no validation); the final report scores each data
-        set of ``reported`` beside the baselines."""
+    def scored_setup(
+        self, config, model, batches, loss_fn, state, saved, val, reported, **options
+    ) -> Setup:
+        """A :class:`Setup` whose ``eval_fn`` scores ``val`` without baselines (``None``: no
+        validation) and whose ``report`` scores each data set of ``reported``, both by
+        :meth:`score`; ``options``: ``select``, ``maximize``, ``progress_fn``."""
 
         def eval_fn(model: nn.Module) -> dict[str, float]:
             trained = TrainedModel(self.name, model, config, state)
@@ -188,13 +182,13 @@ class Task:
         def report(trained: TrainedModel) -> list[Report]:
             return [self.score(trained, data).report for data in reported]
 
-        return {"eval_fn": None if val is None else eval_fn, "report": report}
+        validate = None if val is None else eval_fn
+        return Setup(model, batches, loss_fn, validate, state, saved, report, **options)
 
     def evaluate(
         self, trained: TrainedModel, data: Any = None, *, batch_size: int | None = None
     ) -> list[Report]:
-        """Scores on ``data`` (a file of the task's format, or Python objects) beside baselines:
-        :meth:`score` on the data set read from ``data``."""
+        """:meth:`score` beside baselines on ``data`` (a file of the task's format, or objects)."""
         raise NotImplementedError
 
     def example(self, folder: Path) -> Example:

@@ -318,14 +318,9 @@ class ClassifyTask(Task):
             total=len(val_texts),
         )
         val = (val_ids, val_y, f"validation: {where}")
-        return Setup(
-            model,
-            batches,
-            self.loss(config),
-            state=state,
-            saved=state.to_dict(),
-            **self.scoring(config, state, val, [val]),
-            **o.selection(config.model.select_on),
+        picked = o.selection(config.model.select_on)
+        return self.scored_setup(
+            config, model, batches, self.loss(config), state, state.to_dict(), val, [val], **picked
         )
 
     def loss(self, config: ClassifyConfig) -> Callable[[nn.Module, Any], StepOutput]:

@@ -372,13 +372,9 @@ class ForecastTask(Task):
         )
         state.sample = store_sample(batches, test=_test_part(prepared, parts, d))
         sets = {part: (prepared, bounds, part) for part, bounds in parts.items()}
-        return Setup(
-            model,
-            batches,
-            self.loss(config),
-            state=state,
-            saved=state.to_dict(),
-            **self.scoring(config, state, sets.get("validation"), list(sets.values())),
+        val, reported = sets.get("validation"), list(sets.values())
+        return self.scored_setup(
+            config, model, batches, self.loss(config), state, state.to_dict(), val, reported
         )
 
     def loss(self, config: ForecastConfig) -> Callable[[Forecaster, Any], StepOutput]:

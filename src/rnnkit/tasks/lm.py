@@ -354,14 +354,17 @@ class LMTask(Task):
         state.sample = store_sample(batches, text=val_text[:INSPECTION_CHARS])
         title = f"validation: the last {len(val_ids):,} characters of {corpus.name}"
         val, reported = ((eval_ids, ""), [(val_ids, title)]) if validated else (None, [])
-        return Setup(
+        extra = {"progress_fn": lambda loss: {"loss": f"{loss:.3f}", "bpc": f"{loss / LN2:.3f}"}}
+        return self.scored_setup(
+            config,
             model,
             batches,
             self.loss(config),
-            state=state,
-            saved=state.to_dict(),
-            progress_fn=lambda loss: {"loss": f"{loss:.3f}", "bpc": f"{loss / LN2:.3f}"},
-            **self.scoring(config, state, val, reported),
+            state,
+            state.to_dict(),
+            val,
+            reported,
+            **extra,
         )
 
     def loss(self, config: LMConfig) -> TBPTTLoss:

@@ -427,15 +427,10 @@ class TagTask(Task):
         state.sample = store_sample(
             source, tokens=val.tokens[rows], tags=val.tags[rows], where=where, total=len(val)
         )
-        scored = (val.tokens, val_tags, f"validation: {where} ({val.num_tokens:,} tokens)")
-        return Setup(
-            model,
-            source,
-            self.loss(config),
-            state=state,
-            saved=state.to_dict(),
-            **self.scoring(config, state, scored, [scored]),
-            **o.selection(config.model.select_on),
+        val = (val.tokens, val_tags, f"validation: {where} ({val.num_tokens:,} tokens)")
+        picked = o.selection(config.model.select_on)
+        return self.scored_setup(
+            config, model, source, self.loss(config), state, state.to_dict(), val, [val], **picked
         )
 
     def loss(self, config: TagConfig) -> Callable[[nn.Module, Any], StepOutput]:

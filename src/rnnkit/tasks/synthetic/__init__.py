@@ -44,17 +44,7 @@ from rnnkit.config import Config, at_least, option, seed_range
 from rnnkit.data.batching import FreshBatches
 from rnnkit.data.vocab import Vocabulary
 from rnnkit.tasks import options as o
-from rnnkit.tasks.base import (
-    Example,
-    ExportSpec,
-    Report,
-    Scores,
-    Setup,
-    Task,
-    TrainedModel,
-    View,
-    register,
-)
+from rnnkit.tasks.base import Example, ExportSpec, Report, Setup, Task, TrainedModel, View, register
 from rnnkit.tasks.synthetic.adding import Adding
 from rnnkit.tasks.synthetic.common import SyntheticKind
 from rnnkit.tasks.synthetic.copy import Copy
@@ -215,13 +205,8 @@ class SyntheticTask(Task):
             f"{m.hidden_size}, {m.num_layers} layer(s), "
             f"{sum(p.numel() for p in model.parameters()):,} parameters), {kind.about()}"
         )
-        return Setup(
-            model,
-            batches,
-            kind.step,
-            state=kind.state,
-            saved=kind.saved(),
-            **self.scoring(config, kind.state, "val", ["test"]),
+        return self.scored_setup(
+            config, model, batches, kind.step, kind.state, kind.saved(), "val", ["test"]
         )
 
     def restore(self, config: SyntheticConfig, saved, model_config):
@@ -237,7 +222,7 @@ class SyntheticTask(Task):
         """
         return [self.score(trained, "test", batch_size=batch_size).report]
 
-    def score(self, trained: TrainedModel, data, *, baselines=True, batch_size=None) -> Scores:
+    def score(self, trained: TrainedModel, data, *, baselines=True, batch_size=None):
         """``data``: the fixed draw, ``"val"`` (validation) or ``"test"``."""
         return _of(trained).score(trained.model, data, batch_size)
 
