@@ -31,6 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.config import strict_from_dict
+from rnnkit.errors import RnnkitError
 from rnnkit.nn import layers
 
 __all__ = [
@@ -174,6 +175,13 @@ def recurrent_layer(config: Any, input_size: int) -> layers.Recurrent:
     ``cell``, ``hidden_size``, ``num_layers``, ``dropout``, ``recurrent_dropout``, ``weight_drop``,
     ``zoneout``, ``backend`` and, where the config has them, ``bidirectional`` and
     ``nonlinearity``."""
+    try:
+        return _build_layer(config, input_size)
+    except ValueError as error:  # a setting the cell cannot take (zoneout of a scan cell...)
+        raise RnnkitError(str(error)) from error
+
+
+def _build_layer(config: Any, input_size: int) -> layers.Recurrent:
     return layers.build_layer(
         config.cell,
         input_size,

@@ -308,7 +308,7 @@ def evaluate(
     if batch_size is not None and batch_size < 1:
         raise ConfigError("batch_size", f"expected a value >= 1, got {batch_size}")
     if task.needs_data and data is None:
-        raise RnnkitError(f"evaluating a {task.name!r} model needs data to evaluate on")
+        raise ConfigError("data", f"evaluating a {task.name!r} model needs data to evaluate on")
     if not task.needs_data and data is not None:
         raise RnnkitError(
             f"a {task.name!r} model is evaluated on a fresh draw of its own data, "
