@@ -18,7 +18,7 @@ from rnnkit.data.inputs import read_source
 from rnnkit.data.labelled import pad_sequences
 from rnnkit.errors import RnnkitError
 from rnnkit.models import SequenceClassifier, SequenceClassifierConfig
-from rnnkit.tasks import Report, Setup, Task, TrainedModel
+from rnnkit.tasks import Report, Scores, Setup, Task, TrainedModel
 from rnnkit.tasks import options as o
 from rnnkit.tasks.base import Example
 from rnnkit.training.trainer import ShuffledBatches, StepOutput, TrainConfig
@@ -71,12 +71,6 @@ def encode(strings: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor
     return x.float().unsqueeze(-1), lengths, parity
 
 
-def accuracy(model: torch.nn.Module, strings: list[str]) -> float:
-    x, lengths, parity = encode(strings)
-    device = next(model.parameters()).device
-    return (model(x.to(device), lengths).argmax(-1).cpu() == parity).float().mean().item()
-
-
 class ParityTask(Task):
     name = "parity"
     config_class = ParityConfig
@@ -99,25 +93,15 @@ class ParityTask(Task):
             x, lengths, parity = batch
             return StepOutput(F.cross_entropy(model(x, lengths), parity), items=len(parity))
 
-        def report(trained: TrainedModel) -> list[Report]:
-            return self.evaluate(trained, val)
-
         batches = ShuffledBatches(
             len(strings),
             config.train.batch_size,
             lambda idx: encode([strings[i] for i in idx]),
             seed=config.train.seed,
         )
-        return Setup(
-            model,
-            batches,
-            loss_fn,
-            lambda m: {"accuracy": accuracy(m, val)},
-            state,
-            {},
-            report,
-            select="accuracy",
-            maximize=True,
+        # eval_fn (validation) and report (at the end of training) both call self.score
+        return self.scored_setup(
+            config, model, batches, loss_fn, state, {}, val, [val], select="accuracy", maximize=True
         )
 
     def restore(self, config: ParityConfig, saved, model_config):
@@ -135,16 +119,19 @@ class ParityTask(Task):
             )
         ), None
 
+    def score(self, trained: TrainedModel, data: list[str], *, baselines=True, batch_size=None):
+        """The accuracy on the bit strings ``data``, beside the majority class's."""
+        x, lengths, parity = encode(data)
+        predicted = trained.model(x.to(trained.device), lengths).argmax(-1).cpu()
+        metrics = {"accuracy": (predicted == parity).float().mean().item()}
+        if not baselines:  # validation during training: the metrics alone
+            return Scores(metrics)
+        ones = sum(parity.tolist()) / len(data)
+        rows = {"accuracy": {"model": metrics["accuracy"], "majority": max(ones, 1 - ones)}}
+        return Scores(metrics, Report(f"{len(data)} bit strings", rows))
+
     def evaluate(self, trained: TrainedModel, data: Any = None, *, batch_size=None):
-        strings = [s for _, s in read_bits(data) if s]
-        ones = sum(s.count("1") % 2 for s in strings) / len(strings)
-        rows = {
-            "accuracy": {
-                "model": accuracy(trained.model, strings),
-                "majority": max(ones, 1 - ones),
-            }
-        }
-        return [Report(f"{len(strings)} bit strings", rows)]
+        return [self.score(trained, [s for _, s in read_bits(data) if s]).report]
 
     def predict(self, trained: TrainedModel, inputs: Any) -> list[dict[str, Any]]:
         numbered = read_bits(inputs)

@@ -1,11 +1,12 @@
 """The task contract and the registry of tasks.
 
 A task (:class:`Task`) is data plus knowledge: its typed config (a :class:`~rnnkit.config.Config`
-with three sections, ``data``, ``model`` and ``train``), how to read its data and build the model,
-loss and validation from that config (:meth:`Task.setup`), how to rebuild its model from a
-checkpoint (:meth:`Task.restore`), how to evaluate and predict on its file formats and on Python
-objects, and what pictures of its model ``rnnkit plot`` draws (:meth:`Task.views`: each a
-:class:`View` of plain numbers). :data:`TASKS` maps a name to its task; a task module
+with three sections, ``data``, ``model`` and ``train``), how to read its data and build the model
+and loss from that config (:meth:`Task.setup`), how to rebuild its model from a checkpoint
+(:meth:`Task.restore`), one scoring path (:meth:`Task.score`: validation during training, the
+final report and ``evaluate`` all call it), and how to predict on its file formats and on Python
+objects. What users look at and ship are optional capabilities (:mod:`.capabilities`).
+:data:`TASKS` maps a name to its task; a task module
 registers itself with :func:`register`, and everything that iterates the registry (the ``rnnkit``
 command, the tests) picks it up.
 
@@ -33,6 +34,7 @@ __all__ = [
     "TASKS",
     "Example",
     "Report",
+    "Scores",
     "Setup",
     "Task",
     "TrainedModel",
@@ -73,12 +75,23 @@ class TrainedModel:
 
 
 @dataclass
+class Scores:
+    """What :meth:`Task.score` returns for one data set: the model's ``metrics`` by name (what
+    validation during training logs as ``val_<name>`` and selects on), and the ``report`` that
+    prints the model's figures beside the baselines (``None`` when scored without baselines)."""
+
+    metrics: dict[str, float]
+    report: Report | None = None
+
+
+@dataclass
 class Setup:
     """What :meth:`Task.setup` hands the runner.
 
     ``state`` is the task's state object (kept in :attr:`TrainedModel.state`) and ``saved`` its
     plain-data form for checkpoints. ``eval_fn`` returns validation metrics including ``select``
-    (``None`` without validation data); ``report`` gives the final report(s) of a trained model.
+    (``None`` without validation data); ``report`` gives the final report(s) of a trained model
+    (:meth:`Task.scored_setup` makes both from :meth:`Task.score`).
     """
 
     model: nn.Module
@@ -146,10 +159,34 @@ class Task:
         settings = self.model_config_class(**options, **self.sizes(config, state))
         return self.model_class(settings), state
 
+    def score(self, trained: TrainedModel, data: Any, *, baselines=True, batch_size=None) -> Scores:
+        """The one scoring path: the scores of ``trained`` on ``data``, one data set in the form
+        the task prepares (what :meth:`setup` holds for validation and the final report, what
+        :meth:`evaluate` reads). Without ``baselines`` (validation, every ``eval_every`` steps)
+        only the metrics are computed."""
+        raise NotImplementedError
+
+    def scored_setup(
+        self, config, model, batches, loss_fn, state, saved, val, reported, **options
+    ) -> Setup:
+        """A :class:`Setup` whose ``eval_fn`` scores ``val`` without baselines (``None``: no
+        validation) and whose ``report`` scores each data set of ``reported``, both by
+        :meth:`score`; ``options``: ``select``, ``maximize``, ``progress_fn``."""
+
+        def eval_fn(model: nn.Module) -> dict[str, float]:
+            trained = TrainedModel(self.name, model, config, state)
+            return self.score(trained, val, baselines=False).metrics
+
+        def report(trained: TrainedModel) -> list[Report]:
+            return [self.score(trained, data).report for data in reported]
+
+        validate = None if val is None else eval_fn
+        return Setup(model, batches, loss_fn, validate, state, saved, report, **options)
+
     def evaluate(
         self, trained: TrainedModel, data: Any = None, *, batch_size: int | None = None
     ) -> list[Report]:
-        """Scores on ``data`` (a file of the task's format, or Python objects) beside baselines."""
+        """:meth:`score` beside baselines on ``data`` (a file of the task's format, or objects)."""
         raise NotImplementedError
 
     def example(self, folder: Path) -> Example:

@@ -49,6 +49,7 @@ from rnnkit.tasks.base import (
     Example,
     ExportSpec,
     Report,
+    Scores,
     Setup,
     Task,
     TrainedModel,
@@ -197,16 +198,18 @@ def class_probabilities(
     return probs
 
 
-def _report(probs: torch.Tensor, gold: list[int], state: ClassifierState, title: str) -> Report:
+def _report(
+    probs: torch.Tensor, gold: list[int], metrics: dict[str, float], state, title: str
+) -> Report:
+    """The model's ``metrics`` beside the majority class, and the confusion matrix."""
     predicted = probs.argmax(dim=-1).tolist()
     labels = list(range(len(state.labels)))
     majority = [max(labels, key=lambda i: (state.counts[i], -i))] * len(gold)
-    loss = F.nll_loss(torch.log(probs.clamp_min(1e-12)), torch.tensor(gold)).item()
     rows = {
-        "accuracy": {"model": accuracy(predicted, gold), "majority": accuracy(majority, gold)},
+        "accuracy": {"model": metrics["accuracy"], "majority": accuracy(majority, gold)},
         # macro-F1 over the classes in the gold labels or the predictions (as for the tagger)
-        "macro-F1": {"model": macro_f1(predicted, gold), "majority": macro_f1(majority, gold)},
-        "loss (nats/example)": {"model": loss},
+        "macro-F1": {"model": metrics["macro_f1"], "majority": macro_f1(majority, gold)},
+        "loss (nats/example)": {"model": metrics["loss"]},
     }
     details = []
     names = [str(label) for label in state.labels.itos]
@@ -238,10 +241,8 @@ def _validation(trained: TrainedModel) -> tuple[list[str], list[str], str]:
     return texts, labels, where
 
 
-def _scored(
-    trained: TrainedModel, data: Any, batch_size: int = 256
-) -> tuple[torch.Tensor, list[int], str]:
-    """Class probabilities, gold label ids and a title for ``data``: a TSV/CSV file, a list of
+def _examples(trained: TrainedModel, data: Any) -> tuple[list[list[int]], list[int], str]:
+    """Encoded texts, gold label ids and a title for ``data``: a TSV/CSV file, a list of
     ``(text, label)`` pairs, or ``None`` for the run's validation data (read as in training)."""
     d, state = trained.config.data, trained.state
     if isinstance(data, (str, Path)):
@@ -255,8 +256,7 @@ def _scored(
         texts, labels = [t for t, _ in pairs], [str(label) for _, label in pairs]
         title = count(len(texts), "example")
     gold = encode_labels(labels, state.labels, f"evaluation data {title}")
-    ids = [state.tokenizer.encode(t, d.max_length) for t in texts]
-    return class_probabilities(trained.model, ids, state.tokenizer.pad_id, batch_size), gold, title
+    return [state.tokenizer.encode(t, d.max_length) for t in texts], gold, title
 
 
 class ClassifyTask(Task):
@@ -307,15 +307,6 @@ class ClassifyTask(Task):
             x, lengths = pad_sequences([ids[i] for i in indices], pad)
             return x, lengths, y[indices]
 
-        def eval_fn(model: nn.Module) -> dict[str, float]:
-            rows = _report(class_probabilities(model, val_ids, pad), val_y, state, "").rows
-            names = ("accuracy", "macro_f1", "loss")
-            return {name: row["model"] for name, row in zip(names, rows.values())}
-
-        def report(trained: TrainedModel) -> list[Report]:
-            probs = class_probabilities(trained.model, val_ids, pad)
-            return [_report(probs, val_y, state, f"validation: {where}")]
-
         batches = BucketedBatches(
             [len(s) for s in ids], settings.batch_size, collate, seed=settings.seed
         )
@@ -326,9 +317,10 @@ class ClassifyTask(Task):
             where=where,
             total=len(val_texts),
         )
+        val = (val_ids, val_y, f"validation: {where}")
         picked = o.selection(config.model.select_on)
-        return Setup(
-            model, batches, self.loss(config), eval_fn, state, state.to_dict(), report, **picked
+        return self.scored_setup(
+            config, model, batches, self.loss(config), state, state.to_dict(), val, [val], **picked
         )
 
     def loss(self, config: ClassifyConfig) -> Callable[[nn.Module, Any], StepOutput]:
@@ -349,13 +341,27 @@ class ClassifyTask(Task):
         }
 
     def evaluate(self, trained: TrainedModel, data: Any = None, *, batch_size=None) -> list[Report]:
-        probs, gold, title = _scored(trained, data, batch_size or 256)
-        return [_report(probs, gold, trained.state, title)]
+        return [self.score(trained, _examples(trained, data), batch_size=batch_size).report]
+
+    def score(self, trained: TrainedModel, data, *, baselines=True, batch_size=None) -> Scores:
+        """``data``: ``(encoded texts, gold label ids, title)``."""
+        ids, gold, title = data
+        pad = trained.state.tokenizer.pad_id
+        probs = class_probabilities(trained.model, ids, pad, batch_size or 256)
+        predicted = probs.argmax(dim=-1).tolist()
+        metrics = {
+            "accuracy": accuracy(predicted, gold),
+            "macro_f1": macro_f1(predicted, gold),
+            "loss": F.nll_loss(torch.log(probs.clamp_min(1e-12)), torch.tensor(gold)).item(),
+        }
+        report = _report(probs, gold, metrics, trained.state, title) if baselines else None
+        return Scores(metrics, report)
 
     def views(self, trained: TrainedModel, data: Any = None, *, evals=()) -> list[View]:
         """The confusion matrix on ``data`` (as for :meth:`evaluate`), or else on the run's
         validation data."""
-        probs, gold, title = _scored(trained, data)
+        ids, gold, title = _examples(trained, data)
+        probs = class_probabilities(trained.model, ids, trained.state.tokenizer.pad_id)
         names = [str(label) for label in trained.state.labels.itos]
         matrix = confusion_matrix(probs.argmax(dim=-1).tolist(), gold, len(names))
         return [

@@ -63,6 +63,7 @@ from rnnkit.tasks.base import (
     Example,
     ExportSpec,
     Report,
+    Scores,
     Setup,
     Task,
     TrainedModel,
@@ -365,29 +366,16 @@ class ForecastTask(Task):
         )
         x_train, y_train = _training_windows(model, prepared, starts, d.lookback)
 
-        def eval_fn(model: Forecaster) -> dict[str, float]:
-            forecasts, actuals, _ = forecast_windows(model, prepared, *parts["validation"])
-            errors = (forecasts - actuals) / model.target_scaler.divisor[0]
-            return {"loss": float(np.mean(errors**2)), "mae": mae(actuals, forecasts)}
-
-        def report(trained: TrainedModel) -> list[Report]:
-            return [
-                _report(
-                    part,
-                    *forecast_windows(trained.model, prepared, *bounds),
-                    prepared,
-                    state.mase_scale,
-                )
-                for part, bounds in parts.items()
-            ]
-
         batch_size = min(settings.batch_size, len(starts))
         batches = ShuffledBatches(
             len(starts), batch_size, lambda i: (x_train[i], y_train[i]), seed=settings.seed
         )
-        eval_fn = eval_fn if "validation" in parts else None
         state.sample = store_sample(batches, test=_test_part(prepared, parts, d))
-        return Setup(model, batches, self.loss(config), eval_fn, state, state.to_dict(), report)
+        sets = {part: (prepared, bounds, part) for part, bounds in parts.items()}
+        val, reported = sets.get("validation"), list(sets.values())
+        return self.scored_setup(
+            config, model, batches, self.loss(config), state, state.to_dict(), val, reported
+        )
 
     def loss(self, config: ForecastConfig) -> Callable[[Forecaster, Any], StepOutput]:
         """Mean squared error of a batch ``(windows (N, L, F), targets (N, K or L))`` of
@@ -415,8 +403,21 @@ class ForecastTask(Task):
         prepared, name = _read(trained, data)
         c = trained.model.config
         window_starts(len(prepared.target), c.lookback, c.horizon)
-        found = forecast_windows(trained.model, prepared, batch_size=batch_size or 1024)
-        return [_report(name, *found, prepared, trained.state.mase_scale)]
+        return [self.score(trained, (prepared, (0, None), name), batch_size=batch_size).report]
+
+    def score(self, trained: TrainedModel, data, *, baselines=True, batch_size=None) -> Scores:
+        """``data``: ``(prepared series, (start, end) of the scored targets, title)``;
+        ``batch_size``: windows a batch (default 1024). The loss is the mean squared error in
+        standardised units."""
+        prepared, bounds, title = data
+        model = trained.model
+        found = forecast_windows(model, prepared, *bounds, batch_size=batch_size or 1024)
+        forecasts, actuals, _ = found
+        errors = (forecasts - actuals) / model.target_scaler.divisor[0]
+        metrics = {"loss": float(np.mean(errors**2)), "mae": mae(actuals, forecasts)}
+        if not baselines:
+            return Scores(metrics)
+        return Scores(metrics, _report(title, *found, prepared, trained.state.mase_scale))
 
     def views(self, trained: TrainedModel, data: Any = None, *, evals=()) -> list[View]:
         """The actual series against the model's forecasts, persistence and seasonal naive (the

@@ -50,6 +50,7 @@ from rnnkit.tasks.base import (
     Example,
     ExportSpec,
     Report,
+    Scores,
     Setup,
     Task,
     TrainedModel,
@@ -295,16 +296,6 @@ class LMState:
         return {"unigram": -unigram[nxt].log().mean().item(), "bigram": -bigram.log().mean().item()}
 
 
-def _report(model_loss: float, state: LMState, ids: Tensor, title: str) -> Report:
-    losses = {"model": model_loss, **state.baselines(ids)}
-    rows = {
-        "loss (nats/char)": losses,
-        "bits/char": {k: v / LN2 for k, v in losses.items()},
-        "perplexity": {k: math.exp(v) for k, v in losses.items()},
-    }
-    return Report(title, rows)
-
-
 def _warn(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -354,39 +345,26 @@ class LMTask(Task):
             f"{config.model.hidden_size}, vocabulary {len(state.vocab)}, "
             f"{model.num_parameters():,} parameters; {len(train_ids):,} training characters"
         )
-        if len(val_ids) >= 2:
+        validated = len(val_ids) >= 2  # at least one prediction to score
+        if validated:
             log(
                 f"validating every {settings.eval_every:,} steps on the first {len(eval_ids):,} of "
                 f"{len(val_ids):,} validation characters; the final report reads all of them"
             )
-
-        def eval_fn(model: nn.Module) -> dict[str, float]:
-            loss = text_loss(model, eval_ids, streams=d.eval_streams)
-            return {"loss": loss, "bpc": loss / LN2}
-
-        def report(trained: TrainedModel) -> list[Report]:
-            if len(val_ids) < 2:
-                return []
-            loss = text_loss(trained.model, val_ids, streams=d.eval_streams)
-            return [
-                _report(
-                    loss,
-                    state,
-                    val_ids,
-                    f"validation: the last {len(val_ids):,} characters of {corpus.name}",
-                )
-            ]
-
         state.sample = store_sample(batches, text=val_text[:INSPECTION_CHARS])
-        return Setup(
+        title = f"validation: the last {len(val_ids):,} characters of {corpus.name}"
+        val, reported = ((eval_ids, ""), [(val_ids, title)]) if validated else (None, [])
+        extra = {"progress_fn": lambda loss: {"loss": f"{loss:.3f}", "bpc": f"{loss / LN2:.3f}"}}
+        return self.scored_setup(
+            config,
             model,
             batches,
             self.loss(config),
-            eval_fn if len(val_ids) >= 2 else None,
             state,
             state.to_dict(),
-            report,
-            progress_fn=lambda loss: {"loss": f"{loss:.3f}", "bpc": f"{loss / LN2:.3f}"},
+            val,
+            reported,
+            **extra,
         )
 
     def loss(self, config: LMConfig) -> TBPTTLoss:
@@ -403,8 +381,23 @@ class LMTask(Task):
         ids = encode_text(trained.state.vocab, text, warn=_warn, what="text")
         if len(ids) < 2:
             raise RnnkitError(f"{name} is too short to evaluate: it needs at least 2 characters")
-        loss = text_loss(trained.model, ids, streams=batch_size or trained.config.data.eval_streams)
-        return [_report(loss, trained.state, ids, f"{len(ids) - 1:,} characters of {name}")]
+        title = f"{len(ids) - 1:,} characters of {name}"
+        return [self.score(trained, (ids, title), batch_size=batch_size).report]
+
+    def score(self, trained: TrainedModel, data, *, baselines=True, batch_size=None) -> Scores:
+        """``data``: ``(ids, title)``, encoded text; ``batch_size``: parallel streams."""
+        ids, title = data
+        streams = batch_size or trained.config.data.eval_streams
+        loss = text_loss(trained.model, ids, streams=streams)
+        if not baselines:
+            return Scores({"loss": loss, "bpc": loss / LN2})
+        losses = {"model": loss, **trained.state.baselines(ids)}
+        rows = {
+            "loss (nats/char)": losses,
+            "bits/char": {k: v / LN2 for k, v in losses.items()},
+            "perplexity": {k: math.exp(v) for k, v in losses.items()},
+        }
+        return Scores({"loss": loss, "bpc": loss / LN2}, Report(title, rows))
 
     def example(self, folder: Path) -> Example:
         text = "".join(f"line {i}: the cat sat on the mat.\n" for i in range(80))

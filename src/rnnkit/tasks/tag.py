@@ -46,6 +46,7 @@ from rnnkit.tasks.base import (
     Example,
     ExportSpec,
     Report,
+    Scores,
     Setup,
     Task,
     TrainedModel,
@@ -241,21 +242,25 @@ def _read_splits(d: TagData) -> tuple[TaggedCorpus, TaggedCorpus, TaggedCorpus, 
     return corpus, train, val, f"the last {count(len(val), 'sentence')} of {d.train}"
 
 
-def _model_and_baseline_tags(model, state: TaggerState, tokens, batch_size: int = 128):
-    """The model's tags and the most-frequent-tag baseline's tags of every sentence (strings)."""
-    names = state.tags.itos
-    predicted, _ = _tagged(model, state, tokens, None, batch_size)
-    model_tags = [[names[i] for i in row] for row in predicted]
-    return model_tags, [[state.word_tag.get(w, state.default) for w in s] for s in tokens]
+def _names(state: TaggerState, rows: Sequence[Sequence[int]]) -> list[list[str]]:
+    return [[state.tags.itos[i] for i in row] for row in rows]
 
 
-def _report(model, state: TaggerState, tokens, gold, title: str, batch_size: int = 128) -> Report:
-    names = state.tags.itos
-    model_tags, base_tags = _model_and_baseline_tags(model, state, tokens, batch_size)
+def _baseline_tags(state: TaggerState, tokens: Sequence[Sequence[str]]) -> list[list[str]]:
+    """The most-frequent-tag baseline's tags of every sentence."""
+    return [[state.word_tag.get(w, state.default) for w in s] for s in tokens]
+
+
+def _report(predicted, metrics: dict[str, float], state: TaggerState, data, title: str) -> Report:
+    """The model's tags (ids) and ``metrics`` beside the most-frequent-tag baseline on ``data``,
+    ``(sentences, gold tag ids)``, and the model's per-tag scores."""
+    names, (tokens, gold_ids) = state.tags.itos, data
+    model_tags, gold = _names(state, predicted), _names(state, gold_ids)
+    base_tags = _baseline_tags(state, tokens)
     per_tag, model_f1 = tag_scores(model_tags, gold, names)
     rows = {
         "token accuracy": {
-            "model": token_accuracy(model_tags, gold),
+            "model": metrics["accuracy"],
             BASELINE: token_accuracy(base_tags, gold),
         },
         "macro-F1": {"model": model_f1, BASELINE: tag_scores(base_tags, gold, names)[1]},
@@ -332,7 +337,7 @@ def _validation(trained: TrainedModel) -> tuple[list, list, str]:
 
 
 def _sentences_of(trained: TrainedModel, data: Any) -> tuple[list, list, str]:
-    """Tokens, gold tags and a title of ``data``: a CoNLL(-U) file (read in the training
+    """Tokens, gold tag ids and a title of ``data``: a CoNLL(-U) file (read in the training
     format), a list of ``(tokens, tags)`` pairs, or ``None`` for the run's validation data."""
     if isinstance(data, (str, Path)):
         corpus = read_tagged(data, trained.config.data.format)
@@ -343,8 +348,10 @@ def _sentences_of(trained: TrainedModel, data: Any) -> tuple[list, list, str]:
     else:
         tokens, tags = _pairs(data)
         title = f"{count(len(tokens), 'sentence')} ({count(sum(map(len, tokens)), 'token')})"
-    encode_labels([t for s in tags for t in s], trained.state.tags, f"evaluation data {title}")
-    return tokens, tags, title
+    ids = iter(
+        encode_labels([t for s in tags for t in s], trained.state.tags, f"evaluation data {title}")
+    )
+    return tokens, [[next(ids) for _ in s] for s in tags], title
 
 
 def _pairs(data: Any) -> tuple[list[list[str]], list[list[str]]]:
@@ -413,14 +420,6 @@ class TagTask(Task):
             words, lengths, chars = state.batch([train.tokens[i] for i in indices])
             return words, lengths, chars, pad_sequences([train_tags[i] for i in indices], 0)[0]
 
-        def eval_fn(model: nn.Module) -> dict[str, float]:
-            predicted, loss = _tagged(model, state, val.tokens, val_tags)
-            return {"loss": loss, "accuracy": token_accuracy(predicted, val_tags)}
-
-        def report(trained: TrainedModel) -> list[Report]:
-            title = f"validation: {where} ({val.num_tokens:,} tokens)"
-            return [_report(trained.model, state, val.tokens, val.tags, title)]
-
         source = BucketedBatches(
             [len(s) for s in train.tokens], settings.batch_size, collate, seed=settings.seed
         )
@@ -428,9 +427,10 @@ class TagTask(Task):
         state.sample = store_sample(
             source, tokens=val.tokens[rows], tags=val.tags[rows], where=where, total=len(val)
         )
+        val = (val.tokens, val_tags, f"validation: {where} ({val.num_tokens:,} tokens)")
         picked = o.selection(config.model.select_on)
-        return Setup(
-            model, source, self.loss(config), eval_fn, state, state.to_dict(), report, **picked
+        return self.scored_setup(
+            config, model, source, self.loss(config), state, state.to_dict(), val, [val], **picked
         )
 
     def loss(self, config: TagConfig) -> Callable[[nn.Module, Any], StepOutput]:
@@ -456,17 +456,26 @@ class TagTask(Task):
     def evaluate(self, trained: TrainedModel, data: Any = None, *, batch_size=None) -> list[Report]:
         """``data``: a CoNLL-U or 2-column CoNLL file (read in the training format), or a list of
         ``(tokens, tags)`` pairs, one per sentence."""
-        tokens, tags, title = _sentences_of(trained, data)
-        return [_report(trained.model, trained.state, tokens, tags, title, batch_size or 128)]
+        return [self.score(trained, _sentences_of(trained, data), batch_size=batch_size).report]
+
+    def score(self, trained: TrainedModel, data, *, baselines=True, batch_size=None) -> Scores:
+        """``data``: ``(sentences, gold tag ids, title)``; ``batch_size``: sentences a batch."""
+        tokens, gold, title = data
+        state = trained.state
+        predicted, loss = _tagged(trained.model, state, tokens, gold, batch_size or 128)
+        metrics = {"loss": loss, "accuracy": token_accuracy(predicted, gold)}
+        if not baselines:
+            return Scores(metrics)
+        return Scores(metrics, _report(predicted, metrics, state, (tokens, gold), title))
 
     def views(self, trained: TrainedModel, data: Any = None, *, evals=()) -> list[View]:
         """The F1 of each tag, the model's beside the most-frequent-tag baseline's, on ``data``
         (as for :meth:`evaluate`), or else on the run's validation data."""
-        tokens, gold, title = _sentences_of(trained, data)
-        model_tags, base_tags = _model_and_baseline_tags(trained.model, trained.state, tokens)
-        names = trained.state.tags.itos
-        per_tag, macro = tag_scores(model_tags, gold, names)
-        baseline = per_tag_f1(base_tags, gold, list(per_tag))
+        state, (tokens, gold_ids, title) = trained.state, _sentences_of(trained, data)
+        model_tags = _names(state, _tagged(trained.model, state, tokens)[0])
+        gold = _names(state, gold_ids)
+        per_tag, macro = tag_scores(model_tags, gold, state.tags.itos)
+        baseline = per_tag_f1(_baseline_tags(state, tokens), gold, list(per_tag))
         return [
             View(
                 "bars",

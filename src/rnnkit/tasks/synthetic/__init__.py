@@ -205,8 +205,8 @@ class SyntheticTask(Task):
             f"{m.hidden_size}, {m.num_layers} layer(s), "
             f"{sum(p.numel() for p in model.parameters()):,} parameters), {kind.about()}"
         )
-        return Setup(
-            model, batches, kind.step, kind.scores, kind.state, kind.saved(), self.evaluate
+        return self.scored_setup(
+            config, model, batches, kind.step, kind.state, kind.saved(), "val", ["test"]
         )
 
     def restore(self, config: SyntheticConfig, saved, model_config):
@@ -220,7 +220,11 @@ class SyntheticTask(Task):
         ``batch_size``: sequences per forward pass (default: all at once); the sentence task
         ignores it (it completes its four prompts one by one).
         """
-        return [_of(trained).report(trained.model, "test", batch_size)]
+        return [self.score(trained, "test", batch_size=batch_size).report]
+
+    def score(self, trained: TrainedModel, data, *, baselines=True, batch_size=None):
+        """``data``: the fixed draw, ``"val"`` (validation) or ``"test"``."""
+        return _of(trained).score(trained.model, data, batch_size)
 
     def views(
         self, trained: TrainedModel, data: Any = None, *, evals: Sequence[Mapping[str, Any]] = ()

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from rnnkit.errors import RnnkitError
-from rnnkit.tasks.base import ExportSpec, Report, TrainedModel, View
+from rnnkit.tasks.base import ExportSpec, Report, Scores, TrainedModel, View
 from rnnkit.training.trainer import StepOutput, model_device
 
 if TYPE_CHECKING:
@@ -197,11 +197,15 @@ class SyntheticKind:
         title = f"{self.name}: {n:,} {split} sequences (data seed {d.data_seed})"
         return Report(title, rows, self.goal.verdict(rows[self.goal.metric]["model"]))
 
-    def scores(self, model: nn.Module) -> dict[str, float]:
-        """The validation scores of the training log."""
-        rows = self.report(model, "val").rows
-        metric = rows[self.goal.metric]["model"]
-        return {"loss": rows.get("loss", rows[self.goal.metric])["model"], self.goal.short: metric}
+    def score(self, model: nn.Module, split: str, batch_size: int | None = None) -> Scores:
+        """The report on the fixed ``split`` draw and the metrics of the training log (the loss
+        and the goal's metric) taken from it: a baseline here costs next to nothing."""
+        report = self.report(model, split, batch_size)
+        rows, g = report.rows, self.goal
+        return Scores(
+            {"loss": rows.get("loss", rows[g.metric])["model"], g.short: rows[g.metric]["model"]},
+            report,
+        )
 
     def validation(self) -> str:
         """The validation data, for the error curve's title."""
