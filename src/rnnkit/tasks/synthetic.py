@@ -147,13 +147,10 @@ class SyntheticData(Config):
 
 
 @dataclass
-class SyntheticModel(Config):
+class SyntheticModel(o.RecurrentOptions):
     cell: str = o.cell(_SINE["model"]["cell"])
     hidden_size: int = o.hidden(_SINE["model"]["hidden_size"])
     num_layers: int = o.layers(_SINE["model"]["num_layers"])
-    recurrent_dropout: float = o.recurrent_dropout()
-    weight_drop: float = o.weight_drop()
-    zoneout: float = o.zoneout()
 
 
 @dataclass
@@ -236,15 +233,7 @@ MODELS = {
 
 
 def _model_config(config: SyntheticConfig, vocab: Vocabulary | None) -> Any:
-    d, m = config.data, config.model
-    rnn = {
-        "cell": m.cell,
-        "hidden_size": m.hidden_size,
-        "num_layers": m.num_layers,
-        "recurrent_dropout": m.recurrent_dropout,
-        "weight_drop": m.weight_drop,
-        "zoneout": m.zoneout,
-    }
+    d, rnn = config.data, config.model.recurrent()
     if d.task == "sine":
         return ForecasterConfig(input_size=1, lookback=d.seq_len, mode="autoregressive", **rnn)
     if d.task == "adding":
