@@ -507,16 +507,16 @@ class ForecastTask(Task):
         rows = [f"{d},{10 + 5 * np.sin(i / 6):.3f}" for i, d in enumerate(days)]
         (folder / "temps.csv").write_text("Date,Temp\n" + "\n".join(rows) + "\n", "utf-8")
         (folder / "bad.csv").write_text("Date,Rain\n2020-01-01,3\n", encoding="utf-8")
-        data = {"train": str(folder / "temps.csv"), "target": "Temp", "lookback": 10}
+        data = {"csv": str(folder / "temps.csv"), "target": "Temp", "lookback": 10}  # older name
         return Example(
             {
                 "data": data,
                 "model": {"hidden_size": 8},
                 "train": {"max_steps": 4, "eval_every": 2, "save_every": 2, "batch_size": 8},
             },
-            data["train"],
-            data["train"],
-            {"data": {**data, "train": str(folder / "bad.csv")}},
+            data["csv"],
+            data["csv"],
+            {"data": {**data, "csv": str(folder / "bad.csv")}},
         )
 
     def predict(self, trained: TrainedModel, inputs: Any) -> list[dict[str, Any]]:

@@ -406,13 +406,13 @@ class LMTask(Task):
         (folder / "bad.txt").write_bytes(b"\xff\xfe not utf-8 \x80")
         return Example(
             {
-                "data": {"train": str(folder / "text.txt"), "seq_len": 16},
+                "data": {"text": str(folder / "text.txt"), "seq_len": 16},  # the older name
                 "model": {"embedding_size": 8, "hidden_size": 16},
                 "train": {"max_steps": 4, "eval_every": 2, "save_every": 2, "batch_size": 4},
             },
             str(folder / "held.txt"),
             None,
-            {"data": {"train": str(folder / "bad.txt")}},
+            {"data": {"text": str(folder / "bad.txt")}},
         )
 
     def language_model(self, trained: TrainedModel) -> tuple[LanguageModel, Vocabulary]:

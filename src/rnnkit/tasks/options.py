@@ -38,11 +38,14 @@ __all__ = [
     "numbered_lines",
     "numbered_texts",
     "records_for",
+    "recurrent_dropout",
     "select_on",
     "selection",
     "training",
     "val_file",
     "val_fraction",
+    "weight_drop",
+    "zoneout",
 ]
 
 
@@ -116,6 +119,27 @@ def _probability(help: str) -> Any:
     return option(0.0, help, metavar="P", check=fraction())
 
 
+def recurrent_dropout() -> Any:
+    return _probability(
+        "variational dropout of the state fed back into the recurrent layer: one mask per "
+        "sequence, the same at every step (training only)"
+    )
+
+
+def weight_drop() -> Any:
+    return _probability(
+        "DropConnect on the recurrent weights weight_hh: one mask per forward pass, the same at "
+        "every step (training only; AWD-LSTM)"
+    )
+
+
+def zoneout() -> Any:
+    return _probability(
+        "probability that each recurrent unit keeps its previous value at a step (h, and c in "
+        "LSTMs; the expectation in evaluation)"
+    )
+
+
 @dataclass
 class RecurrentOptions(Config):
     """The recurrent layer's settings in a task's model section (flat keys: ``model.cell``,
@@ -125,18 +149,9 @@ class RecurrentOptions(Config):
     cell: str = cell()
     hidden_size: int = hidden(128)
     num_layers: int = layers()
-    recurrent_dropout: float = _probability(
-        "variational dropout of the state fed back into the recurrent layer: one mask per "
-        "sequence, the same at every step (training only)"
-    )
-    weight_drop: float = _probability(
-        "DropConnect on the recurrent weights weight_hh: one mask per forward pass, the same at "
-        "every step (training only; AWD-LSTM)"
-    )
-    zoneout: float = _probability(
-        "probability that each recurrent unit keeps its previous value at a step (h, and c in "
-        "LSTMs; the expectation in evaluation)"
-    )
+    recurrent_dropout: float = recurrent_dropout()
+    weight_drop: float = weight_drop()
+    zoneout: float = zoneout()
 
     def recurrent(self) -> dict[str, Any]:
         """The settings of this section that a :class:`RecurrentConfig` takes (``dropout`` and
