@@ -22,7 +22,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.metrics.classification import per_tag_f1
 from rnnkit.tasks import TASKS, View, load, predict, train, views
 from rnnkit.tasks.forecast import _read_split, forecast_windows
-from rnnkit.tasks.synthetic import GOALS, _report
+from rnnkit.tasks.synthetic import KINDS
 from rnnkit.training.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -269,10 +269,11 @@ def test_synthetic_view_is_the_error_curve_beside_the_baseline_and_goal(runs):
     trained = load(out, "cpu")
     evals = plots.read_metrics(out).evals
     (view,) = views(trained, evals=evals)
-    metric = GOALS["sine"][0]
+    sine = KINDS["sine"](trained.config.data)
+    metric = sine.goal.metric
     assert view.x == [2, 4] and view.ylabel == metric and view.ylog
     assert view.values["model"] == [e["val_mse"] for e in evals]
-    persistence = _report(trained.model, trained.config.data, None, "val").rows[metric]
+    persistence = sine.report(trained.model, "val").rows[metric]
     assert view.levels == {"goal (< 0.001)": 1e-3, "persistence": persistence["persistence"]}
     assert views(trained) == []  # no evaluations logged: no curve
     fig = plots.figure([plots.read_metrics(out)], [view])
