@@ -134,16 +134,7 @@ class LanguageModel(nn.Module):
 
         Returns the new tokens of each sample (without the prompt).
         """
-        if length < 0:
-            raise ValueError(f"length must be >= 0, got {length}")
-        if not greedy and not temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {temperature}")
-        if top_k is not None and top_k < 1:
-            raise ValueError(f"top_k must be >= 1, got {top_k}")
-        if top_p is not None and not 0.0 < top_p <= 1.0:
-            raise ValueError(f"top_p must be in (0, 1], got {top_p}")
-        if num_samples < 1:
-            raise ValueError(f"num_samples must be >= 1, got {num_samples}")
+        _check_sampling(length, num_samples, temperature, top_k, top_p, greedy)
         was_training = self.training
         self.eval()
         # One step of a few samples is far too little work to share between threads: the hand-offs
@@ -225,14 +216,8 @@ class LanguageModel(nn.Module):
             outputs[:, t] = nxt
             if on_step is not None:
                 on_step(nxt)
-            if stop and t + 1 >= len(stop):
-                tail = outputs[:, t + 1 - len(stop) : t + 1]
-                hit = (tail == tail.new_tensor(stop)).all(dim=1) & ~done
-                for s in hit.nonzero().flatten().tolist():
-                    ends[s] = t + 1 - len(stop)
-                done |= hit
-                if bool(done.all()):
-                    break
+            if stop and _stopped(outputs[:, : t + 1], stop, done, ends):
+                break
             if t + 1 < length:  # one step on the carried state
                 logits, cell_states = self._step(nxt, cell_states, cells, table, head_bias)
         rows = outputs.tolist()
@@ -269,6 +254,41 @@ class LanguageModel(nn.Module):
     def input_table(self) -> Tensor:
         """``(V, G*H)``: the first layer's input projection of every token's embedding (for :meth:`step`)."""
         return self.rnn.cells[0].project_input(self.embedding.weight)
+
+
+def _check_sampling(
+    length: int,
+    num_samples: int,
+    temperature: float,
+    top_k: int | None,
+    top_p: float | None,
+    greedy: bool,
+) -> None:
+    """Raise ``ValueError`` for an option of :meth:`LanguageModel.generate` out of its range."""
+    if length < 0:
+        raise ValueError(f"length must be >= 0, got {length}")
+    if not greedy and not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    if top_k is not None and top_k < 1:
+        raise ValueError(f"top_k must be >= 1, got {top_k}")
+    if top_p is not None and not 0.0 < top_p <= 1.0:
+        raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+    if num_samples < 1:
+        raise ValueError(f"num_samples must be >= 1, got {num_samples}")
+
+
+def _stopped(outputs: Tensor, stop: list[int], done: Tensor, ends: list[int]) -> bool:
+    """Whether every sample has now written ``stop``: ``outputs (S, t)`` so far; a sample that
+    has just written it is marked in ``done (S,)`` and ``ends`` (where its text ends)."""
+    steps = outputs.shape[1]
+    if steps < len(stop):
+        return False
+    tail = outputs[:, steps - len(stop) :]  # (S, len(stop))
+    hit = (tail == tail.new_tensor(stop)).all(dim=1) & ~done
+    for s in hit.nonzero().flatten().tolist():
+        ends[s] = steps - len(stop)
+    done |= hit
+    return bool(done.all())
 
 
 def _filter(logits: Tensor, top_k: int | None, top_p: float | None) -> Tensor:
