@@ -62,6 +62,29 @@ def test_empty_file_and_split(tmp_path):
     train, val = split_sentences(read_tagged(path), 0.9)
     assert len(train) == 9 and len(val) == 1 and val.tokens == [["w9"]]
     assert read_tokens("a b\n\n c \n") == [["a", "b"], ["c"]]
+    path.write_text("w1 T\n\nw2 T\n", encoding="utf-8")
+    with pytest.raises(RnnkitError, match=r"2 sentences are too few to split 90% / 10%$"):
+        split_sentences(read_tagged(path), 0.9)
+
+
+def test_a_file_that_is_not_tagged_says_what_a_tagged_file_looks_like(tmp_path):
+    """``rnnkit train tag`` on a TSV of one text a line read the whole file as one sentence and
+    said "1 sentences are too few to split 90% / 10%"."""
+    path = tmp_path / "reviews.tsv"
+    path.write_text("text\tlabel\na good film\tpos\nawful\tneg\n", encoding="utf-8")
+    with pytest.raises(RnnkitError) as error:
+        read_tagged(path)
+    assert str(error.value) == (
+        f"{path}, line 2: the token 'a good film' holds spaces; expected one token a line: a "
+        "tagged file has one token a line, its columns separated by a tab (token<TAB>tag, or the "
+        "10 columns of CoNLL-U), and a blank line after each sentence"
+    )
+    path.write_text("The DET\ncat NOUN\nsat VERB\n", encoding="utf-8")  # no blank lines
+    with pytest.raises(RnnkitError) as error:
+        split_sentences(read_tagged(path), 0.9)
+    message = str(error.value)
+    assert message.startswith(f"{path}: 1 sentence is too few to split 90% / 10% (no blank line")
+    assert message.endswith("and a blank line after each sentence)")
 
 
 def test_real_ud_ewt_dev(shared_data):

@@ -341,5 +341,58 @@ def test_scripting_a_layer_says_what_works_instead(cls):
 
 def test_the_export_spec_is_part_of_every_task():
     for name in ("lm", "classify", "tag", "forecast", "synthetic"):
-        assert type(TASKS[name]).export_spec is not rnnkit.tasks.Task.export_spec, name
+        assert isinstance(TASKS[name], rnnkit.tasks.Exportable), name
     assert dataclasses.is_dataclass(rnnkit.tasks.ExportSpec)
+
+
+def _ids_from_metadata(meta: dict[str, str], text: str) -> list[int]:
+    """A text -> the file's input ids, with the standard library and the metadata alone."""
+    rules = {key: json.loads(meta[key]) for key in ("lower", "split", "vocab", "unk_id")}
+    if rules["lower"]:
+        text = text.lower()
+    split = rules["split"]
+    tokens = re.findall(split["findall"], text) if split["kind"] == "word" else list(text)
+    index = {token: i for i, token in enumerate(rules["vocab"])}
+    ids = [index.get(token, rules["unk_id"]) for token in tokens]
+    return ids[: json.loads(meta["max_length"])] or [rules["unk_id"]]
+
+
+def test_a_word_classifier_file_carries_its_tokenizer_rules(runs, tmp_path):
+    """A program reads the texts with the file's metadata alone (lower-casing, the split rule,
+    the vocabulary, the unknown id, the length cut) and gets rnnkit's predictions."""
+    trained = runs["classify"].trained
+    assert trained.state.tokenizer.kind == "word"
+    export(trained, "onnx", tmp_path / "c.onnx")
+    session = ort.InferenceSession(str(tmp_path / "c.onnx"), providers=["CPUExecutionProvider"])
+    meta = session.get_modelmeta().custom_metadata_map
+    assert json.loads(meta["pad_id"]) == trained.state.tokenizer.pad_id
+    texts = ["A GREAT film, isn't it?", "awful ... zebra-crossing"]
+    for text in texts:
+        ids = _ids_from_metadata(meta, text)
+        assert ids == trained.state.tokenizer.encode(text, trained.config.data.max_length)
+        (logits,) = session.run(None, {"tokens": np.array([ids]), "lengths": np.array([len(ids)])})
+        expected = rnnkit.predict(trained, [text])[0]["probabilities"]
+        probs = np.exp(logits[0]) / np.exp(logits[0]).sum()
+        assert [round(float(p), 6) for p in probs] == pytest.approx(
+            list(expected.values()), abs=1e-5
+        )
+
+
+def test_a_tagger_file_carries_its_tokenizer_rules(runs, tmp_path):
+    trained = runs["tag"].trained
+    export(trained, "onnx", tmp_path / "t.onnx")
+    session = ort.InferenceSession(str(tmp_path / "t.onnx"), providers=["CPUExecutionProvider"])
+    meta = session.get_modelmeta().custom_metadata_map
+    assert json.loads(meta["split"])["kind"] == "word"
+    assert json.loads(meta["vocab"]) == list(trained.state.words.itos)
+    assert (json.loads(meta["pad_id"]), json.loads(meta["unk_id"])) == (0, 1)
+    assert json.loads(meta["lower"]) == trained.state.lower
+
+
+@pytest.mark.parametrize("name", ["classify", "tag"])
+def test_export_prints_no_packed_sequence_warnings(name, runs, tmp_path, capfd):
+    trained = runs[name].trained
+    capfd.readouterr()
+    export(trained, "onnx", tmp_path / "m.onnx")
+    err = capfd.readouterr().err
+    assert "PackPadded" not in err and "PadPacked" not in err, err

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
-from rnnkit.data.inputs import numbered_lines, numbered_texts
+import pytest
+import torch
+
+from rnnkit.data.inputs import held_out, numbered_lines, numbered_texts, python_items
 from rnnkit.errors import RnnkitError
 
 
@@ -47,3 +50,48 @@ def test_a_delimiter_must_be_one_character(tmp_path, delimiter):
     path.write_text("text\na\n", encoding="utf-8")
     with pytest.raises(RnnkitError, match="delimiter: expected one character other than a quote"):
         numbered_texts(path, "text", delimiter)
+
+
+def test_a_string_that_names_no_file_is_one_input(tmp_path, monkeypatch):
+    """``rnnkit.predict(model, "good film")`` said "input file not found: good film"."""
+    monkeypatch.chdir(tmp_path)
+    assert numbered_texts("good film", "text") == [(1, "good film")]
+    assert numbered_lines("The cat sat .") == [(1, "The cat sat .")]
+    (tmp_path / "good film").write_text("a\nb\n", encoding="utf-8")  # an existing file is read
+    assert numbered_texts("good film", "text") == [(1, "a"), (2, "b")]
+    with pytest.raises(RnnkitError, match="input file not found: missing.txt"):
+        numbered_lines(Path("missing.txt"))  # a Path is always a file name
+    with pytest.raises(RnnkitError, match="is a directory, not a file"):
+        numbered_lines(str(tmp_path))
+
+
+class _Table:
+    """Iterates over its column names, as a pandas DataFrame does."""
+
+    ndim = 2
+    columns = ("text", "label")
+
+    def __iter__(self):
+        return iter(self.columns)
+
+
+def test_unsupported_objects_are_one_line_naming_what_is_accepted():
+    """``rnnkit.evaluate(model, dataframe)`` failed with "too many values to unpack"."""
+    for given, name in ((_Table(), "_Table"), ({"a": 1}, "dict"), (3, "int")):
+        with pytest.raises(RnnkitError) as error:
+            numbered_texts(given, "text")
+        assert str(error.value) == (
+            "expected a file path, '-' for standard input, one input text, or a list of inputs, "
+            f"got {name}"
+        )
+    assert python_items(t for t in ["a", "b"]) == ["a", "b"]
+    assert [int(v) for v in python_items(torch.tensor([1, 2]))] == [1, 2]  # 1-D
+    with pytest.raises(RnnkitError, match="^expected pairs, got _Table$"):
+        python_items(_Table(), "pairs")
+
+
+def test_held_out_counts_in_words():
+    with pytest.raises(RnnkitError, match="^1 training row is too few to hold out"):
+        held_out(1, 0.5, 0, "training rows")
+    with pytest.raises(RnnkitError, match="^2 training rows are too few to hold out"):
+        held_out(2, 0.9, 0, "training rows")

@@ -578,3 +578,33 @@ def test_flat_units_rank_last_whatever_they_correlate_with():
     ranks = rank_units(values, features)
     assert [r["unit"] for r in ranks] == [2, 0, 1]
     assert ranks[2]["r"] == pytest.approx(1.0)
+
+
+# -------------------------------------------------------------------------------- a run alone
+
+
+@pytest.mark.parametrize("name", ["lm", "classify", "tag", "forecast"])
+def test_a_finished_run_plots_and_inspects_without_its_training_data(
+    name, tmp_path, capsys, monkeypatch
+):
+    """plot and inspect read only the run directory: the data it trained on is gone, and the
+    task's set-up (which would read it) is never run again, gradient flow included."""
+    pytest.importorskip("matplotlib")
+    data = tmp_path / "data"
+    run_dir = _train(name, data)
+    moved = tmp_path / "run"
+    shutil.move(str(run_dir), moved)
+    shutil.rmtree(data)
+
+    def no_setup(*args, **kwargs):
+        raise AssertionError("the task's set-up ran again")
+
+    monkeypatch.setattr(type(TASKS[name]), "setup", no_setup)
+    code, out, err = run(capsys, "plot", str(moved), "--out", str(tmp_path / "x.png"))
+    assert code == 0, err
+    assert (tmp_path / "x.png").stat().st_size > 0
+    if name != "lm":  # the views of the model on the stored validation sample or test period
+        assert "view(s) of the model" in out
+    code, out, err = run(capsys, "inspect", str(moved), "--out", str(tmp_path / "x.html"))
+    assert code == 0, err
+    assert (tmp_path / "x.html").stat().st_size > 0

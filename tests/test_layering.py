@@ -20,6 +20,7 @@ PACKAGE = SRC / "rnnkit"
 LAYERS = [
     "rnnkit.errors",
     "rnnkit.extras",
+    "rnnkit.formatting",  # how numbers are written, for every layer
     "rnnkit.config",
     "rnnkit.nn",
     "rnnkit.layers",  # the older names of rnnkit.nn

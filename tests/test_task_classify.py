@@ -200,7 +200,7 @@ def test_evaluate_a_file_and_text_label_pairs_alike(classify_run):
     with pytest.raises(
         RnnkitError,
         match=re.escape(
-            "evaluation data 1 examples has label(s) never seen in the training data: 'meh'"
+            "evaluation data 1 example has label(s) never seen in the training data: 'meh'"
         ),
     ):
         tasks.evaluate(model, [("so so", "meh")])
@@ -244,4 +244,34 @@ def test_predict_on_a_table_without_the_text_column_names_it(classify_run, tmp_p
     assert str(error.value) == (
         f"{table} has no column 'text' (the text column of the training "
         "data); its header: id, review"
+    )
+
+
+def test_resuming_on_new_labels_names_the_checkpoints_labels(tmp_path):
+    train = tmp_path / "train.tsv"
+    train.write_text(_tsv(_pairs(20, 3)), encoding="utf-8")
+    tasks.train("classify", _settings({"train": str(train)}, 2, tmp_path / "run"), log=quiet)
+    train.write_text(_tsv(_pairs(20, 3)) + "so so\tmixed\n", encoding="utf-8")
+    with pytest.raises(RnnkitError) as caught:
+        tasks.train(
+            "classify",
+            _settings({"train": str(train)}, 4, tmp_path / "run"),
+            resume=True,
+            log=quiet,
+        )
+    assert "has label(s) never seen in the checkpoint's labels: 'mixed'" in str(caught.value)
+
+
+def test_evaluate_refuses_a_table_object_in_one_line(classify_run):
+    class Frame:  # what pandas' DataFrame looks like to rnnkit: 2-D, iterating its columns
+        ndim = 2
+
+        def __iter__(self):
+            return iter(["text", "label"])
+
+    model = tasks.load(classify_run[0] / "run", device="cpu")
+    with pytest.raises(RnnkitError) as error:
+        tasks.evaluate(model, Frame())
+    assert str(error.value) == (
+        "expected a TSV/CSV file, a list of (text, label) pairs, or None, got Frame"
     )

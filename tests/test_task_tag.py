@@ -169,7 +169,7 @@ def test_evaluate_names_an_unseen_tag_and_bad_pairs(tag_run):
         tasks.evaluate(model, [(["the", "dog"], ["DET", "ADV"])])
     with pytest.raises(
         RnnkitError,
-        match="evaluation sentence 2: expected tokens and as many tags, got 2 tokens and 1 tags",
+        match="evaluation sentence 2: expected tokens and as many tags, got 2 tokens and 1 tag",
     ):
         tasks.evaluate(model, [(["a"], ["DET"]), (["the", "dog"], ["DET"])])
 

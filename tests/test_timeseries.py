@@ -61,7 +61,7 @@ def test_missing_values_error_unless_filled(tmp_path):
     with pytest.raises(RnnkitError) as error:
         read_series(path)
     assert "column 'Temp' has 2 missing value(s) (rows 2, 3)" in str(error.value)
-    assert "fill them with the fill setting, ffill or interpolate" in str(error.value)
+    assert "fill them with --fill ffill or --fill interpolate" in str(error.value)  # the option
     np.testing.assert_array_equal(read_series(path, fill="ffill").column("Temp"), [1, 1, 1, 7])
     np.testing.assert_array_equal(
         read_series(path, fill="interpolate").column("Temp"), [1, 3, 5, 7]
@@ -92,6 +92,9 @@ def test_bad_files(tmp_path):
         read_series(write(tmp_path, "Date,Temp\nd1,1\nd2,2,3\n"))
     with pytest.raises(RnnkitError, match="is a directory"):
         read_series(tmp_path)
+    (tmp_path / "latin1.csv").write_bytes(b"Date,Temp\nd\xe9,1\n")
+    with pytest.raises(RnnkitError, match="latin1.csv is not UTF-8 text: byte 0xe9 at byte offset"):
+        read_series(tmp_path / "latin1.csv")
 
 
 def test_windows_exact_content():

@@ -21,7 +21,8 @@ from rnnkit.inspection.figure import gradient_figure
 from rnnkit.inspection.page import render
 from rnnkit.plots import save
 from rnnkit.tasks import get_task, load
-from rnnkit.tasks.inspecting import gradient_flow, summary
+from rnnkit.tasks.capabilities import text_view
+from rnnkit.tasks.inspecting import gradient_flow, page_views, summary
 from rnnkit.training.checkpoint import atomic_write, load_checkpoint
 from rnnkit.training.trainer import resolve_device
 
@@ -106,7 +107,7 @@ def inspect_command(args: argparse.Namespace) -> int:
     task, meta = get_task(trained.task), summary(trained)
     text = None
     if args.text is not None:
-        if task.text_view(trained) is None:
+        if text_view(task, trained) is None:
             raise RnnkitError(
                 f"--text: a {meta['task']} model has no view of a text; inspect it without --text"
             )
@@ -118,7 +119,7 @@ def inspect_command(args: argparse.Namespace) -> int:
         save(figure, out, "--out")
         print(f"wrote {out}")
         return 0
-    views = task.inspect(trained, text, chars=args.chars)
+    views = page_views(trained, text, args.chars)
     if args.unit is not None:
         if "characters" not in views:
             raise RnnkitError(

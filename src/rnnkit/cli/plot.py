@@ -95,6 +95,6 @@ def _views(path: Path, run: Run, args: argparse.Namespace) -> list[View]:
             raise RnnkitError(f"--data: {path} holds no checkpoint (best.pt or last.pt) yet")
         return []
     trained = load(checkpoint, args.device)
-    if args.data is not None and not get_task(trained.task).view_data:
+    if args.data is not None and not getattr(get_task(trained.task), "view_data", False):
         raise RnnkitError(f"--data: the views of a {trained.task!r} model read no data file")
     return views(trained, args.data, evals=run.evals)

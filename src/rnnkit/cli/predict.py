@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from rnnkit.cli._options import new_parser
@@ -39,6 +40,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--input",
         required=True,
+        type=Path,  # a file name, never a text (a str naming no file is one input in Python)
         metavar="FILE",
         help="input file, or - for standard input (required)",
     )

@@ -19,8 +19,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rnnkit.data.labelled import read_text_file
+from rnnkit.data.text import read_text
 from rnnkit.errors import RnnkitError
+from rnnkit.formatting import count
 
 __all__ = [
     "TaggedCorpus",
@@ -33,6 +34,11 @@ __all__ = [
 ]
 
 FORMATS = ("auto", "conllu", "conll")
+# What a tagged file looks like, for the messages about a file that is not one.
+LAYOUT = (
+    "a tagged file has one token a line, its columns separated by a tab (token<TAB>tag, or the "
+    "10 columns of CoNLL-U), and a blank line after each sentence"
+)
 
 
 @dataclass
@@ -69,7 +75,7 @@ def read_conllu(path: str | os.PathLike[str]) -> TaggedCorpus:
     corpus = TaggedCorpus(path=str(path))
     tokens: list[str] = []
     tags: list[str] = []
-    for number, line in enumerate(read_text_file(path, "tagged file").splitlines(), start=1):
+    for number, line in enumerate(read_text(path, "tagged file", empty=True).splitlines(), start=1):
         if not line.strip():
             _finish(corpus, tokens, tags)
             tokens, tags = [], []
@@ -99,7 +105,7 @@ def read_conll(path: str | os.PathLike[str]) -> TaggedCorpus:
     corpus = TaggedCorpus(path=str(path))
     tokens: list[str] = []
     tags: list[str] = []
-    for number, line in enumerate(read_text_file(path, "tagged file").splitlines(), start=1):
+    for number, line in enumerate(read_text(path, "tagged file", empty=True).splitlines(), start=1):
         if not line.strip():
             _finish(corpus, tokens, tags)
             tokens, tags = [], []
@@ -111,6 +117,11 @@ def read_conll(path: str | os.PathLike[str]) -> TaggedCorpus:
         if len(columns) != 2 or not all(columns):
             raise RnnkitError(
                 f"{path}, line {number}: expected 2 columns (token and tag), got {len(columns)}"
+            )
+        if len(columns[0].split()) > 1:  # one text a line, as in a classification file
+            raise RnnkitError(
+                f"{path}, line {number}: the token {columns[0][:40]!r} holds spaces; expected "
+                f"one token a line: {LAYOUT}"
             )
         tokens.append(columns[0])
         tags.append(columns[1])
@@ -145,9 +156,11 @@ def split_sentences(
         raise ValueError(f"fraction must be in (0, 1), got {fraction}")
     cut = round(len(corpus) * fraction)
     if cut < 1 or cut >= len(corpus):
+        few = f"{count(len(corpus), 'sentence')} {'is' if len(corpus) == 1 else 'are'}"
+        # A whole file read as one sentence has no blank lines: it is most likely not tagged text.
+        hint = f" (no blank line between sentences? {LAYOUT})" if len(corpus) == 1 else ""
         raise RnnkitError(
-            f"{corpus.path}: {len(corpus)} sentences are too few to split {fraction:.0%} / "
-            f"{1 - fraction:.0%}"
+            f"{corpus.path}: {few} too few to split {fraction:.0%} / {1 - fraction:.0%}{hint}"
         )
     head = TaggedCorpus(corpus.tokens[:cut], corpus.tags[:cut], corpus.path)
     tail = TaggedCorpus(corpus.tokens[cut:], corpus.tags[cut:], corpus.path)

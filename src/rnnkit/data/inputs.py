@@ -1,34 +1,71 @@
-"""Inputs for prediction and evaluation: a file, standard input or Python objects, read with
-line numbers so that every output can be matched to its input; and the seeded held-out split."""
+"""Inputs for prediction and evaluation: a file, standard input, one text or Python objects, read
+with line numbers so that every output can be matched to its input; and the seeded held-out split.
+
+What an ``inputs`` argument of ``predict`` may be:
+
+- ``"-"``: standard input;
+- the path of an existing file (a ``str`` or any ``os.PathLike``): that file, read by
+  :func:`~rnnkit.data.text.read_text`;
+- any other string: one input, the text itself, so ``rnnkit.predict(model, "good film")``
+  predicts on "good film" (a ``pathlib.Path`` is always a file name: a missing one is an error);
+- Python objects (:func:`python_items`): a list or tuple, an iterator, or a 1-D array or series.
+
+Anything else (a DataFrame, a dict, a number) is an ``RnnkitError`` that names what is accepted
+and the type given, until in-memory tables are read.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from rnnkit.data.labelled import check_delimiter
+from rnnkit.data.text import read_text
 from rnnkit.errors import RnnkitError, shown, shown_names
+from rnnkit.formatting import count as plural
 
-__all__ = ["held_out", "numbered_lines", "numbered_texts", "read_source", "records_for"]
+__all__ = [
+    "ACCEPTED",
+    "held_out",
+    "is_text",
+    "numbered_lines",
+    "numbered_texts",
+    "python_items",
+    "read_source",
+    "records_for",
+]
+
+ACCEPTED = "a file path, '-' for standard input, one input text, or a list of inputs"
 
 
-def read_source(source: str | Path, what: str = "input") -> tuple[str, str]:
-    """``(text, name)`` of a UTF-8 file, or of standard input for ``"-"``."""
+def read_source(source: str | os.PathLike[str], what: str = "input") -> tuple[str, str]:
+    """``(text, name)`` of a UTF-8 file (``"{what} file not found: PATH"``...), or of standard
+    input for ``"-"``; an empty file gives ``""`` (the caller says what it misses)."""
     if str(source) == "-":
         return sys.stdin.read(), "standard input"
-    path = Path(source)
-    if not path.is_file():
-        raise RnnkitError(f"{what} file not found: {path}")
-    try:
-        return path.read_text(encoding="utf-8"), str(path)
-    except UnicodeDecodeError as error:
-        raise RnnkitError(f"{what} file {path} is not UTF-8 text ({error.reason})") from None
+    return read_text(source, f"{what} file", empty=True), str(source)
+
+
+def is_text(inputs: Any) -> bool:
+    """Whether ``inputs`` is one input text: a string that is neither ``"-"`` nor the path of an
+    existing file or directory."""
+    return isinstance(inputs, str) and inputs != "-" and not os.path.exists(inputs)
+
+
+def python_items(data: Any, accepted: str = ACCEPTED) -> list[Any]:
+    """``data`` given as Python objects, as a list: a list, a tuple, an iterator (a generator) or
+    a 1-D array or series. Anything else, e.g. a DataFrame (whose iteration gives its column
+    names), a mapping, a set or a number, is an ``RnnkitError`` naming ``accepted`` and the type."""
+    if isinstance(data, (list, tuple, Iterator)) or getattr(data, "ndim", None) == 1:
+        return list(data)
+    raise RnnkitError(f"expected {accepted}, got {type(data).__name__}")
 
 
 def held_out(count: int, share: float, seed: int, what: str) -> tuple[list[int], list[int]]:
@@ -36,18 +73,24 @@ def held_out(count: int, share: float, seed: int, what: str) -> tuple[list[int],
     order = torch.randperm(count, generator=torch.Generator().manual_seed(seed)).tolist()
     held = max(1, round(count * share))
     if held >= count:
-        raise RnnkitError(f"{count} {what} are too few to hold out a validation part")
+        few = plural(count, what.removesuffix("s"), what)  # what: a plural ("training rows")
+        raise RnnkitError(
+            f"{few} {'is' if count == 1 else 'are'} too few to hold out a validation part"
+        )
     return sorted(order[held:]), sorted(order[:held])
 
 
 def numbered_texts(inputs: Any, column: str, delimiter: str | None = None) -> list[tuple[int, str]]:
     """``(line number, text)`` of every input, empty ones included (the caller marks them).
 
-    ``inputs``: a list of strings; a ``.tsv``/``.csv`` file, read by the header's ``column``; or
-    any other file (``"-"``: standard input) with one text a line.
+    ``inputs`` (see the module docstring): a ``.tsv``/``.csv`` file, read by the header's
+    ``column``; any other file (``"-"``: standard input) with one text a line; a string that
+    names no file, one text; or a list of strings.
     """
-    if not isinstance(inputs, (str, Path)):
-        texts = list(inputs)
+    if is_text(inputs):
+        return [(1, inputs)]
+    if not isinstance(inputs, (str, os.PathLike)):
+        texts = python_items(inputs)
         if not all(isinstance(t, str) for t in texts):
             raise TypeError("inputs: expected a file path or a list of strings")
         return list(enumerate(texts, start=1))
@@ -82,14 +125,17 @@ def numbered_texts(inputs: Any, column: str, delimiter: str | None = None) -> li
 
 
 def numbered_lines(inputs: Any) -> list[tuple[int, str]]:
-    """``(line number, line)`` of a file (``"-"``: standard input) or a list of strings."""
-    if isinstance(inputs, (str, Path)):
+    """``(line number, line)`` of a file (``"-"``: standard input), of one input (a string that
+    names no file) or of a list of inputs (see the module docstring)."""
+    if is_text(inputs):
+        return [(1, inputs)]
+    if isinstance(inputs, (str, os.PathLike)):
         text, name = read_source(inputs)
         rows = list(enumerate(text.splitlines(), start=1))
         if not any(line.strip() for _, line in rows):
             raise RnnkitError(f"no input in {name}")
         return rows
-    return list(enumerate(inputs, start=1))
+    return list(enumerate(python_items(inputs), start=1))
 
 
 def records_for(

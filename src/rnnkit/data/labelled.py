@@ -36,7 +36,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from rnnkit.data.batching import check_divisible, share
+from rnnkit.data.batching import ShuffledBatches, epoch_generator
+from rnnkit.data.text import read_text
 from rnnkit.data.vocab import PAD, UNK, Vocabulary
 from rnnkit.errors import RnnkitError, shown
 
@@ -49,30 +50,12 @@ __all__ = [
     "encode_labels",
     "pad_sequences",
     "read_labelled",
-    "read_text_file",
 ]
 
 # A word, possibly with inner apostrophes (don't, o'clock), or a clitic ('s, 're), or n't, or one
 # other non-space symbol (punctuation).
 _WORD_RE = re.compile(r"\w+(?:['’]\w+)*|['’]\w+|[^\w\s]")
 TOKENIZERS = ("word", "char")
-
-
-def read_text_file(path: str | os.PathLike[str], what: str = "file") -> str:
-    """The UTF-8 text of ``path``; ``RnnkitError`` for a missing file, a directory or bad bytes."""
-    path = Path(path)
-    if not path.exists():
-        raise RnnkitError(f"{what} not found: {path}")
-    if path.is_dir():
-        raise RnnkitError(f"{what} {path} is a directory, expected a file")
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise RnnkitError(
-            f"{what} {path} is not UTF-8 text (invalid byte at offset {error.start})"
-        ) from error
-    return text.removeprefix("\ufeff")  # a byte-order mark is not part of the header
 
 
 # --------------------------------------------------------------------------- reading
@@ -138,7 +121,7 @@ def read_labelled(
     """Read a TSV/CSV file with a header; ``label_col=None`` reads texts only (labels empty)."""
     path = Path(path)
     check_delimiter(delimiter)
-    content = read_text_file(path, "data file")
+    content = read_text(path, "data file", empty=True)
     rows = _rows(path, content, _delimiter(path, content.split("\n", 1)[0], delimiter))
     try:
         _, header = next(rows)
@@ -204,14 +187,16 @@ def build_label_vocab(labels: Sequence[str], where: str = "training data") -> Vo
     return Vocabulary(ordered)
 
 
-def encode_labels(labels: Sequence[str], vocab: Vocabulary, where: str) -> list[int]:
-    """Ids of ``labels``; a label the vocabulary has never seen is an error naming it."""
+def encode_labels(
+    labels: Sequence[str], vocab: Vocabulary, where: str, known_from: str = "the training data"
+) -> list[int]:
+    """Ids of ``labels``; a label the vocabulary (from ``known_from``) lacks is an error naming it."""
     unknown = vocab.unknown_tokens(labels)
     if unknown:
         shown = ", ".join(repr(x) for x in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
         known = ", ".join(repr(x) for x in vocab.itos)
         raise RnnkitError(
-            f"{where} has label(s) never seen in the training data: {shown} (known labels: {known})"
+            f"{where} has label(s) never seen in {known_from}: {shown} (known labels: {known})"
         )
     return [vocab.stoi[label] for label in labels]
 
@@ -322,7 +307,7 @@ def batch_order(
     if not shuffle:
         order = sorted(range(count), key=lambda i: -lengths[i])
         return [order[i : i + batch_size] for i in range(0, count, batch_size)]
-    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    generator = epoch_generator(seed, epoch)
     order = torch.randperm(count, generator=generator).tolist()
     chunk = batch_size * max(1, bucket_batches)
     batches = []
@@ -333,11 +318,12 @@ def batch_order(
     return [batches[i] for i in permutation]
 
 
-class BucketedBatches:
+class BucketedBatches(ShuffledBatches):
     """Endless, resumable, length-bucketed training batches (a Trainer batch source).
 
-    ``collate(indices)`` builds a batch from example indices; ``lengths[i]`` is the length of
-    example ``i``. The state is ``{"epoch", "index", "seed", "size"}``. After
+    :class:`~rnnkit.data.batching.ShuffledBatches` whose epochs are planned by
+    :func:`batch_order`: ``collate(indices)`` builds a batch from example indices; ``lengths[i]``
+    is the length of example ``i``. The state is ``{"epoch", "index", "seed", "size"}``. After
     ``shard(rank, world)`` (multi-process training) ``collate`` gets the rank's contiguous share
     of each global batch; the state stays that of the global batches.
     """
@@ -351,71 +337,16 @@ class BucketedBatches:
         seed: int = 0,
         bucket_batches: int = 50,
     ) -> None:
-        if len(lengths) < 1:
-            raise RnnkitError("no training examples")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        super().__init__(len(lengths), batch_size, collate, seed=seed)
         self.lengths = list(lengths)
-        self.batch_size = batch_size
-        self.collate = collate
-        self.seed = seed
         self.bucket_batches = bucket_batches
-        self.epoch = 0
-        self.index = 0
-        self.rank, self.world = 0, 1
-        self._order: tuple[int, list[list[int]]] | None = None
 
-    def shard(self, rank: int, world: int) -> None:
-        """Return rank ``rank``'s share of each global batch (see :mod:`rnnkit.training.distributed`)."""
-        check_divisible(self.batch_size, world)
-        rest = len(self.lengths) % self.batch_size
-        if 0 < rest < world:
-            share(range(rest), rank, world)  # the error of a last batch too small to share
-        self.rank, self.world = rank, world
-
-    def __len__(self) -> int:
-        """Batches per epoch."""
-        return (len(self.lengths) + self.batch_size - 1) // self.batch_size
-
-    def _batches(self) -> list[list[int]]:
-        if self._order is None or self._order[0] != self.epoch:
-            order = batch_order(
-                self.lengths,
-                self.batch_size,
-                shuffle=True,
-                seed=self.seed,
-                epoch=self.epoch,
-                bucket_batches=self.bucket_batches,
-            )
-            self._order = (self.epoch, order)
-        return self._order[1]
-
-    def next_batch(self) -> Any:
-        batches = self._batches()
-        if self.index >= len(batches):
-            self.epoch += 1
-            self.index = 0
-            batches = self._batches()
-        batch = batches[self.index]
-        self.index += 1
-        if self.world > 1:
-            batch = share(batch, self.rank, self.world)
-        return self.collate(batch)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "epoch": self.epoch,
-            "index": self.index,
-            "seed": self.seed,
-            "size": len(self.lengths),
-        }
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        if int(state.get("size", len(self.lengths))) != len(self.lengths):
-            raise RnnkitError(
-                f"the checkpoint was trained on {state['size']} examples but the data now has "
-                f"{len(self.lengths)}"
-            )
-        self.epoch, self.index = int(state["epoch"]), int(state["index"])
-        self.seed = int(state["seed"])
-        self._order = None
+    def plan(self, epoch: int) -> list[list[int]]:
+        return batch_order(
+            self.lengths,
+            self.batch_size,
+            shuffle=True,
+            seed=self.seed,
+            epoch=epoch,
+            bucket_batches=self.bucket_batches,
+        )

@@ -21,12 +21,12 @@ import sysconfig
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
-from rnnkit.data.batching import check_divisible
+from rnnkit.data.batching import BatchOrder, check_divisible
 from rnnkit.data.vocab import UNK, Vocabulary
 from rnnkit.errors import RnnkitError
 
@@ -49,10 +49,14 @@ __all__ = [
 BUILTIN_CORPUS_CHARS = 3_000_000
 
 
-def read_text(path: str | os.PathLike[str], what: str = "text file") -> str:
-    """Read a UTF-8 text file; ``RnnkitError`` for a missing, directory, empty or non-UTF-8 file.
+def read_text(path: str | os.PathLike[str], what: str = "text file", *, empty: bool = False) -> str:
+    """The text of a UTF-8 file: the one file reader of rnnkit (text, labelled, tagged, series
+    and input files all go through it, so they fail alike).
 
-    A leading byte-order mark is dropped; line endings are kept as they are.
+    ``RnnkitError`` for a missing file, a directory, a file that cannot be read or that is not
+    UTF-8 (naming the byte and its offset) and, unless ``empty``, an empty file. A leading
+    byte-order mark is dropped; line endings are kept as they are. ``what`` names the file in
+    messages (``"text file not found: PATH"``).
     """
     path = Path(path)
     if not path.exists():
@@ -63,18 +67,15 @@ def read_text(path: str | os.PathLike[str], what: str = "text file") -> str:
         data = path.read_bytes()
     except OSError as error:
         raise RnnkitError(f"cannot read {what} {path}: {error.strerror or error}") from error
-    if not data:
-        raise RnnkitError(f"{what} {path} is empty")
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as error:
         bad = data[error.start : error.start + 1].hex()
         raise RnnkitError(
             f"{what} {path} is not UTF-8 text: byte 0x{bad} at byte offset {error.start} cannot be "
             "decoded (convert it, e.g. with iconv -t utf-8)"
         ) from error
-    text = text.removeprefix("\ufeff")
-    if not text:
+    if not text and not empty:
         raise RnnkitError(f"{what} {path} is empty")
     return text
 
@@ -215,8 +216,12 @@ class TBPTTBatch(NamedTuple):
     reset: bool
 
 
-class TBPTTBatches:
+class TBPTTBatches(BatchOrder):
     """Endless TBPTT batches over a 1-D tensor of ids (see the module docstring); resumable exactly.
+
+    A :class:`~rnnkit.data.batching.BatchOrder` whose epoch is the ``(N, stream_len)`` layout of
+    the ids after the epoch's random shift and whose position is the chunk: the state is
+    ``{"epoch", "chunk", "seed", "size"}``.
 
     Args:
         ids: the encoded training text, 1-D int64.
@@ -225,6 +230,12 @@ class TBPTTBatches:
         seed: seeds the per-epoch shift of the chunk boundaries.
         shift: ``False`` keeps the chunk boundaries the same every epoch.
     """
+
+    position = "chunk"
+    size_error = (
+        "the checkpoint was trained on {saved:,} characters but this text has {size:,}: "
+        "resume with the same text"
+    )
 
     def __init__(
         self, ids: Tensor, batch_size: int, seq_len: int, *, seed: int = 0, shift: bool = True
@@ -240,68 +251,38 @@ class TBPTTBatches:
                 f"({batch_size} streams x {seq_len + 1} characters{' + shift' if shift else ''} = "
                 f"{need:,}); use a longer text or a smaller --batch-size/--seq-len"
             )
+        super().__init__(len(ids), seed)
         self.ids = ids
         self.batch_size = batch_size
         self.seq_len = seq_len
-        self.seed = seed
         self.shift = shift
-        self.epoch = 0
-        self.chunk = 0
-        self.rows = slice(None)  # this rank's streams (all of them in a single process)
-        self._layout: tuple[int, Tensor] | None = None
 
-    def shard(self, rank: int, world: int) -> None:
-        """Keep rank ``rank``'s contiguous ``N / world`` streams (see :mod:`rnnkit.training.distributed`)."""
+    def check_world(self, world: int) -> None:
         check_divisible(self.batch_size, world)
-        size = self.batch_size // world
-        self.rows = slice(rank * size, (rank + 1) * size)
 
-    @property
-    def items_per_batch(self) -> int:
-        return self.batch_size * self.seq_len
+    def plan(self, epoch: int) -> Tensor:
+        """``(N, stream_len)`` view of the ids for epoch ``epoch``, after its random shift."""
+        offset = 0
+        if self.shift and epoch > 0:
+            offset = int(torch.randint(self.seq_len, (1,), generator=self.generator(epoch)))
+        stream_len = (len(self.ids) - offset) // self.batch_size
+        data = self.ids[offset : offset + stream_len * self.batch_size]
+        return data.view(self.batch_size, stream_len)
 
-    def _epoch_layout(self) -> Tensor:
-        """``(N, stream_len)`` view of the ids for the current epoch, after its random shift."""
-        if self._layout is None or self._layout[0] != self.epoch:
-            offset = 0
-            if self.shift and self.epoch > 0:
-                generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-                offset = int(torch.randint(self.seq_len, (1,), generator=generator))
-            stream_len = (len(self.ids) - offset) // self.batch_size
-            data = self.ids[offset : offset + stream_len * self.batch_size]
-            self._layout = (self.epoch, data.view(self.batch_size, stream_len))
-        return self._layout[1]
+    def count(self, plan: Tensor) -> int:
+        return (plan.shape[1] - 1) // self.seq_len
 
     def chunks_per_epoch(self) -> int:
-        return (self._epoch_layout().shape[1] - 1) // self.seq_len
+        """Batches of the current epoch (its shift can make it one shorter than the first)."""
+        return self.count(self.current_plan())
 
-    def next_batch(self) -> TBPTTBatch:
-        if self.chunk >= self.chunks_per_epoch():
-            self.epoch += 1
-            self.chunk = 0
-        data = self._epoch_layout()
-        start = self.chunk * self.seq_len
-        reset = self.chunk == 0
-        self.chunk += 1
-        inputs = data[self.rows, start : start + self.seq_len]  # (N, L), N: this rank's streams
-        targets = data[self.rows, start + 1 : start + 1 + self.seq_len]  # (N, L)
-        return TBPTTBatch(inputs.contiguous(), targets.contiguous(), reset)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"epoch": self.epoch, "chunk": self.chunk, "seed": self.seed, "size": len(self.ids)}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        if int(state.get("size", len(self.ids))) != len(self.ids):
-            raise RnnkitError(
-                f"the checkpoint was trained on {state['size']:,} characters but this text has "
-                f"{len(self.ids):,}: resume with the same text"
-            )
-        self.epoch, self.chunk, self.seed = (
-            int(state["epoch"]),
-            int(state["chunk"]),
-            int(state["seed"]),
-        )
-        self._layout = None
+    def batch(self, plan: Tensor, index: int) -> TBPTTBatch:
+        size = self.batch_size // self.world
+        rows = slice(self.rank * size, (self.rank + 1) * size)  # this rank's streams
+        start = index * self.seq_len
+        inputs = plan[rows, start : start + self.seq_len]  # (N, L), N: this rank's streams
+        targets = plan[rows, start + 1 : start + 1 + self.seq_len]  # (N, L)
+        return TBPTTBatch(inputs.contiguous(), targets.contiguous(), index == 0)
 
 
 def stream_matrix(ids: Tensor, streams: int) -> tuple[Tensor, Tensor]:

@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from rnnkit.data.text import read_text
 from rnnkit.errors import RnnkitError, shown, shown_names
 
 __all__ = [
@@ -106,6 +107,94 @@ def _is_missing(cell: str) -> bool:
     return cell.strip().lower() in MISSING_MARKERS
 
 
+def _csv_rows(path: Path, text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The header and the ``(line, cells)`` of every non-blank data row of a CSV text."""
+    try:
+        rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline="")))
+    except csv.Error as error:
+        raise RnnkitError(f"{path} is not a readable CSV file: {error}") from error
+    # Drop blank lines (keep the line numbers of the others for the messages).
+    numbered = [
+        (line, row) for line, row in enumerate(rows, start=1) if any(c.strip() for c in row)
+    ]
+    if not numbered:
+        raise RnnkitError(f"{path} is empty; expected a header row and at least one data row")
+    if len(numbered) == 1:
+        raise RnnkitError(f"{path} has a header but no data rows")
+    return [cell.strip() for cell in numbered[0][1]], numbered[1:]
+
+
+def _chosen_columns(
+    name: str, header: list[str], date_column: str | None, columns: Sequence[str] | None
+) -> tuple[int | None, list[str]]:
+    """The index of the date column (``None``: no dates) and the value columns read."""
+    if date_column is None:
+        date_index: int | None = 0
+    elif date_column == "":
+        date_index = None
+    else:
+        if date_column not in header:
+            raise RnnkitError(
+                f"{name} has no date column {shown(date_column)}; available: {shown_names(header)}"
+            )
+        date_index = header.index(date_column)
+    if columns is None:
+        value_names = [h for i, h in enumerate(header) if i != date_index]
+        if not value_names:
+            raise RnnkitError(
+                f"{name} has no value column besides the date column {shown(header[0])}"
+            )
+        return date_index, value_names
+    value_names = list(columns)
+    if not value_names:
+        raise RnnkitError("no value column requested; expected at least one column name")
+    for column in value_names:
+        if column not in header or header.index(column) == date_index:
+            available = [h for i, h in enumerate(header) if i != date_index]
+            raise RnnkitError(
+                f"{name} has no value column {shown(column)}; available: {shown_names(available)}"
+            )
+    return date_index, value_names
+
+
+def _numbers(
+    name: str,
+    header: list[str],
+    data: list[tuple[int, list[str]]],
+    date_index: int | None,
+    value_names: list[str],
+) -> tuple[list[str], np.ndarray, dict[str, list[int]]]:
+    """Dates, values ``(T, C)`` (NaN where missing) and the rows missing in each column."""
+    value_indices = [header.index(column) for column in value_names]
+    values = np.empty((len(data), len(value_names)), dtype=np.float64)  # (T, C)
+    dates: list[str] = []
+    missing_rows: dict[str, list[int]] = {column: [] for column in value_names}
+    for row_number, (line, row) in enumerate(data, start=1):
+        if len(row) != len(header):
+            raise RnnkitError(
+                f"{name} row {row_number} (line {line}) has {len(row)} cells, expected "
+                f"{len(header)} as in the header"
+            )
+        dates.append(row[date_index].strip() if date_index is not None else f"t{row_number}")
+        for j, (column, index) in enumerate(zip(value_names, value_indices)):
+            cell = row[index]
+            if _is_missing(cell):
+                values[row_number - 1, j] = math.nan
+                missing_rows[column].append(row_number)
+                continue
+            try:
+                number = float(cell)
+            except ValueError:
+                number = math.nan
+            if not math.isfinite(number):
+                raise RnnkitError(
+                    f"{name} row {row_number} (line {line}), column {column!r}: expected a number, "
+                    f"got {shown(cell.strip())}"
+                )
+            values[row_number - 1, j] = number
+    return dates, values, missing_rows
+
+
 def read_series(
     path: str | Path,
     *,
@@ -134,88 +223,11 @@ def read_series(
         raise RnnkitError(f"fill must be one of {', '.join(FILL_METHODS)} or None, got {fill!r}")
     path = Path(path)
     name = path.name or str(path)
-    if text is None and path.is_dir():
-        raise RnnkitError(f"{path} is a directory, expected a CSV file")
-    try:
-        if text is not None:
-            rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline="")))
-        else:
-            with path.open(newline="", encoding="utf-8-sig") as handle:
-                rows = list(csv.reader(handle))
-    except FileNotFoundError as error:
-        raise RnnkitError(f"series file not found: {path}") from error
-    except UnicodeDecodeError as error:
-        raise RnnkitError(
-            f"{path} is not UTF-8 text (byte offset {error.start}); expected a CSV file"
-        ) from error
-    except csv.Error as error:
-        raise RnnkitError(f"{path} is not a readable CSV file: {error}") from error
-    # Drop blank lines (keep the line numbers of the others for the messages).
-    numbered = [
-        (line, row) for line, row in enumerate(rows, start=1) if any(c.strip() for c in row)
-    ]
-    if not numbered:
-        raise RnnkitError(f"{path} is empty; expected a header row and at least one data row")
-    header = [cell.strip() for cell in numbered[0][1]]
-    data = numbered[1:]
-    if not data:
-        raise RnnkitError(f"{path} has a header but no data rows")
-
-    if date_column is None:
-        date_index: int | None = 0
-    elif date_column == "":
-        date_index = None
-    else:
-        if date_column not in header:
-            raise RnnkitError(
-                f"{name} has no date column {shown(date_column)}; available: {shown_names(header)}"
-            )
-        date_index = header.index(date_column)
-    if columns is None:
-        value_names = [h for i, h in enumerate(header) if i != date_index]
-        if not value_names:
-            raise RnnkitError(
-                f"{name} has no value column besides the date column {shown(header[0])}"
-            )
-    else:
-        value_names = list(columns)
-        if not value_names:
-            raise RnnkitError("no value column requested; expected at least one column name")
-        for column in value_names:
-            if column not in header or header.index(column) == date_index:
-                available = [h for i, h in enumerate(header) if i != date_index]
-                raise RnnkitError(
-                    f"{name} has no value column {shown(column)}; available: {shown_names(available)}"
-                )
-    value_indices = [header.index(column) for column in value_names]
-
-    values = np.empty((len(data), len(value_names)), dtype=np.float64)  # (T, C)
-    dates: list[str] = []
-    missing_rows: dict[str, list[int]] = {column: [] for column in value_names}
-    for row_number, (line, row) in enumerate(data, start=1):
-        if len(row) != len(header):
-            raise RnnkitError(
-                f"{name} row {row_number} (line {line}) has {len(row)} cells, expected "
-                f"{len(header)} as in the header"
-            )
-        dates.append(row[date_index].strip() if date_index is not None else f"t{row_number}")
-        for j, (column, index) in enumerate(zip(value_names, value_indices)):
-            cell = row[index]
-            if _is_missing(cell):
-                values[row_number - 1, j] = math.nan
-                missing_rows[column].append(row_number)
-                continue
-            try:
-                number = float(cell)
-            except ValueError:
-                number = math.nan
-            if not math.isfinite(number):
-                raise RnnkitError(
-                    f"{name} row {row_number} (line {line}), column {column!r}: expected a number, "
-                    f"got {shown(cell.strip())}"
-                )
-            values[row_number - 1, j] = number
-
+    header, data = _csv_rows(
+        path, read_text(path, "series file", empty=True) if text is None else text
+    )
+    date_index, value_names = _chosen_columns(name, header, date_column, columns)
+    dates, values, missing_rows = _numbers(name, header, data, date_index, value_names)
     filled: dict[str, int] = {}
     for j, column in enumerate(value_names):
         rows_missing = missing_rows[column]
@@ -227,7 +239,7 @@ def read_series(
             )
             raise RnnkitError(
                 f"{name} column {column!r} has {len(rows_missing)} missing value(s) (rows {listed}); "
-                f"fill them with the fill setting, ffill or interpolate"
+                f"fill them with --fill ffill or --fill interpolate (fill in the data config)"
             )
         values[:, j] = fill_missing(values[:, j], fill, name=f"{name} column {column!r}")
         filled[column] = len(rows_missing)

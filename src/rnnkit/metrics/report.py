@@ -4,15 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from rnnkit.formatting import figure
+
 __all__ = ["Report"]
-
-
-def _number(value: float) -> str:
-    if isinstance(value, int) or (float(value).is_integer() and abs(value) >= 1000):
-        return f"{int(value):,}"
-    if value == 0 or 1e-3 <= abs(value) < 1e5:
-        return f"{value:.4f}"
-    return f"{value:.4g}"
 
 
 @dataclass
@@ -43,7 +37,7 @@ class Report:
         head = f"  {'':<{width}}" + "".join(f"{n:>{w}}" for n, w in zip(columns, widths))
         lines = [f"{self.title}:", head + ("   goal" if self.goals else "")]
         for metric, values in self.rows.items():
-            cells = [_number(values[c]) if c in values else "n/a" for c in columns]
+            cells = [figure(values[c]) if c in values else "n/a" for c in columns]
             line = f"  {metric:<{width}}" + "".join(f"{v:>{w}}" for v, w in zip(cells, widths))
             lines.append(line + (f"   {self.goals[metric]}" if metric in self.goals else ""))
         return "\n".join(lines + [f"  {line}" for line in self.details])

@@ -8,8 +8,9 @@ module that subclasses ``Task`` and calls :func:`register` (see docs/tasks.md); 
 name such a module in the entry-point group ``rnnkit.tasks`` and rnnkit imports it with its own.
 """
 
-from rnnkit.tasks import base, run
+from rnnkit.tasks import base, capabilities, run
 from rnnkit.tasks.base import *  # the contract: base.__all__
+from rnnkit.tasks.capabilities import *  # the optional capabilities
 from rnnkit.tasks.lm import SampleConfig, sample
 from rnnkit.tasks.run import *  # the runner: run.__all__
 
@@ -22,4 +23,4 @@ from rnnkit.tasks import lm, classify, tag, forecast, synthetic  # noqa: F401
 base.load_plugins()  # tasks of other packages (the entry-point group rnnkit.tasks)
 
 __all__ = ["SampleConfig", "sample"]
-__all__ += base.__all__ + run.__all__
+__all__ += base.__all__ + capabilities.__all__ + run.__all__

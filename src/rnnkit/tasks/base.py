@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -26,18 +26,16 @@ from torch import nn
 
 from rnnkit.config import Config
 from rnnkit.errors import RnnkitError
-from rnnkit.inspection import character_view
 from rnnkit.metrics.report import Report
+from rnnkit.tasks.capabilities import ExportSpec, View  # noqa: F401 - their old home
 
 __all__ = [
     "TASKS",
     "Example",
-    "ExportSpec",
     "Report",
     "Setup",
     "Task",
     "TrainedModel",
-    "View",
     "get_task",
     "load_plugins",
     "register",
@@ -107,80 +105,6 @@ class Example:
     bad: dict[str, Any]  # settings naming a malformed data file
 
 
-@dataclass
-class ExportSpec:
-    """What :meth:`Task.export_spec` hands ``rnnkit export`` (see :mod:`rnnkit.tasks.exporting`).
-
-    ``module`` is what is traced: a copy of the task's model in evaluation mode, its layers on the
-    native backend where they have a kernel, taking and returning tensors only. ``make_inputs(N,
-    L)`` gives valid example inputs of batch size N and sequence length L (``length``, if set, is
-    the one length the export takes: a language model's step on a layer without a native kernel).
-    ``dynamic_axes`` maps an input or output name to ``{dim: symbol}`` of its dimensions that vary
-    (``"N"``, ``"L"``...); ``metadata`` holds plain strings stored in the file (vocabularies...).
-    """
-
-    module: nn.Module
-    make_inputs: Callable[[int, int], tuple[torch.Tensor, ...]]
-    input_names: list[str]
-    output_names: list[str]
-    dynamic_axes: dict[str, dict[int, str]]
-    metadata: dict[str, str] = field(default_factory=dict)
-    length: int | None = None
-    note: str = ""  # a line for the user: what the file computes, what runs outside it
-
-
-VIEW_KINDS = ("series", "matrix", "bars")
-
-
-@dataclass
-class View:
-    """One picture of a trained model that a task offers (:meth:`Task.views`), as plain numbers:
-    :mod:`rnnkit.plots` draws it; the tasks import no plotting library.
-
-    ``kind`` says what ``x`` and ``values`` hold:
-
-    - ``"series"``: lines over a shared x axis; ``x`` the x values (numbers, or dates as strings),
-      ``values`` maps each line's label to its ``len(x)`` y values (``nan`` for a gap);
-    - ``"bars"``: grouped bars; ``x`` the bar labels, ``values`` maps each group's label to its
-      ``len(x)`` heights;
-    - ``"matrix"``: a table of counts or scores; ``x`` the column labels, ``rows`` the row labels,
-      ``values`` the rows (``len(rows)`` lists of ``len(x)`` numbers).
-
-    ``levels`` maps a label to a y value drawn as a horizontal reference line (series and bars:
-    a baseline, a goal); ``ylog`` asks for a logarithmic y axis.
-    """
-
-    kind: str
-    title: str
-    x: list[Any]
-    values: Any
-    xlabel: str = ""
-    ylabel: str = ""
-    rows: list[str] | None = None
-    levels: dict[str, float] = field(default_factory=dict)
-    ylog: bool = False
-
-    def __post_init__(self) -> None:
-        if self.kind not in VIEW_KINDS:
-            raise ValueError(f"kind: expected one of {', '.join(VIEW_KINDS)}, got {self.kind!r}")
-        self.x = list(self.x)
-        if self.kind == "matrix":
-            rows = [list(row) for row in self.values]
-            if self.rows is None or len(rows) != len(self.rows):
-                raise ValueError(
-                    f"values: expected one row per row label ({len(self.rows or ())}), "
-                    f"got {len(rows)}"
-                )
-            self.values = rows
-            lines = rows
-        else:
-            self.values = {str(k): list(v) for k, v in dict(self.values).items()}
-            lines = list(self.values.values())
-        for line in lines:
-            if len(line) != len(self.x):
-                raise ValueError(f"values: expected {len(self.x)} numbers a line, got {len(line)}")
-
-
 class Task:
     """Base of the tasks: subclasses set the class attributes and the methods that raise."""
 
@@ -191,7 +115,6 @@ class Task:
     examples: ClassVar[str] = ""
     unit: ClassVar[str] = "example"  # what the throughput counts
     needs_data: ClassVar[bool] = True  # evaluate needs a data file
-    view_data: ClassVar[bool] = False  # views read a data file when given one (see views)
     predict_hint: ClassVar[str] = ""  # what ``predict`` reads, or why it is not supported
 
     def defaults(self, given: Mapping[str, Any]) -> dict[str, Any]:
@@ -236,64 +159,9 @@ class Task:
         seconds: what the contract tests run for every registered task."""
         raise NotImplementedError
 
-    def views(
-        self, trained: TrainedModel, data: Any = None, *, evals: Sequence[Mapping[str, Any]] = ()
-    ) -> list[View]:
-        """Pictures of the trained model for ``rnnkit plot`` (default: none beyond the training
-        curves). ``data``: a file of the task's format (tasks with :attr:`view_data`; ``None``:
-        the run's own validation or test data); ``evals``: the run's evaluation records from its
-        metrics log (``{"step", "val_loss", "val_<metric>"...}``), oldest first."""
-        return []
-
-    def language_model(self, trained: TrainedModel) -> tuple[nn.Module, Any] | None:
-        """``(LanguageModel, character Vocabulary)`` when the model writes text, for sampling."""
-        return None
-
-    def text_sample(self, trained: TrainedModel) -> str | None:
-        """A short sample of the model's writing, for the loggers (TensorBoard shows it at each
-        evaluation); ``None`` when the model writes no text. It must leave the global RNG states
-        as they are (a seeded generator of its own), so that logging does not change training."""
-        return None
-
-    def export_spec(self, trained: TrainedModel) -> ExportSpec:
-        """What ``rnnkit export`` traces of the model (see :class:`ExportSpec`); a model that
-        cannot be exported is an ``RnnkitError`` saying which part and why."""
-        raise RnnkitError(f"exporting {self.name!r} models is not supported")
-
     def predict(self, trained: TrainedModel, inputs: Any) -> list[dict[str, Any]]:
         """One record per input (a file path, ``"-"`` for standard input, or Python objects)."""
         raise RnnkitError(f"predict does not support {self.name!r} models ({self.predict_hint})")
-
-    # -- rnnkit inspect: the views of a trained model besides gradient flow (every task has that)
-
-    def text_view(self, trained: TrainedModel) -> str | None:
-        """How :meth:`inspect` reads a given text: ``"chars"`` (a language model reads it
-        character by character), ``"lines"`` (one example a line), or ``None`` (no view of a
-        text)."""
-        return "chars" if self.language_model(trained) is not None else None
-
-    def inspection_text(self, trained: TrainedModel) -> str:
-        """The text a language model is inspected on when none is given."""
-        raise RnnkitError(f"inspecting a {self.name!r} model needs a text to read")
-
-    def inspect(
-        self, trained: TrainedModel, text: str | None = None, *, chars: int = 2000
-    ) -> dict[str, Any]:
-        """The task's views of its model for ``rnnkit inspect`` (see :mod:`rnnkit.inspection`), by
-        name: ``"characters"`` for a language model (:func:`~rnnkit.inspection.character_view`
-        over the first ``chars`` characters of ``text``, else of :meth:`inspection_text`),
-        ``"tokens"`` (a classifier's token contributions), ``"paths"`` (hidden-state paths), or
-        none. A ``text`` for a model without a view of a text is an ``RnnkitError``."""
-        found = self.language_model(trained)
-        if found is None:
-            if text is not None:
-                raise RnnkitError(f"a {self.name!r} model has no view of a text")
-            return {}
-        model, vocab = found
-        shown = (self.inspection_text(trained) if text is None else text)[:chars]
-        if not shown:
-            raise RnnkitError("the text to inspect is empty")
-        return {"characters": character_view(model, vocab, shown, warn=stderr_log)}
 
 
 TASKS: dict[str, Task] = {}

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from rnnkit.config import Config, at_least, option
+from rnnkit.data.inputs import python_items
 from rnnkit.data.labelled import (
     BucketedBatches,
     Tokenizer,
@@ -38,12 +39,23 @@ from rnnkit.data.labelled import (
 )
 from rnnkit.data.vocab import Vocabulary
 from rnnkit.errors import RnnkitError
+from rnnkit.formatting import count
 from rnnkit.inspection import token_contributions
 from rnnkit.metrics.classification import accuracy, confusion_matrix, macro_f1
 from rnnkit.models.classifier import SequenceClassifier, SequenceClassifierConfig
 from rnnkit.tasks import options as o
-from rnnkit.tasks.base import Example, ExportSpec, Report, Setup, Task, TrainedModel, View, register
-from rnnkit.tasks.exporting import classifier_spec
+from rnnkit.tasks.base import (
+    Example,
+    ExportSpec,
+    Report,
+    Setup,
+    Task,
+    TrainedModel,
+    View,
+    register,
+)
+from rnnkit.tasks.exporting import classifier_spec, tokenizer_metadata
+from rnnkit.tasks.inspecting import VIEW_ROWS, store_sample
 from rnnkit.training.trainer import StepOutput, TrainConfig, model_device
 
 __all__ = ["ClassifyConfig", "ClassifyData", "ClassifyModel", "ClassifyTask"]
@@ -108,12 +120,14 @@ class ClassifierState:
     tokenizer: Tokenizer
     labels: Vocabulary
     counts: list[int]  # training examples per label: the majority baseline
+    sample: dict[str, Any] | None = None  # what plot and inspect read (see store_sample)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "tokenizer": self.tokenizer.to_dict(),
             "labels": self.labels.to_dict(),
             "label_counts": list(self.counts),
+            **({"sample": self.sample} if self.sample else {}),
         }
 
     @classmethod
@@ -132,6 +146,7 @@ class ClassifierState:
             Tokenizer.from_dict(data["tokenizer"]),
             Vocabulary.from_dict(data["labels"]),
             [int(c) for c in data["label_counts"]],
+            data.get("sample"),
         )
 
 
@@ -144,12 +159,12 @@ def _read_splits(d: ClassifyData, seed: int, log) -> tuple[list, list, list, lis
         val = read_labelled(d.val, d.text_col, d.label_col, delimiter=d.delimiter)
         files.append(val)
         texts, labels, val_texts, val_labels = train.texts, train.labels, val.texts, val.labels
-        where = f"{len(val):,} rows of {d.val}"
+        where = f"{count(len(val), 'row')} of {d.val}"
     else:
         kept, held = o.held_out(len(train), d.val_fraction, seed, "training rows")
         texts, labels = [train.texts[i] for i in kept], [train.labels[i] for i in kept]
         val_texts, val_labels = [train.texts[i] for i in held], [train.labels[i] for i in held]
-        where = f"{len(held):,} rows held out of {d.train}"
+        where = f"{count(len(held), 'row')} held out of {d.train}"
     for rows in files:
         if rows.skipped_empty:
             log(f"skipped {rows.skipped_empty} rows with empty text in {rows.path}")
@@ -201,6 +216,20 @@ def _report(probs: torch.Tensor, gold: list[int], state: ClassifierState, title:
     return Report(title, rows, details=details)
 
 
+def _validation(trained: TrainedModel) -> tuple[list[str], list[str], str]:
+    """The run's validation texts, labels and where they came from: the sample stored in the run
+    (the first :data:`~rnnkit.tasks.inspecting.VIEW_ROWS`), or, for a run written before runs
+    stored one, the validation data read again as in training."""
+    sample = trained.state.sample
+    if sample:
+        texts, where, total = sample["texts"], sample["where"], sample["total"]
+        shown = where if len(texts) == total else f"the first {len(texts):,} of {where}"
+        return list(texts), list(sample["labels"]), shown
+    d = trained.config.data
+    *_, texts, labels, where = _read_splits(d, trained.config.train.seed, lambda _: None)
+    return texts, labels, where
+
+
 def _scored(
     trained: TrainedModel, data: Any, batch_size: int = 256
 ) -> tuple[torch.Tensor, list[int], str]:
@@ -209,13 +238,14 @@ def _scored(
     d, state = trained.config.data, trained.state
     if isinstance(data, (str, Path)):
         rows = read_labelled(data, d.text_col, d.label_col, delimiter=d.delimiter)
-        texts, labels, title = rows.texts, rows.labels, f"{len(rows):,} rows of {data}"
+        texts, labels, title = rows.texts, rows.labels, f"{count(len(rows), 'row')} of {data}"
     elif data is None:
-        *_, texts, labels, where = _read_splits(d, trained.config.train.seed, lambda _: None)
+        texts, labels, where = _validation(trained)
         title = f"validation: {where}"
     else:
-        texts, labels = [t for t, _ in data], [str(label) for _, label in data]
-        title = f"{len(texts):,} examples"
+        pairs = python_items(data, "a TSV/CSV file, a list of (text, label) pairs, or None")
+        texts, labels = [t for t, _ in pairs], [str(label) for _, label in pairs]
+        title = count(len(texts), "example")
     gold = encode_labels(labels, state.labels, f"evaluation data {title}")
     ids = [state.tokenizer.encode(t, d.max_length) for t in texts]
     return class_probabilities(trained.model, ids, state.tokenizer.pad_id, batch_size), gold, title
@@ -252,13 +282,15 @@ class ClassifyTask(Task):
             if saved is not None
             else ClassifierState.fit(texts, labels, d)
         )
-        y = torch.tensor(encode_labels(labels, state.labels, f"training data {d.train}"))
-        val_y = encode_labels(val_labels, state.labels, f"validation data {where}")
+        known = "the checkpoint's labels" if saved is not None else "the training data"
+        y = torch.tensor(encode_labels(labels, state.labels, f"training data {d.train}", known))
+        val_y = encode_labels(val_labels, state.labels, f"validation data {where}", known)
         ids = [state.tokenizer.encode(t, d.max_length) for t in texts]
         val_ids = [state.tokenizer.encode(t, d.max_length) for t in val_texts]
         log(
-            f"{len(ids):,} training and {len(val_ids):,} validation examples, {len(state.labels)} "
-            f"classes, vocabulary of {len(state.tokenizer.vocab):,} {state.tokenizer.kind}s"
+            f"{len(ids):,} training and {count(len(val_ids), 'validation example')}, "
+            f"{count(len(state.labels), 'class', 'classes')}, vocabulary of "
+            f"{count(len(state.tokenizer.vocab), state.tokenizer.kind)}"
         )
         model, _ = self.restore(config, state.to_dict(), None)
         pad = state.tokenizer.pad_id
@@ -266,10 +298,6 @@ class ClassifyTask(Task):
         def collate(indices: list[int]):
             x, lengths = pad_sequences([ids[i] for i in indices], pad)
             return x, lengths, y[indices]
-
-        def loss_fn(model: nn.Module, batch) -> StepOutput:
-            x, lengths, target = batch
-            return StepOutput(F.cross_entropy(model(x, lengths), target), items=len(target))
 
         def eval_fn(model: nn.Module) -> dict[str, float]:
             rows = _report(class_probabilities(model, val_ids, pad), val_y, state, "").rows
@@ -283,8 +311,26 @@ class ClassifyTask(Task):
         batches = BucketedBatches(
             [len(s) for s in ids], settings.batch_size, collate, seed=settings.seed
         )
+        state.sample = store_sample(
+            batches,
+            texts=val_texts[:VIEW_ROWS],
+            labels=val_labels[:VIEW_ROWS],
+            where=where,
+            total=len(val_texts),
+        )
         picked = o.selection(config.model.select_on)
-        return Setup(model, batches, loss_fn, eval_fn, state, state.to_dict(), report, **picked)
+        return Setup(
+            model, batches, self.loss(config), eval_fn, state, state.to_dict(), report, **picked
+        )
+
+    def loss(self, config: ClassifyConfig) -> Callable[[nn.Module, Any], StepOutput]:
+        """Cross-entropy of a batch ``(tokens (N, L), lengths (N,), labels (N,))``."""
+
+        def loss_fn(model: nn.Module, batch) -> StepOutput:
+            x, lengths, target = batch
+            return StepOutput(F.cross_entropy(model(x, lengths), target), items=len(target))
+
+        return loss_fn
 
     def sizes(self, config, state) -> dict[str, Any]:
         tokens = state.tokenizer
@@ -342,7 +388,7 @@ class ClassifyTask(Task):
         :data:`INSPECTED` validation examples."""
         d, state = trained.config.data, trained.state
         if text is None:
-            _, _, texts, gold, where = _read_splits(d, trained.config.train.seed, lambda _: None)
+            texts, gold, where = _validation(trained)
             texts, gold = texts[:INSPECTED], gold[:INSPECTED]
             source = f"The first {len(texts)} validation examples ({where})"
         else:
@@ -373,10 +419,18 @@ class ClassifyTask(Task):
         return {"tokens": {"labels": names, "examples": examples, "source": source}}
 
     def export_spec(self, trained: TrainedModel) -> ExportSpec:
-        state = trained.state
+        state, tokens = trained.state, trained.state.tokenizer
         metadata = {
             "labels": json.dumps([str(label) for label in state.labels.itos], ensure_ascii=False),
-            "tokenizer": json.dumps(state.tokenizer.to_dict(), ensure_ascii=False),
+            "tokenizer": json.dumps(tokens.to_dict(), ensure_ascii=False),
+            **tokenizer_metadata(
+                tokens.kind,
+                tokens.lower,
+                tokens.vocab.itos,
+                tokens.pad_id,
+                tokens.unk_id,
+                max_length=trained.config.data.max_length,
+            ),
         }
         return classifier_spec(trained.model, self.name, metadata)
 

@@ -1,7 +1,7 @@
 """``rnnkit export``: a trained model as one ONNX or TorchScript file, for every task.
 
-A task says what to export with :meth:`Task.export_spec <rnnkit.tasks.base.Task.export_spec>`,
-built from the helpers here, one per kind of model:
+A task that can be exported (:class:`~rnnkit.tasks.capabilities.Exportable`) says what to export
+with ``export_spec``, built from the helpers here, one per kind of model:
 
 - :func:`language_model_spec`: one step of generation, ``(ids (N, L), h, [c]) -> (logits, h, [c])``
   with the recurrent state in and out, so that a program generates text with the file alone;
@@ -25,11 +25,16 @@ the recurrent operator into a loop over a fixed sequence length. TorchScript fil
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
 import json
+import os
+import re
+import sys
+import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,10 +42,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from rnnkit.data.labelled import _WORD_RE as WORD_RE
 from rnnkit.errors import RnnkitError
 from rnnkit.extras import require
 from rnnkit.nn.layers import Recurrent
-from rnnkit.tasks.base import ExportSpec, TrainedModel, get_task, short
+from rnnkit.tasks.base import TrainedModel, get_task, short
+from rnnkit.tasks.capabilities import ExportSpec, exportable
 from rnnkit.training.checkpoint import atomic_write
 
 __all__ = [
@@ -51,6 +58,7 @@ __all__ = [
     "forecaster_spec",
     "language_model_spec",
     "tagger_spec",
+    "tokenizer_metadata",
 ]
 
 FORMATS = ("onnx", "torchscript")
@@ -186,6 +194,20 @@ def language_model_spec(model: nn.Module, vocab: Any, task: str) -> ExportSpec:
     )
 
 
+# --------------------------------------------------------------------------- tokenizer rules
+def tokenizer_metadata(
+    kind: str, lower: bool, tokens: list[str], pad_id: int, unk_id: int, **extra: Any
+) -> dict[str, str]:
+    """What a program needs to turn a text into the file's input ids without rnnkit, as metadata
+    strings (JSON values): ``lower`` (lower-case the text first), ``split`` (``{"kind": "word",
+    "findall": PATTERN}``: the tokens are Python ``re.findall(PATTERN, text)``, ``\\w`` Unicode;
+    or ``{"kind": "char"}``: every character is a token), ``vocab`` (id -> token), ``pad_id`` and
+    ``unk_id`` (the id of a token not in ``vocab``), and ``extra`` (``max_length``...)."""
+    split = {"kind": "word", "findall": WORD_RE.pattern} if kind == "word" else {"kind": kind}
+    rules = {"lower": lower, "split": split, "vocab": list(tokens), "pad_id": pad_id}
+    return {key: _json(value) for key, value in {**rules, "unk_id": unk_id, **extra}.items()}
+
+
 # --------------------------------------------------------------------------- classifiers
 class _Classifier(nn.Module):
     def __init__(self, model: nn.Module) -> None:
@@ -318,9 +340,46 @@ def forecaster_spec(model: nn.Module, task: str, metadata: dict[str, str]) -> Ex
 
 
 # --------------------------------------------------------------------------- writing the file
+# What PyTorch's C++ side prints to the process's stderr (no Python warning to filter) for every
+# packed sequence it exports: ONNX has no shape rule for these two ops, yet the recurrent operator
+# around them gives every output its shape, which the check of the file confirms.
+KNOWN_NOISE = re.compile(r"shape inference of prim::(PackPadded|PadPacked) type is missing")
+
+
+@contextlib.contextmanager
+def _known_warnings_quiet() -> Iterator[None]:
+    """Drop the lines of :data:`KNOWN_NOISE` written to file descriptor 2 inside the block; every
+    other line is written back to ``sys.stderr`` after it."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            text = caught.read().decode("utf-8", "replace")
+            kept = [line for line in text.splitlines(True) if not KNOWN_NOISE.search(line)]
+            if kept:
+                sys.stderr.write("".join(kept))
+
+
 def _trace_onnx(spec: ExportSpec, inputs: tuple[Tensor, ...]) -> bytes:
     onnx = require("onnx", "rnnkit export --format onnx", module="onnx")
     buffer = io.BytesIO()
+    with _known_warnings_quiet():
+        _onnx_export(spec, inputs, buffer)
+    proto = onnx.load_from_string(buffer.getvalue())
+    for key, value in spec.metadata.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    return proto.SerializeToString()
+
+
+def _onnx_export(spec: ExportSpec, inputs: tuple[Tensor, ...], buffer: io.BytesIO) -> None:
     torch.onnx.export(
         spec.module,
         inputs,
@@ -331,11 +390,6 @@ def _trace_onnx(spec: ExportSpec, inputs: tuple[Tensor, ...]) -> bytes:
         dynamic_axes=spec.dynamic_axes,
         opset_version=OPSET,
     )
-    proto = onnx.load_from_string(buffer.getvalue())
-    for key, value in spec.metadata.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
-    return proto.SerializeToString()
 
 
 def _trace_torchscript(spec: ExportSpec, inputs: tuple[Tensor, ...]) -> bytes:
@@ -394,7 +448,7 @@ def _describe(names: list[str], tensors: Any, axes: dict[str, dict[int, str]]) -
 
 
 def export(trained: TrainedModel, format: str, path: str | Path, *, check: bool = True) -> Exported:
-    """Write ``trained``'s model (see its task's :meth:`~rnnkit.tasks.base.Task.export_spec`) to
+    """Write ``trained``'s model (see its task's ``export_spec``) to
     ``path`` as ``format`` (``"onnx"`` or ``"torchscript"``), with dynamic batch size and
     sequence length. ``check`` runs the file at two other input shapes against PyTorch first.
     The file is written atomically: on any failure there is no file (or the old one)."""
@@ -402,7 +456,7 @@ def export(trained: TrainedModel, format: str, path: str | Path, *, check: bool 
         raise RnnkitError(f"format: expected one of {', '.join(FORMATS)}, got {format!r}")
     if format == "onnx":
         require("onnx", "rnnkit export --format onnx", module="onnx")
-    spec = get_task(trained.task).export_spec(trained)
+    spec = exportable(get_task(trained.task)).export_spec(trained)
     device = trained.device
     module = spec.module.to(device).eval()
     inputs = tuple(x.to(device) for x in spec.make_inputs(2, spec.length or 5))

@@ -27,9 +27,9 @@ MASE scale (the in-sample MAE of persistence on the training target) and the dat
 
 from __future__ import annotations
 
-import csv
 import datetime
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,18 +39,15 @@ import torch
 from torch.nn import functional as F
 
 from rnnkit.config import Config, ConfigError, at_least, option
-from rnnkit.data.inputs import read_source
 from rnnkit.data.timeseries import (
     StandardScaler,
-    TimeSeries,
     calendar_features,
-    chronological_split,
     make_windows,
     next_dates,
-    read_series,
     window_starts,
 )
 from rnnkit.errors import RnnkitError
+from rnnkit.formatting import count
 from rnnkit.metrics.forecasting import (
     mae,
     mape,
@@ -61,13 +58,31 @@ from rnnkit.metrics.forecasting import (
 )
 from rnnkit.models.forecaster import Forecaster, ForecasterConfig
 from rnnkit.tasks import options as o
-from rnnkit.tasks.base import Example, ExportSpec, Report, Setup, Task, TrainedModel, View, register
+from rnnkit.tasks.base import (
+    Example,
+    ExportSpec,
+    Report,
+    Setup,
+    Task,
+    TrainedModel,
+    View,
+    register,
+)
 from rnnkit.tasks.exporting import forecaster_spec
+from rnnkit.tasks.forecast_series import (  # noqa: F401 - build_inputs: its home before
+    CALENDAR_NAMES,
+    Prepared,
+    _read,
+    _read_split,
+    _stored_test,
+    _test_part,
+    build_inputs,
+)
+from rnnkit.tasks.inspecting import store_sample
 from rnnkit.training.trainer import ShuffledBatches, StepOutput, TrainConfig
 
 __all__ = ["ForecastConfig", "ForecastData", "ForecastModel", "ForecastTask", "forecast_windows"]
 
-CALENDAR_NAMES = ("season_sin", "season_cos")
 SIZE = (
     lambda v: v >= 0 and (v < 1 or (math.isfinite(v) and v == int(v))),
     "a fraction in [0, 1) or a whole number of steps",
@@ -176,6 +191,7 @@ class ForecastState:
     period: int  # of the seasonal naive baseline
     mase_scale: float | None  # in-sample MAE of persistence on the training target
     date_column: str | None  # of the training file (None: it had none)
+    sample: dict[str, Any] | None = None  # what plot and inspect read (see store_sample)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -183,6 +199,7 @@ class ForecastState:
             "period": self.period,
             "mase_scale": self.mase_scale,
             "date_column": self.date_column,
+            **({"sample": self.sample} if self.sample else {}),
         }
 
     @classmethod
@@ -193,50 +210,8 @@ class ForecastState:
             int(data["period"]),
             None if scale is None else float(scale),
             data["date_column"],
+            data.get("sample"),
         )
-
-
-@dataclass
-class Prepared:
-    """A series turned into model inputs (original units): ``inputs (T, F)``, ``target (T,)``."""
-
-    series: TimeSeries
-    inputs: np.ndarray
-    target: np.ndarray
-    names: list[str]
-    period: int
-
-
-def _auto_period(dates: list[str]) -> int:
-    """Season length from the dates: 12 for monthly, 365 for daily, 52 for weekly, else 1."""
-    following = next_dates(dates, 1)[0]
-    if following.startswith("+"):
-        return 1
-    if len(following) == 7:  # YYYY-MM: monthly
-        return 12
-    try:
-        previous = datetime.date.fromisoformat(next_dates(dates[:-1], 1)[0])
-        gap = (datetime.date.fromisoformat(following) - previous).days
-    except ValueError:
-        return 1
-    return {1: 365, 7: 52}.get(gap, 1)
-
-
-def build_inputs(
-    series: TimeSeries, d: ForecastData, period: int = 0, calendar: bool | None = None
-) -> Prepared:
-    """The ``(T, F)`` inputs of a series (target, features, calendar); ``period`` 0: the data's;
-    ``calendar`` None: ``d.calendar``, or when that is None, whether the dates have a season."""
-    target = series.column(d.target)
-    parts, names = [target[:, None], series.select(d.features)], [d.target, *d.features]
-    calendar = d.calendar if calendar is None else calendar
-    if calendar or (calendar is None and _auto_period(series.dates) > 1):
-        parts.append(calendar_features(series.dates))
-        names += CALENDAR_NAMES
-    inputs = np.concatenate(parts, axis=1)
-    if not np.all(np.isfinite(inputs)):
-        raise RnnkitError(f"{series.source} holds missing or infinite values in {', '.join(names)}")
-    return Prepared(series, inputs, target, names, period or d.period or _auto_period(series.dates))
 
 
 def forecast_windows(
@@ -315,51 +290,12 @@ def _report(
         else [f"(seasonal naive needs {period} steps of history before each window)"]
     )
     return Report(
-        f"{title}: {len(first):,} windows, targets {dates[int(first[0])]} .. "
+        f"{title}: {count(len(first), 'window')}, targets {dates[int(first[0])]} .. "
         f"{dates[int(first[-1]) + horizon - 1]}, horizon {horizon}; seasonal naive with "
         f"period {period}",
         rows,
         details=details,
     )
-
-
-def _read_split(d: ForecastData, log) -> tuple[Prepared, int, np.ndarray, dict[str, tuple]]:
-    """The series as inputs, the end of its training part, the training windows' first steps,
-    and the ``(start, end)`` of the validation and test parts that hold a complete window."""
-    series = read_series(
-        d.train, date_column=d.date_col, columns=[d.target, *d.features], fill=d.fill
-    )
-    n = len(series)
-    window_starts(n, d.lookback, d.horizon)  # lookback + horizon against the series
-    prepared = build_inputs(series, d)
-    split = chronological_split(n, val_size=d.val_size, test_size=d.test_size)
-    starts = window_starts(n, d.lookback, d.horizon, 0, split.train_end)
-    if len(starts) == 0:
-        raise RnnkitError(
-            f"the training part ({split.train_end} steps) is shorter than lookback + horizon "
-            f"({d.lookback} + {d.horizon}); use a shorter lookback or smaller validation and "
-            "test parts"
-        )
-    log(
-        f"forecast: {n:,} steps of {d.target!r} ({series.source}); inputs "
-        f"{', '.join(prepared.names)}; train {split.train_end:,} / validation "
-        f"{split.val_end - split.train_end:,} / test {n - split.val_end:,} steps; "
-        f"{len(starts):,} training windows"
-    )
-    parts = {}
-    for part, bounds in (
-        ("validation", (split.train_end, split.val_end)),
-        ("test", (split.val_end, n)),
-    ):
-        if len(window_starts(n, d.lookback, d.horizon, *bounds)):
-            parts[part] = bounds
-        else:
-            log(
-                f"note: the {part} part holds no complete window (lookback {d.lookback} + horizon "
-                f"{d.horizon}), so there is no {part} report"
-                + ("; training without validation" if part == "validation" else "")
-            )
-    return prepared, split.train_end, starts, parts
 
 
 def _training_windows(
@@ -424,12 +360,6 @@ class ForecastTask(Task):
             StandardScaler.fit(prepared.inputs[:train_end]), StandardScaler.fit(train_target)
         )
         x_train, y_train = _training_windows(model, prepared, starts, d.lookback)
-        autoregressive = config.model.mode == "autoregressive"
-
-        def loss_fn(model: Forecaster, batch) -> StepOutput:
-            x, y = batch
-            prediction = model.step_predictions(x) if autoregressive else model(x)
-            return StepOutput(F.mse_loss(prediction, y), items=len(x))
 
         def eval_fn(model: Forecaster) -> dict[str, float]:
             forecasts, actuals, _ = forecast_windows(model, prepared, *parts["validation"])
@@ -452,7 +382,20 @@ class ForecastTask(Task):
             len(starts), batch_size, lambda i: (x_train[i], y_train[i]), seed=settings.seed
         )
         eval_fn = eval_fn if "validation" in parts else None
-        return Setup(model, batches, loss_fn, eval_fn, state, state.to_dict(), report)
+        state.sample = store_sample(batches, test=_test_part(prepared, parts, d))
+        return Setup(model, batches, self.loss(config), eval_fn, state, state.to_dict(), report)
+
+    def loss(self, config: ForecastConfig) -> Callable[[Forecaster, Any], StepOutput]:
+        """Mean squared error of a batch ``(windows (N, L, F), targets (N, K or L))`` of
+        standardised values: the K steps after each window, or (autoregressive) every next step."""
+        autoregressive = config.model.mode == "autoregressive"
+
+        def loss_fn(model: Forecaster, batch) -> StepOutput:
+            x, y = batch
+            prediction = model.step_predictions(x) if autoregressive else model(x)
+            return StepOutput(F.mse_loss(prediction, y), items=len(x))
+
+        return loss_fn
 
     def sizes(self, config, state) -> dict[str, Any]:
         d = config.data
@@ -476,10 +419,8 @@ class ForecastTask(Task):
         report's baselines) over the test period, or over every window of ``data`` (as for
         :meth:`evaluate`). With a horizon above 1, each window's first forecast step is drawn."""
         if data is None:
-            prepared, _, _, parts = _read_split(trained.config.data, lambda _: None)
-            if "test" not in parts:
-                raise RnnkitError("the test part holds no complete window to plot")
-            bounds, title = parts["test"], "test period"
+            prepared, bounds = _stored_test(trained)
+            title = "test period"
         else:
             (prepared, title), bounds = _read(trained, data), (0, None)
         forecasts, actuals, first = forecast_windows(trained.model, prepared, *bounds)
@@ -546,38 +487,6 @@ class ForecastTask(Task):
             {"line": k, "date": date, "step": k, "forecast": float(f"{value:.6g}")}
             for k, (date, value) in enumerate(zip(dates, values), start=1)
         ]
-
-
-def _read(trained: TrainedModel, data: Any) -> tuple[Prepared, str]:
-    """A series read as in training (columns, date column, fill, calendar, period) and its name."""
-    d, state = trained.config.data, trained.state
-    if isinstance(data, TimeSeries):
-        return build_inputs(
-            data, d, state.period, CALENDAR_NAMES[0] in state.input_names
-        ), "the given series"
-    if not isinstance(data, (str, Path)):
-        raise TypeError(
-            f"expected a CSV file path, '-' for standard input, or a TimeSeries, got "
-            f"{type(data).__name__}"
-        )
-    text, name = read_source(data, "series")
-    columns = [d.target, *d.features]
-    wanted = [state.date_column, *columns] if state.date_column else columns
-    first = next((line for line in text.removeprefix("\ufeff").splitlines() if line.strip()), "")
-    try:
-        header = [cell.strip() for cell in next(csv.reader([first]), [])]
-    except csv.Error as error:  # a field over the csv module's limit of 131,072 characters
-        raise RnnkitError(f"{name}, line 1: malformed CSV ({error})") from None
-    if first and not set(wanted) & set(header):
-        raise RnnkitError(
-            f"{name} needs a header line naming the training columns "
-            f"({', '.join(wanted)}) as its first line; its first line reads "
-            f"{first.strip()[:80]!r}"
-        )
-    series = read_series(
-        name, text=text, date_column=state.date_column or "", columns=columns, fill=d.fill
-    )
-    return build_inputs(series, d, state.period, CALENDAR_NAMES[0] in state.input_names), name
 
 
 register(ForecastTask())

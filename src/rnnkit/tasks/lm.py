@@ -56,7 +56,9 @@ from rnnkit.tasks.base import (
     get_task,
     register,
 )
+from rnnkit.tasks.capabilities import language_model_of
 from rnnkit.tasks.exporting import language_model_spec
+from rnnkit.tasks.inspecting import store_sample
 from rnnkit.training.trainer import StepOutput, TrainConfig, model_device
 
 __all__ = [
@@ -71,6 +73,7 @@ __all__ = [
 ]
 
 LN2 = math.log(2.0)
+INSPECTION_CHARS = 20_000  # validation characters a run stores for rnnkit inspect
 
 
 @dataclass
@@ -201,13 +204,14 @@ class TBPTTLoss:
         self.state: Any = None
 
     def __call__(self, model: nn.Module, batch: TBPTTBatch) -> StepOutput:
-        if batch.reset:  # the streams wrapped around: the old context does not lead here
+        inputs, targets, reset = batch  # a TBPTTBatch, or the tuple a run stores
+        if reset:  # the streams wrapped around: the old context does not lead here
             self.state = None
-        logits, state = model(batch.inputs, self.state)  # (N, L, V)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch.targets.reshape(-1))
+        logits, state = model(inputs, self.state)  # (N, L, V)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
         # A non-finite step is skipped by the Trainer; do not carry a poisoned state past it.
         self.state = detach_state(state) if torch.isfinite(loss) else None
-        return StepOutput(loss, items=batch.inputs.numel())
+        return StepOutput(loss, items=inputs.numel())
 
     def state_dict(self) -> dict[str, Any]:
         return {"state": self.state}
@@ -247,13 +251,35 @@ class LMState:
     vocab: Vocabulary
     bigrams: Tensor  # (V, V) counts of (character, next character) in the training text
     corpus: str  # where the text came from
+    sample: dict[str, Any] | None = None  # what plot and inspect read (see store_sample)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"vocab": self.vocab.to_dict(), "bigrams": self.bigrams, "corpus": self.corpus}
+        kept = {"sample": self.sample} if self.sample else {}
+        return {
+            "vocab": self.vocab.to_dict(),
+            "bigrams": self.bigrams,
+            "corpus": self.corpus,
+            **kept,
+        }
+
+    @classmethod
+    def fit(cls, text: str, train_text: str, corpus: str) -> tuple[LMState, Tensor]:
+        """The state of a new run (the characters of ``text``, the bigram counts of
+        ``train_text``) and the encoded training text."""
+        vocab = char_vocabulary(text)
+        train_ids = encode_text(vocab, train_text)
+        bigrams = torch.zeros(len(vocab), len(vocab), dtype=torch.long)
+        bigrams.view(-1).index_add_(
+            0,
+            train_ids[:-1] * len(vocab) + train_ids[1:],
+            torch.ones(len(train_ids) - 1, dtype=torch.long),
+        )
+        return cls(vocab, bigrams, corpus), train_ids
 
     @classmethod
     def from_dict(cls, data: Any) -> LMState:
-        return cls(Vocabulary.from_dict(data["vocab"]), data["bigrams"], str(data["corpus"]))
+        vocab, corpus = Vocabulary.from_dict(data["vocab"]), str(data["corpus"])
+        return cls(vocab, data["bigrams"], corpus, data.get("sample"))
 
     def baselines(self, ids: Tensor) -> dict[str, float]:
         """Nats per character of the unigram and bigram models on the predictions of ``ids``."""
@@ -286,16 +312,13 @@ def _texts(d: LMData) -> tuple[Corpus, str, str, str]:
         train_text, val_text = split_text(corpus.text, d.val_fraction)
         where = f"the last {len(val_text):,} characters of {corpus.name}"
     if len(train_text) < 2:  # the bigram counts need one pair of characters
-        share = (
-            ""
-            if d.val is not None
-            else (
-                f" (val fraction {d.val_fraction:g} of {len(corpus.text):,}); use a smaller val fraction"
+        problem = f"the training part of {corpus.name} has {len(train_text)} character(s)"
+        if d.val is None:
+            problem += (
+                f" (val fraction {d.val_fraction:g} of {len(corpus.text):,}); "
+                "use a smaller val fraction"
             )
-        )
-        raise RnnkitError(
-            f"the training part of {corpus.name} has {len(train_text)} character(s){share}"
-        )
+        raise RnnkitError(problem)
     return corpus, train_text, val_text, where
 
 
@@ -333,15 +356,7 @@ class LMTask(Task):
             state = LMState.from_dict(saved)
             train_ids = encode_text(state.vocab, train_text, warn=log, what="training text")
         else:
-            vocab = char_vocabulary(corpus.text)
-            train_ids = encode_text(vocab, train_text)
-            bigrams = torch.zeros(len(vocab), len(vocab), dtype=torch.long)
-            bigrams.view(-1).index_add_(
-                0,
-                train_ids[:-1] * len(vocab) + train_ids[1:],
-                torch.ones(len(train_ids) - 1, dtype=torch.long),
-            )
-            state = LMState(vocab, bigrams, corpus.description)
+            state, train_ids = LMState.fit(corpus.text, train_text, corpus.description)
         val_ids = encode_text(state.vocab, val_text, warn=log, what="validation text")
         model, _ = self.restore(config, state.to_dict(), None)
         batches = TBPTTBatches(train_ids, settings.batch_size, d.seq_len, seed=settings.seed)
@@ -374,16 +389,20 @@ class LMTask(Task):
                 )
             ]
 
+        state.sample = store_sample(batches, text=val_text[:INSPECTION_CHARS])
         return Setup(
             model,
             batches,
-            TBPTTLoss(),
+            self.loss(config),
             eval_fn if len(val_ids) >= 2 else None,
             state,
             state.to_dict(),
             report,
             progress_fn=lambda loss: {"loss": f"{loss:.3f}", "bpc": f"{loss / LN2:.3f}"},
         )
+
+    def loss(self, config: LMConfig) -> TBPTTLoss:
+        return TBPTTLoss()
 
     def sizes(self, config, state) -> dict[str, Any]:
         return {"vocab_size": len(state.vocab)}
@@ -427,8 +446,11 @@ class LMTask(Task):
         return sample(trained, SampleConfig(length=300, seed=0), warn=lambda message: None)[0]
 
     def inspection_text(self, trained: TrainedModel) -> str:
-        """The run's validation text: its validation file, or the end of its corpus, split as in
-        training."""
+        """The run's validation text: its first :data:`INSPECTION_CHARS` characters as stored in
+        the run, or (a run written before runs stored it) its validation file or the end of its
+        corpus, split as in training."""
+        if trained.state.sample:
+            return str(trained.state.sample["text"])
         return _texts(trained.config.data)[2]
 
 
@@ -446,7 +468,7 @@ def sample(
     one warning. ``on_text`` receives the text piece by piece as it is generated (one sample, no
     stop string); when it is used, the prompt and the continuation have already been handed to it.
     """
-    found = get_task(trained.task).language_model(trained)
+    found = language_model_of(get_task(trained.task), trained)
     if found is None:
         raise RnnkitError(
             f"sampling needs a character language model; {trained.path or 'this'} is "

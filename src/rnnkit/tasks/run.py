@@ -32,6 +32,7 @@ from rnnkit.tasks.base import (
     short,
     stderr_log,
 )
+from rnnkit.tasks.capabilities import HasViews, text_sample
 from rnnkit.training import distributed
 from rnnkit.training.checkpoint import atomic_write, load_checkpoint
 from rnnkit.training.lock import lock_out_dir
@@ -205,8 +206,8 @@ def _train(
         callbacks=callbacks,
         select=setup.select,
         maximize=setup.maximize,
-        text_sample=lambda model: task.text_sample(
-            TrainedModel(task.name, model, config, setup.state)
+        text_sample=lambda model: text_sample(
+            task, TrainedModel(task.name, model, config, setup.state)
         ),
         hparams=config.to_dict(),
     )
@@ -326,7 +327,9 @@ def views(
     """The task's pictures of a trained model (see :meth:`Task.views`), drawn by
     :mod:`rnnkit.plots`; ``data`` only for a task whose views read a data file."""
     task = get_task(trained.task)
-    if data is not None and not task.view_data:
+    if not isinstance(task, HasViews):
+        return []
+    if data is not None and not getattr(task, "view_data", False):
         raise RnnkitError(
             f"the plots of a {task.name!r} model read no data file (got {str(data)[:60]!r})"
         )

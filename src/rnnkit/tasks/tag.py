@@ -17,7 +17,7 @@ and the most-frequent-tag baseline fitted on the training sentences (printed bes
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from torch import nn
 
 from rnnkit.config import Config, at_least, fraction, option
 from rnnkit.data.conll import FORMATS, TaggedCorpus, read_tagged, split_sentences
-from rnnkit.data.inputs import read_source
+from rnnkit.data.inputs import python_items, read_source
 from rnnkit.data.labelled import (
     BucketedBatches,
     Tokenizer,
@@ -37,11 +37,22 @@ from rnnkit.data.labelled import (
 )
 from rnnkit.data.vocab import PAD, UNK, Vocabulary
 from rnnkit.errors import RnnkitError
+from rnnkit.formatting import count
 from rnnkit.metrics.classification import MostFrequentTag, per_tag_f1, token_accuracy
 from rnnkit.models.tagger import SequenceTagger, SequenceTaggerConfig
 from rnnkit.tasks import options as o
-from rnnkit.tasks.base import Example, ExportSpec, Report, Setup, Task, TrainedModel, View, register
-from rnnkit.tasks.exporting import tagger_spec
+from rnnkit.tasks.base import (
+    Example,
+    ExportSpec,
+    Report,
+    Setup,
+    Task,
+    TrainedModel,
+    View,
+    register,
+)
+from rnnkit.tasks.exporting import tagger_spec, tokenizer_metadata
+from rnnkit.tasks.inspecting import VIEW_ROWS, store_sample
 from rnnkit.training.trainer import StepOutput, TrainConfig, model_device
 
 __all__ = ["TagConfig", "TagData", "TagModel", "TagTask", "tag_scores"]
@@ -105,6 +116,7 @@ class TaggerState:
     lower: bool
     word_tag: dict[str, str]
     default: str
+    sample: dict[str, Any] | None = None  # what plot and inspect read (see store_sample)
 
     def batch(self, sentences: Sequence[Sequence[str]], device: torch.device | None = None):
         """``(words (N, L), lengths (N,), chars (N, L, W) or None)``."""
@@ -138,6 +150,7 @@ class TaggerState:
             "chars": None if self.chars is None else self.chars.to_dict(),
             "word_tag": dict(self.word_tag),
             "default": self.default,
+            **({"sample": self.sample} if self.sample else {}),
         }
 
     @classmethod
@@ -173,6 +186,7 @@ class TaggerState:
             bool(data["lower"]),
             dict(data["word_tag"]),
             str(data["default"]),
+            data.get("sample"),
         )
 
 
@@ -215,9 +229,9 @@ def _read_splits(d: TagData) -> tuple[TaggedCorpus, TaggedCorpus, TaggedCorpus, 
     corpus = read_tagged(d.train, d.format)
     if d.val is not None:
         val = read_tagged(d.val, d.format)
-        return corpus, corpus, val, f"{len(val):,} sentences of {d.val}"
+        return corpus, corpus, val, f"{count(len(val), 'sentence')} of {d.val}"
     train, val = split_sentences(corpus, 1.0 - d.val_fraction)
-    return corpus, train, val, f"the last {len(val):,} sentences of {d.train}"
+    return corpus, train, val, f"the last {count(len(val), 'sentence')} of {d.train}"
 
 
 def _model_and_baseline_tags(model, state: TaggerState, tokens, batch_size: int = 128):
@@ -295,30 +309,45 @@ def _token_lists(numbered: list[tuple[int, Any]]) -> list[tuple[int, Any]]:
     return checked
 
 
+def _validation(trained: TrainedModel) -> tuple[list, list, str]:
+    """The run's validation sentences, tags and title: the sample stored in the run (the first
+    :data:`~rnnkit.tasks.inspecting.VIEW_ROWS`), or, for a run written before runs stored one, the
+    validation data read again as in training."""
+    sample = trained.state.sample
+    if not sample:
+        *_, val, where = _read_splits(trained.config.data)
+        return val.tokens, val.tags, f"validation: {where}"
+    tokens, where, total = sample["tokens"], sample["where"], sample["total"]
+    shown = (
+        where if len(tokens) == total else f"the first {count(len(tokens), 'sentence')} of {where}"
+    )
+    return [list(s) for s in tokens], [list(s) for s in sample["tags"]], f"validation: {shown}"
+
+
 def _sentences_of(trained: TrainedModel, data: Any) -> tuple[list, list, str]:
     """Tokens, gold tags and a title of ``data``: a CoNLL(-U) file (read in the training
     format), a list of ``(tokens, tags)`` pairs, or ``None`` for the run's validation data."""
     if isinstance(data, (str, Path)):
         corpus = read_tagged(data, trained.config.data.format)
         tokens, tags = corpus.tokens, corpus.tags
-        title = f"{len(tokens):,} sentences of {data} ({corpus.num_tokens:,} tokens)"
+        title = f"{count(len(tokens), 'sentence')} of {data} ({count(corpus.num_tokens, 'token')})"
     elif data is None:
-        *_, val, where = _read_splits(trained.config.data)
-        tokens, tags, title = val.tokens, val.tags, f"validation: {where}"
+        tokens, tags, title = _validation(trained)
     else:
         tokens, tags = _pairs(data)
-        title = f"{len(tokens):,} sentences ({sum(map(len, tokens)):,} tokens)"
+        title = f"{count(len(tokens), 'sentence')} ({count(sum(map(len, tokens)), 'token')})"
     encode_labels([t for s in tags for t in s], trained.state.tags, f"evaluation data {title}")
     return tokens, tags, title
 
 
 def _pairs(data: Any) -> tuple[list[list[str]], list[list[str]]]:
-    pairs = [([str(w) for w in words], [str(t) for t in tags]) for words, tags in data]
+    given = python_items(data, "a tagged file, a list of (tokens, tags) pairs, or None")
+    pairs = [([str(w) for w in words], [str(t) for t in tags]) for words, tags in given]
     for n, (words, tags) in enumerate(pairs, start=1):
         if not words or len(words) != len(tags):
             raise RnnkitError(
                 f"evaluation sentence {n}: expected tokens and as many tags, got "
-                f"{len(words)} tokens and {len(tags)} tags"
+                f"{count(len(words), 'token')} and {count(len(tags), 'tag')}"
             )
     if not pairs:
         raise RnnkitError("no sentences to evaluate on")
@@ -359,22 +388,23 @@ class TagTask(Task):
             if saved is not None
             else TaggerState.fit(corpus, train, d, config.model.chars)
         )
-        train_tags = [encode_labels(t, state.tags, f"training data {d.train}") for t in train.tags]
-        val_tags = [encode_labels(t, state.tags, f"validation data {where}") for t in val.tags]
+        known = "the checkpoint's labels" if saved is not None else "the training data"
+        train_tags = [
+            encode_labels(t, state.tags, f"training data {d.train}", known) for t in train.tags
+        ]
+        val_tags = [
+            encode_labels(t, state.tags, f"validation data {where}", known) for t in val.tags
+        ]
         log(
-            f"{len(train):,} training and {len(val):,} validation sentences ({train.num_tokens:,} "
-            f"and {val.num_tokens:,} tokens), {len(state.tags)} tags, {len(state.words):,} words"
+            f"{len(train):,} training and {count(len(val), 'validation sentence')} "
+            f"({train.num_tokens:,} and {count(val.num_tokens, 'token')}), "
+            f"{count(len(state.tags), 'tag')}, {count(len(state.words), 'word')}"
         )
         model, _ = self.restore(config, state.to_dict(), None)
 
         def collate(indices: list[int]):
             words, lengths, chars = state.batch([train.tokens[i] for i in indices])
             return words, lengths, chars, pad_sequences([train_tags[i] for i in indices], 0)[0]
-
-        def loss_fn(model: nn.Module, batch) -> StepOutput:
-            words, lengths, chars, tags = batch
-            loss = model.loss(model(words, lengths, chars), tags, model.mask(words, lengths))
-            return StepOutput(loss, items=int(lengths.sum()))
 
         def eval_fn(model: nn.Module) -> dict[str, float]:
             predicted, loss = _tagged(model, state, val.tokens, val_tags)
@@ -387,8 +417,25 @@ class TagTask(Task):
         source = BucketedBatches(
             [len(s) for s in train.tokens], settings.batch_size, collate, seed=settings.seed
         )
+        rows = slice(0, VIEW_ROWS)
+        state.sample = store_sample(
+            source, tokens=val.tokens[rows], tags=val.tags[rows], where=where, total=len(val)
+        )
         picked = o.selection(config.model.select_on)
-        return Setup(model, source, loss_fn, eval_fn, state, state.to_dict(), report, **picked)
+        return Setup(
+            model, source, self.loss(config), eval_fn, state, state.to_dict(), report, **picked
+        )
+
+    def loss(self, config: TagConfig) -> Callable[[nn.Module, Any], StepOutput]:
+        """The tagger's loss (per-token cross-entropy, or the CRF's negative log-likelihood) of a
+        batch ``(words (N, L), lengths (N,), chars (N, L, W) or None, tags (N, L))``."""
+
+        def loss_fn(model: nn.Module, batch) -> StepOutput:
+            words, lengths, chars, tags = batch
+            loss = model.loss(model(words, lengths, chars), tags, model.mask(words, lengths))
+            return StepOutput(loss, items=int(lengths.sum()))
+
+        return loss_fn
 
     def sizes(self, config, state) -> dict[str, Any]:
         return {
@@ -443,11 +490,13 @@ class TagTask(Task):
 
     def export_spec(self, trained: TrainedModel) -> ExportSpec:
         state = trained.state
+        # a sentence is split with the case kept; each word is lower-cased (lower) to look it up
         metadata = {
+            **tokenizer_metadata("word", state.lower, state.words.itos, 0, 1),
             "tags": json.dumps(list(state.tags.itos), ensure_ascii=False),
             "words": json.dumps(list(state.words.itos), ensure_ascii=False),
             "chars": json.dumps(None if state.chars is None else list(state.chars.itos)),
-            "lower": json.dumps(state.lower),
+            "max_word_chars": json.dumps(MAX_WORD_CHARS),  # longer: first and last half kept
         }
         return tagger_spec(trained.model, self.name, metadata)
 

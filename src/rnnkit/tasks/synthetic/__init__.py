@@ -41,11 +41,12 @@ from typing import Any
 from torch import nn
 
 from rnnkit.config import Config, at_least, option, seed_range
+from rnnkit.data.batching import FreshBatches
 from rnnkit.data.vocab import Vocabulary
 from rnnkit.tasks import options as o
 from rnnkit.tasks.base import Example, ExportSpec, Report, Setup, Task, TrainedModel, View, register
 from rnnkit.tasks.synthetic.adding import Adding
-from rnnkit.tasks.synthetic.common import FreshBatches, SyntheticKind
+from rnnkit.tasks.synthetic.common import SyntheticKind
 from rnnkit.tasks.synthetic.copy import Copy
 from rnnkit.tasks.synthetic.mean_sign import MeanSign
 from rnnkit.tasks.synthetic.sentence import Sentence

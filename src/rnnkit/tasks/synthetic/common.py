@@ -19,7 +19,6 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from rnnkit.data.batching import shard_rows
 from rnnkit.errors import RnnkitError
 from rnnkit.tasks.base import ExportSpec, Report, TrainedModel, View
 from rnnkit.training.trainer import StepOutput, model_device
@@ -27,7 +26,7 @@ from rnnkit.training.trainer import StepOutput, model_device
 if TYPE_CHECKING:
     from rnnkit.tasks.synthetic import SyntheticData, SyntheticModel
 
-__all__ = ["Defaults", "FreshBatches", "Goal", "Head", "SyntheticKind", "read_json", "token_loss"]
+__all__ = ["Defaults", "Goal", "Head", "SyntheticKind", "read_json", "token_loss"]
 
 SEED_VAL, SEED_TEST = 1_000_001, 2_000_003  # offsets of the fixed validation and test draws
 
@@ -93,32 +92,6 @@ class Head:
     model: type[nn.Module]
     config: type
     export: Callable[[nn.Module, str, dict[str, str]], ExportSpec] | None = None
-
-
-class FreshBatches:
-    """Endless, resumable batches: batch ``i`` is drawn with a generator seeded ``(seed, i)``.
-
-    After ``shard(rank, world)`` every rank draws the same global batch and keeps its rows.
-    """
-
-    def __init__(self, draw: Callable[[torch.Generator], Any], seed: int) -> None:
-        self.draw, self.seed, self.index = draw, seed, 0
-        self.rank, self.world = 0, 1
-
-    def shard(self, rank: int, world: int) -> None:
-        self.rank, self.world = rank, world
-
-    def next_batch(self) -> Any:
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.index)
-        self.index += 1
-        batch = self.draw(generator)
-        return batch if self.world == 1 else shard_rows(batch, self.rank, self.world)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "seed": self.seed}
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.index, self.seed = int(state["index"]), int(state["seed"])
 
 
 def token_loss(out: Tensor, y: Tensor) -> Tensor:
