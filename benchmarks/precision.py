@@ -52,7 +52,7 @@ def run(cell: str, precision: str, args: argparse.Namespace) -> tuple[float, flo
         },
         log=lambda message: None,
     )
-    return result.train.items_per_second, float(result.train.best_val_loss or "nan")
+    return result.train.items_per_second, float(result.train.best_metric or "nan")
 
 
 def main() -> None:

@@ -27,7 +27,7 @@ def main(settings_path: str, results: str) -> None:
         record[name] = {
             "step": run.train.step,
             "val_metrics": run.train.val_metrics,
-            "best_val_loss": run.train.best_val_loss,
+            "best_metric": run.train.best_metric,
             "reports": len(run.reports),
         }
     # An exact resume on the same number of processes: half the steps, then the rest.

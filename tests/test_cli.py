@@ -7,6 +7,7 @@ test_task_*.py and test_task_contract.py.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import os
@@ -19,6 +20,7 @@ import pytest
 from cli_helpers import assert_one_line_error, run
 
 import rnnkit
+from rnnkit.cli.main import build_parser
 from rnnkit.tasks import TASKS
 from rnnkit.training.trainer import TrainConfig
 
@@ -95,6 +97,34 @@ def test_every_command_has_help(capsys, argv):
     code, out, err = run(capsys, *argv, "--help")
     assert code == 0 and err == ""
     assert out.startswith(f"usage: rnnkit {' '.join(argv)} ")
+
+
+def _option_helps(parser, command=("rnnkit",)):
+    """``(command, option, help as shown)`` of every option of ``parser`` and its subcommands."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _option_helps(sub, (*command, name))
+        elif action.help not in (None, argparse.SUPPRESS):
+            shown = parser._get_formatter()._expand_help(action)
+            yield " ".join(command), "/".join(action.option_strings) or action.dest, shown
+
+
+def test_no_option_says_required_or_its_default_twice():
+    helps = list(_option_helps(build_parser()[0]))
+    commands = {command for command, _, _ in helps}
+    assert {f"rnnkit {c}" for c in COMMANDS} | {f"rnnkit train {t}" for t in TASKS} <= commands
+    twice = [
+        (command, option, text)
+        for command, option, text in helps
+        if text.count("(required") + text.count("(default:") > 1
+    ]
+    assert twice == []
+    shown = {(command, option): text for command, option, text in helps}
+    target = shown["rnnkit train forecast", "--target"]
+    assert target == "the column to forecast (required)"
+    progress = shown["rnnkit train lm", "--progress/--no-progress"]
+    assert progress == "show a progress bar on stderr (default: when stderr is a terminal)"
 
 
 @pytest.mark.parametrize(

@@ -138,7 +138,7 @@ def test_ranks_agree_on_evaluation(runs):
         zero, one = ranks[0][name], ranks[1][name]
         assert zero["val_metrics"] is not None or TASKS[name].name == "forecast"
         assert zero["val_metrics"] == one["val_metrics"]
-        assert zero["best_val_loss"] == one["best_val_loss"]
+        assert zero["best_metric"] == one["best_metric"]
         assert zero["step"] == one["step"] == 4
         assert one["reports"] == 0  # rank 0 alone reports
 

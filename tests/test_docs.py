@@ -105,12 +105,13 @@ def capped_training(monkeypatch):
         )
         return dataclasses.replace(config, train=train), checkpoint
 
-    def checked_trainer(model, settings, *args, **kwargs):
+    def checked_trainer(model, run_context, *args, **kwargs):
+        settings = run_context.settings  # the run's TrainConfig
         assert settings.max_steps == STEPS and settings.max_minutes is None, (
             "a documented training run is not capped: pass rnnkit.train a dict of settings"
         )
         runs.append(settings)
-        return trainer(model, settings, *args, **kwargs)
+        return trainer(model, run_context, *args, **kwargs)
 
     monkeypatch.setattr(run, "resolve_config", capped_resolve)
     monkeypatch.setattr(run, "Trainer", checked_trainer)

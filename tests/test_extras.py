@@ -1,6 +1,8 @@
 """rnnkit.extras: a feature whose optional package is missing says which extra to install."""
 
 import importlib
+import re
+from pathlib import Path
 
 import pytest
 
@@ -32,3 +34,13 @@ def test_a_missing_extra_is_one_line_naming_it(monkeypatch):
 def test_an_unknown_extra_is_a_value_error():
     with pytest.raises(ValueError, match="extra: expected one of plot, tensorboard, onnx, got 'x'"):
         require("x", "something")
+
+
+def test_the_readme_asks_for_the_torch_of_pyproject():
+    """One torch floor: the one pyproject.toml requires (the code needs torch 2.4's API)."""
+    root = Path(__file__).resolve().parents[1]
+    pyproject = (root / "pyproject.toml").read_text(encoding="utf-8")
+    (floor,) = re.findall(r'"torch(>=[0-9.]+)"', pyproject)
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    assert floor == ">=2.4"
+    assert set(re.findall(r"torch(>=[0-9.]+)", readme)) == {floor}

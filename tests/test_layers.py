@@ -460,7 +460,9 @@ def test_register_cell_makes_a_new_name_buildable_everywhere(scratch_cell):
         match="cell: expected one of rnn, lstm, gru, lnlstm, lngru, indrnn, mingru, minlstm, got 'relu-elman'",
     ):
         build_layer(scratch_cell, 3, 4)
-    assert register_cell(scratch_cell, builder) is builder
+    # rnnkit 0.1's registry of layer builders still works, with a deprecation warning
+    with pytest.warns(DeprecationWarning, match="registering a layer builder is deprecated"):
+        assert register_cell(scratch_cell, builder) is builder
     assert register_cell(scratch_cell, builder) is builder  # the same builder again: a no-op
     with pytest.raises(
         ValueError, match="expected a cell name not yet registered, got 'relu-elman'"
@@ -484,16 +486,19 @@ def test_register_cell_makes_a_new_name_buildable_everywhere(scratch_cell):
 def test_register_cell_rejects_bad_arguments(scratch_cell):
     with pytest.raises(ValueError, match="name: expected a non-empty str, got ''"):
         register_cell("", RNN)
-    with pytest.raises(TypeError, match="builder: expected a callable returning a Recurrent"):
+    with pytest.raises(TypeError, match="cell: expected a cell class .* or a callable returning"):
         register_cell(scratch_cell, 3)
-    register_cell(scratch_cell, lambda *args, **kwargs: nn.Linear(3, 4))
+    with pytest.raises(TypeError, match="got Linear, which has no project_input, recurrence"):
+        register_cell(scratch_cell, nn.Linear)  # a module class without the cell protocol
+    with pytest.warns(DeprecationWarning):
+        register_cell(scratch_cell, lambda *args, **kwargs: nn.Linear(3, 4))
     with pytest.raises(TypeError, match="expected its builder to return a Recurrent, got Linear"):
         build_layer(scratch_cell, 3, 4)
 
 
 @pytest.mark.parametrize("cls", [LSTM, GRU])
 def test_the_onednn_recurrent_product_matches_torch_mm(cls, monkeypatch):
-    from rnnkit.nn import cells as cells_module
+    from rnnkit.nn.cells import packed as cells_module
 
     if not cells_module.PackedWeight._works():
         pytest.skip("this PyTorch build has no oneDNN linear operators")

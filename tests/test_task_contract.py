@@ -3,7 +3,6 @@ the parity task of tests/parity_task.py, registered here), through the ``rnnkit`
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 from pathlib import Path
 
@@ -12,7 +11,6 @@ import torch
 from cli_helpers import run
 from parity_task import ParityTask
 
-import rnnkit.tasks
 from rnnkit.cli import main
 from rnnkit.cli.main import build_parser
 from rnnkit.nn.layers import CELLS
@@ -169,24 +167,6 @@ def test_every_setting_has_an_option_with_help(name):
     config = TASKS[name].config_class()
     keys = [f"{section}.{key}" for section, values in config.to_dict().items() for key in values]
     assert sorted(flags[name]) == sorted(keys)
-
-
-def test_task_plugins_of_installed_packages_are_loaded(monkeypatch):
-    class Entry:  # an importlib.metadata.EntryPoint of the group rnnkit.tasks
-        def __init__(self, name, load):
-            self.name, self.load = name, load
-
-    entries = [Entry("parity", lambda: register(ParityTask())), Entry("broken", lambda: 1 / 0)]
-    monkeypatch.setattr(
-        importlib.metadata, "entry_points", lambda group: entries if group == "rnnkit.tasks" else []
-    )
-    TASKS.pop("parity")
-    with pytest.warns(
-        UserWarning, match="the task plugin 'broken' failed to load: division by zero"
-    ):
-        rnnkit.tasks.load_plugins()
-    assert "parity" in TASKS
-    assert main(["train", "parity", "--help"]) == 0  # the command line has it, unchanged
 
 
 EXTENDED_CELLS = [cell for cell in CELLS if cell not in ("rnn", "lstm", "gru")]

@@ -299,7 +299,7 @@ def test_evaluate_command_data_and_its_text_alias(trained, corpus, capsys):
 
 def test_evaluate_command_missing_data_checkpoint_or_file(trained, tmp_path, capsys):
     code, _, err = run(capsys, "evaluate", trained)
-    assert_one_line_error(code, err, "evaluating a 'lm' model needs data to evaluate on")
+    assert_one_line_error(code, err, "--data: evaluating a 'lm' model needs data to evaluate on")
     code, _, err = run(capsys, "evaluate", tmp_path / "nothing", "--data", "x")
     assert_one_line_error(code, err, f"checkpoint not found: {tmp_path / 'nothing'}")
     code, _, err = run(capsys, "evaluate", trained, "--data", tmp_path / "missing.txt")

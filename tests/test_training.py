@@ -95,7 +95,7 @@ def test_loss_falls_and_files_written(tmp_path):
     first = trainer.evaluate()["loss"]
     result = trainer.fit()
     assert result.stop_reason == "max_steps" and result.step == 60
-    assert result.best_val_loss < first * 0.8
+    assert result.best_metric < first * 0.8
     assert (tmp_path / "run" / "last.pt").is_file() and (tmp_path / "run" / "best.pt").is_file()
     rows = _rows(tmp_path / "run" / "metrics.jsonl")
     steps = [r for r in rows if "event" not in r]
@@ -189,7 +189,7 @@ def test_early_stopping(tmp_path):
     trainer.eval_fn = lambda model: {"loss": next(values)}
     result = trainer.fit()
     assert result.stop_reason == "early_stopping" and result.step == 5
-    assert result.best_val_loss == 0.9
+    assert result.best_metric == 0.9
 
 
 def test_max_minutes_budget_stops():

@@ -100,3 +100,8 @@ __all__ = [
     "seed_everything",
     "train",
 ]
+
+# Last, once every name above is defined: a plugin may `import rnnkit` and call rnnkit.register.
+from rnnkit.tasks import plugins as _plugins
+
+_plugins.load_plugins()  # the cells and tasks of installed packages

@@ -1,8 +1,10 @@
 """The one exception type of rnnkit for bad data, files and options.
 
 Shape and type errors in the layers raise ``ValueError``/``TypeError``/``RuntimeError`` as
-``torch.nn`` does; everything about user files, checkpoints and options raises :class:`RnnkitError`.
-The command line turns all of them into one line on stderr and exit code 2.
+``torch.nn`` does; everything about user files, checkpoints and options raises :class:`RnnkitError`
+where it is detected (or re-raises one from the lower error, at the boundary where a setting
+becomes a layer argument). The command line turns an :class:`RnnkitError` into one line on stderr
+and exit code 2; any other exception is a bug, shown with its traceback (exit code 1).
 """
 
 from __future__ import annotations

@@ -106,6 +106,15 @@ def _shown(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def _help(metadata: Mapping[str, Any], default: Any) -> str:
+    """A setting's help, ending in ``(required)`` or ``(default: ...)`` unless it says so itself
+    (``(default: when stderr is a terminal)`` says more than ``(default: none)``)."""
+    text = metadata.get("help", "")
+    if "(required" in text or "(default:" in text:
+        return text
+    return f"{text} ({'required' if metadata.get('required') else f'default: {_shown(default)}'})"
+
+
 def _leaves(config_class: type, prefix: str = ""):
     for f, hint in fields_of(config_class):
         if isinstance(hint, type) and issubclass(hint, Config):
@@ -130,11 +139,10 @@ def add_config_options(
         name = f.metadata.get("flag") or f.name.replace("_", "-")
         aliases = [alias.replace("_", "-") for alias in f.metadata.get("aliases", ())]
         names = [f"--{name}"] + [f"--{alias}" for alias in aliases if alias != name]
-        shown = "required" if f.metadata.get("required") else f"default: {_shown(default)}"
         kwargs: dict[str, Any] = {
             "dest": PREFIX + key,
             "default": argparse.SUPPRESS,
-            "help": f"{f.metadata.get('help', '')} ({shown})",
+            "help": _help(f.metadata, default),
         }
         convert, is_flag = _converter(hint)
         if is_flag:

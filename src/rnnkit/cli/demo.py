@@ -12,6 +12,7 @@ from typing import Any
 
 from rnnkit.cli._options import add_device_option, new_parser
 from rnnkit.cli.train import print_run
+from rnnkit.errors import RnnkitError
 from rnnkit.tasks import SampleConfig, sample, train
 
 __all__ = ["DEMO_PROMPTS", "add_parser", "demo_command"]
@@ -75,7 +76,7 @@ def add_parser(subparsers: Any) -> None:
 
 def demo_command(args: argparse.Namespace) -> int:
     if args.samples < 0:
-        raise ValueError(f"--samples: expected a value >= 0, got {args.samples}")
+        raise RnnkitError(f"--samples: expected a value >= 0, got {args.samples}")
     base = SampleConfig(length=args.length, temperature=args.temperature, seed=args.seed)
     run = train(
         "lm",

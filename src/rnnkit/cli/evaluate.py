@@ -57,7 +57,10 @@ def add_parser(subparsers: Any) -> None:
         metavar="B",
         help="examples (for a language model: parallel streams) per batch (default: the task's)",
     )
-    parser.set_defaults(func=evaluate_command)
+    # errors about the data or batch size (rnnkit.evaluate's arguments) name these options
+    parser.set_defaults(
+        func=evaluate_command, argument_flags={"data": "--data", "batch_size": "--batch-size"}
+    )
 
 
 def evaluate_command(args: argparse.Namespace) -> int:

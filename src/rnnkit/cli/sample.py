@@ -9,6 +9,7 @@ from typing import Any
 from rnnkit.cli._options import add_config_options, given_settings, new_parser
 from rnnkit.cli.evaluate import run_options
 from rnnkit.data.text import read_text
+from rnnkit.errors import RnnkitError
 from rnnkit.tasks import SampleConfig, load, sample
 
 __all__ = ["add_parser", "sample_command"]
@@ -40,7 +41,7 @@ def sample_command(args: argparse.Namespace) -> int:
     settings = given_settings(args)
     if args.prompt_file:
         if "prompt" in settings:
-            raise ValueError("give the prompt as text or as a file, not both")
+            raise RnnkitError("give the prompt as text or as a file, not both")
         settings["prompt"] = read_text(args.prompt_file, "prompt file")
     config = SampleConfig.from_dict(settings)
     trained = load(args.checkpoint, args.device)

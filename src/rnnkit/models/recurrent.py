@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.config import strict_from_dict
+from rnnkit.errors import RnnkitError
 from rnnkit.nn import layers
 
 __all__ = ["NONLINEARITIES", "RecurrentConfig", "check_cell", "check_lengths", "valid_mask"]
@@ -98,7 +99,14 @@ class RecurrentConfig:
         return 2 if self.bidirectional else 1
 
     def layer(self, input_size: int) -> layers.Recurrent:
-        """The recurrent layer (batch first) of these settings over ``input_size`` features."""
+        """The recurrent layer (batch first) of these settings over ``input_size`` features; a
+        setting the cell cannot take (zoneout of a scan cell...) is an ``RnnkitError``."""
+        try:
+            return self._build_layer(input_size)
+        except ValueError as error:
+            raise RnnkitError(str(error)) from error
+
+    def _build_layer(self, input_size: int) -> layers.Recurrent:
         return layers.build_layer(
             self.cell,
             input_size,

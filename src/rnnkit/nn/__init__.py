@@ -1,6 +1,11 @@
-"""The recurrent building blocks: cells written out from scratch, the generic runner that gives any
-cell layers, directions, lengths and initial states, torch.nn's ``RNN``/``LSTM``/``GRU`` on it, and the
-registry of cells that every model and task reads its ``cell`` option from."""
+"""The recurrent building blocks: cells written out from scratch (:mod:`rnnkit.nn.cells`, one module
+per family), the generic runner that gives any cell layers, directions, lengths and initial states
+(:mod:`~rnnkit.nn.runner`, with the :mod:`~rnnkit.nn.reference` and :mod:`~rnnkit.nn.native`
+backends and the input :mod:`~rnnkit.nn.checks`), the :mod:`~rnnkit.nn.regularisers` that wrap any
+cell, torch.nn's ``RNN``/``LSTM``/``GRU`` on it (:mod:`~rnnkit.nn.torch_layers`), the layers of the
+other built-in cells (:mod:`~rnnkit.nn.extended`), and the :mod:`~rnnkit.nn.registry` of cells that
+every model and task reads its ``cell`` option from. :mod:`rnnkit.nn.layers` re-exports the layers
+under the names rnnkit 0.1 used."""
 
 from rnnkit.nn.cells import (
     GRUCell,
@@ -14,22 +19,11 @@ from rnnkit.nn.cells import (
     RNNCellBase,
     compile_min_cells,
 )
-from rnnkit.nn.layers import (
-    BACKENDS,
-    CELLS,
-    GRU,
-    LSTM,
-    REGULARISERS,
-    RNN,
-    IndRNN,
-    LayerNormGRU,
-    LayerNormLSTM,
-    MinGRU,
-    MinLSTM,
-    Recurrent,
-    build_layer,
-    register_cell,
-)
+from rnnkit.nn.extended import IndRNN, LayerNormGRU, LayerNormLSTM, MinGRU, MinLSTM
+from rnnkit.nn.registry import CELLS, CellLayer, build_layer, register_cell
+from rnnkit.nn.regularisers import REGULARISERS
+from rnnkit.nn.runner import BACKENDS, Recurrent
+from rnnkit.nn.torch_layers import GRU, LSTM, RNN
 
 __all__ = [
     "BACKENDS",
@@ -38,6 +32,7 @@ __all__ = [
     "LSTM",
     "REGULARISERS",
     "RNN",
+    "CellLayer",
     "GRUCell",
     "IndRNN",
     "IndRNNCell",

@@ -5,13 +5,15 @@
 the tutorials (``synthetic``). :func:`train`, :func:`load`, :func:`evaluate` and :func:`predict`
 work for every task; the ``rnnkit`` command is generated from the same registry. A new task is one
 module that subclasses ``Task`` and calls :func:`register` (see docs/tasks.md); a package can
-name such a module in the entry-point group ``rnnkit.tasks`` and rnnkit imports it with its own.
+name such a module in the entry-point group ``rnnkit.plugins`` and ``import rnnkit`` imports it
+(:mod:`rnnkit.tasks.plugins`).
 """
 
 from rnnkit.tasks import base, capabilities, run
 from rnnkit.tasks.base import *  # the contract: base.__all__
 from rnnkit.tasks.capabilities import *  # the optional capabilities
 from rnnkit.tasks.lm import SampleConfig, sample
+from rnnkit.tasks.plugins import load_plugins
 from rnnkit.tasks.run import *  # the runner: run.__all__
 
 # isort: off
@@ -20,7 +22,5 @@ from rnnkit.tasks import lm, classify, tag, forecast, synthetic  # noqa: F401
 # isort: on
 
 
-base.load_plugins()  # tasks of other packages (the entry-point group rnnkit.tasks)
-
-__all__ = ["SampleConfig", "sample"]
+__all__ = ["SampleConfig", "load_plugins", "sample"]
 __all__ += base.__all__ + capabilities.__all__ + run.__all__

@@ -37,7 +37,6 @@ __all__ = [
     "Task",
     "TrainedModel",
     "get_task",
-    "load_plugins",
     "register",
 ]
 
@@ -171,22 +170,6 @@ def register(task: Task) -> Task:
     """Add ``task`` to :data:`TASKS` under its name (replacing one of the same name)."""
     TASKS[task.name] = task
     return task
-
-
-def load_plugins() -> None:
-    """Import the task modules that installed packages name in the entry-point group
-    ``rnnkit.tasks`` (each registers its task); one that fails to import is skipped with a
-    warning, so a broken plugin cannot break rnnkit."""
-    import warnings
-    from importlib.metadata import entry_points
-
-    for entry in entry_points(group="rnnkit.tasks"):
-        try:
-            entry.load()
-        except Exception as error:  # noqa: BLE001 - any failure of foreign code
-            warnings.warn(
-                f"rnnkit: the task plugin {entry.name!r} failed to load: {error}", stacklevel=2
-            )
 
 
 def get_task(name: str | Task) -> Task:

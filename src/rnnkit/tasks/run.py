@@ -33,16 +33,15 @@ from rnnkit.tasks.base import (
     stderr_log,
 )
 from rnnkit.tasks.capabilities import HasViews, text_sample
-from rnnkit.training import distributed
+from rnnkit.training.callbacks import Callback, ProgressBar
 from rnnkit.training.checkpoint import atomic_write, load_checkpoint
-from rnnkit.training.lock import lock_out_dir
-from rnnkit.training.loggers import check_loggers
+from rnnkit.training.context import RunContext
 from rnnkit.training.trainer import (
+    BestMetric,
     TrainConfig,
     Trainer,
     TrainResult,
     resolve_device,
-    run_device,
     seed_everything,
 )
 
@@ -152,7 +151,7 @@ def train(
     *,
     resume: Any = None,
     log: Log | None = None,
-    callbacks: Sequence[Callable[[Trainer, str, dict[str, Any]], None]] = (),
+    callbacks: Sequence[Callback | Callable[[Trainer, str, dict[str, Any]], None]] = (),
 ) -> RunResult:
     """Train a task's model and report it on its validation (or test) data.
 
@@ -160,68 +159,62 @@ def train(
     (``{"data": {"train": "train.tsv"}, "train": {"max_steps": 500}}``), or ``None`` to resume
     with the saved config. ``resume``: ``True`` (``OUT/last.pt``), a checkpoint file or run
     directory, or a loaded checkpoint. ``log`` receives progress lines (default: standard error).
-    ``callbacks`` are called after the loggers of ``config.train.logger`` with the Trainer's events
-    (see :mod:`rnnkit.training.loggers`). The output directory is locked for the whole run (``OUT/.lock``,
-    see :mod:`rnnkit.training.lock`): a second run into it refuses with an ``RnnkitError``.
+    ``callbacks``: :class:`~rnnkit.training.Callback` objects or functions
+    ``callback(trainer, event, info)``, called after the loggers of ``config.train.logger`` (see
+    :mod:`rnnkit.training.callbacks`). The output directory is locked for the whole run
+    (``OUT/.lock``, see :mod:`rnnkit.training.lock`): a second run into it refuses with an
+    ``RnnkitError``.
     """
     task = get_task(task)
     config, checkpoint = _run_config(task, config, resume)
-    with lock_out_dir(config.train.out_dir, note=log or stderr_log):
-        return _train(task, config, resume=checkpoint, log=log, callbacks=callbacks)
+    try:  # the run's device, process group and loggers, resolved once for the whole run
+        context = RunContext(config.train, log=log, hparams=config.to_dict())
+    except ConfigError as error:
+        raise error.under("train") from None
+    say = (log or stderr_log) if context.is_main else (lambda message: None)
+    with context.locked(note=log or stderr_log):
+        return _train(task, config, context, checkpoint, say, callbacks)
 
 
 def _train(
     task: Task,
     config: Config,
-    *,
-    resume: Mapping[str, Any] | None,
-    log: Log | None,
-    callbacks: Sequence[Callable[[Trainer, str, dict[str, Any]], None]],
+    context: RunContext,
+    checkpoint: Mapping[str, Any] | None,
+    say: Log,
+    callbacks: Sequence[Callback | Callable[[Trainer, str, dict[str, Any]], None]],
 ) -> RunResult:
     """:func:`train` once the run's config is resolved and its output directory locked."""
-    config, checkpoint = _run_config(task, config, resume)
-    # Under torchrun: join the process group (idempotent); the other ranks than 0 stay silent.
-    main = distributed.init(config.train.device) is None or distributed.is_main()
-    say = (log or stderr_log) if main else (lambda message: None)
-    check_loggers(config.train.logger)  # a missing optional package, before reading the data
-    try:  # and a device this machine lacks
-        run_device(config.train)
-    except ConfigError as error:
-        raise error.under("train") from None
     seed_everything(config.train.seed)
     setup = task.setup(config, None if checkpoint is None else checkpoint["task_state"], say)
-    settings: TrainConfig = config.train
+    context.text_sample = lambda model: text_sample(
+        task, TrainedModel(task.name, model, config, setup.state)
+    )
     trainer = Trainer(
         setup.model,
-        settings,
+        context,
         setup.batches,
         setup.loss_fn,
         eval_fn=setup.eval_fn,
         task=task.name,
         model_config=setup.model.config,
         task_state={"config": config.to_dict(), **setup.saved},
-        progress_fn=setup.progress_fn,
-        unit=task.unit,
-        log=log,
+        best=BestMetric(setup.select, "max" if setup.maximize else "min"),
         callbacks=callbacks,
-        select=setup.select,
-        maximize=setup.maximize,
-        text_sample=lambda model: text_sample(
-            task, TrainedModel(task.name, model, config, setup.state)
-        ),
-        hparams=config.to_dict(),
+        progress=ProgressBar(task.unit, setup.progress_fn),
     )
-    if settings.out_dir is not None and main:
-        _write_config(Path(settings.out_dir), config)
+    settings: TrainConfig = config.train
+    if context.out_dir is not None and context.is_main:
+        _write_config(context.out_dir, config)
         say(f"writing checkpoints and metrics to {settings.out_dir}")
     start = 0 if checkpoint is None else int(checkpoint["train"]["step"])
     finished = checkpoint is not None and _finished(settings, checkpoint["train"])
     result = trainer.fit(resume=checkpoint)
     weights, reports = "the last weights of a rank that does not report", []
-    if main:  # rank 0 alone scores and reports
+    if context.is_main:  # rank 0 alone scores and reports
         weights = _best_weights(trainer, result)
     trained = TrainedModel(task.name, setup.model.eval(), config, setup.state, result.last_path)
-    if main:
+    if context.is_main:
         with torch.no_grad():
             reports = setup.report(trained)
     return RunResult(task.name, config, trained, result, reports, weights, start, finished)
@@ -254,23 +247,23 @@ def _finished(settings: TrainConfig, state: Mapping[str, Any]) -> bool:
 
 
 def _write_config(out_dir: Path, config: Config) -> None:
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise RnnkitError(f"cannot write to output directory {out_dir}: {error}") from error
     text = json.dumps(config.to_dict(), indent=2) + "\n"
     atomic_write(out_dir / "config.json", lambda file: file.write(text.encode("utf-8")))
 
 
 def _best_weights(trainer: Trainer, result: TrainResult) -> str:
-    """Load the weights the report scores into the model (see the module docstring)."""
+    """Load the weights the report scores into the model (see the module docstring): the best
+    weights kept in memory when they were saved; a resumed run whose best predates it reads the
+    earlier session's best.pt."""
+    if trainer.best_state is not None:
+        trainer.model.load_state_dict(trainer.best_state)
+        if result.best_path is None:
+            return f"the best validation weights (step {trainer.best.step:,})"
+        return f"best.pt (step {trainer.best.step:,})"
     if result.best_path is not None:
         best = load_checkpoint(result.best_path)
         trainer.model.load_state_dict(best["model_state"])
         return f"best.pt (step {int(best['train']['step']):,})"
-    if trainer.best_state is not None:
-        trainer.model.load_state_dict(trainer.best_state)
-        return f"the best validation weights (step {trainer.best_step:,})"
     return f"the last weights (step {result.step:,})"
 
 
@@ -311,7 +304,7 @@ def evaluate(
     if batch_size is not None and batch_size < 1:
         raise ConfigError("batch_size", f"expected a value >= 1, got {batch_size}")
     if task.needs_data and data is None:
-        raise RnnkitError(f"evaluating a {task.name!r} model needs data to evaluate on")
+        raise ConfigError("data", f"evaluating a {task.name!r} model needs data to evaluate on")
     if not task.needs_data and data is not None:
         raise RnnkitError(
             f"a {task.name!r} model is evaluated on a fresh draw of its own data, "

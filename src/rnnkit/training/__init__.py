@@ -1,8 +1,19 @@
-"""Running a training job: the Trainer loop and its callbacks, devices and precision, atomic
-checkpoints, the output directory's lock, metric loggers and multi-process set-up."""
+"""Running a training job: the run context, the Trainer loop and its callbacks, devices and
+precision, atomic checkpoints, the output directory's lock, metric loggers and multi-process
+set-up."""
 
+from rnnkit.training.callbacks import (
+    BestCheckpoint,
+    Callback,
+    EarlyStopping,
+    LastCheckpoint,
+    NonFiniteGuard,
+    ProgressBar,
+)
+from rnnkit.training.context import RunContext
 from rnnkit.training.trainer import (
     BatchSource,
+    BestMetric,
     ShuffledBatches,
     StepOutput,
     TrainConfig,
@@ -13,6 +24,14 @@ from rnnkit.training.trainer import (
 
 __all__ = [
     "BatchSource",
+    "BestCheckpoint",
+    "BestMetric",
+    "Callback",
+    "EarlyStopping",
+    "LastCheckpoint",
+    "NonFiniteGuard",
+    "ProgressBar",
+    "RunContext",
     "ShuffledBatches",
     "StepOutput",
     "TrainConfig",

@@ -192,6 +192,25 @@ def _mtime(path: Path) -> float:
         return 0.0
 
 
+def _acquire(out_dir: Path, path: Path, say: Callable[[str], None], made: list[Path]) -> int | None:
+    """Take the lock (its descriptor with ``fcntl``); on failure remove the directories
+    ``made`` for it and raise."""
+    try:
+        if fcntl is not None:
+            return _acquire_flock(out_dir, path, say)
+        _acquire_exclusive(out_dir, path, say)
+        return None
+    except OSError as error:
+        raise RnnkitError(
+            f"cannot write to output directory {out_dir}: {error.strerror or error}"
+        ) from error
+    except BaseException:
+        for directory in made:
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+        raise
+
+
 @contextlib.contextmanager
 def lock_out_dir(
     out_dir: str | os.PathLike[str] | None, note: Callable[[str], None] | None = None
@@ -228,22 +247,7 @@ def lock_out_dir(
         finally:
             held[1] -= 1
         return
-    say = note or (lambda message: None)
-    try:
-        if fcntl is not None:
-            fd: int | None = _acquire_flock(out_dir, path, say)
-        else:
-            _acquire_exclusive(out_dir, path, say)
-            fd = None
-    except OSError as error:
-        raise RnnkitError(
-            f"cannot write to output directory {out_dir}: {error.strerror or error}"
-        ) from error
-    except BaseException:
-        for directory in made:
-            with contextlib.suppress(OSError):
-                directory.rmdir()
-        raise
+    fd = _acquire(out_dir, path, note or (lambda message: None), made)
     _HELD[key] = [fd, 1]
     try:
         yield path

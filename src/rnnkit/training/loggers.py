@@ -1,33 +1,8 @@
 """Where the Trainer's metrics go: one logger per ``--logger`` choice, each a Trainer callback.
 
-A callback is ``callback(trainer, event, info)``. The :class:`~rnnkit.training.Trainer` calls its
-loggers first, then the user's ``callbacks``, with these events and no others:
-
-``"start"``
-    ``fit()`` begins: the output directory exists and a resumed checkpoint is loaded; no step has
-    run yet. info: ``{"step": the step training starts from (0, or the checkpoint's), "resumed"}``.
-``"backward"``
-    a step's gradients are ready: after ``backward()`` and clipping, before the optimiser step and
-    ``zero_grad``, so ``p.grad`` of ``trainer.model`` can be read (copy what you keep). Not emitted
-    when the loss is not finite (no backward ran). info: ``{"step": the step being taken
-    (1-based), "grad_norm": its norm before clipping}``.
-``"step"``
-    a step is done; info is its record: ``step, loss, lr, grad_norm, items, time`` (seconds of
-    training so far) and the task's extra metrics; a skipped step (loss or gradient not finite)
-    has ``"skipped": True`` and its non-finite values as strings (``"nan"``).
-``"eval"``
-    a validation is done; info is its record: ``step, event ("eval"), time, val_<metric>...``
-    (``val_loss`` always).
-``"save"``
-    a checkpoint was written. info: ``{"path", "name" ("last.pt" or "best.pt"), "step"}``.
-``"end"``
-    ``fit()`` ends, also when interrupted or failing. info: ``{"step", "stop_reason"}``: the run's
-    reason (``"max_steps"``, ``"max_minutes"``, ``"early_stopping"``), or ``"interrupted"``
-    (Ctrl-C, ``request_stop()``) or ``"error"``.
-
-A run reads: start; then each step's backward and step; after every ``eval_every``-th step an
-eval (and a save of ``best.pt`` when it improved); after every ``save_every``-th step a save of
-``last.pt``; at the end an eval if the last step had none, a save of ``last.pt``, and end.
+Each logger is a :class:`~rnnkit.training.callbacks.Callback` of the Trainer's events (``start``,
+``backward``, ``step``, ``eval``, ``save``, ``end``: :mod:`rnnkit.training.callbacks` describes
+them and the order in which callbacks are called; loggers come before the user's callbacks).
 
 The loggers (:data:`LOGGERS`; ``TrainConfig.logger`` names them, ``--logger jsonl,csv``) write
 into the run's output directory and nothing without one:
@@ -66,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from rnnkit.extras import require
+from rnnkit.training.callbacks import EVENTS, Callback
 from rnnkit.training.checkpoint import atomic_write
 
 __all__ = [
@@ -81,7 +57,6 @@ __all__ = [
     "flatten",
 ]
 
-EVENTS = ("start", "backward", "step", "eval", "save", "end")
 HISTOGRAM_EVERY = 2  # weight and gradient histograms at every 2nd evaluation (they are large)
 CSV_FIRST = ("step", "event", "time")  # the first columns of metrics.csv; the rest sorted
 
@@ -89,14 +64,8 @@ CSV_FIRST = ("step", "event", "time")  # the first columns of metrics.csv; the r
 # because the Trainer imports this module (and not the other way round).
 
 
-class Logger:
-    """A Trainer callback that hands event ``E`` to its method ``on_E(trainer, info)`` if it has
-    one (events it has no method for cost one attribute lookup)."""
-
-    def __call__(self, trainer: Any, event: str, info: dict[str, Any]) -> None:
-        method = getattr(self, f"on_{event}", None)
-        if method is not None:
-            method(trainer, info)
+class Logger(Callback):
+    """A Trainer callback that writes the run's metrics somewhere (one per ``--logger`` name)."""
 
 
 def _out_file(trainer: Any, name: str) -> Path | None:
@@ -337,10 +306,10 @@ class TensorBoardLogger(Logger):
             for key, value in (trainer.val_metrics or {}).items()
             if math.isfinite(value)
         }
-        best = trainer.best_val_loss
+        best = trainer.best.value
         if best is not None and math.isfinite(best):
-            metrics[f"best/val_{trainer.select}"] = best
-            self.writer.add_scalar(f"best/val_{trainer.select}", best, step)
+            metrics[f"best/val_{trainer.best.name}"] = best
+            self.writer.add_scalar(f"best/val_{trainer.best.name}", best, step)
         # The hparams plugin's three summaries, in this run (add_hparams would make a new run):
         # the dashboard reads each metric's last value from the run's scalar of that tag.
         writer = self.writer.file_writer
