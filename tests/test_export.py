@@ -134,7 +134,7 @@ def test_the_language_model_step_exports_for_every_cell(cell, tmp_path):
     torch.manual_seed(0)
     vocab = Vocabulary.build("abcdefgh \n")
     model = LanguageModel(
-        LanguageModelConfig(len(vocab), cell, embedding_size=8, hidden_size=8, num_layers=2)
+        LanguageModelConfig(len(vocab), cell=cell, embedding_size=8, hidden_size=8, num_layers=2)
     ).eval()
     trained = TrainedModel("lm", model, None, LMState(vocab, torch.zeros(1), "letters"))
     path = tmp_path / "lm.onnx"

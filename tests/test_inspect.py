@@ -301,7 +301,7 @@ def test_text_features_follow_quotes_brackets_and_lines():
 def test_lm_default_text_is_the_validation_part(runs, tmp_path, capsys):
     trained = load(runs["lstm"], "cpu")
     d = trained.config.data
-    expected = split_text(load_corpus(d.text).text, d.val_fraction)[1][:100]
+    expected = split_text(load_corpus(d.train).text, d.val_fraction)[1][:100]
     page, data, _ = _page(capsys, runs["lstm"], tmp_path / "p.html", "--chars", 100)
     assert page.chars == data["characters"]["chars"] == list(expected)
     assert data["characters"]["unit"] == data["characters"]["ranks"]["h"][0]["unit"]

@@ -200,7 +200,7 @@ def test_tensorboard_logs_scalars_histograms_hparams_and_text(tmp_path, capsys):
     hparams = start.session_start_info.hparams
     assert hparams["model.hidden_size"].number_value == 16
     assert hparams["train.logger"].string_value == "jsonl,tensorboard"
-    assert hparams["data.text"].string_value == found.settings["data"]["text"]
+    assert hparams["data.train"].string_value == found.settings["data"]["text"]  # its older name
     experiment = HParamsPluginData.FromString(content["_hparams_/experiment"]).experiment
     metrics = {info.name.tag for info in experiment.metric_infos}
     assert {"val/loss", "val/bpc", "best/val_loss"} <= metrics

@@ -57,9 +57,13 @@ def test_defaults_and_old_names():
         t.save_every,
         t.out_dir,
     ) == (1500, 64, 3e-3, 50, 100, 250, "runs/forecast")
+    # data.csv and data.date_column are the older names of data.train and data.date_col
+    assert config.data.train == "s.csv"
     fields = {f.name: f.metadata for f in type(config.data).__dataclass_fields__.values()}
-    assert (fields["csv"]["flag"], fields["csv"]["aliases"]) == ("data", ("csv",))
-    assert fields["date_column"]["flag"] == "date-col"
+    assert (fields["train"]["flag"], fields["train"]["aliases"]) == ("data", ("train", "csv"))
+    assert fields["date_col"]["aliases"] == ("date_column",)
+    old, _ = resolve_config("forecast", {"data": {"train": "s", "target": "T", "date_column": "D"}})
+    assert old.data.date_col == "D"
     with pytest.raises(ConfigError, match="data.target: required, but not set"):
         train("forecast", {"data": {"csv": "s.csv"}})
 

@@ -26,6 +26,7 @@ import dataclasses
 import functools
 import json
 import math
+import os
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -86,9 +87,10 @@ def option(
     """A dataclass field with its help text and checks.
 
     ``flag`` is the command-line name (default: the field name with dashes) and ``aliases`` older
-    names that still work; ``required`` marks a setting without a usable default (a training
-    file), checked by :meth:`Config.missing`; ``file`` marks a path to a data file (a resumed run
-    may be given the file again at another path).
+    names of the setting that still work, as keys (config files, Python dicts, stored runs) and
+    as options; ``required`` marks a setting without a usable default (a training file), checked
+    by :meth:`Config.missing`; ``file`` marks a path to a data file (a str or any
+    ``os.PathLike``; a resumed run may be given the file again at another path).
     """
     metadata = {
         "help": help,
@@ -147,7 +149,7 @@ def _convert(value: Any, hint: Any, key: str) -> Any:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (Union, types.UnionType):
         options = [a for a in args if a is not type(None)]
-        if value is None or value == NONE:
+        if value is None or (isinstance(value, str) and value == NONE):
             return None
         return _convert(value, options[0], key)
     if origin is list:
@@ -163,6 +165,8 @@ def _convert(value: Any, hint: Any, key: str) -> Any:
             return hint.from_dict(value)
         except ConfigError as error:
             raise error.under(key) from None
+    if hint is str and isinstance(value, os.PathLike):  # a pathlib.Path where a path is a str
+        value = os.fspath(value)
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         try:
             return float(value)
@@ -185,13 +189,33 @@ def _spec(cls: type) -> list[tuple[dataclasses.Field, Any]]:
     return [(f, hints[f.name]) for f in dataclasses.fields(cls)]
 
 
+def _current_names(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``data`` with the older names of ``cls``'s fields (their ``aliases``) replaced by
+    the fields' names; where a setting is given under both, its current name wins."""
+    renamed = {
+        alias: f.name
+        for f in dataclasses.fields(cls)
+        for alias in f.metadata.get("aliases", ())
+        if alias != f.name
+    }
+    return {
+        renamed.get(key, key): value
+        for key, value in data.items()
+        if not (key in renamed and renamed[key] in data)
+    }
+
+
 def strict_from_dict(cls: type, data: Mapping[str, Any]) -> Any:
-    """``cls(**data)`` for any dataclass, refusing unknown and missing keys by name."""
+    """``cls(**data)`` for any dataclass, refusing unknown and missing keys by name (a field's
+    older names, its ``aliases``, are read as its name)."""
     if not isinstance(data, Mapping):
         raise ConfigError(
             None, f"expected a table of {cls.__name__} settings, got {_describe(data)}"
         )
-    names = [f.name for f in dataclasses.fields(cls)]
+    data = _current_names(cls, data)
+    # in the constructor's order: keyword-only fields (inherited settings) come last
+    fields = sorted(dataclasses.fields(cls), key=lambda f: bool(f.kw_only))
+    names = [f.name for f in fields]
     for key in data:
         if key not in names:
             name = str(key) if str(key).isidentifier() else shown(str(key), 40)
@@ -207,7 +231,14 @@ class Config:
 
     def __post_init__(self) -> None:
         for f, hint in _spec(type(self)):
-            value = _convert(getattr(self, f.name), hint, f.name)
+            value = getattr(self, f.name)
+            if f.metadata.get("file") and not isinstance(value, (str, os.PathLike, type(None))):
+                # in-memory data (a DataFrame, a list) is not read from a config: say so in one line
+                raise ConfigError(
+                    f.name,
+                    f"expected a path to a file (str or os.PathLike), got {type(value).__name__}",
+                )
+            value = _convert(value, hint, f.name)
             choices, check = choices_of(f), f.metadata.get("check")
             if value is not None and choices is not None and value not in choices:
                 raise ConfigError(
@@ -225,6 +256,19 @@ class Config:
     def from_dict(cls, data: Mapping[str, Any]) -> Any:
         """Rebuild from :meth:`to_dict` output or a config file's table (strict)."""
         return strict_from_dict(cls, data)
+
+    @classmethod
+    def current_names(cls, data: Mapping[str, Any]) -> Any:
+        """``data`` (a table of settings, maybe of an older version) with the settings' older
+        names replaced by their current ones, in the nested sections too: tables merged key by
+        key (defaults, a config file, options) must all use the same names."""
+        if not isinstance(data, Mapping):
+            return data  # from_dict says what is wrong with it
+        data = _current_names(cls, data)
+        for f, hint in _spec(cls):
+            if isinstance(hint, type) and issubclass(hint, Config) and f.name in data:
+                data[f.name] = hint.current_names(data[f.name])
+        return data
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)  # type: ignore[call-overload]

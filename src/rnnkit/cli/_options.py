@@ -137,7 +137,8 @@ def add_config_options(
         for part in key.split("."):
             default = default[part]
         name = f.metadata.get("flag") or f.name.replace("_", "-")
-        names = [f"--{name}"] + [f"--{alias}" for alias in f.metadata.get("aliases", ())]
+        aliases = [alias.replace("_", "-") for alias in f.metadata.get("aliases", ())]
+        names = [f"--{name}"] + [f"--{alias}" for alias in aliases if alias != name]
         kwargs: dict[str, Any] = {
             "dest": PREFIX + key,
             "default": argparse.SUPPRESS,

@@ -30,24 +30,18 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from rnnkit.config import strict_from_dict
-from rnnkit.errors import RnnkitError
-from rnnkit.nn import layers
+from rnnkit.models.recurrent import RecurrentConfig, check_lengths, valid_mask
 
-__all__ = [
-    "SequenceClassifier",
-    "SequenceClassifierConfig",
-    "check_regularisers",
-    "recurrent_layer",
-    "valid_mask",
-]
+__all__ = ["SequenceClassifier", "SequenceClassifierConfig"]
 
 POOLINGS = ("last", "mean", "max")
 
 
 @dataclass
-class SequenceClassifierConfig:
-    """Everything needed to rebuild a :class:`SequenceClassifier` (stored in checkpoints as a dict).
+class SequenceClassifierConfig(RecurrentConfig):
+    """Everything needed to rebuild a :class:`SequenceClassifier` (stored in checkpoints as a dict):
+    the recurrent layer's settings (:class:`~rnnkit.models.recurrent.RecurrentConfig`, whose
+    ``dropout`` also acts on the embeddings and before the head) and these.
 
     Attributes:
         num_classes: number of classes C (>= 2).
@@ -56,18 +50,7 @@ class SequenceClassifierConfig:
         input_size: number of features F of continuous inputs (used only when ``vocab_size == 0``).
         embedding_dim: embedding size E (used only when ``vocab_size > 0``).
         padding_idx: id of the padding token, whose embedding stays zero (``None`` for none).
-        cell: a name in :data:`rnnkit.nn.layers.CELLS`: ``"rnn"`` (Elman), ``"lstm"``, ``"gru"``...
-        nonlinearity: ``"tanh"`` or ``"relu"`` for ``cell="rnn"``.
-        hidden_size: hidden size H of each direction.
-        num_layers: stacked recurrent layers.
-        bidirectional: run a backward direction too and concatenate both.
-        dropout: dropout on the embeddings, between recurrent layers and before the head.
-        recurrent_dropout: variational dropout of the state fed back in the recurrent layer
-            (see :class:`rnnkit.nn.layers.Recurrent`).
-        weight_drop: DropConnect on the recurrent weights ``weight_hh``.
-        zoneout: probability that a unit of the recurrent state keeps its previous value.
         pooling: ``"last"`` (final hidden state at the true length), ``"mean"`` or ``"max"``.
-        backend: the rnnkit layer backend, ``"auto"``, ``"native"`` or ``"reference"``.
     """
 
     num_classes: int
@@ -75,17 +58,7 @@ class SequenceClassifierConfig:
     input_size: int = 0
     embedding_dim: int = 128
     padding_idx: int | None = 0
-    cell: str = "lstm"
-    nonlinearity: str = "tanh"
-    hidden_size: int = 128
-    num_layers: int = 1
-    bidirectional: bool = False
-    dropout: float = 0.0
-    recurrent_dropout: float = 0.0
-    weight_drop: float = 0.0
-    zoneout: float = 0.0
     pooling: str = "last"
-    backend: str = "auto"
 
     def __post_init__(self) -> None:
         if self.num_classes < 2:
@@ -106,95 +79,9 @@ class SequenceClassifierConfig:
             raise ValueError(
                 f"padding_idx must be in [0, {self.vocab_size}), got {self.padding_idx}"
             )
-        _check_layer_options(
-            self.cell, self.nonlinearity, self.hidden_size, self.num_layers, self.dropout
-        )
-        check_regularisers(self)
+        super().__post_init__()
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SequenceClassifierConfig:
-        """Rebuild from ``asdict(config)``; an unknown key is a ``ConfigError`` naming it."""
-        return strict_from_dict(cls, data)
-
-
-def check_cell(cell: str) -> None:
-    """Raise ``ValueError`` unless ``cell`` is registered in :data:`rnnkit.nn.layers.CELLS`."""
-    if cell not in layers.CELLS:
-        raise ValueError(f"cell: expected one of {', '.join(layers.CELLS)}, got {cell!r}")
-
-
-def check_regularisers(config: Any) -> None:
-    """Raise ``ValueError`` unless the config's ``recurrent_dropout``, ``weight_drop`` and
-    ``zoneout`` (the layer's regularisers, :data:`rnnkit.nn.layers.REGULARISERS`) are in [0, 1)."""
-    for name in layers.REGULARISERS:
-        value = getattr(config, name)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-            raise ValueError(f"{name}: expected a float in [0, 1), got {value!r}")
-
-
-def _check_layer_options(
-    cell: str, nonlinearity: str, hidden_size: int, num_layers: int, dropout: float
-) -> None:
-    check_cell(cell)
-    if nonlinearity not in ("tanh", "relu"):
-        raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
-    if hidden_size < 1:
-        raise ValueError(f"hidden_size must be >= 1, got {hidden_size}")
-    if num_layers < 1:
-        raise ValueError(f"num_layers must be >= 1, got {num_layers}")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-
-
-def valid_mask(lengths: Tensor, max_len: int, device: torch.device) -> Tensor:
-    """Boolean mask ``(N, max_len)``: True at the steps ``t < lengths[n]``."""
-    steps = torch.arange(max_len, device=device)  # (L,)
-    return steps.unsqueeze(0) < lengths.to(device).unsqueeze(1)  # (N, L)
-
-
-def check_lengths(lengths: Tensor | None, batch: int, max_len: int) -> Tensor | None:
-    """Validate a lengths tensor for a padded batch ``(N, L, ...)``: 1-D, N values in [1, L]."""
-    if lengths is None:
-        return None
-    if not isinstance(lengths, Tensor):
-        lengths = torch.as_tensor(lengths)
-    if lengths.dim() != 1 or lengths.shape[0] != batch:
-        raise ValueError(f"lengths must have shape ({batch},), got {tuple(lengths.shape)}")
-    if lengths.numel() and (int(lengths.min()) < 1 or int(lengths.max()) > max_len):
-        raise ValueError(
-            f"lengths must be in [1, {max_len}], got min {int(lengths.min())} "
-            f"and max {int(lengths.max())}"
-        )
-    return lengths.long()
-
-
-def recurrent_layer(config: Any, input_size: int) -> layers.Recurrent:
-    """A model's recurrent layer (batch first) from the settings its config shares with the others:
-    ``cell``, ``hidden_size``, ``num_layers``, ``dropout``, ``recurrent_dropout``, ``weight_drop``,
-    ``zoneout``, ``backend`` and, where the config has them, ``bidirectional`` and
-    ``nonlinearity``."""
-    try:
-        return _build_layer(config, input_size)
-    except ValueError as error:  # a setting the cell cannot take (zoneout of a scan cell...)
-        raise RnnkitError(str(error)) from error
-
-
-def _build_layer(config: Any, input_size: int) -> layers.Recurrent:
-    return layers.build_layer(
-        config.cell,
-        input_size,
-        config.hidden_size,
-        num_layers=config.num_layers,
-        bidirectional=getattr(config, "bidirectional", False),
-        dropout=config.dropout,
-        nonlinearity=getattr(config, "nonlinearity", "tanh"),
-        backend=config.backend,
-        recurrent_dropout=config.recurrent_dropout,
-        weight_drop=config.weight_drop,
-        zoneout=config.zoneout,
-    )
 
 
 class SequenceClassifier(nn.Module):
@@ -219,9 +106,9 @@ class SequenceClassifier(nn.Module):
         else:
             self.embedding = None
             layer_input = config.input_size
-        self.rnn = recurrent_layer(config, layer_input)
+        self.rnn = config.layer(layer_input)
         self.dropout = nn.Dropout(config.dropout)
-        self.num_directions = 2 if config.bidirectional else 1
+        self.num_directions = config.num_directions
         self.head = nn.Linear(self.num_directions * config.hidden_size, config.num_classes)
 
     @property

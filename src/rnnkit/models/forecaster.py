@@ -24,16 +24,14 @@ forecast period (``future``): that suits variables known in advance (calendar fe
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from rnnkit.config import strict_from_dict
 from rnnkit.data.timeseries import StandardScaler
-from rnnkit.models.classifier import check_cell, check_regularisers, recurrent_layer
+from rnnkit.models.recurrent import RecurrentConfig
 
 __all__ = ["Forecaster", "ForecasterConfig"]
 
@@ -41,8 +39,10 @@ MODES = ("direct", "autoregressive")
 
 
 @dataclass
-class ForecasterConfig:
-    """Everything needed to rebuild a :class:`Forecaster` (stored in checkpoints as a dict).
+class ForecasterConfig(RecurrentConfig):
+    """Everything needed to rebuild a :class:`Forecaster` (stored in checkpoints as a dict): the
+    recurrent layer's settings (:class:`~rnnkit.models.recurrent.RecurrentConfig`, one direction,
+    hidden size 32 by default; its ``dropout`` also acts before the head) and these.
 
     Attributes:
         input_size: number of input variables F per time step.
@@ -54,16 +54,6 @@ class ForecasterConfig:
         mode: ``"direct"`` (one head for all K steps) or ``"autoregressive"`` (one-step head rolled
             out K times).
         residual: forecast the change from the last observed target instead of the value.
-        cell: a name in :data:`rnnkit.nn.layers.CELLS`: ``"rnn"`` (Elman), ``"lstm"``, ``"gru"``...
-        nonlinearity: ``"tanh"`` or ``"relu"`` for ``cell="rnn"``.
-        hidden_size: hidden size H.
-        num_layers: stacked recurrent layers.
-        dropout: dropout between recurrent layers and before the head.
-        recurrent_dropout: variational dropout of the state fed back in the recurrent layer
-            (see :class:`rnnkit.nn.layers.Recurrent`).
-        weight_drop: DropConnect on the recurrent weights ``weight_hh``.
-        zoneout: probability that a unit of the recurrent state keeps its previous value.
-        backend: rnnkit layer backend, ``"auto"``, ``"native"`` or ``"reference"``.
         input_mean, input_std: training statistics of each input variable (length F).
         target_mean, target_std: training statistics of the target.
     """
@@ -74,22 +64,14 @@ class ForecasterConfig:
     target_index: int = 0
     mode: str = "direct"
     residual: bool = False
-    cell: str = "lstm"
-    nonlinearity: str = "tanh"
-    hidden_size: int = 32
-    num_layers: int = 1
-    dropout: float = 0.0
-    recurrent_dropout: float = 0.0
-    weight_drop: float = 0.0
-    zoneout: float = 0.0
-    backend: str = "auto"
     input_mean: list[float] = field(default_factory=list)
     input_std: list[float] = field(default_factory=list)
     target_mean: float = 0.0
     target_std: float = 1.0
+    hidden_size: int = field(default=32, kw_only=True)
 
     def __post_init__(self) -> None:
-        for name in ("input_size", "horizon", "lookback", "hidden_size", "num_layers"):
+        for name in ("input_size", "horizon", "lookback"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
@@ -104,12 +86,11 @@ class ForecasterConfig:
                 "autoregressive mode and residual need the target among the inputs "
                 "(target_index >= 0)"
             )
-        check_cell(self.cell)
-        if self.nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {self.nonlinearity!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        check_regularisers(self)
+        super().__post_init__()
+        if self.bidirectional:
+            raise ValueError(
+                "bidirectional: a forecaster reads the window forwards; expected False"
+            )
         if not self.input_mean:
             self.input_mean = [0.0] * self.input_size
         if not self.input_std:
@@ -126,11 +107,6 @@ class ForecasterConfig:
         if min(self.input_std) < 0 or self.target_std < 0:
             raise ValueError("standard deviations must be >= 0")
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ForecasterConfig:
-        """Rebuild from ``asdict(config)``; an unknown key is a ``ConfigError`` naming it."""
-        return strict_from_dict(cls, data)
-
 
 class Forecaster(nn.Module):
     """Recurrent forecaster: ``(N, L, F)`` windows -> ``(N, K)`` forecasts of the target.
@@ -146,7 +122,7 @@ class Forecaster(nn.Module):
     def __init__(self, config: ForecasterConfig) -> None:
         super().__init__()
         self.config = config
-        self.rnn = recurrent_layer(config, config.input_size)
+        self.rnn = config.layer(config.input_size)
         self.dropout = nn.Dropout(config.dropout)
         out = config.horizon if config.mode == "direct" else 1
         self.head = nn.Linear(config.hidden_size, out)
@@ -315,7 +291,3 @@ class Forecaster(nn.Module):
     def extra_repr(self) -> str:
         c = self.config
         return f"mode={c.mode}, horizon={c.horizon}, lookback={c.lookback}, residual={c.residual}"
-
-    def config_dict(self) -> dict[str, Any]:
-        """``asdict(config)``: plain types only, for checkpoints."""
-        return asdict(self.config)

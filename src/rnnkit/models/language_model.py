@@ -15,15 +15,14 @@ never a re-run of the prefix.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from rnnkit.config import strict_from_dict
-from rnnkit.models.classifier import check_cell, check_regularisers, recurrent_layer
+from rnnkit.models.recurrent import RecurrentConfig
 
 __all__ = ["LanguageModel", "LanguageModelConfig", "State", "detach_state"]
 
@@ -31,55 +30,36 @@ State = Any  # a Tensor (RNN, GRU) or a tuple (h, c) (LSTM), each (num_layers, N
 
 
 @dataclass
-class LanguageModelConfig:
-    """Everything needed to rebuild a :class:`LanguageModel` (stored in checkpoints as a dict).
+class LanguageModelConfig(RecurrentConfig):
+    """Everything needed to rebuild a :class:`LanguageModel` (stored in checkpoints as a dict):
+    the recurrent layer's settings (:class:`~rnnkit.models.recurrent.RecurrentConfig`, one
+    direction, hidden size 512 by default; its ``dropout`` also acts on the embeddings and before
+    the head) and these.
 
     Attributes:
         vocab_size: V, the number of tokens (characters) including special tokens.
-        cell: a name in :data:`rnnkit.nn.layers.CELLS`: ``"rnn"`` (tanh Elman), ``"lstm"``, ``"gru"``...
         embedding_size: E.
-        hidden_size: H, per layer.
-        num_layers: stacked recurrent layers.
-        dropout: on the embeddings, between recurrent layers and before the head.
-        recurrent_dropout: variational dropout of the state fed back in the recurrent layer
-            (see :class:`rnnkit.nn.layers.Recurrent`).
-        weight_drop: DropConnect on the recurrent weights ``weight_hh``.
-        zoneout: probability that a unit of the recurrent state keeps its previous value.
         tie_weights: share the embedding matrix with the output head (needs E == H).
-        backend: the rnnkit layer backend, ``"auto"``, ``"native"`` or ``"reference"``.
     """
 
     vocab_size: int
-    cell: str = "lstm"
     embedding_size: int = 64
-    hidden_size: int = 512
-    num_layers: int = 1
-    dropout: float = 0.0
-    recurrent_dropout: float = 0.0
-    weight_drop: float = 0.0
-    zoneout: float = 0.0
     tie_weights: bool = False
-    backend: str = "auto"
+    hidden_size: int = field(default=512, kw_only=True)
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "embedding_size", "hidden_size", "num_layers"):
+        for name in ("vocab_size", "embedding_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name}: expected an int >= 1, got {value!r}")
-        check_cell(self.cell)
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout: expected a float in [0, 1), got {self.dropout}")
-        check_regularisers(self)
+        super().__post_init__()
+        if self.bidirectional:
+            raise ValueError("bidirectional: a language model reads left to right; expected False")
         if self.tie_weights and self.embedding_size != self.hidden_size:
             raise ValueError(
                 "tie_weights needs embedding_size == hidden_size, got "
                 f"{self.embedding_size} and {self.hidden_size}"
             )
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> LanguageModelConfig:
-        """Rebuild from ``asdict(config)``; an unknown key is a ``ConfigError`` naming it."""
-        return strict_from_dict(cls, data)
 
 
 def detach_state(state: State) -> State:
@@ -98,7 +78,7 @@ class LanguageModel(nn.Module):
         super().__init__()
         self.config = config
         self.embedding = nn.Embedding(config.vocab_size, config.embedding_size)
-        self.rnn = recurrent_layer(config, config.embedding_size)
+        self.rnn = config.layer(config.embedding_size)
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.hidden_size, config.vocab_size)
         if config.tie_weights:
@@ -154,16 +134,7 @@ class LanguageModel(nn.Module):
 
         Returns the new tokens of each sample (without the prompt).
         """
-        if length < 0:
-            raise ValueError(f"length must be >= 0, got {length}")
-        if not greedy and not temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {temperature}")
-        if top_k is not None and top_k < 1:
-            raise ValueError(f"top_k must be >= 1, got {top_k}")
-        if top_p is not None and not 0.0 < top_p <= 1.0:
-            raise ValueError(f"top_p must be in (0, 1], got {top_p}")
-        if num_samples < 1:
-            raise ValueError(f"num_samples must be >= 1, got {num_samples}")
+        _check_sampling(length, num_samples, temperature, top_k, top_p, greedy)
         was_training = self.training
         self.eval()
         # One step of a few samples is far too little work to share between threads: the hand-offs
@@ -245,14 +216,8 @@ class LanguageModel(nn.Module):
             outputs[:, t] = nxt
             if on_step is not None:
                 on_step(nxt)
-            if stop and t + 1 >= len(stop):
-                tail = outputs[:, t + 1 - len(stop) : t + 1]
-                hit = (tail == tail.new_tensor(stop)).all(dim=1) & ~done
-                for s in hit.nonzero().flatten().tolist():
-                    ends[s] = t + 1 - len(stop)
-                done |= hit
-                if bool(done.all()):
-                    break
+            if stop and _stopped(outputs[:, : t + 1], stop, done, ends):
+                break
             if t + 1 < length:  # one step on the carried state
                 logits, cell_states = self._step(nxt, cell_states, cells, table, head_bias)
         rows = outputs.tolist()
@@ -289,6 +254,41 @@ class LanguageModel(nn.Module):
     def input_table(self) -> Tensor:
         """``(V, G*H)``: the first layer's input projection of every token's embedding (for :meth:`step`)."""
         return self.rnn.cells[0].project_input(self.embedding.weight)
+
+
+def _check_sampling(
+    length: int,
+    num_samples: int,
+    temperature: float,
+    top_k: int | None,
+    top_p: float | None,
+    greedy: bool,
+) -> None:
+    """Raise ``ValueError`` for an option of :meth:`LanguageModel.generate` out of its range."""
+    if length < 0:
+        raise ValueError(f"length must be >= 0, got {length}")
+    if not greedy and not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    if top_k is not None and top_k < 1:
+        raise ValueError(f"top_k must be >= 1, got {top_k}")
+    if top_p is not None and not 0.0 < top_p <= 1.0:
+        raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+    if num_samples < 1:
+        raise ValueError(f"num_samples must be >= 1, got {num_samples}")
+
+
+def _stopped(outputs: Tensor, stop: list[int], done: Tensor, ends: list[int]) -> bool:
+    """Whether every sample has now written ``stop``: ``outputs (S, t)`` so far; a sample that
+    has just written it is marked in ``done (S,)`` and ``ends`` (where its text ends)."""
+    steps = outputs.shape[1]
+    if steps < len(stop):
+        return False
+    tail = outputs[:, steps - len(stop) :]  # (S, len(stop))
+    hit = (tail == tail.new_tensor(stop)).all(dim=1) & ~done
+    for s in hit.nonzero().flatten().tolist():
+        ends[s] = steps - len(stop)
+    done |= hit
+    return bool(done.all())
 
 
 def _filter(logits: Tensor, top_k: int | None, top_p: float | None) -> Tensor:

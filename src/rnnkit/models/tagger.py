@@ -18,21 +18,14 @@ replaces training words by ``<unk>`` at random so that the ``<unk>`` embedding i
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from rnnkit.config import strict_from_dict
-from rnnkit.models.classifier import (
-    _check_layer_options,
-    check_lengths,
-    check_regularisers,
-    recurrent_layer,
-    valid_mask,
-)
 from rnnkit.models.crf import CRF
+from rnnkit.models.recurrent import RecurrentConfig, check_lengths, valid_mask
 
 __all__ = ["IGNORE_INDEX", "SequenceTagger", "SequenceTaggerConfig"]
 
@@ -40,8 +33,11 @@ IGNORE_INDEX = -100  # tag id of padded positions for the cross-entropy loss
 
 
 @dataclass
-class SequenceTaggerConfig:
-    """Everything needed to rebuild a :class:`SequenceTagger` (stored in checkpoints as a dict).
+class SequenceTaggerConfig(RecurrentConfig):
+    """Everything needed to rebuild a :class:`SequenceTagger` (stored in checkpoints as a dict):
+    the recurrent layer's settings (:class:`~rnnkit.models.recurrent.RecurrentConfig`,
+    bidirectional by default; its ``dropout`` also acts on the inputs and before the output
+    layer) and these.
 
     Attributes:
         vocab_size: word vocabulary size (>= 2).
@@ -54,18 +50,7 @@ class SequenceTaggerConfig:
         char_embedding_dim: character embedding size.
         char_filters: output channels K of the character CNN.
         char_kernel_size: width of the character convolution.
-        cell: a name in :data:`rnnkit.nn.layers.CELLS`: ``"rnn"``, ``"lstm"``, ``"gru"``...
-        nonlinearity: ``"tanh"`` or ``"relu"`` for ``cell="rnn"``.
-        hidden_size: hidden size H per direction.
-        num_layers: stacked recurrent layers.
-        bidirectional: read each sentence in both directions (default True).
-        dropout: dropout on the inputs, between layers and before the output layer.
-        recurrent_dropout: variational dropout of the state fed back in the recurrent layer
-            (see :class:`rnnkit.nn.layers.Recurrent`).
-        weight_drop: DropConnect on the recurrent weights ``weight_hh``.
-        zoneout: probability that a unit of the recurrent state keeps its previous value.
         use_crf: score whole tag paths with a linear-chain CRF instead of per-token softmax.
-        backend: the rnnkit layer backend.
     """
 
     vocab_size: int
@@ -78,17 +63,8 @@ class SequenceTaggerConfig:
     char_embedding_dim: int = 32
     char_filters: int = 64
     char_kernel_size: int = 3
-    cell: str = "lstm"
-    nonlinearity: str = "tanh"
-    hidden_size: int = 128
-    num_layers: int = 1
-    bidirectional: bool = True
-    dropout: float = 0.0
-    recurrent_dropout: float = 0.0
-    weight_drop: float = 0.0
-    zoneout: float = 0.0
     use_crf: bool = False
-    backend: str = "auto"
+    bidirectional: bool = field(default=True, kw_only=True)
 
     def __post_init__(self) -> None:
         if self.vocab_size < 2:
@@ -108,15 +84,7 @@ class SequenceTaggerConfig:
             and min(self.char_embedding_dim, self.char_filters, self.char_kernel_size) < 1
         ):
             raise ValueError("char_embedding_dim, char_filters and char_kernel_size must be >= 1")
-        _check_layer_options(
-            self.cell, self.nonlinearity, self.hidden_size, self.num_layers, self.dropout
-        )
-        check_regularisers(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SequenceTaggerConfig:
-        """Rebuild from ``asdict(config)``; an unknown key is a ``ConfigError`` naming it."""
-        return strict_from_dict(cls, data)
+        super().__post_init__()
 
 
 class SequenceTagger(nn.Module):
@@ -152,10 +120,9 @@ class SequenceTagger(nn.Module):
         else:
             self.char_embedding = None
             self.char_conv = None
-        self.rnn = recurrent_layer(config, layer_input)
+        self.rnn = config.layer(layer_input)
         self.dropout = nn.Dropout(config.dropout)
-        directions = 2 if config.bidirectional else 1
-        self.head = nn.Linear(directions * config.hidden_size, config.num_tags)
+        self.head = nn.Linear(config.num_directions * config.hidden_size, config.num_tags)
         self.crf: CRF | None = CRF(config.num_tags) if config.use_crf else None
 
     def _char_features(self, chars: Tensor) -> Tensor:

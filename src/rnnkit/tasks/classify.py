@@ -66,9 +66,7 @@ INSPECTED = 20  # examples whose token contributions rnnkit inspect shows
 
 @dataclass
 class ClassifyData(Config):
-    train: str | None = o.data_file(
-        "training file: TSV (.tsv) or CSV (.csv) with a header line", aliases=("train",)
-    )
+    train: str | None = o.data_file("training file: TSV (.tsv) or CSV (.csv) with a header line")
     val: str | None = o.val_file(
         "validation file in the same format (none: hold out "
         "val_fraction of the training rows, chosen by the seed)"
@@ -96,16 +94,10 @@ class ClassifyData(Config):
 
 
 @dataclass
-class ClassifyModel(Config):
+class ClassifyModel(o.RecurrentOptions):
     embedding_dim: int = o.embedding(128)
-    cell: str = o.cell()
-    hidden_size: int = o.hidden(128)
-    num_layers: int = o.layers()
     bidirectional: bool = option(True, "read each text in both directions")
     dropout: float = o.dropout(0.5, "on embeddings, between layers and before the output")
-    recurrent_dropout: float = o.recurrent_dropout()
-    weight_drop: float = o.weight_drop()
-    zoneout: float = o.zoneout()
     pooling: str = option(
         "max",
         "read out the final state at each text's end (last), or pool "

@@ -5,7 +5,7 @@ Python API::
 
     import rnnkit
 
-    run = rnnkit.train("forecast", {"data": {"csv": "temps.csv", "target": "Temp"}})
+    run = rnnkit.train("forecast", {"data": {"train": "temps.csv", "target": "Temp"}})
     print(run.reports[-1].rows["MAE"])      # {"model": 1.69, "persistence": 2.04, ...}
     model = rnnkit.load("runs/forecast")
     rnnkit.predict(model, "recent.csv")     # the next ``horizon`` values, with their dates
@@ -92,7 +92,7 @@ SIZE = (
 
 @dataclass
 class ForecastData(Config):
-    csv: str | None = o.data_file(
+    train: str | None = o.data_file(
         "the series: a CSV file with a header line, a date column and numeric value columns",
         aliases=("csv",),
     )
@@ -105,8 +105,8 @@ class ForecastData(Config):
         "future is unknown, so they need mode direct)",
         metavar="COLS",
     )
-    date_column: str | None = option(
-        None, "the date column (none: the first column)", flag="date-col", metavar="COL"
+    date_col: str | None = option(
+        None, "the date column (none: the first column)", metavar="COL", aliases=("date_column",)
     )
     fill: str | None = option(
         None,
@@ -154,7 +154,7 @@ class ForecastData(Config):
 
 
 @dataclass
-class ForecastModel(Config):
+class ForecastModel(o.RecurrentOptions):
     mode: str = option(
         "direct",
         "direct: one head forecasts all horizon steps; autoregressive: a one-step model rolled out",
@@ -165,11 +165,7 @@ class ForecastModel(Config):
     # (benchmarks/tasks_series.py, 1,500 steps).
     cell: str = o.cell("gru")
     hidden_size: int = o.hidden(32)
-    num_layers: int = o.layers()
     dropout: float = o.dropout(0.0, "between layers and before the head")
-    recurrent_dropout: float = o.recurrent_dropout()
-    weight_drop: float = o.weight_drop()
-    zoneout: float = o.zoneout()
 
 
 @dataclass
@@ -453,7 +449,7 @@ class ForecastTask(Task):
         rows = [f"{d},{10 + 5 * np.sin(i / 6):.3f}" for i, d in enumerate(days)]
         (folder / "temps.csv").write_text("Date,Temp\n" + "\n".join(rows) + "\n", "utf-8")
         (folder / "bad.csv").write_text("Date,Rain\n2020-01-01,3\n", encoding="utf-8")
-        data = {"csv": str(folder / "temps.csv"), "target": "Temp", "lookback": 10}
+        data = {"csv": str(folder / "temps.csv"), "target": "Temp", "lookback": 10}  # older name
         return Example(
             {
                 "data": data,

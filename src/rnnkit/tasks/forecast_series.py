@@ -80,7 +80,7 @@ def _read_split(d: ForecastData, log) -> tuple[Prepared, int, np.ndarray, dict[s
     """The series as inputs, the end of its training part, the training windows' first steps,
     and the ``(start, end)`` of the validation and test parts that hold a complete window."""
     series = read_series(
-        d.csv, date_column=d.date_column, columns=[d.target, *d.features], fill=d.fill
+        d.train, date_column=d.date_col, columns=[d.target, *d.features], fill=d.fill
     )
     n = len(series)
     window_starts(n, d.lookback, d.horizon)  # lookback + horizon against the series

@@ -5,13 +5,13 @@ Python API::
     import rnnkit
     from rnnkit.tasks.lm import SampleConfig, sample
 
-    run = rnnkit.train("lm", {"data": {"text": "notes.txt"}, "train": {"max_minutes": 5}})
+    run = rnnkit.train("lm", {"data": {"train": "notes.txt"}, "train": {"max_minutes": 5}})
     print(sample(run.trained, SampleConfig(prompt="Dear ", length=200))[0])
 
-The first 90% of the text trains and the last 10% validates. Evaluations during training read
-the first ``eval_chars`` validation characters (for speed, and said so); the final report reads
-all of them, beside two baselines fitted on the training text: the unigram and the bigram
-character frequencies (add-one and Dirichlet smoothed). The checkpoint's task state holds the
+The first 90% of the text trains and the last 10% validates (or a validation file, ``data.val``).
+Evaluations during training read the first ``eval_chars`` validation characters (for speed, and
+said so); the final report reads all of them, beside two baselines fitted on the training text:
+the unigram and the bigram character frequencies (add-one and Dirichlet smoothed). The checkpoint's task state holds the
 config, the vocabulary and those counts.
 """
 
@@ -31,6 +31,7 @@ from torch.nn import functional as F
 from rnnkit.config import Config, ConfigError, at_least, option, positive, seed_range
 from rnnkit.data.text import (
     BUILTIN_CORPUS_CHARS,
+    Corpus,
     TBPTTBatch,
     TBPTTBatches,
     char_vocabulary,
@@ -78,21 +79,21 @@ INSPECTION_CHARS = 20_000  # validation characters a run stores for rnnkit inspe
 
 @dataclass
 class LMData(Config):
-    text: str | None = option(
-        None,
+    train: str | None = o.data_file(
         "UTF-8 text file to learn (none: the built-in corpus, this machine's Python "
         "standard-library sources)",
-        flag="data",
+        required=False,
         aliases=("text",),
-        metavar="FILE",
-        file=True,
+    )
+    val: str | None = o.val_file(
+        "UTF-8 validation text (none: the last val_fraction of the training text)"
     )
     seq_len: int = option(
         64, "characters per chunk of back-propagation through time", metavar="L", check=at_least(1)
     )
     val_fraction: float = option(
         0.1,
-        "share of the text (its end) held out for validation",
+        "share of the text (its end) held out for validation without a validation file",
         metavar="F",
         check=(lambda v: 0 < v < 1, "in (0, 1)"),
     )
@@ -112,17 +113,12 @@ class LMData(Config):
 
 
 @dataclass
-class LMModel(Config):
+class LMModel(o.RecurrentOptions):
     # Defaults chosen with benchmarks/shakespeare.py (docs/language-model.md): on 2 CPU cores,
     # many small updates at a high learning rate beat a larger model or batch within minutes.
-    cell: str = o.cell()
-    embedding_size: int = o.embedding(64)
     hidden_size: int = o.hidden(256)
-    num_layers: int = o.layers()
+    embedding_size: int = o.embedding(64)
     dropout: float = o.dropout(0.0, "on embeddings, between layers and before the head")
-    recurrent_dropout: float = o.recurrent_dropout()
-    weight_drop: float = o.weight_drop()
-    zoneout: float = o.zoneout()
     tie_weights: bool = option(
         False,
         "share the embedding with the output layer (needs the "
@@ -296,6 +292,27 @@ class LMState:
         return {"unigram": -unigram[nxt].log().mean().item(), "bigram": -bigram.log().mean().item()}
 
 
+def _texts(d: LMData) -> tuple[Corpus, str, str, str]:
+    """The corpus, its training and validation texts, and where the validation text comes from:
+    the validation file, else the last ``val_fraction`` of the corpus."""
+    corpus = load_corpus(d.train, d.max_builtin_chars)
+    if d.val is not None:
+        train_text, val_text = corpus.text, read_text(d.val, "validation file")
+        where = f"{len(val_text):,} characters of {d.val}"
+    else:
+        train_text, val_text = split_text(corpus.text, d.val_fraction)
+        where = f"the last {len(val_text):,} characters of {corpus.name}"
+    if len(train_text) < 2:  # the bigram counts need one pair of characters
+        problem = f"the training part of {corpus.name} has {len(train_text)} character(s)"
+        if d.val is None:
+            problem += (
+                f" (val fraction {d.val_fraction:g} of {len(corpus.text):,}); "
+                "use a smaller val fraction"
+            )
+        raise RnnkitError(problem)
+    return corpus, train_text, val_text, where
+
+
 def _warn(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -310,11 +327,12 @@ class LMTask(Task):
     description = (
         "Train a character-level recurrent language model with truncated back-propagation "
         "through time (the state is carried from chunk to chunk). The first 90% of the text "
-        "trains, the last 10% validates."
+        "trains, the last 10% validates (or a validation file)."
     )
     examples = """examples:
   rnnkit train lm --data shakespeare.txt --max-minutes 10
   rnnkit train lm                                   # the built-in corpus: Python sources
+  rnnkit train lm --data train.txt --val valid.txt  # validate on a file of its own
   rnnkit train lm --data notes.txt --cell gru --layers 2 --hidden 256 --out runs/notes
   rnnkit train lm --resume --out runs/notes         # continue an interrupted run
   rnnkit sample runs/notes --prompt "Dear " --length 300"""
@@ -323,14 +341,8 @@ class LMTask(Task):
 
     def setup(self, config: LMConfig, saved: Any, log) -> Setup:
         d, settings = config.data, config.train
-        corpus = load_corpus(d.text, d.max_builtin_chars)
+        corpus, train_text, val_text, where = _texts(d)
         log(corpus.description)
-        train_text, val_text = split_text(corpus.text, d.val_fraction)
-        if len(train_text) < 2:  # the bigram counts below need one pair of characters
-            raise RnnkitError(
-                f"the training part of {corpus.name} has {len(train_text)} character(s) (val "
-                f"fraction {d.val_fraction:g} of {len(corpus.text):,}); use a smaller val fraction"
-            )
         if saved is not None:
             state = LMState.from_dict(saved)
             train_ids = encode_text(state.vocab, train_text, warn=log, what="training text")
@@ -352,8 +364,9 @@ class LMTask(Task):
                 f"{len(val_ids):,} validation characters; the final report reads all of them"
             )
         state.sample = store_sample(batches, text=val_text[:INSPECTION_CHARS])
-        title = f"validation: the last {len(val_ids):,} characters of {corpus.name}"
-        val, reported = ((eval_ids, ""), [(val_ids, title)]) if validated else (None, [])
+        val, reported = (
+            ((eval_ids, ""), [(val_ids, f"validation: {where}")]) if validated else (None, [])
+        )
         extra = {"progress_fn": lambda loss: {"loss": f"{loss:.3f}", "bpc": f"{loss / LN2:.3f}"}}
         return self.scored_setup(
             config,
@@ -406,7 +419,7 @@ class LMTask(Task):
         (folder / "bad.txt").write_bytes(b"\xff\xfe not utf-8 \x80")
         return Example(
             {
-                "data": {"text": str(folder / "text.txt"), "seq_len": 16},
+                "data": {"text": str(folder / "text.txt"), "seq_len": 16},  # the older name
                 "model": {"embedding_size": 8, "hidden_size": 16},
                 "train": {"max_steps": 4, "eval_every": 2, "save_every": 2, "batch_size": 4},
             },
@@ -428,12 +441,11 @@ class LMTask(Task):
 
     def inspection_text(self, trained: TrainedModel) -> str:
         """The run's validation text: its first :data:`INSPECTION_CHARS` characters as stored in
-        the run, or (a run written before runs stored it) the end of its corpus, split as in
-        training."""
+        the run, or (a run written before runs stored it) its validation file or the end of its
+        corpus, split as in training."""
         if trained.state.sample:
             return str(trained.state.sample["text"])
-        d = trained.config.data
-        return split_text(load_corpus(d.text, d.max_builtin_chars).text, d.val_fraction)[1]
+        return _texts(trained.config.data)[2]
 
 
 def sample(

@@ -1,24 +1,31 @@
 """Settings that several tasks share, declared once (and the input helpers of
 :mod:`rnnkit.data.inputs`, re-exported for the tasks).
 
-Each function returns a config field (see :func:`rnnkit.config.option`) with the same name, help
-and checks in every task that uses it, so ``--cell``, ``--hidden`` or ``--dropout`` mean the same
-thing everywhere; every task's model section has the recurrent regularisers
-(:func:`recurrent_dropout`, :func:`weight_drop`, :func:`zoneout`). The cell choices come from the layer registry, so a cell registered later is
-accepted by every task.
+:class:`RecurrentOptions` is the recurrent layer's part of every task's model section (``cell``,
+``hidden_size``, ``num_layers`` and the regularisers): a task's section inherits it, adds its own
+settings (``dropout`` and ``bidirectional`` where the task has them, with the task's own help) and
+may give a setting another default by declaring it again with :func:`cell`, :func:`hidden` or
+:func:`layers`. The other functions return a config field (see :func:`rnnkit.config.option`) with
+the same name, help and checks in every task that uses it, so ``--cell``, ``--hidden`` or
+``--data`` mean the same thing everywhere. The cell choices come from the layer registry, so a
+cell registered later is accepted by every task.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+from dataclasses import dataclass
 from typing import Any
 
-from rnnkit.config import at_least, fraction, option
+from rnnkit.config import Config, at_least, fraction, option
 from rnnkit.data.inputs import held_out, numbered_lines, numbered_texts, records_for
+from rnnkit.models.recurrent import RecurrentConfig
 from rnnkit.nn.layers import CELLS
 from rnnkit.training.trainer import TrainConfig
 
 __all__ = [
+    "RecurrentOptions",
     "cell",
     "data_file",
     "dropout",
@@ -42,9 +49,17 @@ __all__ = [
 ]
 
 
-def data_file(help: str, *, aliases: tuple[str, ...] = ()) -> Any:
+def data_file(help: str, *, required: bool = True, aliases: tuple[str, ...] = ()) -> Any:
+    """The training data file, ``data.train`` in every task (``--data`` on the command line);
+    ``aliases`` are the task's older names of it, still accepted."""
     return option(
-        None, help, flag="data", aliases=aliases, metavar="FILE", required=True, file=True
+        None,
+        help,
+        flag="data",
+        aliases=("train", *aliases),
+        metavar="FILE",
+        required=required,
+        file=True,
     )
 
 
@@ -123,6 +138,26 @@ def zoneout() -> Any:
         "probability that each recurrent unit keeps its previous value at a step (h, and c in "
         "LSTMs; the expectation in evaluation)"
     )
+
+
+@dataclass
+class RecurrentOptions(Config):
+    """The recurrent layer's settings in a task's model section (flat keys: ``model.cell``,
+    ``model.hidden_size``...); what a :class:`~rnnkit.models.recurrent.RecurrentConfig` takes from
+    the section is :meth:`recurrent`."""
+
+    cell: str = cell()
+    hidden_size: int = hidden(128)
+    num_layers: int = layers()
+    recurrent_dropout: float = recurrent_dropout()
+    weight_drop: float = weight_drop()
+    zoneout: float = zoneout()
+
+    def recurrent(self) -> dict[str, Any]:
+        """The settings of this section that a :class:`RecurrentConfig` takes (``dropout`` and
+        ``bidirectional`` too, in the sections that have them)."""
+        names = [f.name for f in dataclasses.fields(RecurrentConfig)]
+        return {name: getattr(self, name) for name in names if hasattr(self, name)}
 
 
 def training(task: str, **defaults: Any) -> Any:

@@ -99,6 +99,9 @@ def resolve_config(
     train = train if isinstance(train, Mapping) else {}  # not a table: from_dict says so below
     if checkpoint is None and "max_minutes" in train and "max_steps" not in train:
         given = merge(given, {"train": {"max_steps": None}})
+    # older names of settings (in a checkpoint, a config file or a dict) become the current ones
+    # before the tables are merged, so that a setting given again replaces the saved one
+    base, given = task.config_class.current_names(base), task.config_class.current_names(given)
     return task.config_class.from_dict(merge(base, given)), checkpoint
 
 

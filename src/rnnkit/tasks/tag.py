@@ -65,8 +65,7 @@ BASELINE = "most-frequent-tag"
 @dataclass
 class TagData(Config):
     train: str | None = o.data_file(
-        "training file: CoNLL-U (FORM and UPOS columns) or 2-column CoNLL (token and tag)",
-        aliases=("train",),
+        "training file: CoNLL-U (FORM and UPOS columns) or 2-column CoNLL (token and tag)"
     )
     val: str | None = o.val_file(
         "validation file in the same format (none: hold out the last "
@@ -84,15 +83,9 @@ class TagData(Config):
 
 
 @dataclass
-class TagModel(Config):
-    cell: str = o.cell()
-    hidden_size: int = o.hidden(128)
-    num_layers: int = o.layers()
+class TagModel(o.RecurrentOptions):
     bidirectional: bool = option(True, "read each sentence in both directions")
     dropout: float = o.dropout(0.3, "on the inputs, between layers and before the output")
-    recurrent_dropout: float = o.recurrent_dropout()
-    weight_drop: float = o.weight_drop()
-    zoneout: float = o.zoneout()
     embedding_dim: int = o.embedding(100)
     chars: bool = option(True, "add a character CNN: unseen words are tagged from their spelling")
     char_embedding_dim: int = option(

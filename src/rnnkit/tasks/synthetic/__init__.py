@@ -106,13 +106,10 @@ class SyntheticData(Config):
 
 
 @dataclass
-class SyntheticModel(Config):
+class SyntheticModel(o.RecurrentOptions):
     cell: str = o.cell(_SINE["model"]["cell"])
     hidden_size: int = o.hidden(_SINE["model"]["hidden_size"])
     num_layers: int = o.layers(_SINE["model"]["num_layers"])
-    recurrent_dropout: float = o.recurrent_dropout()
-    weight_drop: float = o.weight_drop()
-    zoneout: float = o.zoneout()
 
 
 @dataclass
