@@ -6,33 +6,32 @@ torch's fused kernels on the same parameters, ``"reference"`` the from-scratch c
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
-import torch
 from torch import nn
 
 from rnnkit.nn.cells import GRUCell, LSTMCell, RNNCell
+from rnnkit.nn.cells.base import check_choice
 from rnnkit.nn.checks import check_int
 from rnnkit.nn.regularisers import REGULARISERS
-from rnnkit.nn.runner import Recurrent
+from rnnkit.nn.runner import Layer
 
 __all__ = ["GRU", "LSTM", "RNN"]
 
 
-class _TorchLike(Recurrent):
-    """What RNN, LSTM and GRU share: torch.nn's attributes, repr and conversion to and from torch.nn."""
+_SETTINGS = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout")
+
+
+class _TorchLike(Layer):
+    """What RNN, LSTM and GRU share: conversion to and from torch.nn (their settings are
+    ``_SETTINGS`` plus ``bidirectional`` and the cell's ``_cell_options``)."""
 
     _torch_class: type[nn.RNNBase]
 
-    def _torch_kwargs(self) -> dict[str, object]:
-        return {
-            "input_size": self.input_size,
-            "hidden_size": self.hidden_size,
-            "num_layers": self.num_layers,
-            "bias": self.bias,
-            "batch_first": self.batch_first,
-            "dropout": self.dropout,
-            "bidirectional": self.bidirectional,
-        }
+    @classmethod
+    def _settings(cls, source: nn.Module) -> dict[str, object]:
+        names = (*_SETTINGS, "bidirectional", *cls._cell_options)
+        return {name: getattr(source, name) for name in names}
 
     @classmethod
     def from_torch(cls, module: nn.RNNBase, *, backend: str = "auto") -> _TorchLike:
@@ -41,19 +40,7 @@ class _TorchLike(Recurrent):
             raise TypeError(
                 f"module: expected a torch.nn.{cls._torch_class.__name__}, got {type(module).__name__}"
             )
-        kwargs = {
-            "input_size": module.input_size,
-            "hidden_size": module.hidden_size,
-            "num_layers": module.num_layers,
-            "bias": module.bias,
-            "batch_first": module.batch_first,
-            "dropout": float(module.dropout),
-            "bidirectional": module.bidirectional,
-        }
-        if cls is RNN:
-            kwargs["nonlinearity"] = module.nonlinearity
-        if cls is LSTM:
-            kwargs["proj_size"] = module.proj_size
+        kwargs = {**cls._settings(module), "dropout": float(module.dropout)}
         weight = module.weight_ih_l0
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the dropout warning was already given for module
@@ -78,29 +65,11 @@ class _TorchLike(Recurrent):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             module = self._torch_class(
-                **self._torch_kwargs(), device=weight.device, dtype=weight.dtype
+                **self._settings(self), device=weight.device, dtype=weight.dtype
             )
         module.load_state_dict(self.state_dict())
         module.train(self.training)
         return module
-
-    def _settings_repr(self) -> str:
-        text = f"{self.input_size}, {self.hidden_size}"
-        if getattr(self, "proj_size", 0):
-            text += f", proj_size={self.proj_size}"
-        if self.num_layers != 1:
-            text += f", num_layers={self.num_layers}"
-        if not self.bias:
-            text += ", bias=False"
-        if self.batch_first:
-            text += ", batch_first=True"
-        if self.dropout:
-            text += f", dropout={self.dropout}"
-        if self.bidirectional:
-            text += ", bidirectional=True"
-        if self._backend != "auto":
-            text += f", backend={self._backend!r}"
-        return text
 
 
 SHAPES = """
@@ -142,6 +111,9 @@ class RNN(_TorchLike):
     )
 
     _torch_class = nn.RNN
+    _cell_class = RNNCell
+    _cell_options = ("nonlinearity",)
+    _repr_defaults = (("nonlinearity", "tanh"),)
 
     def __init__(
         self,
@@ -149,45 +121,15 @@ class RNN(_TorchLike):
         hidden_size: int,
         num_layers: int = 1,
         nonlinearity: str = "tanh",
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-        *,
-        backend: str = "auto",
-        **regularisers: float,
+        *args: Any,
+        **kwargs: Any,
     ) -> None:
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"nonlinearity: expected 'tanh' or 'relu', got {nonlinearity!r}")
-        check_int("hidden_size", hidden_size, 1)
-        self.hidden_size = hidden_size
-        self.nonlinearity = nonlinearity
-        self.bias = bias
-        super().__init__(
-            lambda size, _: RNNCell(size, hidden_size, bias, nonlinearity, device, dtype),
-            input_size,
-            num_layers,
-            batch_first,
-            dropout,
-            bidirectional,
-            backend=backend,
-            **regularisers,
-        )
+        self.nonlinearity = check_choice("nonlinearity", nonlinearity, ("tanh", "relu"))
+        super().__init__(input_size, hidden_size, num_layers, *args, **kwargs)
 
     @property
     def mode(self) -> str:
         return self.native_mode() or "RNN_TANH"
-
-    def _torch_kwargs(self) -> dict[str, object]:
-        return {**super()._torch_kwargs(), "nonlinearity": self.nonlinearity}
-
-    def _settings_repr(self) -> str:
-        text = super()._settings_repr()
-        if self.nonlinearity != "tanh":
-            text += f", nonlinearity={self.nonlinearity!r}"
-        return text
 
 
 class LSTM(_TorchLike):
@@ -209,47 +151,22 @@ class LSTM(_TorchLike):
     )
 
     _torch_class = nn.LSTM
+    _cell_class = LSTMCell
+    _cell_options = ("proj_size",)
+    mode = "LSTM"
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        proj_size: int = 0,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-        *,
-        backend: str = "auto",
-        **regularisers: float,
-    ) -> None:
+    def __init__(self, *args: Any, proj_size: int = 0, **kwargs: Any) -> None:
+        if len(args) > 7:  # torch.nn's positional proj_size, after bidirectional
+            args, proj_size = args[:7] + args[8:], args[7]
+        hidden_size = kwargs.get("hidden_size", args[1] if len(args) > 1 else None)
         check_int("hidden_size", hidden_size, 1)
         check_int("proj_size", proj_size, 0)
         if proj_size >= hidden_size:
             raise ValueError(
                 f"proj_size: expected less than hidden_size ({hidden_size}), got {proj_size}"
             )
-        self.hidden_size = hidden_size
         self.proj_size = proj_size
-        self.bias = bias
-        super().__init__(
-            lambda size, _: LSTMCell(size, hidden_size, bias, device, dtype, proj_size=proj_size),
-            input_size,
-            num_layers,
-            batch_first,
-            dropout,
-            bidirectional,
-            backend=backend,
-            **regularisers,
-        )
-
-    mode = "LSTM"
-
-    def _torch_kwargs(self) -> dict[str, object]:
-        return {**super()._torch_kwargs(), "proj_size": self.proj_size}
+        super().__init__(*args, **kwargs)
 
 
 class GRU(_TorchLike):
@@ -267,34 +184,5 @@ class GRU(_TorchLike):
     )
 
     _torch_class = nn.GRU
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-        *,
-        backend: str = "auto",
-        **regularisers: float,
-    ) -> None:
-        check_int("hidden_size", hidden_size, 1)
-        self.hidden_size = hidden_size
-        self.bias = bias
-        super().__init__(
-            lambda size, _: GRUCell(size, hidden_size, bias, device, dtype),
-            input_size,
-            num_layers,
-            batch_first,
-            dropout,
-            bidirectional,
-            backend=backend,
-            **regularisers,
-        )
-
+    _cell_class = GRUCell
     mode = "GRU"

@@ -45,9 +45,25 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-__all__ = ["RNNCellBase", "State"]
+__all__ = ["RNNCellBase", "State", "check_choice", "options_repr"]
 
 State = tuple[Tensor, ...]
+
+
+def check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
+    """``value`` if it is one of ``choices``, else a ``ValueError`` naming them."""
+    if value not in choices:
+        raise ValueError(f"{name}: expected {' or '.join(map(repr, choices))}, got {value!r}")
+    return value
+
+
+def options_repr(module: object, defaults: dict[str, object]) -> list[str]:
+    """``name=value`` for each of ``defaults`` whose value on ``module`` differs from its default,
+    in that order: the options part of an ``extra_repr``."""
+    values = {name: getattr(module, name, default) for name, default in defaults.items()}
+    return [
+        f"{name}={values[name]!r}" for name, default in defaults.items() if values[name] != default
+    ]
 
 
 def _check_positive_int(name: str, value: object) -> None:
@@ -65,6 +81,8 @@ class RNNCellBase(nn.Module):
     """
 
     gates: int = 1
+    # options shown by extra_repr where they differ from these defaults
+    _repr_defaults: tuple[tuple[str, object], ...] = ()
     native_mode: str | None = None
     # True where step() begins with xp_t + hp_t, so that dL/dhp_t = dL/dxp_t (see rnnkit.nn.reference)
     adds_projections: bool = False
@@ -114,10 +132,8 @@ class RNNCellBase(nn.Module):
         return self.state_sizes[0]
 
     def extra_repr(self) -> str:
-        text = f"{self.input_size}, {self.hidden_size}"
-        if not self.bias:
-            text += ", bias=False"
-        return text
+        options = options_repr(self, {"bias": True, **dict(self._repr_defaults)})
+        return ", ".join([str(self.input_size), str(self.hidden_size), *options])
 
     # -- the cell protocol ------------------------------------------------------------------------
 

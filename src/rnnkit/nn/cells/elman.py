@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from rnnkit.nn.cells.base import RNNCellBase, State
+from rnnkit.nn.cells.base import RNNCellBase, State, check_choice
 
 __all__ = ["RNNCell"]
 
@@ -39,6 +39,7 @@ class RNNCell(RNNCellBase):
 
     gates = 1
     adds_projections = True
+    _repr_defaults = (("nonlinearity", "tanh"),)
 
     def __init__(
         self,
@@ -49,8 +50,7 @@ class RNNCell(RNNCellBase):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"nonlinearity: expected 'tanh' or 'relu', got {nonlinearity!r}")
+        check_choice("nonlinearity", nonlinearity, ("tanh", "relu"))
         super().__init__(input_size, hidden_size, bias, device=device, dtype=dtype)
         self.nonlinearity = nonlinearity
         self.reset_parameters()
@@ -71,9 +71,3 @@ class RNNCell(RNNCellBase):
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         return self._step(input, None if hx is None else (hx,))[0]
-
-    def extra_repr(self) -> str:
-        text = super().extra_repr()
-        if self.nonlinearity != "tanh":
-            text += f", nonlinearity={self.nonlinearity!r}"
-        return text

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from rnnkit.nn.cells.base import RNNCellBase, State
+from rnnkit.nn.cells.base import RNNCellBase, State, check_choice
 
 __all__ = ["IndRNNCell"]
 
@@ -57,6 +57,7 @@ class IndRNNCell(RNNCellBase):
 
     gates = 1
     native_mode = None
+    _repr_defaults = (("nonlinearity", "relu"), ("max_length", None))
 
     def __init__(
         self,
@@ -68,8 +69,7 @@ class IndRNNCell(RNNCellBase):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"nonlinearity: expected 'relu' or 'tanh', got {nonlinearity!r}")
+        check_choice("nonlinearity", nonlinearity, ("relu", "tanh"))
         self.max_length = _check_max_length(max_length)
         super().__init__(input_size, hidden_size, False, device=device, dtype=dtype)
         self.bias = bias
@@ -105,11 +105,3 @@ class IndRNNCell(RNNCellBase):
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         return self._step(input, None if hx is None else (hx,))[0]
-
-    def extra_repr(self) -> str:
-        text = super().extra_repr()
-        if self.nonlinearity != "relu":
-            text += f", nonlinearity={self.nonlinearity!r}"
-        if self.max_length is not None:
-            text += f", max_length={self.max_length}"
-        return text

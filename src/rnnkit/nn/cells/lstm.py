@@ -50,6 +50,7 @@ class LSTMCell(RNNCellBase):
 
     gates = 4
     native_mode = "LSTM"
+    _repr_defaults = (("proj_size", 0),)
     adds_projections = True
 
     def __init__(
@@ -116,9 +117,3 @@ class LSTMCell(RNNCellBase):
             raise TypeError(f"hx: expected a tuple (h, c) of two tensors, got {type(hx).__name__}")
         h, c = self._step(input, None if hx is None else tuple(hx))
         return h, c
-
-    def extra_repr(self) -> str:
-        text = super().extra_repr()
-        if self.proj_size:
-            text += f", proj_size={self.proj_size}"
-        return text
