@@ -81,6 +81,11 @@ class RNNCellBase(nn.Module):
     """
 
     gates: int = 1
+    # the biases registered with bias=True (the layer-normalised cells use their norms' instead)
+    _biases: tuple[str, ...] = ("bias_ih", "bias_hh")
+    # the built-in cells initialise their parameters when built; a cell of one's own (which may
+    # add parameters after this __init__) calls reset_parameters() itself
+    _reset_when_built = False
     # options shown by extra_repr where they differ from these defaults
     _repr_defaults: tuple[tuple[str, object], ...] = ()
     native_mode: str | None = None
@@ -92,10 +97,10 @@ class RNNCellBase(nn.Module):
         input_size: int,
         hidden_size: int,
         bias: bool = True,
-        *,
-        recurrent_size: int | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        *,
+        recurrent_size: int | None = None,
     ) -> None:
         super().__init__()
         _check_positive_int("input_size", input_size)
@@ -110,12 +115,18 @@ class RNNCellBase(nn.Module):
         self.weight_hh = nn.Parameter(
             torch.empty(self.gates * hidden_size, recurrent_size, **factory)
         )
-        if bias:
-            self.bias_ih = nn.Parameter(torch.empty(self.gates * hidden_size, **factory))
-            self.bias_hh = nn.Parameter(torch.empty(self.gates * hidden_size, **factory))
-        else:
-            self.register_parameter("bias_ih", None)
-            self.register_parameter("bias_hh", None)
+        for name in ("bias_ih", "bias_hh"):
+            biased = bias and name in self._biases
+            value = (
+                nn.Parameter(torch.empty(self.gates * hidden_size, **factory)) if biased else None
+            )
+            self.register_parameter(name, value)
+        self._add_parameters(factory)
+        if self._reset_when_built:
+            self.reset_parameters()
+
+    def _add_parameters(self, factory: dict[str, object]) -> None:
+        """Register (or remove) a built-in cell's own parameters, before they are initialised."""
 
     def reset_parameters(self) -> None:
         """Uniform in ``[-1/sqrt(H), 1/sqrt(H)]`` for every weight and bias, as torch.nn does."""

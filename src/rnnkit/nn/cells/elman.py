@@ -39,6 +39,7 @@ class RNNCell(RNNCellBase):
 
     gates = 1
     adds_projections = True
+    _reset_when_built = True
     _repr_defaults = (("nonlinearity", "tanh"),)
 
     def __init__(
@@ -51,9 +52,8 @@ class RNNCell(RNNCellBase):
         dtype: torch.dtype | None = None,
     ) -> None:
         check_choice("nonlinearity", nonlinearity, ("tanh", "relu"))
-        super().__init__(input_size, hidden_size, bias, device=device, dtype=dtype)
         self.nonlinearity = nonlinearity
-        self.reset_parameters()
+        super().__init__(input_size, hidden_size, bias, device, dtype)
 
     @property
     def native_mode(self) -> str:  # type: ignore[override]

@@ -42,17 +42,7 @@ class GRUCell(RNNCellBase):
 
     gates = 3
     native_mode = "GRU"
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        bias: bool = True,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__(input_size, hidden_size, bias, device=device, dtype=dtype)
-        self.reset_parameters()
+    _reset_when_built = True
 
     def step(self, xp_t: Tensor, hp_t: Tensor, state: State) -> tuple[Tensor, State]:
         (h,) = state

@@ -57,6 +57,8 @@ class IndRNNCell(RNNCellBase):
 
     gates = 1
     native_mode = None
+    _biases = ("bias_ih",)
+    _reset_when_built = True
     _repr_defaults = (("nonlinearity", "relu"), ("max_length", None))
 
     def __init__(
@@ -71,15 +73,12 @@ class IndRNNCell(RNNCellBase):
     ) -> None:
         check_choice("nonlinearity", nonlinearity, ("relu", "tanh"))
         self.max_length = _check_max_length(max_length)
-        super().__init__(input_size, hidden_size, False, device=device, dtype=dtype)
-        self.bias = bias
         self.nonlinearity = nonlinearity
-        factory = {"device": device, "dtype": dtype}
+        super().__init__(input_size, hidden_size, bias, device, dtype)
+
+    def _add_parameters(self, factory: dict[str, object]) -> None:
         # one recurrent weight per unit instead of a matrix
-        self.weight_hh = nn.Parameter(torch.empty(hidden_size, **factory))
-        if bias:
-            self.bias_ih = nn.Parameter(torch.empty(hidden_size, **factory))
-        self.reset_parameters()
+        self.weight_hh = nn.Parameter(torch.empty(self.hidden_size, **factory))
 
     def reset_parameters(self) -> None:
         """``weight_ih`` and ``bias_ih`` uniform in ``[-1/sqrt(H), 1/sqrt(H)]``, ``weight_hh`` in

@@ -22,25 +22,15 @@ class _LayerNormCellBase(RNNCellBase):
 
     native_mode = None
     eps = 1e-5  # the variance epsilon of every normalisation, nn.LayerNorm's default
+    _biases = ()
+    _reset_when_built = True
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        bias: bool = True,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__(input_size, hidden_size, False, device=device, dtype=dtype)
-        self.bias = bias
-        self._add_norm("ih", self.gates * hidden_size, device, dtype)
-        self._add_norm("hh", self.gates * hidden_size, device, dtype)
+    def _add_parameters(self, factory: dict[str, object]) -> None:
+        self._add_norm("ih", self.gates * self.hidden_size, factory)
+        self._add_norm("hh", self.gates * self.hidden_size, factory)
 
-    def _add_norm(
-        self, name: str, size: int, device: torch.device | str | None, dtype: torch.dtype | None
-    ) -> None:
+    def _add_norm(self, name: str, size: int, factory: dict[str, object]) -> None:
         """Register ``ln_weight_<name>`` and, with a bias, ``ln_bias_<name>``, both of ``size``."""
-        factory = {"device": device, "dtype": dtype}
         self.register_parameter(f"ln_weight_{name}", nn.Parameter(torch.empty(size, **factory)))
         bias = nn.Parameter(torch.empty(size, **factory)) if self.bias else None
         self.register_parameter(f"ln_bias_{name}", bias)
@@ -112,17 +102,9 @@ class LayerNormLSTMCell(_LayerNormCellBase):
 
     gates = 4
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        bias: bool = True,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__(input_size, hidden_size, bias, device, dtype)
-        self._add_norm("c", hidden_size, device, dtype)
-        self.reset_parameters()
+    def _add_parameters(self, factory: dict[str, object]) -> None:
+        super()._add_parameters(factory)
+        self._add_norm("c", self.hidden_size, factory)
 
     @property
     def state_sizes(self) -> tuple[int, ...]:
@@ -189,17 +171,6 @@ class LayerNormGRUCell(_LayerNormCellBase):
     """
 
     gates = 3
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        bias: bool = True,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__(input_size, hidden_size, bias, device, dtype)
-        self.reset_parameters()
 
     def step(self, xp_t: Tensor, hp_t: Tensor, state: State) -> tuple[Tensor, State]:
         (h,) = state

@@ -7,7 +7,7 @@ import warnings
 from collections.abc import Callable
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torch.nn import functional as F
 
 from rnnkit.nn.cells.base import RNNCellBase, State
@@ -181,23 +181,11 @@ class _MinCellBase(RNNCellBase):
     in :meth:`recurrence` and a whole sequence at once in :meth:`scan`."""
 
     native_mode = None
+    _biases = ("bias_ih",)
+    _reset_when_built = True
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        bias: bool = True,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__(input_size, hidden_size, False, device=device, dtype=dtype)
+    def _add_parameters(self, factory: dict[str, object]) -> None:
         del self.weight_hh  # the gates see x_t only: no recurrent matrix
-        self.bias = bias
-        if bias:
-            self.bias_ih = nn.Parameter(
-                torch.empty(self.gates * hidden_size, device=device, dtype=dtype)
-            )
-        self.reset_parameters()
 
     def _split(self, xp: Tensor) -> tuple[Tensor, ...]:
         """A projection's blocks reordered as ``(c, *logits)`` for :func:`_min_coefficients`."""
