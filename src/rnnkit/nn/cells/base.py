@@ -173,6 +173,19 @@ class RNNCellBase(nn.Module):
 
     # -- torch.nn's cell API ------------------------------------------------------------------------
 
+    def forward(
+        self, input: Tensor, hx: Tensor | tuple[Tensor, ...] | None = None
+    ) -> Tensor | tuple[Tensor, ...]:
+        """One step from ``hx`` (zeros if omitted): a tensor for a cell whose state is one tensor,
+        else a tuple such as an LSTM's ``(h, c)``; the new state in the same form."""
+        count = len(self.state_sizes)
+        if count == 1:
+            return self._step(input, None if hx is None else (hx,))[0]
+        if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != count):
+            what = "(h, c) of two tensors" if count == 2 else f"of {count} tensors"
+            raise TypeError(f"hx: expected a tuple {what}, got {type(hx).__name__}")
+        return self._step(input, None if hx is None else tuple(hx))
+
     def _step(self, input: Tensor, hx: State | None) -> State:
         """Validate a single step's input and state, run it, and give back the new state."""
         if input.dim() not in (1, 2):

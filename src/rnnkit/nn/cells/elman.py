@@ -68,6 +68,3 @@ class RNNCell(RNNCellBase):
         pre = xp_t + hp_t  # (N, H): W_ih x + b_ih + b_hh + W_hh h
         h = torch.tanh(pre) if self.nonlinearity == "tanh" else torch.relu(pre)
         return h, (h,)
-
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
-        return self._step(input, None if hx is None else (hx,))[0]

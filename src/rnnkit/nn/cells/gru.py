@@ -62,6 +62,3 @@ class GRUCell(RNNCellBase):
         x_r, x_z, _ = xp_t.chunk(3, dim=1)
         h_r, h_z, _ = hp_t.chunk(3, dim=1)
         return {"r": torch.sigmoid(x_r + h_r), "z": torch.sigmoid(x_z + h_z)}
-
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
-        return self._step(input, None if hx is None else (hx,))[0]

@@ -101,6 +101,3 @@ class IndRNNCell(RNNCellBase):
         pre = torch.addcmul(xp_t, self.recurrent_weight(), h)  # (N, H): W x + b + u * h
         h = torch.relu(pre) if self.nonlinearity == "relu" else torch.tanh(pre)
         return h, (h,)
-
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
-        return self._step(input, None if hx is None else (hx,))[0]

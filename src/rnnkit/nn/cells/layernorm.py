@@ -124,16 +124,6 @@ class LayerNormLSTMCell(_LayerNormCellBase):
         i, f, _, o = (xp_t + hp_t).chunk(4, dim=1)
         return {"i": torch.sigmoid(i), "f": torch.sigmoid(f), "o": torch.sigmoid(o)}
 
-    def forward(
-        self,
-        input: Tensor,
-        hx: tuple[Tensor, Tensor] | None = None,
-    ) -> tuple[Tensor, Tensor]:
-        if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
-            raise TypeError(f"hx: expected a tuple (h, c) of two tensors, got {type(hx).__name__}")
-        h, c = self._step(input, None if hx is None else tuple(hx))
-        return h, c
-
 
 class LayerNormGRUCell(_LayerNormCellBase):
     r"""A GRU cell with layer normalisation (Ba, Kiros and Hinton 2016, "Layer Normalization") of the
@@ -187,6 +177,3 @@ class LayerNormGRUCell(_LayerNormCellBase):
         x_r, x_z, _ = xp_t.chunk(3, dim=1)
         h_r, h_z, _ = self._norm("hh", state[0] @ self.weight_hh.t()).chunk(3, dim=1)
         return {"r": torch.sigmoid(x_r + h_r), "z": torch.sigmoid(x_z + h_z)}
-
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
-        return self._step(input, None if hx is None else (hx,))[0]

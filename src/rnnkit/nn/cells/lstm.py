@@ -95,13 +95,3 @@ class LSTMCell(RNNCellBase):
         """The input, forget and output gates ``i, f, o`` (N, H), each a sigmoid."""
         i, f, _, o = (xp_t + state[0] @ self.weight_hh.t()).chunk(4, dim=1)
         return {"i": torch.sigmoid(i), "f": torch.sigmoid(f), "o": torch.sigmoid(o)}
-
-    def forward(
-        self,
-        input: Tensor,
-        hx: tuple[Tensor, Tensor] | None = None,
-    ) -> tuple[Tensor, Tensor]:
-        if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
-            raise TypeError(f"hx: expected a tuple (h, c) of two tensors, got {type(hx).__name__}")
-        h, c = self._step(input, None if hx is None else tuple(hx))
-        return h, c

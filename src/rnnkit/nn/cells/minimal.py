@@ -244,9 +244,6 @@ class _MinCellBase(RNNCellBase):
         blocks = [F.linear(x, w, b).to(x.dtype) for w, b in zip(weights, biases)]  # G x (L, N, H)
         return _MinScan.apply(h0, mask, reverse, *self._split(blocks))
 
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
-        return self._step(input, None if hx is None else (hx,))[0]
-
 
 class MinGRUCell(_MinCellBase):
     r"""A minimal GRU cell (Feng, Tung, Ahmed, Bengio and Hajimirsadeghi 2024, "Were RNNs All We
