@@ -10,7 +10,7 @@ from typing import Any
 from rnnkit.nn.cells import IndRNNCell, LayerNormGRUCell, LayerNormLSTMCell, MinGRUCell, MinLSTMCell
 from rnnkit.nn.cells.base import check_choice
 from rnnkit.nn.regularisers import REGULARISERS
-from rnnkit.nn.runner import Layer
+from rnnkit.nn.runner import Layer, take_option
 from rnnkit.nn.torch_layers import SHAPES
 
 __all__ = ["IndRNN", "LayerNormGRU", "LayerNormLSTM", "MinGRU", "MinLSTM"]
@@ -85,19 +85,12 @@ class IndRNN(_ExtendedLayer):
     _cell_options = ("nonlinearity", "max_length")
     _repr_defaults = (("nonlinearity", "relu"), ("max_length", None))
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        nonlinearity: str = "relu",
-        *args: Any,
-        max_length: int | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *args: Any, max_length: int | None = None, **kwargs: Any) -> None:
+        """``IndRNN(input_size, hidden_size, num_layers=1, nonlinearity='relu', ...)``."""
+        args, nonlinearity = take_option(args, kwargs, 3, "nonlinearity", "relu")
         self.nonlinearity = check_choice("nonlinearity", nonlinearity, ("relu", "tanh"))
         self.max_length = max_length
-        super().__init__(input_size, hidden_size, num_layers, *args, **kwargs)
+        super().__init__(*args, **kwargs)
 
 
 _SCAN_MODES = ("auto", "scan", "step")

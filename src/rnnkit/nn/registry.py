@@ -20,17 +20,7 @@ from typing import Any
 
 from torch import nn
 
-from rnnkit.nn.cells import (
-    GRUCell,
-    IndRNNCell,
-    LayerNormGRUCell,
-    LayerNormLSTMCell,
-    LSTMCell,
-    MinGRUCell,
-    MinLSTMCell,
-    RNNCell,
-    RNNCellBase,
-)
+from rnnkit.nn.cells import RNNCellBase
 from rnnkit.nn.extended import IndRNN, LayerNormGRU, LayerNormLSTM, MinGRU, MinLSTM
 from rnnkit.nn.runner import Layer, Recurrent
 from rnnkit.nn.torch_layers import GRU, LSTM, RNN
@@ -40,30 +30,19 @@ __all__ = ["CELLS", "LAYERS", "CellLayer", "build_layer", "register_cell"]
 LayerBuilder = Callable[..., Recurrent]
 CellClass = type[nn.Module]
 
-CELLS: dict[str, CellClass | LayerBuilder] = {
-    "rnn": RNNCell,
-    "lstm": LSTMCell,
-    "gru": GRUCell,
-    "lnlstm": LayerNormLSTMCell,
-    "lngru": LayerNormGRUCell,
-    "indrnn": IndRNNCell,
-    "mingru": MinGRUCell,
-    "minlstm": MinLSTMCell,
-}
-"""Cell name -> cell class. Every model reads its ``cell`` option from here, so a cell added with
-:func:`register_cell` is valid in all of them (and in the CLI choices that iterate the registry)."""
-
 LAYERS: dict[CellClass, type[Recurrent]] = {
-    RNNCell: RNN,
-    LSTMCell: LSTM,
-    GRUCell: GRU,
-    LayerNormLSTMCell: LayerNormLSTM,
-    LayerNormGRUCell: LayerNormGRU,
-    IndRNNCell: IndRNN,
-    MinGRUCell: MinGRU,
-    MinLSTMCell: MinLSTM,
+    layer._cell_class: layer
+    for layer in (RNN, LSTM, GRU, LayerNormLSTM, LayerNormGRU, IndRNN, MinGRU, MinLSTM)
 }
 """The layer class a built-in cell is built as: its native backend, ``mode``, torch.nn's repr."""
+
+CELLS: dict[str, CellClass | LayerBuilder] = dict(
+    zip(("rnn", "lstm", "gru", "lnlstm", "lngru", "indrnn", "mingru", "minlstm"), LAYERS)
+)
+"""Cell name -> cell class (``"rnn"``: :class:`~rnnkit.nn.cells.RNNCell`, ``"lnlstm"``:
+:class:`~rnnkit.nn.cells.LayerNormLSTMCell`...). Every model reads its ``cell`` option from here,
+so a cell added with :func:`register_cell` is valid in all of them (and in the CLI choices that
+iterate the registry)."""
 
 _PROTOCOL = ("project_input", "recurrence", "init_state", "state_sizes", "output_size")
 

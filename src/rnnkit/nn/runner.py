@@ -50,7 +50,7 @@ from rnnkit.nn.native import run_native, run_native_packed, run_native_padded
 from rnnkit.nn.reference import run_reference, run_reference_packed
 from rnnkit.nn.regularisers import Regularised
 
-__all__ = ["BACKENDS", "Layer", "Recurrent"]
+__all__ = ["BACKENDS", "Layer", "Recurrent", "take_option"]
 
 BACKENDS = ("auto", "native", "reference")
 
@@ -403,6 +403,16 @@ class Layer(Recurrent):
         return ", ".join(
             [str(self.input_size), str(self.hidden_size), *options_repr(self, defaults)]
         )
+
+
+def take_option(
+    args: tuple[object, ...], kwargs: dict[str, object], index: int, name: str, default: object
+) -> tuple[tuple[object, ...], object]:
+    """A layer's option ``name`` that torch.nn takes at position ``index`` (or as a keyword, else
+    ``default``), and the other positional arguments, for the constructor of :class:`Layer`."""
+    if len(args) > index:
+        return args[:index] + args[index + 1 :], args[index]
+    return args, kwargs.pop(name, default)
 
 
 def _check_dropout(dropout: object, num_layers: int) -> float:

@@ -14,7 +14,7 @@ from rnnkit.nn.cells import GRUCell, LSTMCell, RNNCell
 from rnnkit.nn.cells.base import check_choice
 from rnnkit.nn.checks import check_int
 from rnnkit.nn.regularisers import REGULARISERS
-from rnnkit.nn.runner import Layer
+from rnnkit.nn.runner import Layer, take_option
 
 __all__ = ["GRU", "LSTM", "RNN"]
 
@@ -91,11 +91,14 @@ SHAPES = """
     Legend: N = batch size, L = sequence length, D = 2 if bidirectional else 1, H_in = input_size,
     H_out = hidden_size (or proj_size for an LSTM with a projection).
 """
+_MORE_ARGS = """
+    rnnkit adds the keywords ``backend='auto'`` and the regularisers ``recurrent_dropout=0.0``,
+    ``weight_drop=0.0``, ``zoneout=0.0`` (see :class:`Recurrent`).
+"""
 
 
 class RNN(_TorchLike):
-    __doc__ = (
-        r"""A multi-layer Elman RNN with tanh or ReLU, a drop-in replacement for ``torch.nn.RNN``.
+    r"""A multi-layer Elman RNN with tanh or ReLU, a drop-in replacement for ``torch.nn.RNN``.
 
     Each layer computes, for every step t, :math:`h_t = \tanh(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} +
     b_{hh})` (or ReLU) with :class:`rnnkit.nn.cells.RNNCell`; layer k > 0 takes the (dropped-out) outputs
@@ -103,29 +106,19 @@ class RNN(_TorchLike):
 
     Args: as ``torch.nn.RNN``: ``input_size``, ``hidden_size``, ``num_layers=1``,
     ``nonlinearity='tanh'``, ``bias=True``, ``batch_first=False``, ``dropout=0.0``,
-    ``bidirectional=False``, ``device=None``, ``dtype=None``; plus ``backend='auto'`` and
-    the regularisers ``recurrent_dropout=0.0``, ``weight_drop=0.0``, ``zoneout=0.0`` (see
-    :class:`Recurrent`).
+    ``bidirectional=False``, ``device=None``, ``dtype=None``.
     """
-        + SHAPES
-    )
 
     _torch_class = nn.RNN
     _cell_class = RNNCell
     _cell_options = ("nonlinearity",)
     _repr_defaults = (("nonlinearity", "tanh"),)
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        nonlinearity: str = "tanh",
-        *args: Any,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """``RNN(input_size, hidden_size, num_layers=1, nonlinearity='tanh', ...)``, as torch.nn."""
+        args, nonlinearity = take_option(args, kwargs, 3, "nonlinearity", "tanh")
         self.nonlinearity = check_choice("nonlinearity", nonlinearity, ("tanh", "relu"))
-        super().__init__(input_size, hidden_size, num_layers, *args, **kwargs)
+        super().__init__(*args, **kwargs)
 
     @property
     def mode(self) -> str:
@@ -133,8 +126,7 @@ class RNN(_TorchLike):
 
 
 class LSTM(_TorchLike):
-    __doc__ = (
-        r"""A multi-layer LSTM, a drop-in replacement for ``torch.nn.LSTM``.
+    r"""A multi-layer LSTM, a drop-in replacement for ``torch.nn.LSTM``.
 
     Each layer runs :class:`rnnkit.nn.cells.LSTMCell` (gates i, f, g, o; see its equations) over the
     sequence; with ``proj_size > 0`` the hidden state is projected to ``proj_size`` features by
@@ -143,21 +135,18 @@ class LSTM(_TorchLike):
 
     Args: as ``torch.nn.LSTM``: ``input_size``, ``hidden_size``, ``num_layers=1``, ``bias=True``,
     ``batch_first=False``, ``dropout=0.0``, ``bidirectional=False``, ``proj_size=0``,
-    ``device=None``, ``dtype=None``; plus ``backend='auto'`` and
-    the regularisers ``recurrent_dropout=0.0``, ``weight_drop=0.0``, ``zoneout=0.0`` (see
-    :class:`Recurrent`).
+    ``device=None``, ``dtype=None``.
     """
-        + SHAPES
-    )
 
     _torch_class = nn.LSTM
     _cell_class = LSTMCell
     _cell_options = ("proj_size",)
     mode = "LSTM"
 
-    def __init__(self, *args: Any, proj_size: int = 0, **kwargs: Any) -> None:
-        if len(args) > 7:  # torch.nn's positional proj_size, after bidirectional
-            args, proj_size = args[:7] + args[8:], args[7]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """``LSTM(input_size, hidden_size, ..., bidirectional=False, proj_size=0, ...)``, as
+        torch.nn."""
+        args, proj_size = take_option(args, kwargs, 7, "proj_size", 0)
         hidden_size = kwargs.get("hidden_size", args[1] if len(args) > 1 else None)
         check_int("hidden_size", hidden_size, 1)
         check_int("proj_size", proj_size, 0)
@@ -170,19 +159,18 @@ class LSTM(_TorchLike):
 
 
 class GRU(_TorchLike):
-    __doc__ = (
-        r"""A multi-layer GRU, a drop-in replacement for ``torch.nn.GRU``.
+    r"""A multi-layer GRU, a drop-in replacement for ``torch.nn.GRU``.
 
     Each layer runs :class:`rnnkit.nn.cells.GRUCell` (gates r, z, n; see its equations) over the sequence.
 
     Args: as ``torch.nn.GRU``: ``input_size``, ``hidden_size``, ``num_layers=1``, ``bias=True``,
-    ``batch_first=False``, ``dropout=0.0``, ``bidirectional=False``, ``device=None``, ``dtype=None``;
-    plus ``backend='auto'`` and the regularisers
-    ``recurrent_dropout=0.0``, ``weight_drop=0.0``, ``zoneout=0.0`` (see :class:`Recurrent`).
+    ``batch_first=False``, ``dropout=0.0``, ``bidirectional=False``, ``device=None``, ``dtype=None``.
     """
-        + SHAPES
-    )
 
     _torch_class = nn.GRU
     _cell_class = GRUCell
     mode = "GRU"
+
+
+for _layer in (RNN, LSTM, GRU):
+    _layer.__doc__ += _MORE_ARGS + SHAPES

@@ -262,13 +262,9 @@ class MinGRUCell(_MinCellBase):
     so :math:`|h_t| \le \max(|h_0|, \max_s |\tilde h_s|)` at any length, and :math:`1 - z_t` is
     computed as :math:`\sigma`'s complement, bounded in :math:`[0, 1]`, never divided by.
 
-    Args:
-        input_size: :math:`H_{in}`.
-        hidden_size: :math:`H`.
-        bias: if ``False``, no ``bias_ih``.
-
-    Inputs: ``input`` :math:`(N, H_{in})` or :math:`(H_{in})`; ``hx`` :math:`(N, H)` or :math:`(H)`,
-    zeros if omitted. Output: ``h'`` in the shape of ``hx``.
+    Args: ``input_size`` (:math:`H_{in}`), ``hidden_size`` (:math:`H`), ``bias`` (if ``False``, no
+    ``bias_ih``). Inputs: ``input`` :math:`(N, H_{in})` or :math:`(H_{in})`; ``hx`` :math:`(N, H)`
+    or :math:`(H)`, zeros if omitted. Output: ``h'`` in the shape of ``hx``.
 
     Parameters: ``weight_ih`` :math:`(2H, H_{in})`, stacked :math:`(W_z, W_h)`, and ``bias_ih``
     :math:`(2H)`, stacked :math:`(b_z, b_h)`; uniform in :math:`\pm 1/\sqrt{H}` as torch.nn's. No
@@ -308,13 +304,7 @@ class MinLSTMCell(_MinCellBase):
     :math:`\tilde h_t` and :math:`h_t` a convex combination of :math:`h_{t-1}` and
     :math:`\tilde h_t`, bounded at any length; a whole sequence is one scan (:meth:`scan`).
 
-    Args:
-        input_size: :math:`H_{in}`.
-        hidden_size: :math:`H`.
-        bias: if ``False``, no ``bias_ih``.
-
-    Inputs: ``input`` :math:`(N, H_{in})` or :math:`(H_{in})`; ``hx`` :math:`(N, H)` or :math:`(H)`,
-    zeros if omitted. Output: ``h'`` in the shape of ``hx``.
+    Args, inputs and output: as :class:`MinGRUCell`'s.
 
     Parameters: ``weight_ih`` :math:`(3H, H_{in})`, stacked :math:`(W_f, W_i, W_h)`, and ``bias_ih``
     :math:`(3H)`, stacked :math:`(b_f, b_i, b_h)`; uniform in :math:`\pm 1/\sqrt{H}` as torch.nn's.
