@@ -438,7 +438,7 @@ def _make_cells(module: Recurrent, cell_factory: CellFactory) -> list[RNNCellBas
     for layer in range(module.num_layers):
         for direction in range(module.num_directions):
             cell = cell_factory(layer_input, layer)
-            suffix = f"_l{layer}" + ("_reverse" if direction else "")
+            suffix = module._suffix(len(cells))
             for name, parameter in cell.named_parameters():
                 module.register_parameter(name.replace(".", "_") + suffix, parameter)
             cells.append(cell)

@@ -6,9 +6,10 @@ torch's fused kernels on the same parameters, ``"reference"`` the from-scratch c
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Any
 
-from torch import nn
+from torch import Tensor, nn
 
 from rnnkit.nn.cells import GRUCell, LSTMCell, RNNCell
 from rnnkit.nn.cells.base import check_choice
@@ -40,14 +41,8 @@ class _TorchLike(Layer):
             raise TypeError(
                 f"module: expected a torch.nn.{cls._torch_class.__name__}, got {type(module).__name__}"
             )
-        kwargs = {**cls._settings(module), "dropout": float(module.dropout)}
-        weight = module.weight_ih_l0
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the dropout warning was already given for module
-            layer = cls(**kwargs, backend=backend, device=weight.device, dtype=weight.dtype)
-        layer.load_state_dict(module.state_dict())
-        layer.train(module.training)
-        return layer
+        kwargs = {**cls._settings(module), "dropout": float(module.dropout), "backend": backend}
+        return _copy(module, module.weight_ih_l0, lambda factory: cls(**kwargs, **factory))
 
     def to_torch(self) -> nn.RNNBase:
         """A torch.nn layer with this configuration and a copy of these weights.
@@ -61,15 +56,18 @@ class _TorchLike(Layer):
                     f"to_torch() expected {name}=0.0, got {getattr(self, name)} (set "
                     f"layer.{name} = 0.0 to convert the weights alone)"
                 )
-        weight = self._cells[0].weight_ih
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            module = self._torch_class(
-                **self._settings(self), device=weight.device, dtype=weight.dtype
-            )
-        module.load_state_dict(self.state_dict())
-        module.train(self.training)
-        return module
+        kwargs = self._settings(self)
+        return _copy(self, self._cells[0].weight_ih, lambda f: self._torch_class(**kwargs, **f))
+
+
+def _copy(source: nn.Module, weight: Tensor, build: Callable[[dict], nn.Module]) -> nn.Module:
+    """``build({"device": ..., "dtype": ...})`` on ``weight``'s, with ``source``'s weights and mode."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the dropout warning was already given for source
+        target = build({"device": weight.device, "dtype": weight.dtype})
+    target.load_state_dict(source.state_dict())
+    target.train(source.training)
+    return target
 
 
 SHAPES = """
