@@ -224,14 +224,8 @@ def text_loss(model: LanguageModel, ids: Tensor, *, streams: int = 16, chunk: in
             x = inputs[:, start : start + chunk].to(device)
             y = targets[:, start : start + chunk].to(device)
             logits, state = model(x, state)  # (S, C, V)
-            total += float(
-                F.cross_entropy(
-                    logits.reshape(-1, logits.shape[-1]),
-                    y.reshape(-1),
-                    ignore_index=-100,
-                    reduction="sum",
-                )
-            )
+            flat = logits.reshape(-1, logits.shape[-1])
+            total += float(F.cross_entropy(flat, y.reshape(-1), ignore_index=-100, reduction="sum"))
             count += int((y != -100).sum())
     finally:
         model.train(was_training)
@@ -260,12 +254,8 @@ class LMState:
         ``train_text``) and the encoded training text."""
         vocab = char_vocabulary(text)
         train_ids = encode_text(vocab, train_text)
-        bigrams = torch.zeros(len(vocab), len(vocab), dtype=torch.long)
-        bigrams.view(-1).index_add_(
-            0,
-            train_ids[:-1] * len(vocab) + train_ids[1:],
-            torch.ones(len(train_ids) - 1, dtype=torch.long),
-        )
+        pairs = train_ids[:-1] * len(vocab) + train_ids[1:]
+        bigrams = torch.bincount(pairs, minlength=len(vocab) ** 2).view(len(vocab), len(vocab))
         return cls(vocab, bigrams, corpus), train_ids
 
     @classmethod
@@ -359,17 +349,8 @@ class LMTask(Task):
             ((eval_ids, ""), [(val_ids, f"validation: {where}")]) if validated else (None, [])
         )
         extra = {"progress_fn": lambda loss: {"loss": f"{loss:.3f}", "bpc": f"{loss / LN2:.3f}"}}
-        return self.scored_setup(
-            config,
-            model,
-            batches,
-            self.loss(config),
-            state,
-            state.to_dict(),
-            val,
-            reported,
-            **extra,
-        )
+        args = (config, model, batches, self.loss(config), state, state.to_dict(), val, reported)
+        return self.scored_setup(*args, **extra)
 
     def loss(self, config: LMConfig) -> TBPTTLoss:
         return TBPTTLoss()

@@ -393,13 +393,9 @@ class Trainer(Checkpointing):
         best_path, out_dir = self.best_path, self.context.out_dir if self.is_main else None
         # a resumed run's best may predate this session; a new run's never does (a best.pt
         # there belongs to an earlier run, perhaps of another model)
-        if (
-            best_path is None
-            and resumed
-            and out_dir is not None
-            and (out_dir / "best.pt").is_file()
-        ):
-            best_path = str(out_dir / "best.pt")
+        best_file = None if out_dir is None else out_dir / "best.pt"
+        if best_path is None and resumed and best_file is not None and best_file.is_file():
+            best_path = str(best_file)
         return TrainResult(
             step=self.step,
             stop_reason=reason,
