@@ -8,6 +8,7 @@ in ``rnnkit.TASKS``.
 
 __version__ = "0.1.0"
 
+from rnnkit import nn
 from rnnkit.errors import RnnkitError
 from rnnkit.models import (
     Forecaster,
@@ -19,29 +20,7 @@ from rnnkit.models import (
     SequenceTagger,
     SequenceTaggerConfig,
 )
-from rnnkit.nn import (
-    CELLS,
-    GRU,
-    LSTM,
-    RNN,
-    GRUCell,
-    IndRNN,
-    IndRNNCell,
-    LayerNormGRU,
-    LayerNormGRUCell,
-    LayerNormLSTM,
-    LayerNormLSTMCell,
-    LSTMCell,
-    MinGRU,
-    MinGRUCell,
-    MinLSTM,
-    MinLSTMCell,
-    Recurrent,
-    RNNCell,
-    RNNCellBase,
-    build_layer,
-    register_cell,
-)
+from rnnkit.nn import *  # the cells, layers and cell registry: all of rnnkit.nn.__all__
 from rnnkit.tasks import (
     TASKS,
     SampleConfig,
@@ -56,30 +35,11 @@ from rnnkit.tasks import (
 from rnnkit.training import TrainConfig, Trainer, seed_everything
 
 __all__ = [
-    "CELLS",
-    "GRU",
-    "LSTM",
-    "RNN",
     "TASKS",
     "Forecaster",
     "ForecasterConfig",
-    "GRUCell",
-    "IndRNN",
-    "IndRNNCell",
-    "LSTMCell",
     "LanguageModel",
     "LanguageModelConfig",
-    "LayerNormGRU",
-    "LayerNormGRUCell",
-    "LayerNormLSTM",
-    "LayerNormLSTMCell",
-    "MinGRU",
-    "MinGRUCell",
-    "MinLSTM",
-    "MinLSTMCell",
-    "RNNCell",
-    "RNNCellBase",
-    "Recurrent",
     "RnnkitError",
     "SampleConfig",
     "SequenceClassifier",
@@ -90,16 +50,15 @@ __all__ = [
     "TrainedModel",
     "Trainer",
     "__version__",
-    "build_layer",
     "evaluate",
     "load",
     "predict",
     "register",
-    "register_cell",
     "sample",
     "seed_everything",
     "train",
 ]
+__all__ += nn.__all__
 
 # Last, once every name above is defined: a plugin may `import rnnkit` and call rnnkit.register.
 from rnnkit.tasks import plugins as _plugins

@@ -16,6 +16,7 @@ sentence a line, tokens separated by white space.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,76 +58,71 @@ class TaggedCorpus:
         return sum(len(sentence) for sentence in self.tokens)
 
 
-def _finish(corpus: TaggedCorpus, tokens: list[str], tags: list[str]) -> None:
-    if tokens:
-        corpus.tokens.append(tokens)
-        corpus.tags.append(tags)
-
-
-def _check_nonempty(corpus: TaggedCorpus, path: Path) -> TaggedCorpus:
+def _read_sentences(
+    path: str | os.PathLike[str], token_and_tag: Callable[[Path, int, str], tuple[str, str] | None]
+) -> TaggedCorpus:
+    """Sentences of ``path``, separated by blank lines; ``token_and_tag(path, number, line)`` reads
+    one non-blank line (``None``: a line that holds no token, such as a comment)."""
+    path = Path(path)
+    corpus = TaggedCorpus(path=str(path))
+    sentence: list[tuple[str, str]] = []
+    lines = read_text(path, "tagged file", empty=True).splitlines()
+    for number, line in enumerate([*lines, ""], start=1):  # the "" ends the last sentence
+        if line.strip():
+            pair = token_and_tag(path, number, line)
+            if pair is not None:
+                sentence.append(pair)
+        elif sentence:
+            corpus.tokens.append([token for token, _ in sentence])
+            corpus.tags.append([tag for _, tag in sentence])
+            sentence = []
     if not corpus.tokens:
         raise RnnkitError(f"tagged file {path} holds no sentences")
     return corpus
 
 
+def _conllu_line(path: Path, number: int, line: str) -> tuple[str, str] | None:
+    if line.startswith("#"):
+        return None
+    columns = line.split("\t")
+    if len(columns) != 10:
+        raise RnnkitError(
+            f"{path}, line {number}: expected 10 tab-separated CoNLL-U columns, got {len(columns)}"
+        )
+    token_id = columns[0]
+    if "-" in token_id or "." in token_id:  # multi-word token or empty node: no UPOS
+        return None
+    form, upos = columns[1], columns[3]
+    if not form or not upos or upos == "_":
+        raise RnnkitError(f"{path}, line {number}: token {token_id} has no FORM or no UPOS")
+    return form, upos
+
+
+def _conll_line(path: Path, number: int, line: str) -> tuple[str, str] | None:
+    columns = line.split("\t") if "\t" in line else line.split()
+    columns = [column.strip() for column in columns]
+    if columns[0] == "-DOCSTART-":
+        return None
+    if len(columns) != 2 or not all(columns):
+        raise RnnkitError(
+            f"{path}, line {number}: expected 2 columns (token and tag), got {len(columns)}"
+        )
+    if len(columns[0].split()) > 1:  # one text a line, as in a classification file
+        raise RnnkitError(
+            f"{path}, line {number}: the token {columns[0][:40]!r} holds spaces; expected "
+            f"one token a line: {LAYOUT}"
+        )
+    return columns[0], columns[1]
+
+
 def read_conllu(path: str | os.PathLike[str]) -> TaggedCorpus:
     """FORM and UPOS of every sentence of a CoNLL-U file."""
-    path = Path(path)
-    corpus = TaggedCorpus(path=str(path))
-    tokens: list[str] = []
-    tags: list[str] = []
-    for number, line in enumerate(read_text(path, "tagged file", empty=True).splitlines(), start=1):
-        if not line.strip():
-            _finish(corpus, tokens, tags)
-            tokens, tags = [], []
-            continue
-        if line.startswith("#"):
-            continue
-        columns = line.split("\t")
-        if len(columns) != 10:
-            raise RnnkitError(
-                f"{path}, line {number}: expected 10 tab-separated CoNLL-U columns, got {len(columns)}"
-            )
-        token_id = columns[0]
-        if "-" in token_id or "." in token_id:  # multi-word token or empty node: no UPOS
-            continue
-        form, upos = columns[1], columns[3]
-        if not form or not upos or upos == "_":
-            raise RnnkitError(f"{path}, line {number}: token {token_id} has no FORM or no UPOS")
-        tokens.append(form)
-        tags.append(upos)
-    _finish(corpus, tokens, tags)
-    return _check_nonempty(corpus, path)
+    return _read_sentences(path, _conllu_line)
 
 
 def read_conll(path: str | os.PathLike[str]) -> TaggedCorpus:
     """Sentences of a 2-column ``token tag`` file (tab or spaces between the columns)."""
-    path = Path(path)
-    corpus = TaggedCorpus(path=str(path))
-    tokens: list[str] = []
-    tags: list[str] = []
-    for number, line in enumerate(read_text(path, "tagged file", empty=True).splitlines(), start=1):
-        if not line.strip():
-            _finish(corpus, tokens, tags)
-            tokens, tags = [], []
-            continue
-        columns = line.split("\t") if "\t" in line else line.split()
-        columns = [column.strip() for column in columns]
-        if columns[0] == "-DOCSTART-":
-            continue
-        if len(columns) != 2 or not all(columns):
-            raise RnnkitError(
-                f"{path}, line {number}: expected 2 columns (token and tag), got {len(columns)}"
-            )
-        if len(columns[0].split()) > 1:  # one text a line, as in a classification file
-            raise RnnkitError(
-                f"{path}, line {number}: the token {columns[0][:40]!r} holds spaces; expected "
-                f"one token a line: {LAYOUT}"
-            )
-        tokens.append(columns[0])
-        tags.append(columns[1])
-    _finish(corpus, tokens, tags)
-    return _check_nonempty(corpus, path)
+    return _read_sentences(path, _conll_line)
 
 
 def detect_format(path: str | os.PathLike[str]) -> str:

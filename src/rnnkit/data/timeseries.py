@@ -342,10 +342,9 @@ def window_starts(
         RnnkitError: lookback or horizon < 1, or ``lookback + horizon`` longer than the series
             (the message gives both numbers).
     """
-    if lookback < 1:
-        raise RnnkitError(f"lookback must be >= 1, got {lookback}")
-    if horizon < 1:
-        raise RnnkitError(f"horizon must be >= 1, got {horizon}")
+    for name, value in (("lookback", lookback), ("horizon", horizon)):
+        if value < 1:
+            raise RnnkitError(f"{name} must be >= 1, got {value}")
     if lookback + horizon > n:
         raise RnnkitError(
             f"lookback + horizon ({lookback} + {horizon} = {lookback + horizon}) is longer than "
@@ -408,10 +407,8 @@ class StandardScaler:
             raise ValueError(
                 f"mean and std must have the same length, got {self.mean.size} and {self.std.size}"
             )
-        if (
-            np.any(self.std < 0)
-            or not np.all(np.isfinite(self.std))
-            or not np.all(np.isfinite(self.mean))
+        if not (
+            np.isfinite(self.mean).all() and np.isfinite(self.std).all() and (self.std >= 0).all()
         ):
             raise ValueError("scaler mean must be finite and std finite and >= 0")
 

@@ -78,8 +78,7 @@ def _exportable_copy(model: nn.Module, what: str, step: bool = False) -> nn.Modu
     layer = getattr(model, "rnn", None)
     if not isinstance(layer, Recurrent):
         raise RnnkitError(f"cannot export this {what}: it has no rnnkit recurrent layer")
-    layer.recurrent_dropout = 0.0
-    layer.weight_drop = 0.0
+    layer.recurrent_dropout = layer.weight_drop = 0.0
     cell = type(layer.cells[0]).__name__
     name = getattr(getattr(model, "config", None), "cell", None)
     cell = f"cell {name!r}: {cell}" if name else cell

@@ -135,6 +135,9 @@ class LanguageModel(nn.Module):
         Returns the new tokens of each sample (without the prompt).
         """
         _check_sampling(length, num_samples, temperature, top_k, top_p, greedy)
+        vocab, device = self.config.vocab_size, self.head.weight.device
+        noise = None if greedy else _GumbelNoise(length, num_samples, vocab, device, seed)
+        choose = _Choice(temperature, top_k, top_p, noise)
         was_training = self.training
         self.eval()
         # One step of a few samples is far too little work to share between threads: the hand-offs
@@ -149,17 +152,7 @@ class LanguageModel(nn.Module):
             torch.set_num_threads(1)
         try:
             return self._generate(
-                prompt,
-                length,
-                num_samples,
-                temperature,
-                top_k,
-                top_p,
-                greedy,
-                seed,
-                banned_ids,
-                list(stop or ()),
-                on_step,
+                prompt, length, num_samples, choose, banned_ids, list(stop or ()), on_step
             )
         finally:
             self.train(was_training)
@@ -167,18 +160,7 @@ class LanguageModel(nn.Module):
                 torch.set_num_threads(threads)
 
     def _generate(
-        self,
-        prompt,
-        length,
-        num_samples,
-        temperature,
-        top_k,
-        top_p,
-        greedy,
-        seed,
-        banned_ids,
-        stop,
-        on_step,
+        self, prompt, length, num_samples, choose, banned_ids, stop, on_step
     ) -> list[list[int]]:
         device = self.head.weight.device
         prompt = torch.as_tensor(prompt, dtype=torch.long, device=device).flatten()
@@ -191,11 +173,6 @@ class LanguageModel(nn.Module):
         head_bias = self.head.bias.detach().clone()
         banned = sorted(set(banned_ids))
         head_bias[banned] = float("-inf")
-        noise = (
-            None
-            if greedy
-            else _GumbelNoise(length, num_samples, self.config.vocab_size, device, seed)
-        )
 
         # Read the prompt once for all samples: (S, P) -> logits of the next token (S, V).
         logits, state = self(prompt.expand(num_samples, -1))
@@ -206,13 +183,7 @@ class LanguageModel(nn.Module):
         done = torch.zeros(num_samples, dtype=torch.bool, device=device)
         ends = [length] * num_samples
         for t in range(length):
-            if noise is None:
-                nxt = logits.argmax(dim=-1)  # (S,)
-            elif top_k is None and top_p is None:
-                # Gumbel-max: argmax(logits/T + g) is a sample of softmax(logits/T); no softmax needed
-                nxt = (logits + temperature * noise.next()).argmax(dim=-1)
-            else:
-                nxt = (_filter(logits / temperature, top_k, top_p) + noise.next()).argmax(dim=-1)
+            nxt = choose(logits)  # (S,)
             outputs[:, t] = nxt
             if on_step is not None:
                 on_step(nxt)
@@ -304,6 +275,23 @@ def _filter(logits: Tensor, top_k: int | None, top_p: float | None) -> Tensor:
         sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
         logits = torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
     return logits
+
+
+class _Choice:
+    """The next token of each sample from its logits ``(S, V)``: the most likely when ``noise`` is
+    None, else a draw from softmax(logits / temperature) cut to ``top_k`` and ``top_p``."""
+
+    def __init__(self, temperature: float, top_k: int | None, top_p: float | None, noise):
+        self.temperature, self.top_k, self.top_p, self.noise = temperature, top_k, top_p, noise
+
+    def __call__(self, logits: Tensor) -> Tensor:
+        if self.noise is None:
+            return logits.argmax(dim=-1)
+        if self.top_k is None and self.top_p is None:
+            # Gumbel-max: argmax(logits/T + g) is a sample of softmax(logits/T); no softmax needed
+            return (logits + self.temperature * self.noise.next()).argmax(dim=-1)
+        filtered = _filter(logits / self.temperature, self.top_k, self.top_p)
+        return (filtered + self.noise.next()).argmax(dim=-1)
 
 
 class _GumbelNoise:

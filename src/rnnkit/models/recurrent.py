@@ -17,7 +17,7 @@ The recurrent settings are keyword-only (they follow each model's own fields in 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import torch
@@ -107,19 +107,10 @@ class RecurrentConfig:
             raise RnnkitError(str(error)) from error
 
     def _build_layer(self, input_size: int) -> layers.Recurrent:
-        return layers.build_layer(
-            self.cell,
-            input_size,
-            self.hidden_size,
-            num_layers=self.num_layers,
-            bidirectional=self.bidirectional,
-            dropout=self.dropout,
-            nonlinearity=self.nonlinearity,
-            backend=self.backend,
-            recurrent_dropout=self.recurrent_dropout,
-            weight_drop=self.weight_drop,
-            zoneout=self.zoneout,
-        )
+        # every other setting is a keyword of build_layer, by the same name
+        options = {f.name: getattr(self, f.name) for f in fields(RecurrentConfig)}
+        cell, hidden_size = options.pop("cell"), options.pop("hidden_size")
+        return layers.build_layer(cell, input_size, hidden_size, **options)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Any:

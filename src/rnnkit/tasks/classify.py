@@ -27,16 +27,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from rnnkit.config import Config, at_least, option
+from rnnkit.data import labelled
 from rnnkit.data.inputs import python_items
-from rnnkit.data.labelled import (
-    BucketedBatches,
-    Tokenizer,
-    batch_order,
-    build_label_vocab,
-    encode_labels,
-    pad_sequences,
-    read_labelled,
-)
+from rnnkit.data.labelled import BucketedBatches, Tokenizer, encode_labels, pad_sequences
 from rnnkit.data.vocab import Vocabulary
 from rnnkit.errors import RnnkitError
 from rnnkit.export import classifier_spec, tokenizer_metadata
@@ -44,18 +37,9 @@ from rnnkit.formatting import count
 from rnnkit.inspection import token_contributions
 from rnnkit.metrics.classification import accuracy, confusion_matrix, macro_f1
 from rnnkit.models.classifier import SequenceClassifier, SequenceClassifierConfig
+from rnnkit.tasks import base
 from rnnkit.tasks import options as o
-from rnnkit.tasks.base import (
-    Example,
-    ExportSpec,
-    Report,
-    Scores,
-    Setup,
-    Task,
-    TrainedModel,
-    View,
-    register,
-)
+from rnnkit.tasks.base import Task, TrainedModel, register
 from rnnkit.tasks.inspecting import VIEW_ROWS, store_sample
 from rnnkit.training.trainer import StepOutput, TrainConfig, model_device
 
@@ -134,7 +118,7 @@ class ClassifierState:
     @classmethod
     def fit(cls, texts: list[str], labels: list[str], d: ClassifyData) -> ClassifierState:
         """The tokenizer, label map and label counts of the training data."""
-        vocab = build_label_vocab(labels, f"training data {d.train}")
+        vocab = labelled.build_label_vocab(labels, f"training data {d.train}")
         tokenizer = Tokenizer.build(
             texts, d.tokenizer, lower=d.lower, min_freq=d.min_freq, max_size=d.max_vocab
         )
@@ -154,10 +138,10 @@ class ClassifierState:
 def _read_splits(d: ClassifyData, seed: int, log) -> tuple[list, list, list, list, str]:
     """Training texts and labels, validation texts and labels, and where validation came from:
     the validation file, or a seeded random ``val_fraction`` of the training rows."""
-    train = read_labelled(d.train, d.text_col, d.label_col, delimiter=d.delimiter)
+    train = labelled.read_labelled(d.train, d.text_col, d.label_col, delimiter=d.delimiter)
     files = [train]
     if d.val is not None:
-        val = read_labelled(d.val, d.text_col, d.label_col, delimiter=d.delimiter)
+        val = labelled.read_labelled(d.val, d.text_col, d.label_col, delimiter=d.delimiter)
         files.append(val)
         texts, labels, val_texts, val_labels = train.texts, train.labels, val.texts, val.labels
         where = f"{count(len(val), 'row')} of {d.val}"
@@ -181,7 +165,7 @@ def class_probabilities(
     model.eval()
     probs = torch.zeros(len(ids), model.config.num_classes)
     try:
-        for batch in batch_order([len(s) for s in ids], batch_size, shuffle=False):
+        for batch in labelled.batch_order([len(s) for s in ids], batch_size, shuffle=False):
             x, lengths = pad_sequences([ids[i] for i in batch], pad_id)
             logits = model(x.to(device), lengths.to(device))  # (B, C)
             probs[batch] = torch.softmax(logits.float(), dim=-1).cpu()
@@ -192,7 +176,7 @@ def class_probabilities(
 
 def _report(
     probs: torch.Tensor, gold: list[int], metrics: dict[str, float], state, title: str
-) -> Report:
+) -> base.Report:
     """The model's ``metrics`` beside the majority class, and the confusion matrix."""
     predicted = probs.argmax(dim=-1).tolist()
     labels = list(range(len(state.labels)))
@@ -216,7 +200,7 @@ def _report(
             f"{name:>{width}}" + "".join(f"{n:>{width}}" for n in row)
             for name, row in zip(names, matrix)
         ]
-    return Report(title, rows, details=details)
+    return base.Report(title, rows, details=details)
 
 
 def _validation(trained: TrainedModel) -> tuple[list[str], list[str], str]:
@@ -238,7 +222,7 @@ def _examples(trained: TrainedModel, data: Any) -> tuple[list[list[int]], list[i
     ``(text, label)`` pairs, or ``None`` for the run's validation data (read as in training)."""
     d, state = trained.config.data, trained.state
     if isinstance(data, (str, Path)):
-        rows = read_labelled(data, d.text_col, d.label_col, delimiter=d.delimiter)
+        rows = labelled.read_labelled(data, d.text_col, d.label_col, delimiter=d.delimiter)
         texts, labels, title = rows.texts, rows.labels, f"{count(len(rows), 'row')} of {data}"
     elif data is None:
         texts, labels, where = _validation(trained)
@@ -274,7 +258,7 @@ class ClassifyTask(Task):
         "training text column; outputs the label and its probabilities"
     )
 
-    def setup(self, config: ClassifyConfig, saved: Any, log) -> Setup:
+    def setup(self, config: ClassifyConfig, saved: Any, log) -> base.Setup:
         d, settings = config.data, config.train
         texts, labels, val_texts, val_labels, where = _read_splits(d, settings.seed, log)
         state = (
@@ -332,10 +316,12 @@ class ClassifyTask(Task):
             "padding_idx": tokens.pad_id,
         }
 
-    def evaluate(self, trained: TrainedModel, data: Any = None, *, batch_size=None) -> list[Report]:
+    def evaluate(
+        self, trained: TrainedModel, data: Any = None, *, batch_size=None
+    ) -> list[base.Report]:
         return [self.score(trained, _examples(trained, data), batch_size=batch_size).report]
 
-    def score(self, trained: TrainedModel, data, *, baselines=True, batch_size=None) -> Scores:
+    def score(self, trained: TrainedModel, data, *, baselines=True, batch_size=None) -> base.Scores:
         """``data``: ``(encoded texts, gold label ids, title)``."""
         ids, gold, title = data
         pad = trained.state.tokenizer.pad_id
@@ -347,9 +333,9 @@ class ClassifyTask(Task):
             "loss": F.nll_loss(torch.log(probs.clamp_min(1e-12)), torch.tensor(gold)).item(),
         }
         report = _report(probs, gold, metrics, trained.state, title) if baselines else None
-        return Scores(metrics, report)
+        return base.Scores(metrics, report)
 
-    def views(self, trained: TrainedModel, data: Any = None, *, evals=()) -> list[View]:
+    def views(self, trained: TrainedModel, data: Any = None, *, evals=()) -> list[base.View]:
         """The confusion matrix on ``data`` (as for :meth:`evaluate`), or else on the run's
         validation data."""
         ids, gold, title = _examples(trained, data)
@@ -357,7 +343,7 @@ class ClassifyTask(Task):
         names = [str(label) for label in trained.state.labels.itos]
         matrix = confusion_matrix(probs.argmax(dim=-1).tolist(), gold, len(names))
         return [
-            View(
+            base.View(
                 "matrix",
                 f"confusion matrix: {title}",
                 names,
@@ -424,7 +410,7 @@ class ClassifyTask(Task):
             )
         return {"tokens": {"labels": names, "examples": examples, "source": source}}
 
-    def export_spec(self, trained: TrainedModel) -> ExportSpec:
+    def export_spec(self, trained: TrainedModel) -> base.ExportSpec:
         state, tokens = trained.state, trained.state.tokenizer
         metadata = {
             "labels": json.dumps([str(label) for label in state.labels.itos], ensure_ascii=False),
@@ -440,14 +426,14 @@ class ClassifyTask(Task):
         }
         return classifier_spec(trained.model, self.name, metadata)
 
-    def example(self, folder: Path) -> Example:
+    def example(self, folder: Path) -> base.Example:
         words = {"1": "good great fine nice", "0": "bad awful poor dull"}
         rows = [f"{' '.join(words[str(i % 2)].split()[i % 4 :])} film\t{i % 2}" for i in range(40)]
         for name, part in (("train.tsv", rows), ("dev.tsv", rows[:12])):
             (folder / name).write_text("text\tlabel\n" + "\n".join(part) + "\n", encoding="utf-8")
         (folder / "inputs.txt").write_text("a great film\n\nawful\n", encoding="utf-8")
         (folder / "bad.tsv").write_text("words\tlabel\nfine\t1\n", encoding="utf-8")
-        return Example(
+        return base.Example(
             {
                 "data": {"train": str(folder / "train.tsv"), "val": str(folder / "dev.tsv")},
                 "model": {"embedding_dim": 8, "hidden_size": 8},

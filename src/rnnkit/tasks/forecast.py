@@ -58,18 +58,9 @@ from rnnkit.metrics.forecasting import (
     smape,
 )
 from rnnkit.models.forecaster import Forecaster, ForecasterConfig
+from rnnkit.tasks import base
 from rnnkit.tasks import options as o
-from rnnkit.tasks.base import (
-    Example,
-    ExportSpec,
-    Report,
-    Scores,
-    Setup,
-    Task,
-    TrainedModel,
-    View,
-    register,
-)
+from rnnkit.tasks.base import Task, TrainedModel, register
 from rnnkit.tasks.forecast_series import (  # noqa: F401 - build_inputs: its home before
     CALENDAR_NAMES,
     Prepared,
@@ -268,7 +259,7 @@ def _report(
     first: np.ndarray,
     prepared: Prepared,
     mase_scale: float | None,
-) -> Report:
+) -> base.Report:
     horizon, period = actuals.shape[1], prepared.period
     candidates = _candidates(forecasts, first, prepared)
     metrics = {"MAE": mae, "RMSE": rmse}
@@ -290,7 +281,7 @@ def _report(
         if "seasonal naive" in candidates
         else [f"(seasonal naive needs {period} steps of history before each window)"]
     )
-    return Report(
+    return base.Report(
         f"{title}: {count(len(first), 'window')}, targets {dates[int(first[0])]} .. "
         f"{dates[int(first[-1]) + horizon - 1]}, horizon {horizon}; seasonal naive with "
         f"period {period}",
@@ -344,7 +335,7 @@ class ForecastTask(Task):
         "least lookback rows); outputs the next horizon values with their dates"
     )
 
-    def setup(self, config: ForecastConfig, saved: Any, log) -> Setup:
+    def setup(self, config: ForecastConfig, saved: Any, log) -> base.Setup:
         d, settings = config.data, config.train
         prepared, train_end, starts, parts = _read_split(d, log)
         train_target = prepared.target[:train_end]
@@ -389,7 +380,9 @@ class ForecastTask(Task):
         d = config.data
         return {"input_size": len(state.input_names), "horizon": d.horizon, "lookback": d.lookback}
 
-    def evaluate(self, trained: TrainedModel, data: Any = None, *, batch_size=None) -> list[Report]:
+    def evaluate(
+        self, trained: TrainedModel, data: Any = None, *, batch_size=None
+    ) -> list[base.Report]:
         """Scores of every complete window of ``data`` beside persistence and seasonal naive.
 
         ``data``: a CSV file with the training columns and a header line (``"-"``: standard
@@ -401,7 +394,7 @@ class ForecastTask(Task):
         window_starts(len(prepared.target), c.lookback, c.horizon)
         return [self.score(trained, (prepared, (0, None), name), batch_size=batch_size).report]
 
-    def score(self, trained: TrainedModel, data, *, baselines=True, batch_size=None) -> Scores:
+    def score(self, trained: TrainedModel, data, *, baselines=True, batch_size=None) -> base.Scores:
         """``data``: ``(prepared series, (start, end) of the scored targets, title)``;
         ``batch_size``: windows a batch (default 1024). The loss is the mean squared error in
         standardised units."""
@@ -412,10 +405,10 @@ class ForecastTask(Task):
         errors = (forecasts - actuals) / model.target_scaler.divisor[0]
         metrics = {"loss": float(np.mean(errors**2)), "mae": mae(actuals, forecasts)}
         if not baselines:
-            return Scores(metrics)
-        return Scores(metrics, _report(title, *found, prepared, trained.state.mase_scale))
+            return base.Scores(metrics)
+        return base.Scores(metrics, _report(title, *found, prepared, trained.state.mase_scale))
 
-    def views(self, trained: TrainedModel, data: Any = None, *, evals=()) -> list[View]:
+    def views(self, trained: TrainedModel, data: Any = None, *, evals=()) -> list[base.View]:
         """The actual series against the model's forecasts, persistence and seasonal naive (the
         report's baselines) over the test period, or over every window of ``data`` (as for
         :meth:`evaluate`). With a horizon above 1, each window's first forecast step is drawn."""
@@ -429,7 +422,7 @@ class ForecastTask(Task):
         lines.update({k: v[:, 0] for k, v in _candidates(forecasts, first, prepared).items()})
         step = "" if actuals.shape[1] == 1 else f" (step 1 of {actuals.shape[1]})"
         return [
-            View(
+            base.View(
                 "series",
                 f"forecasts{step} of {trained.config.data.target}: {title}",
                 [prepared.series.dates[int(t)] for t in first],
@@ -439,18 +432,18 @@ class ForecastTask(Task):
             )
         ]
 
-    def export_spec(self, trained: TrainedModel) -> ExportSpec:
+    def export_spec(self, trained: TrainedModel) -> base.ExportSpec:
         c = trained.model.config
         metadata = {"lookback": str(c.lookback), "horizon": str(c.horizon), "mode": c.mode}
         return forecaster_spec(trained.model, self.name, metadata)
 
-    def example(self, folder: Path) -> Example:
+    def example(self, folder: Path) -> base.Example:
         days = [datetime.date(2020, 1, 1) + datetime.timedelta(days=i) for i in range(120)]
         rows = [f"{d},{10 + 5 * np.sin(i / 6):.3f}" for i, d in enumerate(days)]
         (folder / "temps.csv").write_text("Date,Temp\n" + "\n".join(rows) + "\n", "utf-8")
         (folder / "bad.csv").write_text("Date,Rain\n2020-01-01,3\n", encoding="utf-8")
         data = {"csv": str(folder / "temps.csv"), "target": "Temp", "lookback": 10}  # older name
-        return Example(
+        return base.Example(
             {
                 "data": data,
                 "model": {"hidden_size": 8},

@@ -46,18 +46,9 @@ from rnnkit.data.vocab import Vocabulary
 from rnnkit.errors import RnnkitError
 from rnnkit.export import language_model_spec
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig, detach_state
+from rnnkit.tasks import base
 from rnnkit.tasks import options as o
-from rnnkit.tasks.base import (
-    Example,
-    ExportSpec,
-    Report,
-    Scores,
-    Setup,
-    Task,
-    TrainedModel,
-    get_task,
-    register,
-)
+from rnnkit.tasks.base import Task, TrainedModel, get_task, register
 from rnnkit.tasks.capabilities import language_model_of
 from rnnkit.tasks.inspecting import store_sample
 from rnnkit.training.trainer import StepOutput, TrainConfig, model_device
@@ -233,14 +224,8 @@ def text_loss(model: LanguageModel, ids: Tensor, *, streams: int = 16, chunk: in
             x = inputs[:, start : start + chunk].to(device)
             y = targets[:, start : start + chunk].to(device)
             logits, state = model(x, state)  # (S, C, V)
-            total += float(
-                F.cross_entropy(
-                    logits.reshape(-1, logits.shape[-1]),
-                    y.reshape(-1),
-                    ignore_index=-100,
-                    reduction="sum",
-                )
-            )
+            flat = logits.reshape(-1, logits.shape[-1])
+            total += float(F.cross_entropy(flat, y.reshape(-1), ignore_index=-100, reduction="sum"))
             count += int((y != -100).sum())
     finally:
         model.train(was_training)
@@ -269,12 +254,8 @@ class LMState:
         ``train_text``) and the encoded training text."""
         vocab = char_vocabulary(text)
         train_ids = encode_text(vocab, train_text)
-        bigrams = torch.zeros(len(vocab), len(vocab), dtype=torch.long)
-        bigrams.view(-1).index_add_(
-            0,
-            train_ids[:-1] * len(vocab) + train_ids[1:],
-            torch.ones(len(train_ids) - 1, dtype=torch.long),
-        )
+        pairs = train_ids[:-1] * len(vocab) + train_ids[1:]
+        bigrams = torch.bincount(pairs, minlength=len(vocab) ** 2).view(len(vocab), len(vocab))
         return cls(vocab, bigrams, corpus), train_ids
 
     @classmethod
@@ -339,7 +320,7 @@ class LMTask(Task):
     unit = "char"
     predict_hint = "a language model writes text: use sample (rnnkit sample RUN)"
 
-    def setup(self, config: LMConfig, saved: Any, log) -> Setup:
+    def setup(self, config: LMConfig, saved: Any, log) -> base.Setup:
         d, settings = config.data, config.train
         corpus, train_text, val_text, where = _texts(d)
         log(corpus.description)
@@ -368,17 +349,8 @@ class LMTask(Task):
             ((eval_ids, ""), [(val_ids, f"validation: {where}")]) if validated else (None, [])
         )
         extra = {"progress_fn": lambda loss: {"loss": f"{loss:.3f}", "bpc": f"{loss / LN2:.3f}"}}
-        return self.scored_setup(
-            config,
-            model,
-            batches,
-            self.loss(config),
-            state,
-            state.to_dict(),
-            val,
-            reported,
-            **extra,
-        )
+        args = (config, model, batches, self.loss(config), state, state.to_dict(), val, reported)
+        return self.scored_setup(*args, **extra)
 
     def loss(self, config: LMConfig) -> TBPTTLoss:
         return TBPTTLoss()
@@ -386,7 +358,9 @@ class LMTask(Task):
     def sizes(self, config, state) -> dict[str, Any]:
         return {"vocab_size": len(state.vocab)}
 
-    def evaluate(self, trained: TrainedModel, data: Any = None, *, batch_size=None) -> list[Report]:
+    def evaluate(
+        self, trained: TrainedModel, data: Any = None, *, batch_size=None
+    ) -> list[base.Report]:
         if isinstance(data, (str, Path)):
             text, name = read_text(data), str(data)
         else:
@@ -397,27 +371,27 @@ class LMTask(Task):
         title = f"{len(ids) - 1:,} characters of {name}"
         return [self.score(trained, (ids, title), batch_size=batch_size).report]
 
-    def score(self, trained: TrainedModel, data, *, baselines=True, batch_size=None) -> Scores:
+    def score(self, trained: TrainedModel, data, *, baselines=True, batch_size=None) -> base.Scores:
         """``data``: ``(ids, title)``, encoded text; ``batch_size``: parallel streams."""
         ids, title = data
         streams = batch_size or trained.config.data.eval_streams
         loss = text_loss(trained.model, ids, streams=streams)
         if not baselines:
-            return Scores({"loss": loss, "bpc": loss / LN2})
+            return base.Scores({"loss": loss, "bpc": loss / LN2})
         losses = {"model": loss, **trained.state.baselines(ids)}
         rows = {
             "loss (nats/char)": losses,
             "bits/char": {k: v / LN2 for k, v in losses.items()},
             "perplexity": {k: math.exp(v) for k, v in losses.items()},
         }
-        return Scores({"loss": loss, "bpc": loss / LN2}, Report(title, rows))
+        return base.Scores({"loss": loss, "bpc": loss / LN2}, base.Report(title, rows))
 
-    def example(self, folder: Path) -> Example:
+    def example(self, folder: Path) -> base.Example:
         text = "".join(f"line {i}: the cat sat on the mat.\n" for i in range(80))
         (folder / "text.txt").write_text(text, encoding="utf-8")
         (folder / "held.txt").write_text(text[:300], encoding="utf-8")
         (folder / "bad.txt").write_bytes(b"\xff\xfe not utf-8 \x80")
-        return Example(
+        return base.Example(
             {
                 "data": {"text": str(folder / "text.txt"), "seq_len": 16},  # the older name
                 "model": {"embedding_size": 8, "hidden_size": 16},
@@ -431,7 +405,7 @@ class LMTask(Task):
     def language_model(self, trained: TrainedModel) -> tuple[LanguageModel, Vocabulary]:
         return trained.model, trained.state.vocab
 
-    def export_spec(self, trained: TrainedModel) -> ExportSpec:
+    def export_spec(self, trained: TrainedModel) -> base.ExportSpec:
         return language_model_spec(trained.model, trained.state.vocab, self.name)
 
     def text_sample(self, trained: TrainedModel) -> str:

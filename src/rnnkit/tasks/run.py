@@ -82,12 +82,11 @@ def resolve_config(
     """
     task = get_task(task)
     given = dict(given or {})
+    train = given.get("train", {})
+    train = train if isinstance(train, Mapping) else {}  # not a table: from_dict says so below
     checkpoint = None
     if resume not in (None, False):
-        train = given.get("train")
-        out_dir = (train.get("out_dir") if isinstance(train, Mapping) else None) or task.defaults(
-            given
-        )["train"]["out_dir"]
+        out_dir = train.get("out_dir") or task.defaults(given)["train"]["out_dir"]
         checkpoint = _load_resume(task, resume, out_dir)
         base = checkpoint.get("task_state", {}).get("config")
         if not isinstance(base, Mapping):
@@ -95,8 +94,6 @@ def resolve_config(
         base = merge(base, {"train": {"out_dir": str(Path(checkpoint["path"]).parent)}})
     else:
         base = task.defaults(given)
-    train = given.get("train", {})
-    train = train if isinstance(train, Mapping) else {}  # not a table: from_dict says so below
     if checkpoint is None and "max_minutes" in train and "max_steps" not in train:
         given = merge(given, {"train": {"max_steps": None}})
     # older names of settings (in a checkpoint, a config file or a dict) become the current ones
@@ -210,11 +207,10 @@ def _train(
     start = 0 if checkpoint is None else int(checkpoint["train"]["step"])
     finished = checkpoint is not None and _finished(settings, checkpoint["train"])
     result = trainer.fit(resume=checkpoint)
+    trained = TrainedModel(task.name, setup.model.eval(), config, setup.state, result.last_path)
     weights, reports = "the last weights of a rank that does not report", []
     if context.is_main:  # rank 0 alone scores and reports
         weights = _best_weights(trainer, result)
-    trained = TrainedModel(task.name, setup.model.eval(), config, setup.state, result.last_path)
-    if context.is_main:
         with torch.no_grad():
             reports = setup.report(trained)
     return RunResult(task.name, config, trained, result, reports, weights, start, finished)

@@ -41,18 +41,9 @@ from rnnkit.export import tagger_spec, tokenizer_metadata
 from rnnkit.formatting import count
 from rnnkit.metrics.classification import MostFrequentTag, per_tag_f1, token_accuracy
 from rnnkit.models.tagger import SequenceTagger, SequenceTaggerConfig
+from rnnkit.tasks import base
 from rnnkit.tasks import options as o
-from rnnkit.tasks.base import (
-    Example,
-    ExportSpec,
-    Report,
-    Scores,
-    Setup,
-    Task,
-    TrainedModel,
-    View,
-    register,
-)
+from rnnkit.tasks.base import Task, TrainedModel, register
 from rnnkit.tasks.inspecting import VIEW_ROWS, store_sample
 from rnnkit.training.trainer import StepOutput, TrainConfig, model_device
 
@@ -244,7 +235,9 @@ def _baseline_tags(state: TaggerState, tokens: Sequence[Sequence[str]]) -> list[
     return [[state.word_tag.get(w, state.default) for w in s] for s in tokens]
 
 
-def _report(predicted, metrics: dict[str, float], state: TaggerState, data, title: str) -> Report:
+def _report(
+    predicted, metrics: dict[str, float], state: TaggerState, data, title: str
+) -> base.Report:
     """The model's tags (ids) and ``metrics`` beside the most-frequent-tag baseline on ``data``,
     ``(sentences, gold tag ids)``, and the model's per-tag scores."""
     names, (tokens, gold_ids) = state.tags.itos, data
@@ -268,7 +261,7 @@ def _report(predicted, metrics: dict[str, float], state: TaggerState, data, titl
         f"{int(s['support']):>9}"
         for tag, s in per_tag.items()
     ]
-    return Report(title, rows, details=details)
+    return base.Report(title, rows, details=details)
 
 
 def _sentences(inputs: Any) -> list[tuple[int, list[str]]]:
@@ -387,7 +380,7 @@ class TagTask(Task):
         "outputs a tag per token"
     )
 
-    def setup(self, config: TagConfig, saved: Any, log) -> Setup:
+    def setup(self, config: TagConfig, saved: Any, log) -> base.Setup:
         d, settings = config.data, config.train
         corpus, train, val, where = _read_splits(d)
         state = (
@@ -446,22 +439,24 @@ class TagTask(Task):
             "char_vocab_size": len(state.chars or ()),
         }
 
-    def evaluate(self, trained: TrainedModel, data: Any = None, *, batch_size=None) -> list[Report]:
+    def evaluate(
+        self, trained: TrainedModel, data: Any = None, *, batch_size=None
+    ) -> list[base.Report]:
         """``data``: a CoNLL-U or 2-column CoNLL file (read in the training format), or a list of
         ``(tokens, tags)`` pairs, one per sentence."""
         return [self.score(trained, _sentences_of(trained, data), batch_size=batch_size).report]
 
-    def score(self, trained: TrainedModel, data, *, baselines=True, batch_size=None) -> Scores:
+    def score(self, trained: TrainedModel, data, *, baselines=True, batch_size=None) -> base.Scores:
         """``data``: ``(sentences, gold tag ids, title)``; ``batch_size``: sentences a batch."""
         tokens, gold, title = data
         state = trained.state
         predicted, loss = _tagged(trained.model, state, tokens, gold, batch_size or 128)
         metrics = {"loss": loss, "accuracy": token_accuracy(predicted, gold)}
         if not baselines:
-            return Scores(metrics)
-        return Scores(metrics, _report(predicted, metrics, state, (tokens, gold), title))
+            return base.Scores(metrics)
+        return base.Scores(metrics, _report(predicted, metrics, state, (tokens, gold), title))
 
-    def views(self, trained: TrainedModel, data: Any = None, *, evals=()) -> list[View]:
+    def views(self, trained: TrainedModel, data: Any = None, *, evals=()) -> list[base.View]:
         """The F1 of each tag, the model's beside the most-frequent-tag baseline's, on ``data``
         (as for :meth:`evaluate`), or else on the run's validation data."""
         state, (tokens, gold_ids, title) = trained.state, _sentences_of(trained, data)
@@ -470,7 +465,7 @@ class TagTask(Task):
         per_tag, macro = tag_scores(model_tags, gold, state.tags.itos)
         baseline = per_tag_f1(_baseline_tags(state, tokens), gold, list(per_tag))
         return [
-            View(
+            base.View(
                 "bars",
                 f"per-tag F1: {title}",
                 [str(tag) for tag in per_tag],
@@ -497,7 +492,7 @@ class TagTask(Task):
         }
         return o.records_for(numbered, outputs, {"tokens": [], "tags": []})
 
-    def export_spec(self, trained: TrainedModel) -> ExportSpec:
+    def export_spec(self, trained: TrainedModel) -> base.ExportSpec:
         state = trained.state
         # a sentence is split with the case kept; each word is lower-cased (lower) to look it up
         metadata = {
@@ -509,13 +504,13 @@ class TagTask(Task):
         }
         return tagger_spec(trained.model, self.name, metadata)
 
-    def example(self, folder: Path) -> Example:
+    def example(self, folder: Path) -> base.Example:
         words = [("the", "DET"), ("cat", "NOUN"), ("sat", "VERB"), ("a", "DET"), ("dog", "NOUN")]
         lines = [f"{w}\t{t}" for i in range(30) for w, t in (words[i % 2 :] + [("", "")])]
         (folder / "train.conll").write_text("\n".join(lines).replace("\t\n", "\n"), "utf-8")
         (folder / "inputs.txt").write_text("The cat sat.\n\na dog\n", encoding="utf-8")
         (folder / "bad.conllu").write_text("1\tthe\n", encoding="utf-8")
-        return Example(
+        return base.Example(
             {
                 "data": {"train": str(folder / "train.conll")},
                 "model": {"embedding_dim": 8, "hidden_size": 8, "char_filters": 4},

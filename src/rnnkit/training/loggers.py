@@ -93,9 +93,8 @@ class JsonlLogger(Logger):
             self.file.write(json.dumps(info) + "\n")
 
     def on_eval(self, trainer: Any, info: dict[str, Any]) -> None:
-        if self.file is not None:
-            self.file.write(json.dumps(info) + "\n")
-            self.file.flush()
+        self.on_step(trainer, info)
+        self.on_save(trainer, info)
 
     def on_save(self, trainer: Any, info: dict[str, Any]) -> None:
         if self.file is not None:

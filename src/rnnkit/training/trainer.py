@@ -36,13 +36,10 @@ The Trainer knows nothing of any task. A task hands it:
     ``callback(trainer, event, info)`` (:mod:`rnnkit.training.callbacks`: the events, the hooks
     and their order); ``progress`` the :class:`ProgressBar` (its unit and what it shows).
 
-The loop steps, evaluates and stops; its policies are callbacks (:mod:`rnnkit.training.callbacks`):
-``best.pt`` on each new best of the selection metric (whose weights are also kept in memory,
-``best_state``), ``last.pt`` every ``save_every`` steps and at the end, early stopping after
-``patience`` evaluations without improvement, the metric loggers, a tqdm progress bar on stderr
-(off when stderr is not a terminal), and the guard that stops the run with an ``RnnkitError``
-after ``max_nonfinite`` (5) non-finite steps in a row (a step whose loss or gradient is not finite
-is skipped and logged). AdamW, the schedule and clipping: :mod:`rnnkit.training.optim`.
+The loop steps, evaluates and stops; its policies (best and last checkpoints, early stopping after
+``patience`` evaluations, loggers, progress bar, the guard against ``max_nonfinite`` non-finite
+steps in a row) are the callbacks of :mod:`rnnkit.training.callbacks`. The best weights are also
+kept in memory (``best_state``). AdamW, the schedule and clipping: :mod:`rnnkit.training.optim`.
 Checkpoints are written atomically and hold everything needed to resume exactly (weights,
 optimiser, schedule, every RNG state, step, data position, carried state). Ctrl-C finishes the
 current step, writes ``last.pt`` and raises ``KeyboardInterrupt``; a second Ctrl-C stops at once
@@ -396,13 +393,9 @@ class Trainer(Checkpointing):
         best_path, out_dir = self.best_path, self.context.out_dir if self.is_main else None
         # a resumed run's best may predate this session; a new run's never does (a best.pt
         # there belongs to an earlier run, perhaps of another model)
-        if (
-            best_path is None
-            and resumed
-            and out_dir is not None
-            and (out_dir / "best.pt").is_file()
-        ):
-            best_path = str(out_dir / "best.pt")
+        best_file = None if out_dir is None else out_dir / "best.pt"
+        if best_path is None and resumed and best_file is not None and best_file.is_file():
+            best_path = str(best_file)
         return TrainResult(
             step=self.step,
             stop_reason=reason,
