@@ -25,30 +25,22 @@ from rnnkit.nn.regularisers import REGULARISERS
 from rnnkit.nn.runner import BACKENDS, Recurrent
 from rnnkit.nn.torch_layers import GRU, LSTM, RNN
 
-__all__ = [
+# torch.nn's cells and the base of all, then the other built-in cells, the runner and its layers,
+# and the registry
+__all__ = ["GRUCell", "LSTMCell", "RNNCell", "RNNCellBase"]
+__all__ += ["IndRNNCell", "LayerNormGRUCell", "LayerNormLSTMCell", "MinGRUCell", "MinLSTMCell"]
+__all__ += ["compile_min_cells"]
+__all__ += [
     "BACKENDS",
-    "CELLS",
     "GRU",
     "LSTM",
     "REGULARISERS",
     "RNN",
-    "CellLayer",
-    "GRUCell",
     "IndRNN",
-    "IndRNNCell",
-    "LSTMCell",
     "LayerNormGRU",
-    "LayerNormGRUCell",
     "LayerNormLSTM",
-    "LayerNormLSTMCell",
     "MinGRU",
-    "MinGRUCell",
     "MinLSTM",
-    "MinLSTMCell",
-    "RNNCell",
-    "RNNCellBase",
     "Recurrent",
-    "build_layer",
-    "compile_min_cells",
-    "register_cell",
 ]
+__all__ += ["CELLS", "CellLayer", "build_layer", "register_cell"]

@@ -5,86 +5,24 @@ There is no fused kernel for them: ``backend`` ``"auto"`` runs the reference loo
 
 from __future__ import annotations
 
-import torch
+from typing import Any
 
-from rnnkit.nn.cells import (
-    IndRNNCell,
-    LayerNormGRUCell,
-    LayerNormLSTMCell,
-    MinGRUCell,
-    MinLSTMCell,
-    RNNCellBase,
-)
-from rnnkit.nn.checks import check_int
+from rnnkit.nn.cells import IndRNNCell, LayerNormGRUCell, LayerNormLSTMCell, MinGRUCell, MinLSTMCell
+from rnnkit.nn.cells.base import check_choice
 from rnnkit.nn.regularisers import REGULARISERS
-from rnnkit.nn.runner import Recurrent
+from rnnkit.nn.runner import Layer, take_option
 from rnnkit.nn.torch_layers import SHAPES
 
 __all__ = ["IndRNN", "LayerNormGRU", "LayerNormLSTM", "MinGRU", "MinLSTM"]
 
 
-class _ExtendedLayer(Recurrent):
-    """What the layers of cells torch.nn lacks share: torch.nn's constructor, attributes and repr,
-    and a ``backend="native"`` refused when the layer is built (there is no fused kernel to run).
-    A subclass names its cell in ``_cell_class``, or builds it in :meth:`_make_cell`."""
+class _ExtendedLayer(Layer):
+    """What the layers of cells torch.nn lacks share: :class:`Layer`, and a ``backend="native"``
+    refused when the layer is built (there is no fused kernel to run)."""
 
-    _cell_class: type[RNNCellBase]
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-        *,
-        backend: str = "auto",
-        **regularisers: float,
-    ) -> None:
-        check_int("hidden_size", hidden_size, 1)
-        self.hidden_size = hidden_size
-        self.bias = bias
-        super().__init__(
-            lambda size, _: self._make_cell(size, hidden_size, bias, device, dtype),
-            input_size,
-            num_layers,
-            batch_first,
-            dropout,
-            bidirectional,
-            backend=backend,
-            **regularisers,
-        )
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.resolved_backend()  # raises for "native": these cells have no native_mode
-
-    def _make_cell(
-        self,
-        input_size: int,
-        hidden_size: int,
-        bias: bool,
-        device: torch.device | str | None,
-        dtype: torch.dtype | None,
-    ) -> RNNCellBase:
-        return self._cell_class(input_size, hidden_size, bias, device, dtype)
-
-    def _settings_repr(self) -> str:
-        text = f"{self.input_size}, {self.hidden_size}"
-        if self.num_layers != 1:
-            text += f", num_layers={self.num_layers}"
-        if not self.bias:
-            text += ", bias=False"
-        if self.batch_first:
-            text += ", batch_first=True"
-        if self.dropout:
-            text += f", dropout={self.dropout}"
-        if self.bidirectional:
-            text += ", bidirectional=True"
-        if self._backend != "auto":
-            text += f", backend={self._backend!r}"
-        return text
 
 
 class LayerNormLSTM(_ExtendedLayer):
@@ -143,60 +81,16 @@ class IndRNN(_ExtendedLayer):
         + SHAPES
     )
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        nonlinearity: str = "relu",
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-        *,
-        max_length: int | None = None,
-        backend: str = "auto",
-        **regularisers: float,
-    ) -> None:
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"nonlinearity: expected 'relu' or 'tanh', got {nonlinearity!r}")
-        self.nonlinearity = nonlinearity
+    _cell_class = IndRNNCell
+    _cell_options = ("nonlinearity", "max_length")
+    _repr_defaults = (("nonlinearity", "relu"), ("max_length", None))
+
+    def __init__(self, *args: Any, max_length: int | None = None, **kwargs: Any) -> None:
+        """``IndRNN(input_size, hidden_size, num_layers=1, nonlinearity='relu', ...)``."""
+        args, nonlinearity = take_option(args, kwargs, 3, "nonlinearity", "relu")
+        self.nonlinearity = check_choice("nonlinearity", nonlinearity, ("relu", "tanh"))
         self.max_length = max_length
-        super().__init__(
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
-            device,
-            dtype,
-            backend=backend,
-            **regularisers,
-        )
-
-    def _make_cell(
-        self,
-        input_size: int,
-        hidden_size: int,
-        bias: bool,
-        device: torch.device | str | None,
-        dtype: torch.dtype | None,
-    ) -> RNNCellBase:
-        return IndRNNCell(
-            input_size, hidden_size, bias, self.nonlinearity, self.max_length, device, dtype
-        )
-
-    def _settings_repr(self) -> str:
-        text = super()._settings_repr()
-        if self.nonlinearity != "relu":
-            text += f", nonlinearity={self.nonlinearity!r}"
-        if self.max_length is not None:
-            text += f", max_length={self.max_length}"
-        return text
+        super().__init__(*args, **kwargs)
 
 
 _SCAN_MODES = ("auto", "scan", "step")
@@ -205,25 +99,9 @@ _SCAN_MODES = ("auto", "scan", "step")
 class _MinLayer(_ExtendedLayer):
     """What MinGRU and MinLSTM share: ``mode``, how a sequence runs, and no regularisers."""
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-        *,
-        backend: str = "auto",
-        mode: str = "auto",
-        **regularisers: float,
-    ) -> None:
-        check_int("hidden_size", hidden_size, 1)
+    def __init__(self, *args: Any, mode: str = "auto", **kwargs: Any) -> None:
         for name in REGULARISERS:
-            value = regularisers.get(name, 0.0)
+            value = kwargs.get(name, 0.0)
             if value != 0.0:
                 # accepted as keywords so that the message says why, rather than "no such option"
                 raise ValueError(
@@ -236,19 +114,7 @@ class _MinLayer(_ExtendedLayer):
                 f"mode: expected one of {', '.join(map(repr, _SCAN_MODES))}, got {mode!r}"
             )
         self.scan_mode = mode
-        super().__init__(
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
-            device,
-            dtype,
-            backend=backend,
-            **regularisers,
-        )
+        super().__init__(*args, **kwargs)
 
     def extra_repr(self) -> str:
         text = super().extra_repr()

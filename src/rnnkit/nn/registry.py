@@ -16,24 +16,13 @@ from __future__ import annotations
 import inspect
 import warnings
 from collections.abc import Callable
+from typing import Any
 
-import torch
 from torch import nn
 
-from rnnkit.nn.cells import (
-    GRUCell,
-    IndRNNCell,
-    LayerNormGRUCell,
-    LayerNormLSTMCell,
-    LSTMCell,
-    MinGRUCell,
-    MinLSTMCell,
-    RNNCell,
-    RNNCellBase,
-)
-from rnnkit.nn.checks import check_int
+from rnnkit.nn.cells import RNNCellBase
 from rnnkit.nn.extended import IndRNN, LayerNormGRU, LayerNormLSTM, MinGRU, MinLSTM
-from rnnkit.nn.runner import Recurrent
+from rnnkit.nn.runner import Layer, Recurrent
 from rnnkit.nn.torch_layers import GRU, LSTM, RNN
 
 __all__ = ["CELLS", "LAYERS", "CellLayer", "build_layer", "register_cell"]
@@ -41,30 +30,19 @@ __all__ = ["CELLS", "LAYERS", "CellLayer", "build_layer", "register_cell"]
 LayerBuilder = Callable[..., Recurrent]
 CellClass = type[nn.Module]
 
-CELLS: dict[str, CellClass | LayerBuilder] = {
-    "rnn": RNNCell,
-    "lstm": LSTMCell,
-    "gru": GRUCell,
-    "lnlstm": LayerNormLSTMCell,
-    "lngru": LayerNormGRUCell,
-    "indrnn": IndRNNCell,
-    "mingru": MinGRUCell,
-    "minlstm": MinLSTMCell,
-}
-"""Cell name -> cell class. Every model reads its ``cell`` option from here, so a cell added with
-:func:`register_cell` is valid in all of them (and in the CLI choices that iterate the registry)."""
-
 LAYERS: dict[CellClass, type[Recurrent]] = {
-    RNNCell: RNN,
-    LSTMCell: LSTM,
-    GRUCell: GRU,
-    LayerNormLSTMCell: LayerNormLSTM,
-    LayerNormGRUCell: LayerNormGRU,
-    IndRNNCell: IndRNN,
-    MinGRUCell: MinGRU,
-    MinLSTMCell: MinLSTM,
+    layer._cell_class: layer
+    for layer in (RNN, LSTM, GRU, LayerNormLSTM, LayerNormGRU, IndRNN, MinGRU, MinLSTM)
 }
 """The layer class a built-in cell is built as: its native backend, ``mode``, torch.nn's repr."""
+
+CELLS: dict[str, CellClass | LayerBuilder] = dict(
+    zip(("rnn", "lstm", "gru", "lnlstm", "lngru", "indrnn", "mingru", "minlstm"), LAYERS)
+)
+"""Cell name -> cell class (``"rnn"``: :class:`~rnnkit.nn.cells.RNNCell`, ``"lnlstm"``:
+:class:`~rnnkit.nn.cells.LayerNormLSTMCell`...). Every model reads its ``cell`` option from here,
+so a cell added with :func:`register_cell` is valid in all of them (and in the CLI choices that
+iterate the registry)."""
 
 _PROTOCOL = ("project_input", "recurrence", "init_state", "state_sizes", "output_size")
 
@@ -122,24 +100,7 @@ def _takes(function: Callable[..., object], parameter: str) -> bool:
         return False
 
 
-def _cell_factory(
-    cell_class: CellClass,
-    hidden_size: int,
-    bias: bool,
-    device: torch.device | str | None,
-    dtype: torch.dtype | None,
-    options: dict[str, object],
-) -> Callable[[int, int], RNNCellBase]:
-    """``factory(input_size, layer) -> cell``; ``bias``, ``device`` and ``dtype`` are passed only
-    where they differ from the protocol's defaults, so a cell may leave out those it lacks."""
-    kwargs = dict(options)
-    if not bias:
-        kwargs["bias"] = False
-    kwargs.update({k: v for k, v in (("device", device), ("dtype", dtype)) if v is not None})
-    return lambda input_size, _: cell_class(input_size, hidden_size, **kwargs)
-
-
-class CellLayer(Recurrent):
+class CellLayer(Layer):
     """A layer of any cell class: the runner with torch.nn's constructor, attributes and naming.
 
     Args: ``cell_class`` (see the cell protocol), then those of :class:`rnnkit.nn.torch_layers.GRU`:
@@ -154,38 +115,26 @@ class CellLayer(Recurrent):
     def __init__(
         self,
         cell_class: CellClass,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-        *,
-        backend: str = "auto",
+        *args: Any,
         cell_options: dict[str, object] | None = None,
-        **regularisers: float,
+        **kwargs: Any,
     ) -> None:
-        check_int("hidden_size", hidden_size, 1)
-        self.cell_class, self.hidden_size, self.bias = cell_class, hidden_size, bias
+        self.cell_class = cell_class
         self.cell_options = dict(cell_options or {})
-        factory = _cell_factory(cell_class, hidden_size, bias, device, dtype, self.cell_options)
-        super().__init__(
-            factory,
-            input_size,
-            num_layers,
-            batch_first,
-            dropout,
-            bidirectional,
-            backend=backend,
-            **regularisers,
-        )
+        super().__init__(*args, **kwargs)
         self.resolved_backend()  # raises for "native" where the cell has no native_mode
 
+    def _make_cell(
+        self, input_size: int, hidden_size: int, bias: bool, factory: dict[str, object]
+    ) -> RNNCellBase:
+        # bias, device and dtype only where they differ from the protocol's defaults, so that a
+        # cell may leave out those it lacks
+        kwargs = dict(self.cell_options, **({} if bias else {"bias": False}))
+        kwargs.update({k: v for k, v in factory.items() if v is not None})
+        return self.cell_class(input_size, hidden_size, **kwargs)
+
     def _settings_repr(self) -> str:
-        settings = super()._settings_repr().split(", ")  # input_size, then the runner's options
+        settings = Recurrent._settings_repr(self).split(", ")  # input_size, the runner's options
         settings.insert(1, str(self.hidden_size))
         settings += ["bias=False"] * (not self.bias)
         options = [f"{key}={value!r}" for key, value in self.cell_options.items()]

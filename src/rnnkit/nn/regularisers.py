@@ -69,6 +69,22 @@ def check_probability(name: str, value: object) -> float:
     return float(value)
 
 
+def _fused_lacks(name: str) -> property:
+    """The option ``name``: a probability (see :func:`check_probability`) that the fused kernels
+    cannot run, so refused while the backend is ``"native"``."""
+
+    def set_value(self: Regularised, value: float) -> None:
+        value = check_probability(name, value)
+        if value and self._backend == "native":
+            raise ValueError(
+                f"{name}: backend 'native' cannot run {name}={value} (PyTorch's fused kernels have "
+                "no such option); expected 0.0, or backend 'auto' or 'reference'"
+            )
+        setattr(self, f"_{name}", value)
+
+    return property(lambda self: getattr(self, f"_{name}"), set_value)
+
+
 class Regularised:
     """The regularisers' part of the runner: the three options (checked when set), their masks, the
     weight drop around a forward pass and zoneout after a step. Mixed into
@@ -88,25 +104,8 @@ class Regularised:
         self._weight_drop = 0.0
         return check_probability("weight_drop", weight_drop)
 
-    @property
-    def recurrent_dropout(self) -> float:
-        return self._recurrent_dropout
-
-    @recurrent_dropout.setter
-    def recurrent_dropout(self, value: float) -> None:
-        value = check_probability("recurrent_dropout", value)
-        self._refuse_native("recurrent_dropout", value)
-        self._recurrent_dropout = value
-
-    @property
-    def zoneout(self) -> float:
-        return self._zoneout
-
-    @zoneout.setter
-    def zoneout(self, value: float) -> None:
-        value = check_probability("zoneout", value)
-        self._refuse_native("zoneout", value)
-        self._zoneout = value
+    recurrent_dropout = _fused_lacks("recurrent_dropout")
+    zoneout = _fused_lacks("zoneout")
 
     @property
     def weight_drop(self) -> float:
@@ -122,13 +121,6 @@ class Regularised:
                 f"'weight_hh' to drop; expected 0.0, got {value}"
             )
         self._weight_drop = value
-
-    def _refuse_native(self, name: str, value: float) -> None:
-        if value and self._backend == "native":
-            raise ValueError(
-                f"{name}: backend 'native' cannot run {name}={value} (PyTorch's fused kernels have "
-                "no such option); expected 0.0, or backend 'auto' or 'reference'"
-            )
 
     # -- the regularisers' masks --------------------------------------------------------------------
 

@@ -39,16 +39,18 @@ import contextlib
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 
+import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
 from rnnkit.nn import checks
 from rnnkit.nn.cells import RNNCellBase, State
+from rnnkit.nn.cells.base import options_repr
 from rnnkit.nn.native import run_native, run_native_packed, run_native_padded
 from rnnkit.nn.reference import run_reference, run_reference_packed
 from rnnkit.nn.regularisers import Regularised
 
-__all__ = ["BACKENDS", "Recurrent"]
+__all__ = ["BACKENDS", "Layer", "Recurrent", "take_option"]
 
 BACKENDS = ("auto", "native", "reference")
 
@@ -332,18 +334,85 @@ class Recurrent(Regularised, nn.Module):
         return ", ".join([self._settings_repr(), *self._regularisers_repr()])
 
     def _settings_repr(self) -> str:
-        text = f"{self.input_size}"
-        if self.num_layers != 1:
-            text += f", num_layers={self.num_layers}"
-        if self.batch_first:
-            text += ", batch_first=True"
-        if self.dropout:
-            text += f", dropout={self.dropout}"
-        if self.bidirectional:
-            text += ", bidirectional=True"
-        if self._backend != "auto":
-            text += f", backend={self._backend!r}"
-        return text
+        return ", ".join([str(self.input_size), *options_repr(self, _RUNNER_DEFAULTS)])
+
+
+_RUNNER_DEFAULTS = {
+    "num_layers": 1,
+    "batch_first": False,
+    "dropout": 0.0,
+    "bidirectional": False,
+    "backend": "auto",
+}
+"""The runner's options that a repr shows where they differ from these defaults, in this order."""
+
+
+class Layer(Recurrent):
+    """The runner with torch.nn's constructor, attributes (``hidden_size``, ``bias``) and repr,
+    what every layer of one kind of cell shares. A subclass names its cell in ``_cell_class`` and
+    the cell's own options (attributes of the layer) in ``_cell_options``, or builds the cell in
+    :meth:`_make_cell`; the options its repr shows go in ``_repr_defaults``.
+
+    Args: ``input_size``, ``hidden_size``, ``num_layers=1``, ``bias=True``, ``batch_first=False``,
+    ``dropout=0.0``, ``bidirectional=False``, ``device=None``, ``dtype=None``; plus
+    ``backend='auto'`` and the regularisers (see :class:`Recurrent`).
+    """
+
+    _cell_class: type[RNNCellBase]
+    _cell_options: tuple[str, ...] = ()
+    _repr_defaults: tuple[tuple[str, object], ...] = ()
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        *,
+        backend: str = "auto",
+        **regularisers: float,
+    ) -> None:
+        self.hidden_size = checks.check_int("hidden_size", hidden_size, 1)
+        self.bias = bias
+        factory = {"device": device, "dtype": dtype}
+        super().__init__(
+            lambda size, _: self._make_cell(size, hidden_size, bias, factory),
+            input_size,
+            num_layers,
+            batch_first,
+            dropout,
+            bidirectional,
+            backend=backend,
+            **regularisers,
+        )
+
+    def _make_cell(
+        self, input_size: int, hidden_size: int, bias: bool, factory: dict[str, object]
+    ) -> RNNCellBase:
+        options = {name: getattr(self, name) for name in self._cell_options}
+        return self._cell_class(input_size, hidden_size, bias, **factory, **options)
+
+    def _settings_repr(self) -> str:
+        defaults = {"proj_size": 0, "num_layers": 1, "bias": True, **_RUNNER_DEFAULTS}
+        defaults.update(self._repr_defaults)
+        return ", ".join(
+            [str(self.input_size), str(self.hidden_size), *options_repr(self, defaults)]
+        )
+
+
+def take_option(
+    args: tuple[object, ...], kwargs: dict[str, object], index: int, name: str, default: object
+) -> tuple[tuple[object, ...], object]:
+    """A layer's option ``name`` that torch.nn takes at position ``index`` (or as a keyword, else
+    ``default``), and the other positional arguments, for the constructor of :class:`Layer`."""
+    if len(args) > index:
+        return args[:index] + args[index + 1 :], args[index]
+    return args, kwargs.pop(name, default)
 
 
 def _check_dropout(dropout: object, num_layers: int) -> float:
@@ -369,7 +438,7 @@ def _make_cells(module: Recurrent, cell_factory: CellFactory) -> list[RNNCellBas
     for layer in range(module.num_layers):
         for direction in range(module.num_directions):
             cell = cell_factory(layer_input, layer)
-            suffix = f"_l{layer}" + ("_reverse" if direction else "")
+            suffix = module._suffix(len(cells))
             for name, parameter in cell.named_parameters():
                 module.register_parameter(name.replace(".", "_") + suffix, parameter)
             cells.append(cell)

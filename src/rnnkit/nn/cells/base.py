@@ -45,9 +45,25 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-__all__ = ["RNNCellBase", "State"]
+__all__ = ["RNNCellBase", "State", "check_choice", "options_repr"]
 
 State = tuple[Tensor, ...]
+
+
+def check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
+    """``value`` if it is one of ``choices``, else a ``ValueError`` naming them."""
+    if value not in choices:
+        raise ValueError(f"{name}: expected {' or '.join(map(repr, choices))}, got {value!r}")
+    return value
+
+
+def options_repr(module: object, defaults: dict[str, object]) -> list[str]:
+    """``name=value`` for each of ``defaults`` whose value on ``module`` differs from its default,
+    in that order: the options part of an ``extra_repr``."""
+    values = {name: getattr(module, name, default) for name, default in defaults.items()}
+    return [
+        f"{name}={values[name]!r}" for name, default in defaults.items() if values[name] != default
+    ]
 
 
 def _check_positive_int(name: str, value: object) -> None:
@@ -65,6 +81,13 @@ class RNNCellBase(nn.Module):
     """
 
     gates: int = 1
+    # the biases registered with bias=True (the layer-normalised cells use their norms' instead)
+    _biases: tuple[str, ...] = ("bias_ih", "bias_hh")
+    # the built-in cells initialise their parameters when built; a cell of one's own (which may
+    # add parameters after this __init__) calls reset_parameters() itself
+    _reset_when_built = False
+    # options shown by extra_repr where they differ from these defaults
+    _repr_defaults: tuple[tuple[str, object], ...] = ()
     native_mode: str | None = None
     # True where step() begins with xp_t + hp_t, so that dL/dhp_t = dL/dxp_t (see rnnkit.nn.reference)
     adds_projections: bool = False
@@ -74,10 +97,10 @@ class RNNCellBase(nn.Module):
         input_size: int,
         hidden_size: int,
         bias: bool = True,
-        *,
-        recurrent_size: int | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        *,
+        recurrent_size: int | None = None,
     ) -> None:
         super().__init__()
         _check_positive_int("input_size", input_size)
@@ -92,12 +115,18 @@ class RNNCellBase(nn.Module):
         self.weight_hh = nn.Parameter(
             torch.empty(self.gates * hidden_size, recurrent_size, **factory)
         )
-        if bias:
-            self.bias_ih = nn.Parameter(torch.empty(self.gates * hidden_size, **factory))
-            self.bias_hh = nn.Parameter(torch.empty(self.gates * hidden_size, **factory))
-        else:
-            self.register_parameter("bias_ih", None)
-            self.register_parameter("bias_hh", None)
+        for name in ("bias_ih", "bias_hh"):
+            biased = bias and name in self._biases
+            value = (
+                nn.Parameter(torch.empty(self.gates * hidden_size, **factory)) if biased else None
+            )
+            self.register_parameter(name, value)
+        self._add_parameters(factory)
+        if self._reset_when_built:
+            self.reset_parameters()
+
+    def _add_parameters(self, factory: dict[str, object]) -> None:
+        """Register (or remove) a built-in cell's own parameters, before they are initialised."""
 
     def reset_parameters(self) -> None:
         """Uniform in ``[-1/sqrt(H), 1/sqrt(H)]`` for every weight and bias, as torch.nn does."""
@@ -114,10 +143,8 @@ class RNNCellBase(nn.Module):
         return self.state_sizes[0]
 
     def extra_repr(self) -> str:
-        text = f"{self.input_size}, {self.hidden_size}"
-        if not self.bias:
-            text += ", bias=False"
-        return text
+        options = options_repr(self, {"bias": True, **dict(self._repr_defaults)})
+        return ", ".join([str(self.input_size), str(self.hidden_size), *options])
 
     # -- the cell protocol ------------------------------------------------------------------------
 
@@ -145,6 +172,19 @@ class RNNCellBase(nn.Module):
         return tuple(x.new_zeros(batch_size, size) for size in self.state_sizes)
 
     # -- torch.nn's cell API ------------------------------------------------------------------------
+
+    def forward(
+        self, input: Tensor, hx: Tensor | tuple[Tensor, ...] | None = None
+    ) -> Tensor | tuple[Tensor, ...]:
+        """One step from ``hx`` (zeros if omitted): a tensor for a cell whose state is one tensor,
+        else a tuple such as an LSTM's ``(h, c)``; the new state in the same form."""
+        count = len(self.state_sizes)
+        if count == 1:
+            return self._step(input, None if hx is None else (hx,))[0]
+        if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != count):
+            what = "(h, c) of two tensors" if count == 2 else f"of {count} tensors"
+            raise TypeError(f"hx: expected a tuple {what}, got {type(hx).__name__}")
+        return self._step(input, None if hx is None else tuple(hx))
 
     def _step(self, input: Tensor, hx: State | None) -> State:
         """Validate a single step's input and state, run it, and give back the new state."""

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from rnnkit.nn.cells.base import RNNCellBase, State
+from rnnkit.nn.cells.base import RNNCellBase, State, check_choice
 
 __all__ = ["RNNCell"]
 
@@ -39,6 +39,8 @@ class RNNCell(RNNCellBase):
 
     gates = 1
     adds_projections = True
+    _reset_when_built = True
+    _repr_defaults = (("nonlinearity", "tanh"),)
 
     def __init__(
         self,
@@ -49,11 +51,9 @@ class RNNCell(RNNCellBase):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"nonlinearity: expected 'tanh' or 'relu', got {nonlinearity!r}")
-        super().__init__(input_size, hidden_size, bias, device=device, dtype=dtype)
+        check_choice("nonlinearity", nonlinearity, ("tanh", "relu"))
         self.nonlinearity = nonlinearity
-        self.reset_parameters()
+        super().__init__(input_size, hidden_size, bias, device, dtype)
 
     @property
     def native_mode(self) -> str:  # type: ignore[override]
@@ -68,12 +68,3 @@ class RNNCell(RNNCellBase):
         pre = xp_t + hp_t  # (N, H): W_ih x + b_ih + b_hh + W_hh h
         h = torch.tanh(pre) if self.nonlinearity == "tanh" else torch.relu(pre)
         return h, (h,)
-
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
-        return self._step(input, None if hx is None else (hx,))[0]
-
-    def extra_repr(self) -> str:
-        text = super().extra_repr()
-        if self.nonlinearity != "tanh":
-            text += f", nonlinearity={self.nonlinearity!r}"
-        return text

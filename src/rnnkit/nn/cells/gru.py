@@ -42,17 +42,7 @@ class GRUCell(RNNCellBase):
 
     gates = 3
     native_mode = "GRU"
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        bias: bool = True,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__(input_size, hidden_size, bias, device=device, dtype=dtype)
-        self.reset_parameters()
+    _reset_when_built = True
 
     def step(self, xp_t: Tensor, hp_t: Tensor, state: State) -> tuple[Tensor, State]:
         (h,) = state
@@ -72,6 +62,3 @@ class GRUCell(RNNCellBase):
         x_r, x_z, _ = xp_t.chunk(3, dim=1)
         h_r, h_z, _ = hp_t.chunk(3, dim=1)
         return {"r": torch.sigmoid(x_r + h_r), "z": torch.sigmoid(x_z + h_z)}
-
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
-        return self._step(input, None if hx is None else (hx,))[0]

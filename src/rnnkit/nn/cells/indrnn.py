@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from rnnkit.nn.cells.base import RNNCellBase, State
+from rnnkit.nn.cells.base import RNNCellBase, State, check_choice
 
 __all__ = ["IndRNNCell"]
 
@@ -57,6 +57,9 @@ class IndRNNCell(RNNCellBase):
 
     gates = 1
     native_mode = None
+    _biases = ("bias_ih",)
+    _reset_when_built = True
+    _repr_defaults = (("nonlinearity", "relu"), ("max_length", None))
 
     def __init__(
         self,
@@ -68,18 +71,14 @@ class IndRNNCell(RNNCellBase):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"nonlinearity: expected 'relu' or 'tanh', got {nonlinearity!r}")
+        check_choice("nonlinearity", nonlinearity, ("relu", "tanh"))
         self.max_length = _check_max_length(max_length)
-        super().__init__(input_size, hidden_size, False, device=device, dtype=dtype)
-        self.bias = bias
         self.nonlinearity = nonlinearity
-        factory = {"device": device, "dtype": dtype}
+        super().__init__(input_size, hidden_size, bias, device, dtype)
+
+    def _add_parameters(self, factory: dict[str, object]) -> None:
         # one recurrent weight per unit instead of a matrix
-        self.weight_hh = nn.Parameter(torch.empty(hidden_size, **factory))
-        if bias:
-            self.bias_ih = nn.Parameter(torch.empty(hidden_size, **factory))
-        self.reset_parameters()
+        self.weight_hh = nn.Parameter(torch.empty(self.hidden_size, **factory))
 
     def reset_parameters(self) -> None:
         """``weight_ih`` and ``bias_ih`` uniform in ``[-1/sqrt(H), 1/sqrt(H)]``, ``weight_hh`` in
@@ -102,14 +101,3 @@ class IndRNNCell(RNNCellBase):
         pre = torch.addcmul(xp_t, self.recurrent_weight(), h)  # (N, H): W x + b + u * h
         h = torch.relu(pre) if self.nonlinearity == "relu" else torch.tanh(pre)
         return h, (h,)
-
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
-        return self._step(input, None if hx is None else (hx,))[0]
-
-    def extra_repr(self) -> str:
-        text = super().extra_repr()
-        if self.nonlinearity != "relu":
-            text += f", nonlinearity={self.nonlinearity!r}"
-        if self.max_length is not None:
-            text += f", max_length={self.max_length}"
-        return text

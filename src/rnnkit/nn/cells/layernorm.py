@@ -22,25 +22,15 @@ class _LayerNormCellBase(RNNCellBase):
 
     native_mode = None
     eps = 1e-5  # the variance epsilon of every normalisation, nn.LayerNorm's default
+    _biases = ()
+    _reset_when_built = True
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        bias: bool = True,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__(input_size, hidden_size, False, device=device, dtype=dtype)
-        self.bias = bias
-        self._add_norm("ih", self.gates * hidden_size, device, dtype)
-        self._add_norm("hh", self.gates * hidden_size, device, dtype)
+    def _add_parameters(self, factory: dict[str, object]) -> None:
+        self._add_norm("ih", self.gates * self.hidden_size, factory)
+        self._add_norm("hh", self.gates * self.hidden_size, factory)
 
-    def _add_norm(
-        self, name: str, size: int, device: torch.device | str | None, dtype: torch.dtype | None
-    ) -> None:
+    def _add_norm(self, name: str, size: int, factory: dict[str, object]) -> None:
         """Register ``ln_weight_<name>`` and, with a bias, ``ln_bias_<name>``, both of ``size``."""
-        factory = {"device": device, "dtype": dtype}
         self.register_parameter(f"ln_weight_{name}", nn.Parameter(torch.empty(size, **factory)))
         bias = nn.Parameter(torch.empty(size, **factory)) if self.bias else None
         self.register_parameter(f"ln_bias_{name}", bias)
@@ -112,17 +102,9 @@ class LayerNormLSTMCell(_LayerNormCellBase):
 
     gates = 4
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        bias: bool = True,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__(input_size, hidden_size, bias, device, dtype)
-        self._add_norm("c", hidden_size, device, dtype)
-        self.reset_parameters()
+    def _add_parameters(self, factory: dict[str, object]) -> None:
+        super()._add_parameters(factory)
+        self._add_norm("c", self.hidden_size, factory)
 
     @property
     def state_sizes(self) -> tuple[int, ...]:
@@ -141,16 +123,6 @@ class LayerNormLSTMCell(_LayerNormCellBase):
         hp_t = self._norm("hh", state[0] @ self.weight_hh.t())  # (N, 4H)
         i, f, _, o = (xp_t + hp_t).chunk(4, dim=1)
         return {"i": torch.sigmoid(i), "f": torch.sigmoid(f), "o": torch.sigmoid(o)}
-
-    def forward(
-        self,
-        input: Tensor,
-        hx: tuple[Tensor, Tensor] | None = None,
-    ) -> tuple[Tensor, Tensor]:
-        if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
-            raise TypeError(f"hx: expected a tuple (h, c) of two tensors, got {type(hx).__name__}")
-        h, c = self._step(input, None if hx is None else tuple(hx))
-        return h, c
 
 
 class LayerNormGRUCell(_LayerNormCellBase):
@@ -190,17 +162,6 @@ class LayerNormGRUCell(_LayerNormCellBase):
 
     gates = 3
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        bias: bool = True,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__(input_size, hidden_size, bias, device, dtype)
-        self.reset_parameters()
-
     def step(self, xp_t: Tensor, hp_t: Tensor, state: State) -> tuple[Tensor, State]:
         (h,) = state
         x_r, x_z, x_n = xp_t.chunk(3, dim=1)
@@ -216,6 +177,3 @@ class LayerNormGRUCell(_LayerNormCellBase):
         x_r, x_z, _ = xp_t.chunk(3, dim=1)
         h_r, h_z, _ = self._norm("hh", state[0] @ self.weight_hh.t()).chunk(3, dim=1)
         return {"r": torch.sigmoid(x_r + h_r), "z": torch.sigmoid(x_z + h_z)}
-
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
-        return self._step(input, None if hx is None else (hx,))[0]

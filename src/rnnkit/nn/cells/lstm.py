@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
@@ -50,40 +52,27 @@ class LSTMCell(RNNCellBase):
 
     gates = 4
     native_mode = "LSTM"
+    _repr_defaults = (("proj_size", 0),)
     adds_projections = True
+    _reset_when_built = True
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        bias: bool = True,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-        *,
-        proj_size: int = 0,
-    ) -> None:
+    def __init__(self, *args: Any, proj_size: int = 0, **kwargs: Any) -> None:
+        """``LSTMCell(input_size, hidden_size, bias=True, device=None, dtype=None, *,
+        proj_size=0)``."""
         if isinstance(proj_size, bool) or not isinstance(proj_size, int) or proj_size < 0:
             raise ValueError(f"proj_size: expected an int >= 0, got {proj_size!r}")
-        if isinstance(hidden_size, int) and proj_size >= hidden_size > 0:
-            raise ValueError(
-                f"proj_size: expected less than hidden_size ({hidden_size}), got {proj_size}"
-            )
-        super().__init__(
-            input_size,
-            hidden_size,
-            bias,
-            recurrent_size=proj_size or hidden_size,
-            device=device,
-            dtype=dtype,
-        )
         self.proj_size = proj_size
-        if proj_size:
-            self.weight_hr = nn.Parameter(
-                torch.empty(proj_size, hidden_size, device=device, dtype=dtype)
+        super().__init__(*args, recurrent_size=proj_size or None, **kwargs)
+
+    def _add_parameters(self, factory: dict[str, object]) -> None:
+        if self.proj_size >= self.hidden_size:
+            raise ValueError(
+                f"proj_size: expected less than hidden_size ({self.hidden_size}), got "
+                f"{self.proj_size}"
             )
-        else:
-            self.register_parameter("weight_hr", None)
-        self.reset_parameters()
+        size = (self.proj_size, self.hidden_size)
+        weight = nn.Parameter(torch.empty(size, **factory)) if self.proj_size else None
+        self.register_parameter("weight_hr", weight)
 
     @property
     def state_sizes(self) -> tuple[int, ...]:
@@ -106,19 +95,3 @@ class LSTMCell(RNNCellBase):
         """The input, forget and output gates ``i, f, o`` (N, H), each a sigmoid."""
         i, f, _, o = (xp_t + state[0] @ self.weight_hh.t()).chunk(4, dim=1)
         return {"i": torch.sigmoid(i), "f": torch.sigmoid(f), "o": torch.sigmoid(o)}
-
-    def forward(
-        self,
-        input: Tensor,
-        hx: tuple[Tensor, Tensor] | None = None,
-    ) -> tuple[Tensor, Tensor]:
-        if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
-            raise TypeError(f"hx: expected a tuple (h, c) of two tensors, got {type(hx).__name__}")
-        h, c = self._step(input, None if hx is None else tuple(hx))
-        return h, c
-
-    def extra_repr(self) -> str:
-        text = super().extra_repr()
-        if self.proj_size:
-            text += f", proj_size={self.proj_size}"
-        return text

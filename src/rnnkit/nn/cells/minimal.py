@@ -7,7 +7,7 @@ import warnings
 from collections.abc import Callable
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torch.nn import functional as F
 
 from rnnkit.nn.cells.base import RNNCellBase, State
@@ -181,23 +181,11 @@ class _MinCellBase(RNNCellBase):
     in :meth:`recurrence` and a whole sequence at once in :meth:`scan`."""
 
     native_mode = None
+    _biases = ("bias_ih",)
+    _reset_when_built = True
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        bias: bool = True,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__(input_size, hidden_size, False, device=device, dtype=dtype)
+    def _add_parameters(self, factory: dict[str, object]) -> None:
         del self.weight_hh  # the gates see x_t only: no recurrent matrix
-        self.bias = bias
-        if bias:
-            self.bias_ih = nn.Parameter(
-                torch.empty(self.gates * hidden_size, device=device, dtype=dtype)
-            )
-        self.reset_parameters()
 
     def _split(self, xp: Tensor) -> tuple[Tensor, ...]:
         """A projection's blocks reordered as ``(c, *logits)`` for :func:`_min_coefficients`."""
@@ -256,9 +244,6 @@ class _MinCellBase(RNNCellBase):
         blocks = [F.linear(x, w, b).to(x.dtype) for w, b in zip(weights, biases)]  # G x (L, N, H)
         return _MinScan.apply(h0, mask, reverse, *self._split(blocks))
 
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
-        return self._step(input, None if hx is None else (hx,))[0]
-
 
 class MinGRUCell(_MinCellBase):
     r"""A minimal GRU cell (Feng, Tung, Ahmed, Bengio and Hajimirsadeghi 2024, "Were RNNs All We
@@ -277,13 +262,9 @@ class MinGRUCell(_MinCellBase):
     so :math:`|h_t| \le \max(|h_0|, \max_s |\tilde h_s|)` at any length, and :math:`1 - z_t` is
     computed as :math:`\sigma`'s complement, bounded in :math:`[0, 1]`, never divided by.
 
-    Args:
-        input_size: :math:`H_{in}`.
-        hidden_size: :math:`H`.
-        bias: if ``False``, no ``bias_ih``.
-
-    Inputs: ``input`` :math:`(N, H_{in})` or :math:`(H_{in})`; ``hx`` :math:`(N, H)` or :math:`(H)`,
-    zeros if omitted. Output: ``h'`` in the shape of ``hx``.
+    Args: ``input_size`` (:math:`H_{in}`), ``hidden_size`` (:math:`H`), ``bias`` (if ``False``, no
+    ``bias_ih``). Inputs: ``input`` :math:`(N, H_{in})` or :math:`(H_{in})`; ``hx`` :math:`(N, H)`
+    or :math:`(H)`, zeros if omitted. Output: ``h'`` in the shape of ``hx``.
 
     Parameters: ``weight_ih`` :math:`(2H, H_{in})`, stacked :math:`(W_z, W_h)`, and ``bias_ih``
     :math:`(2H)`, stacked :math:`(b_z, b_h)`; uniform in :math:`\pm 1/\sqrt{H}` as torch.nn's. No
@@ -323,13 +304,7 @@ class MinLSTMCell(_MinCellBase):
     :math:`\tilde h_t` and :math:`h_t` a convex combination of :math:`h_{t-1}` and
     :math:`\tilde h_t`, bounded at any length; a whole sequence is one scan (:meth:`scan`).
 
-    Args:
-        input_size: :math:`H_{in}`.
-        hidden_size: :math:`H`.
-        bias: if ``False``, no ``bias_ih``.
-
-    Inputs: ``input`` :math:`(N, H_{in})` or :math:`(H_{in})`; ``hx`` :math:`(N, H)` or :math:`(H)`,
-    zeros if omitted. Output: ``h'`` in the shape of ``hx``.
+    Args, inputs and output: as :class:`MinGRUCell`'s.
 
     Parameters: ``weight_ih`` :math:`(3H, H_{in})`, stacked :math:`(W_f, W_i, W_h)`, and ``bias_ih``
     :math:`(3H)`, stacked :math:`(b_f, b_i, b_h)`; uniform in :math:`\pm 1/\sqrt{H}` as torch.nn's.
