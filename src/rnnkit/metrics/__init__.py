@@ -1,7 +1,8 @@
 """Metrics and naive baselines for every task: accuracy, macro F1, confusion matrix and the
 majority class for classification; token accuracy, per-tag F1 and the most frequent tag per word
 for tagging; MAE, RMSE, MAPE, sMAPE and MASE for forecasting, beside the persistence and
-seasonal-naive forecasts. Metrics take plain sequences or arrays and return Python floats.
+seasonal-naive forecasts; an interpolated Kneser-Ney n-gram model as the baseline of language
+models. Metrics take plain sequences or arrays and return Python floats.
 """
 
 from rnnkit.metrics.classification import (
@@ -24,9 +25,11 @@ from rnnkit.metrics.forecasting import (
     seasonal_naive_forecast,
     smape,
 )
+from rnnkit.metrics.ngram import KneserNey
 from rnnkit.metrics.report import Report
 
 __all__ = [
+    "KneserNey",
     "MostFrequentTag",
     "Report",
     "accuracy",
