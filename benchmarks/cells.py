@@ -46,7 +46,7 @@ from tasks_series import quiet, run_adding
 from torch import nn
 
 import rnnkit
-from rnnkit.nn.layers import CELLS, LSTM, build_layer
+from rnnkit.nn import CELLS, LSTM, build_layer
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SECTIONS = ("speed", "adding", "shakespeare", "sst2")

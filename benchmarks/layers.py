@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 import rnnkit
-from rnnkit.nn.layers import GRU, LSTM, RNN
+from rnnkit.nn import GRU, LSTM, RNN
 
 SHAPES = {
     # name: (N, L, H_in, H)

@@ -14,6 +14,7 @@ import torch
 from torch.nn import functional as F
 
 from rnnkit.config import Config, option
+from rnnkit.data.batching import ShuffledBatches
 from rnnkit.data.inputs import read_source
 from rnnkit.data.labelled import pad_sequences
 from rnnkit.errors import RnnkitError
@@ -21,7 +22,7 @@ from rnnkit.models import SequenceClassifier, SequenceClassifierConfig
 from rnnkit.tasks import Report, Scores, Setup, Task, TrainedModel
 from rnnkit.tasks import options as o
 from rnnkit.tasks.base import Example
-from rnnkit.training.trainer import ShuffledBatches, StepOutput, TrainConfig
+from rnnkit.training.settings import StepOutput, TrainConfig
 
 
 @dataclass

@@ -11,8 +11,8 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import rnnkit
 from rnnkit.models import SequenceClassifier, SequenceClassifierConfig
+from rnnkit.nn import IndRNN, LayerNormGRU, LayerNormLSTM, Recurrent, build_layer
 from rnnkit.nn.cells import IndRNNCell, LayerNormGRUCell, LayerNormLSTMCell
-from rnnkit.nn.layers import IndRNN, LayerNormGRU, LayerNormLSTM, Recurrent, build_layer
 
 EPS = 1e-5
 

@@ -22,7 +22,7 @@ from cli_helpers import assert_one_line_error, run
 import rnnkit
 from rnnkit.cli.main import build_parser
 from rnnkit.tasks import TASKS
-from rnnkit.training.trainer import TrainConfig
+from rnnkit.training.settings import TrainConfig
 
 try:
     import tomllib

@@ -12,7 +12,8 @@ from cli_helpers import assert_one_line_error, run
 from rnnkit.cli.main import build_parser
 from rnnkit.config import ConfigError
 from rnnkit.errors import RnnkitError
-from rnnkit.training.trainer import DEVICE_HELP, TrainConfig, resolve_device
+from rnnkit.training.devices import DEVICE_HELP, resolve_device
+from rnnkit.training.settings import TrainConfig
 
 FORMS = "expected auto, cpu, cuda, cuda:N (N a GPU's index) or mps"
 COMMANDS = ("train", "evaluate", "predict", "sample", "demo", "inspect", "plot")

@@ -18,12 +18,12 @@ import pytest
 import torch
 from cli_helpers import quiet, run
 
+from rnnkit.data.batching import ShuffledBatches
 from rnnkit.data.labelled import BucketedBatches
 from rnnkit.data.text import TBPTTBatches
 from rnnkit.errors import RnnkitError
 from rnnkit.tasks import TASKS, train
 from rnnkit.training.checkpoint import load_checkpoint
-from rnnkit.training.trainer import ShuffledBatches
 
 HERE = Path(__file__).resolve().parent
 SRC = HERE.parent / "src"

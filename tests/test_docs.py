@@ -23,7 +23,7 @@ from parity_task import ParityTask
 import rnnkit
 from rnnkit.cli.main import build_parser
 from rnnkit.data.conll import read_conll
-from rnnkit.nn.layers import CELLS
+from rnnkit.nn import CELLS
 from rnnkit.tasks import TASKS, run
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -25,7 +25,7 @@ from rnnkit.data.vocab import Vocabulary
 from rnnkit.errors import RnnkitError
 from rnnkit.export import FORMATS, export
 from rnnkit.models import LanguageModel, LanguageModelConfig
-from rnnkit.nn.layers import CELLS
+from rnnkit.nn import CELLS
 from rnnkit.tasks import TASKS, SampleConfig, TrainedModel, get_task, sample, train
 from rnnkit.tasks.lm import LMState
 

@@ -26,16 +26,13 @@ from torch.nn import functional as F
 
 import rnnkit
 import rnnkit.training.checkpoint as ckpt_mod
+from rnnkit.data.batching import ShuffledBatches
 from rnnkit.errors import RnnkitError
 from rnnkit.training.checkpoint import load_checkpoint, save_checkpoint
 from rnnkit.training.lock import LOCK_NAME, lock_out_dir, read_lock
-from rnnkit.training.trainer import (
-    ShuffledBatches,
-    StepOutput,
-    TrainConfig,
-    Trainer,
-    seed_everything,
-)
+from rnnkit.training.rng import seed_everything
+from rnnkit.training.settings import StepOutput, TrainConfig
+from rnnkit.training.trainer import Trainer
 
 SRC = str(Path(rnnkit.__file__).resolve().parents[1])
 

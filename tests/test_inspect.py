@@ -24,12 +24,11 @@ from rnnkit.inspection import find_recurrent, gradient_flow, project_pca, rank_u
 from rnnkit.inspection.characters import FLAT
 from rnnkit.inspection.figure import gradient_figure
 from rnnkit.inspection.page import unpacked
-from rnnkit.nn import cells
-from rnnkit.nn.layers import LSTM, RNN
+from rnnkit.nn import LSTM, RNN, cells
 from rnnkit.tasks import TASKS, load
 from rnnkit.tasks.inspecting import gradient_flow as run_gradient_flow
 from rnnkit.tasks.lm import TBPTTLoss
-from rnnkit.training.trainer import seed_everything
+from rnnkit.training.rng import seed_everything
 
 # -------------------------------------------------------------------------------- gate values
 

@@ -9,8 +9,8 @@ import torch
 from torch import nn
 
 from rnnkit.models.classifier import SequenceClassifier, SequenceClassifierConfig
+from rnnkit.nn import CELLS, GRU, LSTM, RNN, Recurrent, build_layer, register_cell
 from rnnkit.nn.cells import RNNCell, RNNCellBase
-from rnnkit.nn.layers import CELLS, GRU, LSTM, RNN, Recurrent, build_layer, register_cell
 
 LAYERS = {
     "rnn": (RNN, nn.RNN, {}),

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from rnnkit.nn import layers
+from rnnkit import nn as layers
 
 N, L, H_IN, H, PROJ = 3, 5, 4, 6, 3
 LENGTHS = [5, 2, 4]  # unsorted on purpose: packing must sort and unsort

@@ -16,17 +16,14 @@ from torch.nn import functional as F
 
 import rnnkit.tasks
 from rnnkit.config import ConfigError
+from rnnkit.data.batching import ShuffledBatches
 from rnnkit.tasks import TASKS
 from rnnkit.tasks.base import merge
 from rnnkit.training.checkpoint import load_checkpoint, save_checkpoint
 from rnnkit.training.loggers import CSV_FIRST, markdown_verbatim
-from rnnkit.training.trainer import (
-    ShuffledBatches,
-    StepOutput,
-    TrainConfig,
-    Trainer,
-    seed_everything,
-)
+from rnnkit.training.rng import seed_everything
+from rnnkit.training.settings import StepOutput, TrainConfig
+from rnnkit.training.trainer import Trainer
 
 SHORT = {"max_steps": 2, "eval_every": 2, "save_every": 2, "device": "cpu", "progress": False}
 

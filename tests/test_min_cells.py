@@ -12,10 +12,10 @@ from torch.func import functional_call
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import rnnkit
+from rnnkit.nn import MinGRU, MinLSTM, Recurrent, build_layer
 from rnnkit.nn.cells import MinGRUCell, MinLSTMCell, compile_min_cells
 from rnnkit.nn.cells import minimal as cells_module
 from rnnkit.nn.cells.minimal import _MinScan
-from rnnkit.nn.layers import MinGRU, MinLSTM, Recurrent, build_layer
 
 # -- the paper's equations, written out independently of rnnkit's code ------------------------------
 

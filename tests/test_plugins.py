@@ -19,7 +19,7 @@ from parity_task import ParityTask
 
 import rnnkit
 from rnnkit.cli import main
-from rnnkit.nn.layers import CELLS
+from rnnkit.nn import CELLS
 from rnnkit.tasks import TASKS, load_plugins, register
 from rnnkit.tasks.plugins import GROUP, OLD_GROUP
 

@@ -12,11 +12,14 @@ from torch import nn
 from torch.nn import functional as F
 
 from rnnkit.config import ConfigError
+from rnnkit.data.batching import ShuffledBatches
 from rnnkit.errors import RnnkitError
-from rnnkit.nn.layers import CELLS, LSTM, build_layer
+from rnnkit.nn import CELLS, LSTM, build_layer
 from rnnkit.tasks import load, train
 from rnnkit.training.checkpoint import load_checkpoint, save_checkpoint
-from rnnkit.training.trainer import ShuffledBatches, StepOutput, TrainConfig, Trainer, autocast
+from rnnkit.training.devices import autocast
+from rnnkit.training.settings import StepOutput, TrainConfig
+from rnnkit.training.trainer import Trainer
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from rnnkit.nn.layers import GRU, LSTM, MinGRU
+from rnnkit.nn import GRU, LSTM, MinGRU
 
 
 def _record(layer, x, **kwargs):

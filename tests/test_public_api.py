@@ -14,6 +14,7 @@ import rnnkit.data.synthetic
 import rnnkit.data.text
 import rnnkit.data.timeseries
 import rnnkit.data.vocab
+import rnnkit.layers
 import rnnkit.metrics.classification
 import rnnkit.metrics.forecasting
 import rnnkit.models.classifier
@@ -21,7 +22,6 @@ import rnnkit.models.crf
 import rnnkit.models.forecaster
 import rnnkit.models.language_model
 import rnnkit.models.tagger
-import rnnkit.nn.layers
 import rnnkit.tasks.classify
 import rnnkit.tasks.forecast
 import rnnkit.tasks.lm
@@ -43,9 +43,9 @@ def test_every_exported_name_resolves_once(name):
 
 def test_top_level_reexports_are_the_defining_objects():
     # the registry itself, not a copy: a cell registered later is seen through both names
-    assert rnnkit.CELLS is rnnkit.nn.layers.CELLS
-    assert rnnkit.build_layer is rnnkit.nn.layers.build_layer
-    assert rnnkit.register_cell is rnnkit.nn.layers.register_cell
+    assert rnnkit.CELLS is rnnkit.layers.CELLS
+    assert rnnkit.build_layer is rnnkit.layers.build_layer
+    assert rnnkit.register_cell is rnnkit.layers.register_cell
     assert rnnkit.LanguageModel is rnnkit.models.language_model.LanguageModel
     assert rnnkit.LanguageModelConfig is rnnkit.models.language_model.LanguageModelConfig
     assert rnnkit.SequenceClassifier is rnnkit.models.classifier.SequenceClassifier

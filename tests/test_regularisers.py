@@ -1,4 +1,4 @@
-"""The recurrent regularisers of rnnkit.nn.layers (recurrent_dropout, weight_drop, zoneout): their masks,
+"""The recurrent regularisers of rnnkit.nn (recurrent_dropout, weight_drop, zoneout): their masks,
 their gradients, evaluation mode, both backends, padding, and their options in models and tasks.
 
 Where a test needs the masks a layer drew, it wraps the layer's ``_draw_mask`` (every mask of the
@@ -26,8 +26,7 @@ from rnnkit.models import (
     SequenceTagger,
     SequenceTaggerConfig,
 )
-from rnnkit.nn.cells import RNNCellBase
-from rnnkit.nn.layers import (
+from rnnkit.nn import (
     CELLS,
     LSTM,
     REGULARISERS,
@@ -38,6 +37,7 @@ from rnnkit.nn.layers import (
     build_layer,
     register_cell,
 )
+from rnnkit.nn.cells import RNNCellBase
 from rnnkit.tasks import TASKS, register
 from rnnkit.training.checkpoint import load_checkpoint
 

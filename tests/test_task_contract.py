@@ -13,7 +13,7 @@ from parity_task import ParityTask
 
 from rnnkit.cli import main
 from rnnkit.cli.main import build_parser
-from rnnkit.nn.layers import CELLS
+from rnnkit.nn import CELLS
 from rnnkit.tasks import TASKS, load, register
 from rnnkit.training.checkpoint import load_checkpoint
 

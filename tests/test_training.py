@@ -8,19 +8,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from rnnkit.data.batching import ShuffledBatches
 from rnnkit.errors import RnnkitError
 from rnnkit.training.checkpoint import load_checkpoint
-from rnnkit.training.trainer import (
-    ShuffledBatches,
-    StepOutput,
-    TrainConfig,
-    Trainer,
-    get_rng_state,
-    resolve_device,
-    seed_everything,
-    set_rng_state,
-    to_device,
-)
+from rnnkit.training.devices import resolve_device, to_device
+from rnnkit.training.rng import get_rng_state, seed_everything, set_rng_state
+from rnnkit.training.settings import StepOutput, TrainConfig
+from rnnkit.training.trainer import Trainer
 
 
 def _data(n=64):

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any, Union
 
 from rnnkit.config import NONE, Config, ConfigError, choices_of, fields_of
-from rnnkit.training.trainer import DEVICE_HELP, check_device_name
+from rnnkit.training.devices import DEVICE_HELP, check_device_name
 
 __all__ = [
     "HelpFormatter",

@@ -24,7 +24,7 @@ from rnnkit.tasks import get_task, load
 from rnnkit.tasks.capabilities import text_view
 from rnnkit.tasks.inspecting import gradient_flow, page_views, summary
 from rnnkit.training.checkpoint import atomic_write, load_checkpoint
-from rnnkit.training.trainer import resolve_device
+from rnnkit.training.devices import resolve_device
 
 __all__ = ["add_parser", "inspect_command"]
 

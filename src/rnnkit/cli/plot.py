@@ -21,7 +21,7 @@ from rnnkit.extras import require
 from rnnkit.plots import Run, figure, image_format, read_metrics, run_names, save
 from rnnkit.tasks import View, get_task, load, views
 from rnnkit.training.checkpoint import CHECKPOINT_NAMES
-from rnnkit.training.trainer import resolve_device
+from rnnkit.training.devices import resolve_device
 
 __all__ = ["add_parser", "plot_command"]
 

@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from rnnkit.data.labelled import WORD_RE
 from rnnkit.errors import RnnkitError
-from rnnkit.nn.layers import Recurrent
+from rnnkit.nn import Recurrent
 
 __all__ = [
     "ExportSpec",

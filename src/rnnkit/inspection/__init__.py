@@ -5,7 +5,7 @@ Pure computation on models and tensors (:mod:`.trace`, :mod:`.characters`, :mod:
 (:mod:`.figure`). The tasks decide which views their models have (``Task.inspect``).
 
 - every step's states (and each gate's activation) of a layer, recorded with
-  :meth:`rnnkit.nn.layers.Recurrent.probe` (:func:`trace`, :func:`gate_values`);
+  :meth:`rnnkit.nn.Recurrent.probe` (:func:`trace`, :func:`gate_values`);
 - a language model over a text: each character's hidden and cell state, the units ranked by how
   much they correlate with features of the text, the top five next characters, and how often each
   gate is saturated (Karpathy, Johnson and Fei-Fei 2015, "Visualizing and understanding recurrent

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from rnnkit.data.text import encode_text
 from rnnkit.data.vocab import Vocabulary
 from rnnkit.inspection.trace import gate_values, trace
-from rnnkit.nn.layers import Recurrent
+from rnnkit.nn import Recurrent
 
 __all__ = ["SATURATION", "character_view", "rank_units", "text_features"]
 

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.errors import RnnkitError
-from rnnkit.nn.layers import Recurrent
+from rnnkit.nn import Recurrent
 
 __all__ = ["Trace", "find_recurrent", "gate_values", "trace"]
 

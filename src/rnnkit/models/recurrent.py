@@ -23,9 +23,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from rnnkit import nn as layers
 from rnnkit.config import strict_from_dict
 from rnnkit.errors import RnnkitError
-from rnnkit.nn import layers
 
 __all__ = ["NONLINEARITIES", "RecurrentConfig", "check_cell", "check_lengths", "valid_mask"]
 
@@ -39,17 +39,17 @@ STORED_NONLINEARITY = "tanh"
 
 
 def check_cell(cell: str) -> None:
-    """Raise ``ValueError`` unless ``cell`` is registered in :data:`rnnkit.nn.layers.CELLS`."""
+    """Raise ``ValueError`` unless ``cell`` is registered in :data:`rnnkit.nn.CELLS`."""
     if cell not in layers.CELLS:
         raise ValueError(f"cell: expected one of {', '.join(layers.CELLS)}, got {cell!r}")
 
 
 @dataclass(kw_only=True)
 class RecurrentConfig:
-    """The settings of a model's recurrent layer (see :func:`rnnkit.nn.layers.build_layer`).
+    """The settings of a model's recurrent layer (see :func:`rnnkit.nn.build_layer`).
 
     Attributes:
-        cell: a name in :data:`rnnkit.nn.layers.CELLS`: ``"rnn"`` (Elman), ``"lstm"``, ``"gru"``...
+        cell: a name in :data:`rnnkit.nn.CELLS`: ``"rnn"`` (Elman), ``"lstm"``, ``"gru"``...
         nonlinearity: ``"tanh"`` or ``"relu"`` for the cells that take one (``"rnn"``,
             ``"indrnn"``); ``None`` (the default) gives the cell's own: relu for IndRNN, tanh
             otherwise.
@@ -59,7 +59,7 @@ class RecurrentConfig:
         dropout: dropout between stacked layers (the models apply it to their inputs and before
             their heads too).
         recurrent_dropout: variational dropout of the state fed back in the recurrent layer
-            (see :class:`rnnkit.nn.layers.Recurrent`).
+            (see :class:`rnnkit.nn.Recurrent`).
         weight_drop: DropConnect on the recurrent weights ``weight_hh``.
         zoneout: probability that a unit of the recurrent state keeps its previous value.
         backend: the layer backend, ``"auto"``, ``"native"`` or ``"reference"``.

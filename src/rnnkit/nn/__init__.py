@@ -4,7 +4,7 @@ per family), the generic runner that gives any cell layers, directions, lengths 
 backends and the input :mod:`~rnnkit.nn.checks`), the :mod:`~rnnkit.nn.regularisers` that wrap any
 cell, torch.nn's ``RNN``/``LSTM``/``GRU`` on it (:mod:`~rnnkit.nn.torch_layers`), the layers of the
 other built-in cells (:mod:`~rnnkit.nn.extended`), and the :mod:`~rnnkit.nn.registry` of cells that
-every model and task reads its ``cell`` option from. :mod:`rnnkit.nn.layers` re-exports the layers
+every model and task reads its ``cell`` option from. :mod:`rnnkit.layers` (0.1's name) re-exports the layers
 under the names rnnkit 0.1 used."""
 
 from rnnkit.nn.cells import (

@@ -26,9 +26,9 @@ import torch
 from torch import nn
 
 from rnnkit.config import Config
-from rnnkit.errors import RnnkitError, short  # noqa: F401 - short's old home
+from rnnkit.errors import RnnkitError
 from rnnkit.metrics.report import Report
-from rnnkit.tasks.capabilities import ExportSpec, View, exportable  # noqa: F401 - old home
+from rnnkit.tasks.capabilities import ExportSpec, View, exportable  # noqa: F401 - View for the tasks
 
 __all__ = [
     "TASKS",

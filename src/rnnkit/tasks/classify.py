@@ -41,7 +41,8 @@ from rnnkit.tasks import base
 from rnnkit.tasks import options as o
 from rnnkit.tasks.base import Task, TrainedModel, register
 from rnnkit.tasks.inspecting import VIEW_ROWS, store_sample
-from rnnkit.training.trainer import StepOutput, TrainConfig, model_device
+from rnnkit.training.devices import model_device
+from rnnkit.training.settings import StepOutput, TrainConfig
 
 __all__ = ["ClassifyConfig", "ClassifyData", "ClassifyModel", "ClassifyTask"]
 

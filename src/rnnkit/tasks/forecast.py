@@ -39,6 +39,7 @@ import torch
 from torch.nn import functional as F
 
 from rnnkit.config import Config, ConfigError, at_least, option
+from rnnkit.data.batching import ShuffledBatches
 from rnnkit.data.timeseries import (
     StandardScaler,
     calendar_features,
@@ -71,7 +72,7 @@ from rnnkit.tasks.forecast_series import (  # noqa: F401 - build_inputs: its hom
     build_inputs,
 )
 from rnnkit.tasks.inspecting import store_sample
-from rnnkit.training.trainer import ShuffledBatches, StepOutput, TrainConfig
+from rnnkit.training.settings import StepOutput, TrainConfig
 
 __all__ = ["ForecastConfig", "ForecastData", "ForecastModel", "ForecastTask", "forecast_windows"]
 

@@ -19,7 +19,8 @@ from rnnkit.inspection import character_view, find_recurrent
 from rnnkit.inspection import gradient_flow as flow_of
 from rnnkit.tasks.base import TrainedModel, get_task
 from rnnkit.tasks.capabilities import HasInspectPage, language_model_of
-from rnnkit.training.trainer import seed_everything, to_device
+from rnnkit.training.devices import to_device
+from rnnkit.training.rng import seed_everything
 
 __all__ = [
     "VIEW_ROWS",

@@ -51,7 +51,8 @@ from rnnkit.tasks import options as o
 from rnnkit.tasks.base import Task, TrainedModel, get_task, register
 from rnnkit.tasks.capabilities import language_model_of
 from rnnkit.tasks.inspecting import store_sample
-from rnnkit.training.trainer import StepOutput, TrainConfig, model_device
+from rnnkit.training.devices import model_device
+from rnnkit.training.settings import StepOutput, TrainConfig
 
 __all__ = [
     "LMConfig",

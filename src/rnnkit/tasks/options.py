@@ -21,8 +21,8 @@ from typing import Any
 from rnnkit.config import Config, at_least, fraction, option
 from rnnkit.data.inputs import held_out, numbered_lines, numbered_texts, records_for
 from rnnkit.models.recurrent import RecurrentConfig
-from rnnkit.nn.layers import CELLS
-from rnnkit.training.trainer import TrainConfig
+from rnnkit.nn import CELLS
+from rnnkit.training.settings import TrainConfig
 
 __all__ = [
     "RecurrentOptions",

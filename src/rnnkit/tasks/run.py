@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from rnnkit.config import Config, ConfigError, fields_of
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import RnnkitError, short
 from rnnkit.metrics.report import Report
 from rnnkit.tasks.base import (
     TASKS,
@@ -29,21 +29,16 @@ from rnnkit.tasks.base import (
     View,
     get_task,
     merge,
-    short,
     stderr_log,
 )
 from rnnkit.tasks.capabilities import HasViews, text_sample
 from rnnkit.training.callbacks import Callback, ProgressBar
 from rnnkit.training.checkpoint import atomic_write, load_checkpoint
 from rnnkit.training.context import RunContext
-from rnnkit.training.trainer import (
-    BestMetric,
-    TrainConfig,
-    Trainer,
-    TrainResult,
-    resolve_device,
-    seed_everything,
-)
+from rnnkit.training.devices import resolve_device
+from rnnkit.training.rng import seed_everything
+from rnnkit.training.settings import BestMetric, TrainConfig, TrainResult
+from rnnkit.training.trainer import Trainer
 
 __all__ = ["RunResult", "evaluate", "load", "predict", "resolve_config", "train", "views"]
 

@@ -45,7 +45,8 @@ from rnnkit.tasks import base
 from rnnkit.tasks import options as o
 from rnnkit.tasks.base import Task, TrainedModel, register
 from rnnkit.tasks.inspecting import VIEW_ROWS, store_sample
-from rnnkit.training.trainer import StepOutput, TrainConfig, model_device
+from rnnkit.training.devices import model_device
+from rnnkit.training.settings import StepOutput, TrainConfig
 
 __all__ = ["TagConfig", "TagData", "TagModel", "TagTask", "tag_scores"]
 

@@ -2,6 +2,7 @@
 precision, atomic checkpoints, the output directory's lock, metric loggers and multi-process
 set-up."""
 
+from rnnkit.data.batching import BatchSource, ShuffledBatches
 from rnnkit.training.callbacks import (
     BestCheckpoint,
     Callback,
@@ -11,16 +12,9 @@ from rnnkit.training.callbacks import (
     ProgressBar,
 )
 from rnnkit.training.context import RunContext
-from rnnkit.training.trainer import (
-    BatchSource,
-    BestMetric,
-    ShuffledBatches,
-    StepOutput,
-    TrainConfig,
-    Trainer,
-    TrainResult,
-    seed_everything,
-)
+from rnnkit.training.rng import seed_everything
+from rnnkit.training.settings import BestMetric, StepOutput, TrainConfig, TrainResult
+from rnnkit.training.trainer import Trainer
 
 __all__ = [
     "BatchSource",

@@ -59,7 +59,7 @@ needs ``shard(rank, world)``; rank 0 alone writes files, logs and prints, and ev
 
 Usage (a classifier; the language model does the same with ``TBPTTBatches``)::
 
-    from rnnkit.training.trainer import ShuffledBatches, StepOutput, TrainConfig, Trainer, seed_everything
+    from rnnkit.training import ShuffledBatches, StepOutput, TrainConfig, Trainer, seed_everything
 
     seed_everything(0)
     model = MyClassifier(cfg)
@@ -99,47 +99,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from rnnkit.data.batching import BatchSource, ShuffledBatches  # re-exported
+from rnnkit.data.batching import BatchSource
 from rnnkit.training import distributed
 from rnnkit.training.callbacks import EVENTS, Callback, ProgressBar, policies
 from rnnkit.training.context import RunContext
-from rnnkit.training.devices import (  # re-exported: their home was this module
-    DEVICE_FORMS,
-    DEVICE_HELP,
-    PRECISIONS,
-    autocast,
-    check_device_name,
-    model_device,
-    resolve_device,
-    run_device,
-    to_device,
-)
+from rnnkit.training.devices import autocast, to_device
 from rnnkit.training.optim import build_optimizer, clip_gradients, learning_rate
-from rnnkit.training.rng import get_rng_state, seed_everything, set_rng_state
 from rnnkit.training.settings import BestMetric, StepOutput, TrainConfig, TrainResult
 from rnnkit.training.state import Checkpointing
 
-__all__ = [
-    "DEVICE_FORMS",
-    "DEVICE_HELP",
-    "PRECISIONS",
-    "BatchSource",
-    "BestMetric",
-    "ShuffledBatches",
-    "StepOutput",
-    "TrainConfig",
-    "TrainResult",
-    "Trainer",
-    "autocast",
-    "check_device_name",
-    "get_rng_state",
-    "model_device",
-    "resolve_device",
-    "run_device",
-    "seed_everything",
-    "set_rng_state",
-    "to_device",
-]
+__all__ = ["Trainer"]
 
 LossFn = Callable[[nn.Module, Any], "torch.Tensor | StepOutput"]
 CallbackFn = Callable[[Any, str, dict[str, Any]], None]

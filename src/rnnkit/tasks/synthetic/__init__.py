@@ -51,7 +51,7 @@ from rnnkit.tasks.synthetic.copy import Copy
 from rnnkit.tasks.synthetic.mean_sign import MeanSign
 from rnnkit.tasks.synthetic.sentence import Sentence
 from rnnkit.tasks.synthetic.sine import Sine
-from rnnkit.training.trainer import TrainConfig
+from rnnkit.training.settings import TrainConfig
 
 __all__ = [
     "KINDS",

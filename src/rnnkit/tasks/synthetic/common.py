@@ -21,7 +21,8 @@ from torch.nn import functional as F
 
 from rnnkit.errors import RnnkitError
 from rnnkit.tasks.base import ExportSpec, Report, Scores, TrainedModel, View
-from rnnkit.training.trainer import StepOutput, model_device
+from rnnkit.training.devices import model_device
+from rnnkit.training.settings import StepOutput
 
 if TYPE_CHECKING:
     from rnnkit.tasks.synthetic import SyntheticData, SyntheticModel

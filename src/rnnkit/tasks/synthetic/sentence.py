@@ -20,7 +20,7 @@ from rnnkit.export import language_model_spec
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
 from rnnkit.tasks.base import Report
 from rnnkit.tasks.synthetic.common import Defaults, Goal, Head, SyntheticKind, token_loss
-from rnnkit.training.trainer import model_device
+from rnnkit.training.devices import model_device
 
 __all__ = ["Sentence", "complete"]
 
