@@ -2,7 +2,10 @@
 
 ``pip install "rnnkit[plot]"`` adds matplotlib (``rnnkit plot``, ``inspect --gradients``),
 ``[tensorboard]`` TensorBoard's writer (``--logger tensorboard``), ``[onnx]`` onnx and onnxruntime
-(``rnnkit export --format onnx`` writes the file with onnx and checks it with onnxruntime). :func:`require` imports one where a feature needs it, so a missing extra is a one-line
+(``rnnkit export --format onnx`` writes the file with onnx and checks it with onnxruntime),
+``[text]`` the subword tokenizers (``tokenizers``; ``sentencepiece`` to read a ``.model`` file),
+``[pandas]`` pandas and pyarrow (DataFrames, ``.parquet`` files) and ``[datasets]`` Hugging Face
+``datasets``. :func:`require` imports one where a feature needs it, so a missing extra is a one-line
 :class:`~rnnkit.errors.RnnkitError` naming it, not an ``ImportError`` from deep inside.
 """
 
@@ -20,6 +23,9 @@ EXTRAS = {
     "plot": ("matplotlib", "matplotlib"),
     "tensorboard": ("tensorboard", "tensorboard"),
     "onnx": ("onnxruntime", "onnx and onnxruntime"),
+    "text": ("tokenizers", "tokenizers"),
+    "pandas": ("pandas", "pandas"),
+    "datasets": ("datasets", "datasets"),
 }
 
 
