@@ -26,7 +26,6 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
 from rnnkit.config import Config, ConfigError, at_least, option, positive, seed_range
 from rnnkit.data.text import (
@@ -200,8 +199,7 @@ class TBPTTLoss:
         inputs, targets, reset = batch  # a TBPTTBatch, or the tuple a run stores
         if reset:  # the streams wrapped around: the old context does not lead here
             self.state = None
-        logits, state = model(inputs, self.state)  # (N, L, V)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+        loss, state = model.loss(inputs, targets, self.state)  # cross-entropy, (N, L) targets
         # A non-finite step is skipped by the Trainer; do not carry a poisoned state past it.
         self.state = detach_state(state) if torch.isfinite(loss) else None
         return StepOutput(loss, items=inputs.numel())
@@ -224,9 +222,8 @@ def text_loss(model: LanguageModel, ids: Tensor, *, streams: int = 16, chunk: in
         for start in range(0, inputs.shape[1], chunk):
             x = inputs[:, start : start + chunk].to(device)
             y = targets[:, start : start + chunk].to(device)
-            logits, state = model(x, state)  # (S, C, V)
-            flat = logits.reshape(-1, logits.shape[-1])
-            total += float(F.cross_entropy(flat, y.reshape(-1), ignore_index=-100, reduction="sum"))
+            loss, state = model.loss(x, y, state, reduction="sum")  # -100: padding
+            total += float(loss)
             count += int((y != -100).sum())
     finally:
         model.train(was_training)
