@@ -21,6 +21,7 @@ embedding, which on word-level data is worth both perplexity and parameters.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import torch
@@ -34,7 +35,7 @@ def check_cutoffs(cutoffs: Sequence[int], vocab_size: int) -> None:
     """Raise ``ValueError`` unless ``cutoffs`` rise strictly inside ``(0, vocab_size)``."""
     bounds = [0, *cutoffs, vocab_size]
     if any(not isinstance(c, int) or isinstance(c, bool) for c in cutoffs) or any(
-        a >= b for a, b in zip(bounds, bounds[1:])
+        a >= b for a, b in itertools.pairwise(bounds)
     ):
         raise ValueError(
             f"adaptive_cutoffs: expected increasing ints in [1, {vocab_size - 1}] "

@@ -48,7 +48,7 @@ class LanguageModelConfig(RecurrentConfig):
         tie_weights: share the embedding matrix with the output head (needs E == H).
         adaptive_cutoffs: where the output layer's clusters start, ids increasing from 1 (an
             exact adaptive softmax: ids ordered by frequency make it fast); those ``>= V`` are
-            dropped; empty: the full softmax.
+            dropped; empty (or ``None``): the full softmax.
     """
 
     vocab_size: int
@@ -73,7 +73,9 @@ class LanguageModelConfig(RecurrentConfig):
         # cutoffs at or past the end of the vocabulary are dropped: one setting (a default)
         # serves vocabularies of every size, a small one getting fewer clusters or none
         self.adaptive_cutoffs = [
-            c for c in self.adaptive_cutoffs if not (isinstance(c, int) and c >= self.vocab_size)
+            c
+            for c in self.adaptive_cutoffs or ()
+            if not (isinstance(c, int) and c >= self.vocab_size)
         ]
         if self.adaptive_cutoffs:
             check_cutoffs(self.adaptive_cutoffs, self.vocab_size)

@@ -115,6 +115,13 @@ class LMModel(o.RecurrentOptions):
         "share the embedding with the output layer (needs the "
         "embedding size equal to the hidden size)",
     )
+    adaptive_cutoffs: list[int] | None = option(
+        None,
+        "an exact adaptive softmax, much faster over a large vocabulary: its clusters start at "
+        "these token ids (ordered by frequency; ids past the vocabulary are dropped; none: the "
+        "full softmax)",
+        metavar="IDS",
+    )
 
     def validate(self) -> None:
         if self.tie_weights and self.embedding_size != self.hidden_size:
