@@ -32,7 +32,7 @@ WORD_DEFAULTS: dict[str, dict[str, Any]] = {
     "train": {
         "max_steps": 12000,
         "batch_size": 32,
-        "lr": 3e-3,
+        "lr": 6e-3,
         "warmup_steps": 100,
         "min_lr_ratio": 0.01,
         "weight_decay": 0.01,
