@@ -303,6 +303,8 @@ class LMTask(Task):
     def setup(self, config: LMConfig, saved: Any, log) -> base.Setup:
         d, settings = config.data, config.train
         corpus, train_text, val_text, where = _texts(d)
+        if saved is None and d.tokenizer_file is not None:  # a bad file: nothing said before
+            build_tokenizer(d.tokenizer, "", file=d.tokenizer_file)
         log(corpus.description)
         if saved is not None:
             state = LMState.from_dict(saved)

@@ -114,26 +114,30 @@ def _char_stop(tokenizer: TextTokenizer, stop: str | None, warn) -> list[int] | 
     return ids
 
 
-def _streamer(
-    tokenizer: TextTokenizer,
-    continuation: Callable[[list[int]], str],
-    on_text: Callable[[str], None],
-) -> Callable[[Any], None]:
+class _Streamer:
     """``on_step`` of :meth:`LanguageModel.generate` that hands ``on_text`` each new piece of
-    text: a character model's character, else what the decoded continuation gained."""
-    if isinstance(tokenizer, CharTokenizer):
-        return lambda ids: on_text(tokenizer.token(int(ids[0])))
-    written: list[int] = []
-    sent = [0]
+    text: a character model's character, else what the decoded continuation gained (a character
+    whose bytes are not all written yet waits for them, or for :meth:`flush`)."""
 
-    def on_step(ids: Any) -> None:
-        written.append(int(ids[0]))
-        text = continuation(written)
-        if not text.endswith("\ufffd"):  # a character whose bytes are not all written yet
-            on_text(text[sent[0] :])
-            sent[0] = len(text)
+    def __init__(self, tokenizer: TextTokenizer, continuation, on_text: Callable[[str], None]):
+        self.tokenizer, self.continuation, self.on_text = tokenizer, continuation, on_text
+        self.written: list[int] = []
+        self.sent = 0
 
-    return on_step
+    def __call__(self, ids: Any) -> None:
+        if isinstance(self.tokenizer, CharTokenizer):
+            self.on_text(self.tokenizer.token(int(ids[0])))
+            return
+        self.written.append(int(ids[0]))
+        text = self.continuation(self.written)
+        if not text.endswith("\ufffd"):
+            self.flush(text)
+
+    def flush(self, text: str) -> None:
+        """Hand over what of ``text`` (the continuation so far) is not yet handed over."""
+        if not isinstance(self.tokenizer, CharTokenizer) and len(text) > self.sent:
+            self.on_text(text[self.sent :])
+            self.sent = len(text)
 
 
 def sample(
@@ -167,7 +171,7 @@ def sample(
     on_step = None
     if on_text is not None and config.num_samples == 1 and config.stop is None:
         on_text(config.prompt)
-        on_step = _streamer(tokenizer, continuation, on_text)
+        on_step = _Streamer(tokenizer, continuation, on_text)
 
     outputs = model.generate(
         prompt_ids,
@@ -183,6 +187,8 @@ def sample(
         on_step=on_step,
     )
     texts = [continuation(ids) for ids in outputs]
+    if on_step is not None:
+        on_step.flush(texts[0])
     if config.stop is not None and not isinstance(tokenizer, CharTokenizer):
         texts = [text.split(config.stop, 1)[0] for text in texts]
     return [config.prompt + text for text in texts]
