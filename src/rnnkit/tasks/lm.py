@@ -320,7 +320,9 @@ class LMTask(Task):
         tokenizer, unit = state.tokenizer, "characters" if state.chars else "tokens"
         val_ids = encode_with(tokenizer, val_text, warn=log, what="validation text")
         model, _ = self.restore(config, state.to_dict(), None)
-        batches = TBPTTBatches(train_ids, settings.batch_size, d.seq_len, seed=settings.seed)
+        batches = TBPTTBatches(
+            train_ids, settings.batch_size, d.seq_len, seed=settings.seed, unit=unit
+        )
         eval_ids = val_ids[: d.eval_chars] if d.eval_chars else val_ids
         log(
             f"model: {config.model.num_layers}-layer {config.model.cell.upper()}, hidden "
