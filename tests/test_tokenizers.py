@@ -323,3 +323,11 @@ def test_a_classifier_reads_subwords(kind, tmp_path):
     (record,) = rnnkit.predict(loaded, ["a great film"])
     assert set(record["probabilities"]) == {"0", "1"}
     assert isinstance(Tokenizer.from_dict(json.loads(json.dumps(tokenizer.to_dict()))), Tokenizer)
+
+
+def test_a_classifier_refuses_a_tokenizer_file_for_words(tmp_path):
+    with pytest.raises(RnnkitError) as error:
+        Tokenizer.build(["a text"], "word", file=str(tmp_path / "tokenizer.json"))
+    assert str(error.value) == (
+        "tokenizer_file: expected the tokenizer bpe or unigram with a tokenizer file, got word"
+    )

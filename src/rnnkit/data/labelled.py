@@ -265,6 +265,11 @@ class Tokenizer:
         bpe/unigram: learn ``vocab_size`` subwords on them (or read ``file``)."""
         if kind not in TOKENIZERS:
             raise ValueError(f"tokenizer kind must be one of {TOKENIZERS}, got {kind!r}")
+        if file is not None and kind not in ("bpe", "unigram"):
+            raise RnnkitError(
+                f"tokenizer_file: expected the tokenizer bpe or unigram with a tokenizer file, "
+                f"got {kind}"
+            )
         if kind in ("bpe", "unigram"):
             text = "\n".join(t.lower() if lower else t for t in texts)
             subword = build_tokenizer(kind, text, vocab_size=vocab_size, file=file)

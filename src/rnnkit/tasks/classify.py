@@ -77,7 +77,10 @@ class ClassifyData(Config):
         None, "bpe/unigram: the subword vocabulary's size (none: 1024)", metavar="N"
     )
     tokenizer_file: str | None = option(
-        None, "bpe/unigram: a tokenizer.json or sentencepiece .model to use", metavar="FILE"
+        None,
+        "bpe/unigram: a tokenizer.json or sentencepiece .model to use",
+        metavar="FILE",
+        file=True,
     )
     lower: bool = option(True, "lower-case the text")
     min_freq: int = o.min_freq()
