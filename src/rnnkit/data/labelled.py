@@ -246,8 +246,8 @@ class Tokenizer:
         return [self.vocab.itos[i] for i in self._subword_ids(text)]
 
     def _subword_ids(self, text: str) -> list[int]:
-        shift = len(SPECIALS)
-        return [i + shift for i in self.subword.encode(text.lower() if self.lower else text)]  # type: ignore[union-attr]
+        shift, text = len(SPECIALS), text.lower() if self.lower else text
+        return [i + shift for i in self.subword.encode(text)]  # type: ignore[union-attr]
 
     @classmethod
     def build(

@@ -24,7 +24,6 @@ from rnnkit.data.text import char_vocabulary, encode_text, format_unknown
 from rnnkit.data.tokenizers import CharTokenizer, TextTokenizer, tokenizer_from_dict
 from rnnkit.data.vocab import Vocabulary
 from rnnkit.metrics.ngram import KneserNey
-from rnnkit.metrics.report import Report
 
 __all__ = ["LMState", "encode_with", "per_char_rows", "token_rows"]
 
@@ -142,13 +141,13 @@ class LMState:
         counts = self.unigrams.double()  # type: ignore[union-attr]  # (V,)
         unigram = (counts + 1) / (counts.sum() + len(counts))  # add-one smoothing
         out = {"unigram": -unigram[ids[1:]].log().mean().item()}
+        sentences = self.tokenizer.sentences  # type: ignore[union-attr]
         if self.ngram is None or self.ngram.order != order:
             known = self.train_ids if self.train_ids is not None else train_ids()
             if known is None:
                 return out
-            sentences = self.tokenizer.sentences(known.tolist())  # type: ignore[union-attr]
-            self.ngram = KneserNey.fit(sentences, order=order)
-        total, predicted = self.ngram.score(self.tokenizer.sentences(ids.tolist()))  # type: ignore[union-attr]
+            self.ngram = KneserNey.fit(sentences(known.tolist()), order=order)
+        total, predicted = self.ngram.score(sentences(ids.tolist()))
         out[f"kneser-ney {order}"] = total / predicted
         return out
 
@@ -172,7 +171,3 @@ def token_rows(losses: dict[str, float], tokens: int, chars: int) -> dict[str, d
         "nats/char": per_char,
         "bits/char": {k: v / LN2 for k, v in per_char.items()},
     }
-
-
-def report(title: str, rows: dict[str, dict[str, float]], note: str | None = None) -> Report:
-    return Report(title, rows, details=[note] if note else [])
