@@ -18,7 +18,8 @@ from typing import Any
 
 import torch
 
-from rnnkit.config import Config, ConfigError, fields_of
+from rnnkit.config import IN_MEMORY, Config, ConfigError, fields_of
+from rnnkit.data.tables import is_frame, predictions_frame
 from rnnkit.errors import RnnkitError, short
 from rnnkit.metrics.report import Report
 from rnnkit.tasks.base import (
@@ -227,7 +228,25 @@ def _run_config(task: Task, config: Any, resume: Any) -> tuple[Any, dict[str, An
         _check_resumable(task, config, checkpoint)
     for key in config.missing():
         raise ConfigError(key, "required, but not set")
+    _check_data_given(config)
     return config, checkpoint
+
+
+def _check_data_given(config: Config) -> None:
+    """A data setting that records data once given in memory (a resumed run's saved config, or
+    a run's config.json read as a config file) needs the data again: the run did not keep it."""
+    for f, _ in fields_of(type(config)):
+        section = getattr(config, f.name)
+        if not isinstance(section, Config):
+            continue
+        for g, _ in fields_of(type(section)):
+            value = getattr(section, g.name)
+            if g.metadata.get("file") and isinstance(value, str) and value.startswith(IN_MEMORY):
+                raise ConfigError(
+                    f"{f.name}.{g.name}",
+                    f"the run was trained on data in memory, {value}, which it does not keep; "
+                    f"give the data again (as {{'{f.name}': {{'{g.name}': ...}}}})",
+                )
 
 
 def _finished(settings: TrainConfig, state: Mapping[str, Any]) -> bool:
@@ -321,7 +340,15 @@ def views(
         return task.views(trained, data, evals=evals)
 
 
-def predict(trained: TrainedModel, inputs: Any) -> list[dict[str, Any]]:
-    """Predictions of a trained model: one record per input (see the task's ``predict``)."""
+def predict(trained: TrainedModel, inputs: Any) -> Any:
+    """Predictions of a trained model: one record per input (see the task's ``predict``), as a
+    list of dicts; for a pandas DataFrame, a DataFrame: the inputs' columns and the predictions'
+    (a forecast: the steps after the history, one row each)."""
+    task = get_task(trained.task)
     with torch.no_grad():
-        return get_task(trained.task).predict(trained, inputs)
+        records = task.predict(trained, inputs)
+    if not is_frame(inputs):
+        return records
+    if getattr(task, "one_record_per_input", True):
+        return predictions_frame(inputs, records)
+    return type(inputs)([{k: v for k, v in r.items() if k != "line"} for r in records])
