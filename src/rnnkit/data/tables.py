@@ -64,7 +64,11 @@ def is_frame(value: Any) -> bool:
 
 def is_dataset(value: Any) -> bool:
     """A Hugging Face ``datasets.Dataset`` (datasets is not imported to tell)."""
-    return type(value).__module__.startswith("datasets") and hasattr(value, "column_names")
+    return (
+        type(value).__module__.startswith("datasets")
+        and hasattr(value, "column_names")
+        and not isinstance(value, Mapping)  # a DatasetDict: see read_table
+    )
 
 
 def _is_path(value: Any) -> bool:
@@ -84,6 +88,8 @@ def is_table(value: Any) -> bool:
         return Path(value).suffix.lower() in TABLE_SUFFIXES
     if is_frame(value) or is_dataset(value):
         return True
+    if isinstance(value, Mapping):  # a DatasetDict: read_table says which split to give
+        return type(value).__module__.startswith("datasets")
     return isinstance(value, (list, tuple)) and bool(value) and isinstance(value[0], Mapping)
 
 
@@ -151,6 +157,12 @@ def read_table(source: Any) -> Table:
         columns = _frame_columns(value)
     elif is_dataset(value):
         columns = _dataset_columns(value)
+    elif isinstance(value, Mapping) and type(value).__module__.startswith("datasets"):
+        splits = ", ".join(map(repr, value))
+        raise RnnkitError(
+            f"expected one split of the DatasetDict (e.g. data[{next(iter(value), 'test')!r}]), "
+            f"got the DatasetDict of the splits {splits}"
+        )
     else:
         records = _items(value, name, f"a file, {TABLES} or a list of records (dicts)")
         columns = _record_columns(records, name)
