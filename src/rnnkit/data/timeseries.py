@@ -223,8 +223,7 @@ def read_series(
 
     Args:
         path: the CSV file (with ``text``: only the name the messages give it), or the series in
-            memory: a DataFrame, a ``datasets.Dataset``, a list of numbers or a 1-D array (read
-            as a file of its cells; see :func:`rnnkit.data.tables.numbers`).
+            memory, read as a file of its cells (see :func:`rnnkit.data.tables.numbers`).
         date_column: the column holding the dates; default the first column. ``""`` means the file
             has no date column (then every column is a value column unless ``columns`` is given).
         columns: the value columns to read; default every column but the date column.
