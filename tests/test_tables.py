@@ -223,6 +223,7 @@ def test_predict_and_evaluate_read_the_same_forms(classify_file, tag_file, tmp_p
     tagger = tag_file[1].trained
     tokens = [[w for w, _ in s] for s in SENTENCES[:4]]
     tagged = rnnkit.predict(tagger, pd.DataFrame({"tokens": tokens}))
+    assert list(tagged.columns) == ["tokens", "tags"]  # the tokens are the input's
     assert tagged["tags"].tolist() == [r["tags"] for r in rnnkit.predict(tagger, tokens)]
     from_conll = rnnkit.evaluate(tagger, str(tag_file[0] / "train.conll"))[0]
     for form in ("pairs", "DataFrame", "Dataset"):
@@ -274,7 +275,11 @@ def test_the_command_line_trains_on_a_jsonl_file(task, tmp_path, capsys):
         capsys, "train", task, "--data", data, *small, "--steps", "2", "--out", tmp_path / "run"
     )
     assert code == 0, err
-    assert (tmp_path / "run" / "best.pt").exists() or (tmp_path / "run" / "last.pt").exists()
+    code, out, err = run(capsys, "evaluate", tmp_path / "run", "--data", data)
+    assert code == 0, err
+    assert "accuracy" in out
+    code, out, err = run(capsys, "predict", tmp_path / "run", "--input", data)
+    assert (code, len(out.splitlines())) == (0, 20 if task == "classify" else 16), err
 
 
 def test_importing_rnnkit_imports_neither_pandas_nor_datasets():
