@@ -342,6 +342,9 @@ def test_bad_data_in_memory_is_one_line(tmp_path):
         with pytest.raises(error) as info:
             _train(task, data)
         assert str(info.value) == message
+    with pytest.raises(ConfigError) as info:
+        rnnkit.evaluate(_train("tag", {"train": SENTENCES}).trained, [])
+    assert str(info.value) == "data: expected data to evaluate on, got an empty list"
     filled = {"train": [1.0, 2.0, float("nan"), 4.0] * 10, "target": "y", "fill": "ffill"}
     _train("forecast", {**filled, "lookback": 3})  # the NaNs filled: it trains
     with pytest.raises(RnnkitError) as info:

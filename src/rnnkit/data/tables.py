@@ -271,9 +271,7 @@ def _one_type(values: Sequence[Any], name: str, what: str) -> None:
     mistake that reading them as strings would hide."""
     first = values[0]
     for value in values:
-        if type(value) is not type(first) and not (
-            isinstance(value, int) and isinstance(first, int) and not isinstance(value, bool)
-        ):
+        if type(value) is not type(first):
             raise RnnkitError(
                 f"{name}: {what} of mixed types, {type(first).__name__} ({shown(first)}) and "
                 f"{type(value).__name__} ({shown(value)}); expected {what} of one type"

@@ -315,6 +315,10 @@ def evaluate(
         raise ConfigError("batch_size", f"expected a value >= 1, got {batch_size}")
     if task.needs_data and data is None:
         raise ConfigError("data", f"evaluating a {task.name!r} model needs data to evaluate on")
+    if isinstance(data, (list, tuple)) and not data:
+        raise ConfigError(
+            "data", f"expected data to evaluate on, got an empty {type(data).__name__}"
+        )
     if not task.needs_data and data is not None:
         raise RnnkitError(
             f"a {task.name!r} model is evaluated on a fresh draw of its own data, "
