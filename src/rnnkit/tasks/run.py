@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from rnnkit.config import IN_MEMORY, Config, ConfigError, fields_of
+from rnnkit.config import IN_MEMORY, Config, ConfigError, describe_data, fields_of
 from rnnkit.data.tables import is_frame, predictions_frame
 from rnnkit.errors import RnnkitError, short
 from rnnkit.metrics.report import Report
@@ -322,10 +322,15 @@ def evaluate(
     if not task.needs_data and data is not None:
         raise RnnkitError(
             f"a {task.name!r} model is evaluated on a fresh draw of its own data, "
-            f"not on given data (got {str(data)[:60]!r})"
+            f"not on given data (got {_named(data)})"
         )
     with torch.no_grad():
         return task.evaluate(trained, data, batch_size=batch_size)
+
+
+def _named(data: Any) -> str:
+    """Data in a message: a path (or text) as given, cut; data in memory by its description."""
+    return repr(str(data)[:60]) if isinstance(data, (str, Path)) else describe_data(data)
 
 
 def views(
@@ -338,7 +343,7 @@ def views(
         return []
     if data is not None and not getattr(task, "view_data", False):
         raise RnnkitError(
-            f"the plots of a {task.name!r} model read no data file (got {str(data)[:60]!r})"
+            f"the plots of a {task.name!r} model read no data file (got {_named(data)})"
         )
     with torch.no_grad():
         return task.views(trained, data, evals=evals)
