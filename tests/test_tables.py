@@ -257,7 +257,7 @@ def test_a_run_records_a_description_and_resumes_only_with_the_data(tmp_path):
         rnnkit.train("classify", {"train": {"max_steps": 4}}, resume=tmp_path / "run")
     assert str(info.value) == (
         "data.train: the run was trained on data in memory, <in-memory: list of 20 (text, "
-        "label) pairs>, which it does not keep; give the data again (as {'data': {'train': ...}})"
+        "label) pairs>, which it does not keep: give the data again"
     )
     again = {"data": {"train": PAIRS}, "train": {"max_steps": 4}}
     resumed = rnnkit.train("classify", again, resume=tmp_path / "run", log=lambda m: None)
@@ -280,6 +280,15 @@ def test_the_command_line_trains_on_a_jsonl_file(task, tmp_path, capsys):
     assert "accuracy" in out
     code, out, err = run(capsys, "predict", tmp_path / "run", "--input", data)
     assert (code, len(out.splitlines())) == (0, 20 if task == "classify" else 16), err
+
+
+def test_a_parquet_file_without_pandas_names_the_extra(tmp_path, monkeypatch):
+    pd.DataFrame({"text": ["a"], "label": ["pos"]}).to_parquet(tmp_path / "d.parquet")
+    monkeypatch.setitem(sys.modules, "pandas", None)  # as if it were not installed
+    with pytest.raises(
+        RnnkitError, match=r'needs pandas, which is not installed: pip install "rnnkit\[pandas\]"'
+    ):
+        _train("classify", {"train": tmp_path / "d.parquet"})
 
 
 def test_importing_rnnkit_imports_neither_pandas_nor_datasets():

@@ -50,7 +50,9 @@ INSPECTED = 20  # examples whose token contributions rnnkit inspect shows
 
 @dataclass
 class ClassifyData(Config):
-    train: str | None = o.data_file("training file: TSV (.tsv) or CSV (.csv) with a header line")
+    train: str | None = o.data_file(
+        "training file: TSV (.tsv) or CSV (.csv) with a header line, .jsonl or .parquet"
+    )
     val: str | None = o.val_file(
         "validation file in the same format (none: hold out "
         "val_fraction of the training rows, chosen by the seed)"

@@ -244,8 +244,8 @@ def _check_data_given(config: Config) -> None:
             if g.metadata.get("file") and isinstance(value, str) and value.startswith(IN_MEMORY):
                 raise ConfigError(
                     f"{f.name}.{g.name}",
-                    f"the run was trained on data in memory, {value}, which it does not keep; "
-                    f"give the data again (as {{'{f.name}': {{'{g.name}': ...}}}})",
+                    f"the run was trained on data in memory, {value}, which it does not keep: "
+                    "give the data again",
                 )
 
 

@@ -58,7 +58,8 @@ BASELINE = "most-frequent-tag"
 @dataclass
 class TagData(Config):
     train: str | None = o.data_file(
-        "training file: CoNLL-U (FORM and UPOS columns) or 2-column CoNLL (token and tag)"
+        "training file: CoNLL-U (FORM and UPOS columns), 2-column CoNLL (token and tag), "
+        ".jsonl or .parquet (list columns of tokens and tags)"
     )
     val: str | None = o.val_file(
         "validation file in the same format (none: hold out the last "
