@@ -195,7 +195,7 @@ def test_forecast_from_each_form_equals_the_file(form, tmp_path):
         "numbers": lambda: VALUES,
         "array": lambda: np.array(VALUES),
         "DataFrame": lambda: pd.DataFrame({"Date": pd.to_datetime(dates), "y": VALUES}),
-        "Dataset": lambda: _dataset({"Date": dates, "y": VALUES}),
+        "Dataset": lambda: _dataset({"Date": pd.to_datetime(dates), "y": VALUES}),  # timestamps
     }[form]()
     from_memory = _train("forecast", {**series, "train": given})
     _same_weights(from_file, from_memory)

@@ -21,6 +21,7 @@ it in messages); :func:`unwrapped` gives the object and that name.
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
 import os
@@ -371,7 +372,7 @@ def numbers(
     dates = (
         [f"t{n}" for n in range(1, len(table) + 1)]
         if date_column == ""
-        else [str(d) for d in table.column(date_column, "the date column")]
+        else [_date_text(d) for d in table.column(date_column, "the date column")]
     )
     names = list(columns) if columns else [h for h in header if h != date_column]
     values = []
@@ -383,6 +384,14 @@ def numbers(
             )
         values.append(table.columns[column])
     return dates, names, values, date_column or None, name
+
+
+def _date_text(date: Any) -> str:
+    """A date cell as a CSV holds it: a datetime at midnight (a dataset's timestamps) as its
+    date, ``2020-01-31``."""
+    if isinstance(date, datetime.datetime) and date.time() == datetime.time():
+        return date.date().isoformat()
+    return str(date)
 
 
 # --------------------------------------------------------------------------- lm, predict
