@@ -247,7 +247,7 @@ def _texts(d: LMData) -> tuple[Corpus, str, str, str]:
     the validation file, else the last ``val_fraction`` of the corpus."""
     corpus = load_corpus(d.train, d.max_builtin_chars)
     if d.val is not None:
-        train_text, val_text = corpus.text, read_text(d.val, "validation file")
+        train_text, val_text = corpus.text, load_corpus(d.val, what="validation file").text
         where = f"{len(val_text):,} characters of {d.val}"
     else:
         train_text, val_text = split_text(corpus.text, d.val_fraction)
@@ -360,7 +360,7 @@ class LMTask(Task):
         if isinstance(data, (str, Path)):
             text, name = read_text(data), str(data)
         else:
-            text, name = "\n".join(data), "the given text"
+            text, name = load_corpus(data).text, "the given text"  # texts or a table
         state = trained.state
         ids = encode_with(state.tokenizer, text, warn=_warn, what="text")
         unit = "characters" if state.chars else "tokens"
