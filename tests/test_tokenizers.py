@@ -202,7 +202,8 @@ def _uniform(tokenizer, train_text: str) -> TrainedModel:
     [
         ("char", 27, 27),  # 28 characters, the first one is context
         ("word", 9, 25),  # the cat sat . <eos> the dog ran . <eos>; "the" is context
-        ("bpe", None, 27),  # every byte-level piece, all but the first character "t"
+        ("bpe", None, None),  # all but the first piece's characters ("the", learnt)
+        ("unigram", None, None),
     ],
 )
 def test_per_character_scores_of_a_uniform_model(kind, tokens, chars):
@@ -210,13 +211,13 @@ def test_per_character_scores_of_a_uniform_model(kind, tokens, chars):
     tokenizer = (
         "char"
         if kind == "char"
-        else build_tokenizer(kind, text * 50, vocab_size=300 if kind == "bpe" else None)
+        else build_tokenizer(kind, text * 50, vocab_size=300 if kind != "word" else None)
     )
     trained = _uniform(tokenizer, text * 50)
     size = trained.state.tokenizer.vocab_size
     ids = trained.state.tokenizer.encode(text)
     tokens = tokens or len(ids) - 1
-    if kind == "bpe":
+    if kind in ("bpe", "unigram"):
         chars = len(text) - len(trained.state.tokenizer.decode(ids[:1]))
     (report,) = rnnkit.evaluate(trained, [text.removesuffix("\n")] if kind == "char" else [text])
     if kind == "char":  # the characters' report, as it always was
