@@ -21,7 +21,7 @@ import sysconfig
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
@@ -165,12 +165,22 @@ def builtin_corpus(max_chars: int = BUILTIN_CORPUS_CHARS) -> Corpus:
 
 
 def load_corpus(
-    path: str | os.PathLike[str] | None, max_builtin_chars: int = BUILTIN_CORPUS_CHARS
+    path: Any,
+    max_builtin_chars: int = BUILTIN_CORPUS_CHARS,
+    what: str = "text file",
 ) -> Corpus:
-    """The text of ``path``, or the built-in corpus when ``path`` is ``None``."""
+    """The text of ``path``, or the built-in corpus when ``path`` is ``None``; texts in memory
+    (a list of texts, or the ``text`` column of a DataFrame or ``datasets.Dataset``) are joined
+    by line breaks, as the lines of a file."""
     if path is None:
         return builtin_corpus(max_builtin_chars)
-    text = read_text(path)
+    if not isinstance(path, (str, os.PathLike)):
+        from rnnkit.data.tables import texts_of  # tables reads files through this module
+
+        texts, name = texts_of(path)
+        text = "\n".join(texts)
+        return Corpus(text, name, f"corpus: {name}, {len(text):,} characters")
+    text = read_text(path, what)
     return Corpus(
         text=text, name=Path(path).name, description=f"corpus: {path}, {len(text):,} characters"
     )
@@ -226,9 +236,10 @@ class TBPTTBatches(BatchOrder):
     Args:
         ids: the encoded training text, 1-D int64.
         batch_size: ``N``, the number of parallel streams.
-        seq_len: ``L``, characters per chunk (the truncation length of back-propagation).
+        seq_len: ``L``, tokens per chunk (the truncation length of back-propagation).
         seed: seeds the per-epoch shift of the chunk boundaries.
         shift: ``False`` keeps the chunk boundaries the same every epoch.
+        unit: what a token is, in messages (``"characters"``, ``"tokens"``).
     """
 
     position = "chunk"
@@ -238,7 +249,14 @@ class TBPTTBatches(BatchOrder):
     )
 
     def __init__(
-        self, ids: Tensor, batch_size: int, seq_len: int, *, seed: int = 0, shift: bool = True
+        self,
+        ids: Tensor,
+        batch_size: int,
+        seq_len: int,
+        *,
+        seed: int = 0,
+        shift: bool = True,
+        unit: str = "characters",
     ):
         if batch_size < 1 or seq_len < 1:
             raise RnnkitError(
@@ -247,11 +265,12 @@ class TBPTTBatches(BatchOrder):
         need = batch_size * (seq_len + 1) + (seq_len if shift else 0)
         if ids.dim() != 1 or len(ids) < need:
             raise RnnkitError(
-                f"the training text has {len(ids):,} characters, fewer than one batch needs "
-                f"({batch_size} streams x {seq_len + 1} characters{' + shift' if shift else ''} = "
+                f"the training text has {len(ids):,} {unit}, fewer than one batch needs "
+                f"({batch_size} streams x {seq_len + 1} {unit}{' + shift' if shift else ''} = "
                 f"{need:,}); use a longer text or a smaller --batch-size/--seq-len"
             )
         super().__init__(len(ids), seed)
+        self.size_error = self.size_error.replace("characters", unit)
         self.ids = ids
         self.batch_size = batch_size
         self.seq_len = seq_len
