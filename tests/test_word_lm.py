@@ -2,6 +2,7 @@
 and the word tokenizer's defaults."""
 
 from dataclasses import asdict
+from pathlib import Path
 
 import pytest
 import torch
@@ -125,3 +126,29 @@ def test_word_defaults_are_valid_lm_settings():
     for section, values in defaults.items():
         for key, value in values.items():
             assert getattr(getattr(config, section), key) == value, (section, key)
+
+
+@pytest.mark.parametrize("format", ["torchscript", "onnx"])
+def test_a_word_model_with_an_adaptive_softmax_trains_scores_and_exports(tmp_path, format):
+    import rnnkit
+    from rnnkit.export import export
+
+    if format == "onnx":
+        pytest.importorskip("onnxruntime")
+    text = "the cat sat on the mat .\nthe dog sat on a log .\na cat saw the dog .\n" * 100
+    (tmp_path / "train.txt").write_text(text, encoding="utf-8")
+    run = rnnkit.train(
+        "lm",
+        {
+            "data": {"train": str(tmp_path / "train.txt"), "tokenizer": "word"},
+            "model": {"hidden_size": 16, "embedding_size": 16, "adaptive_cutoffs": [4, 8, 1000]},
+            "train": {"max_steps": 3, "out_dir": None},
+        },
+        log=lambda message: None,
+    )
+    model = run.trained.model
+    assert model.config.adaptive_cutoffs == [4, 8] and model.config.tie_weights
+    perplexity = run.reports[0].rows["perplexity"]["model"]
+    assert 1 < perplexity < 2 * model.config.vocab_size  # near uniform after 3 warmup steps
+    exported = export(run.trained, format, tmp_path / f"model.{format}")  # checked against torch
+    assert Path(exported.path).is_file()
