@@ -9,6 +9,7 @@ figures. The data is Mikolov's PTB (``../shared/data/ptb/``: one sentence a line
 
     python benchmarks/word_lm.py                  # 10 minutes of training
     python benchmarks/word_lm.py --minutes 30
+    python benchmarks/word_lm.py --threads 1      # on a machine other jobs share
 
 Targets on a 2-core CPU (issue 17): test perplexity below rnnkit's Kneser-Ney baseline within
 10 minutes, and at most 115 (Zaremba et al.'s small LSTM) within 30 minutes. Other processes on
@@ -103,7 +104,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--orders", type=int, nargs="+", default=[3, 4, 5])
     parser.add_argument("--out", default=None, help="keep the run here (default: none)")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch threads (0: torch's default); 1 on a machine other jobs share: two threads "
+        "waiting on each other at every small operation of the recurrence train many times slower "
+        "when a core is taken",
+    )
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if not (DATA / "ptb.train.txt").is_file():
         print(f"skipped: no Penn Treebank at {DATA}")
         return 0
