@@ -4,6 +4,7 @@ them to a vocabulary, coverage, the ``--embeddings`` options of classify and tag
 from __future__ import annotations
 
 import gzip
+import json
 
 import pytest
 import torch
@@ -102,7 +103,10 @@ def test_coverage_message_and_vocabulary_extension(files):
     extended = extend_vocabulary(vocab, vectors)
     assert extended.itos == ["<pad>", "<unk>", "the", "plot", "good", "film"]  # the file's order
     embedding = torch.nn.Embedding(len(extended), 4, padding_idx=0)
+    before = embedding.weight.detach().clone()
     assert put_vectors(embedding, extended, vectors, freeze=True) == 3
+    # words without a vector (<unk>, "plot") keep their random start
+    assert torch.equal(embedding.weight[[1, 3]], before[[1, 3]])
     assert embedding.weight[5].tolist() == VECTORS["film"] and not embedding.weight.requires_grad
     assert embedding.weight[0].abs().sum() == 0  # the padding row stays zero
 
@@ -115,6 +119,7 @@ def test_coverage_message_and_vocabulary_extension(files):
         ("a 1 x\n", "line 1: expected a number, got 'x'"),
         ("", "holds no vectors"),
         ("3 300\n", "holds no vectors"),
+        ("a 1 nan\n", "expected finite numbers, got nan or inf"),
     ],
 )
 def test_bad_files_say_what_and_where(tmp_path, text, expected):
@@ -290,3 +295,10 @@ def test_command_line_errors_are_one_line_and_write_nothing(files, capsys, extra
     code, _, err = run(capsys, *argv, *[names.get(a, a) for a in extra])
     assert_one_line_error(code, err, expected)
     assert not out.exists()
+
+
+def test_print_config_shows_the_files_dimension(files, capsys):
+    root, (glove, *_) = files
+    argv = ["train", "tag", "--data", root / "t.conll", "--embeddings", glove]
+    code, out, err = run(capsys, *argv, "--print-config", "json")
+    assert code == 0 and err == "" and json.loads(out)["model"]["embedding_dim"] == 4

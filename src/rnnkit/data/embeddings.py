@@ -209,9 +209,11 @@ def read_vectors(
         raise _no_vectors(path)
     # the buffer becomes the matrix without a copy (the tensor keeps the buffer alive)
     matrix = torch.frombuffer(buffer, dtype=torch.float32) if buffer else torch.zeros(0)
-    if not bool(torch.isfinite(matrix).all()):
+    matrix = matrix.view(len(slots), dim)
+    # checked in blocks: isfinite on the whole matrix would need several times its memory
+    if not all(bool(torch.isfinite(block).all()) for block in matrix.split(4096)):
         raise RnnkitError(f"{WHAT} {path}: expected finite numbers, got nan or inf")
-    return WordVectors(list(slots), matrix.view(len(slots), dim), str(path), rows)
+    return WordVectors(list(slots), matrix, str(path), rows)
 
 
 def extend_vocabulary(vocab: Vocabulary, vectors: WordVectors) -> Vocabulary:
@@ -258,9 +260,9 @@ def put_vectors(
             for row, word in enumerate(vectors.words)
             if word in vocab and vocab.stoi[word] != embedding.padding_idx
         ]
-        if pairs:
-            ids, rows = (list(column) for column in zip(*pairs))
-            embedding.weight[ids] = vectors.vectors[rows].to(embedding.weight)
+        for start in range(0, len(pairs), 4096):  # in blocks: no third copy of the vectors
+            ids, rows = zip(*pairs[start : start + 4096])
+            embedding.weight[list(ids)] = vectors.vectors[list(rows)].to(embedding.weight)
         done = len(pairs)
     if freeze:
         embedding.weight.requires_grad_(False)
