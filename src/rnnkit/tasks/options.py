@@ -253,16 +253,9 @@ def pretrained_vectors(
     the training tokens' coverage goes to ``log``. ``size``: the model's embedding size field,
     which must equal the vectors' dimension."""
     d, model = config.data, config.model
-    if d.embeddings is None and model.freeze_embeddings:
-        raise ConfigError(
-            "model.freeze_embeddings", "needs pretrained vectors (data.embeddings), got none"
-        )
+    _check_vectors(config)
     if d.embeddings is None or saved is not None:
         return vocab, None
-    if getattr(d, "tokenizer", "word") != "word":
-        raise ConfigError(
-            "data.embeddings", f"word vectors need the word tokenizer, got {d.tokenizer!r}"
-        )
     dim = vectors_file.vector_dimension(d.embeddings)
     if getattr(model, size) != dim:
         raise ConfigError(
@@ -270,9 +263,9 @@ def pretrained_vectors(
             f"expected {dim}, the dimension of the vectors in embeddings file {d.embeddings}, "
             f"got {getattr(model, size)}",
         )
-    lower = getattr(d, "lower", False)
+    lower, specials = getattr(d, "lower", False), {vocab.pad_token, vocab.unk_token}
     train, val = ((w.lower() if lower else w for s in part for w in s) for part in data)
-    counts = Counter(train)
+    counts = Counter(w for w in train if w not in specials)  # words only, not <unk>
     wanted = None if d.embeddings_vocab == "all" else {*counts, *val}
     vectors = vectors_file.read_vectors(d.embeddings, wanted, lower=lower)
     extended = vectors_file.extend_vocabulary(vocab, vectors)
@@ -284,8 +277,23 @@ def pretrained_vectors(
     return extended, vectors
 
 
+def _check_vectors(config: Any) -> None:
+    """Vectors need word tokens; freezing needs vectors."""
+    d = config.data
+    if d.embeddings is None and config.model.freeze_embeddings:
+        raise ConfigError(
+            "model.freeze_embeddings", "needs pretrained vectors (data.embeddings), got none"
+        )
+    if d.embeddings is not None and getattr(d, "tokenizer", "word") != "word":
+        raise ConfigError(
+            "data.embeddings", f"word vectors need the word tokenizer, got {d.tokenizer!r}"
+        )
+
+
 def use_vectors(embedding: nn.Embedding, vocab: Vocabulary, vectors: Any, config: Any) -> None:
     """Put ``vectors`` (from :func:`pretrained_vectors`; ``None``: a resumed run, whose vectors
     are in its checkpoint) into the model's ``embedding``, fixed with
-    ``model.freeze_embeddings``."""
+    ``model.freeze_embeddings``; the settings are checked here too (a task may extend its
+    vocabulary only for some of its tokenizers)."""
+    _check_vectors(config)
     vectors_file.put_vectors(embedding, vocab, vectors, freeze=config.model.freeze_embeddings)
