@@ -262,6 +262,9 @@ def test_freezing_needs_vectors_and_char_tokens_take_none(files):
     with pytest.raises(ConfigError) as caught:
         _setup("classify", _settings(root, embeddings=str(glove), tokenizer="char"))
     assert str(caught.value) == "data.embeddings: word vectors need the word tokenizer, got 'char'"
+    with pytest.raises(ConfigError) as caught:
+        _setup("classify", _settings(root, embeddings={"the": [1.0, 2.0]}))
+    assert str(caught.value) == "data.embeddings: expected a path to a vectors file, got dict"
 
 
 @pytest.mark.parametrize(

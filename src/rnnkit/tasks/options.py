@@ -29,7 +29,7 @@ from typing import Any
 
 from torch import nn
 
-from rnnkit.config import Config, ConfigError, at_least, fraction, option
+from rnnkit.config import Config, ConfigError, at_least, fraction, is_in_memory, option
 from rnnkit.data import embeddings as vectors_file
 from rnnkit.data.inputs import held_out, numbered_lines, numbered_texts, records_for
 from rnnkit.data.vocab import Vocabulary
@@ -280,6 +280,9 @@ def pretrained_vectors(
 def _check_vectors(config: Any) -> None:
     """Vectors need word tokens; freezing needs vectors."""
     d = config.data
+    if is_in_memory(d.embeddings):  # a data-file setting takes objects; vectors come from files
+        given = type(getattr(d.embeddings, "value", d.embeddings)).__name__
+        raise ConfigError("data.embeddings", f"expected a path to a vectors file, got {given}")
     if d.embeddings is None and config.model.freeze_embeddings:
         raise ConfigError(
             "model.freeze_embeddings", "needs pretrained vectors (data.embeddings), got none"
