@@ -344,7 +344,9 @@ class LMTask(Task):
             reported = [(val_ids, f"validation: {where}", chars)]
         progress = _progress if state.chars else _token_progress
         args = (config, model, batches, self.loss(config), state, state.to_dict(), val, reported)
-        setup = self.scored_setup(*args, progress_fn=progress)
+        setup = self.scored_setup(
+            *args, progress_fn=progress, unit=None if state.chars else "token"
+        )
         _save_tokenizer(tokenizer, settings.out_dir, saved is None, log)
         return setup
 
