@@ -305,3 +305,28 @@ def test_print_config_shows_the_files_dimension(files, capsys):
     argv = ["train", "tag", "--data", root / "t.conll", "--embeddings", glove]
     code, out, err = run(capsys, *argv, "--print-config", "json")
     assert code == 0 and err == "" and json.loads(out)["model"]["embedding_dim"] == 4
+
+
+# --------------------------------------------------------------------------- word language model
+def test_word_language_model_starts_from_the_vectors(files, tmp_path):
+    _, (glove, *_) = files
+    (tmp_path / "lm.txt").write_text("the film was good\nthe plot was bad\n" * 20, "utf-8")
+    (tmp_path / "val.txt").write_text("the plot was good\n" * 2, "utf-8")
+    data = {"train": str(tmp_path / "lm.txt"), "val": str(tmp_path / "val.txt")}
+    data.update(tokenizer="word", embeddings=str(glove))
+    settings = small_settings(SMALL, data, 4, tmp_path / "lm")
+    settings["model"] = {"hidden_size": 6, "freeze_embeddings": True}
+    settings["data"]["seq_len"] = 4
+    logs: list[str] = []
+    config, setup = _setup("lm", settings, logs)
+    vocab, weight = setup.state.tokenizer.vocab, setup.model.embedding.weight
+    assert config.model.embedding_size == 4 and not weight.requires_grad
+    for word in ("the", "film", "good", "bad"):
+        assert weight[vocab.stoi[word]].tolist() == VECTORS[word]
+    # <eos> is no word: 4 of the 6 words have a vector, 5 of the 8 words of the two lines
+    assert "4 of 6 training word types have a vector, 62.5% of tokens" in logs
+    run_ = tasks.train("lm", settings, log=quiet)
+    assert torch.equal(run_.trained.model.embedding.weight.detach().cpu(), weight.detach())
+    with pytest.raises(ConfigError) as caught:
+        _setup("lm", {**settings, "data": {**data, "tokenizer": "char"}})
+    assert str(caught.value) == "data.embeddings: word vectors need the word tokenizer, got 'char'"

@@ -32,6 +32,7 @@ from torch import nn
 from rnnkit.config import Config, ConfigError, at_least, fraction, is_in_memory, option
 from rnnkit.data import embeddings as vectors_file
 from rnnkit.data.inputs import held_out, numbered_lines, numbered_texts, records_for
+from rnnkit.data.tokenizers import EOS, WordTokenizer
 from rnnkit.data.vocab import Vocabulary
 from rnnkit.formatting import count
 from rnnkit.models.recurrent import RecurrentConfig
@@ -65,6 +66,7 @@ __all__ = [
     "val_fraction",
     "vector_defaults",
     "weight_drop",
+    "word_vectors",
     "zoneout",
 ]
 
@@ -275,6 +277,26 @@ def pretrained_vectors(
     )
     log(vectors_file.coverage(counts, vectors))
     return extended, vectors
+
+
+def word_vectors(
+    config: Any, tokenizer: Any, texts: tuple[str, str], log: Callable[[str], None]
+) -> tuple[Any, vectors_file.WordVectors | None]:
+    """A new language model's tokenizer with the words of the vectors file in its vocabulary, and
+    the vectors (see :func:`pretrained_vectors`; ``texts``: the training and validation text):
+    only a word tokenizer takes them (``<eos>`` is not a word: not counted in the coverage)."""
+    if not isinstance(tokenizer, WordTokenizer):
+        _check_vectors(config)  # characters and subwords have none: one line if some were given
+        return tokenizer, None
+    train, val = (
+        [(w for w in tokenizer.split(text, tokenizer.prose) if w != EOS)] for text in texts
+    )
+    vocab, vectors = pretrained_vectors(
+        config, None, tokenizer.vocab, (train, val), log, size="embedding_size"
+    )
+    return (
+        tokenizer if vocab is tokenizer.vocab else WordTokenizer(vocab, tokenizer.prose)
+    ), vectors
 
 
 def _check_vectors(config: Any) -> None:
