@@ -302,7 +302,7 @@ class ClassifyTask(Task):
             f"{count(len(state.tokenizer.vocab), state.tokenizer.kind)}"
         )
         model, _ = self.restore(config, state.to_dict(), None)
-        o.use_vectors(model.embedding, state.tokenizer.vocab, vectors, config)
+        o.use_vectors(model, state.tokenizer.vocab, vectors, config)
         pad = state.tokenizer.pad_id
 
         def collate(indices: list[int]):

@@ -326,7 +326,7 @@ class LMTask(Task):
         tokenizer, unit = state.tokenizer, "characters" if state.chars else "tokens"
         val_ids = encode_with(tokenizer, val_text, warn=log, what="validation text")
         model, _ = self.restore(config, state.to_dict(), None)
-        o.use_vectors(model.embedding, getattr(tokenizer, "vocab", None), vectors, config)
+        o.use_vectors(model, getattr(tokenizer, "vocab", None), vectors, config)
         batches = TBPTTBatches(
             train_ids, settings.batch_size, d.seq_len, seed=settings.seed, unit=unit
         )

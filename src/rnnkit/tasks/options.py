@@ -315,10 +315,18 @@ def _check_vectors(config: Any) -> None:
         )
 
 
-def use_vectors(embedding: nn.Embedding, vocab: Vocabulary, vectors: Any, config: Any) -> None:
+def use_vectors(model: nn.Module, vocab: Vocabulary | None, vectors: Any, config: Any) -> None:
     """Put ``vectors`` (from :func:`pretrained_vectors`; ``None``: a resumed run, whose vectors
-    are in its checkpoint) into the model's ``embedding``, fixed with
+    are in its checkpoint) into the ``embedding`` of a new ``model``, fixed with
     ``model.freeze_embeddings``; the settings are checked here too (a task may extend its
-    vocabulary only for some of its tokenizers)."""
+    vocabulary only for some of its tokenizers, or build a model without a word embedding)."""
     _check_vectors(config)
+    embedding = getattr(model, "embedding", None)
+    if embedding is None:
+        if config.data.embeddings is not None:
+            raise ConfigError(
+                "data.embeddings",
+                f"this model has no word embedding to start from vectors ({type(model).__name__})",
+            )
+        return
     vectors_file.put_vectors(embedding, vocab, vectors, freeze=config.model.freeze_embeddings)

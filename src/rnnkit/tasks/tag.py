@@ -403,7 +403,7 @@ class TagTask(Task):
             f"{count(len(state.tags), 'tag')}, {count(len(state.words), 'word')}"
         )
         model, _ = self.restore(config, state.to_dict(), None)
-        o.use_vectors(model.embedding, state.words, vectors, config)
+        o.use_vectors(model, state.words, vectors, config)
 
         def collate(indices: list[int]):
             words, lengths, chars = state.batch([train.tokens[i] for i in indices])
