@@ -253,6 +253,7 @@ def test_a_tiny_model_of_each_tokenizer_trains_evaluates_samples_and_exports(
     extra = {"vocab_size": 280} if kind != "word" else {}
     result = rnnkit.train("lm", _settings(corpus, kind, out, **extra), log=quiet)
     (report,) = result.reports
+    assert " tokens/s); the reports score " in result.summary()  # the speed counts tokens
     assert report.columns == ["model", "unigram", "kneser-ney 3"]
     assert list(report.rows) == ["loss (nats/token)", "perplexity", "nats/char", "bits/char"]
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]

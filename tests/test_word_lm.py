@@ -152,3 +152,18 @@ def test_a_word_model_with_an_adaptive_softmax_trains_scores_and_exports(tmp_pat
     assert 1 < perplexity < 2 * model.config.vocab_size  # near uniform after 3 warmup steps
     exported = export(run.trained, format, tmp_path / f"model.{format}")  # checked against torch
     assert Path(exported.path).is_file()
+
+
+def test_pretrained_vectors_set_the_tied_word_model_width(tmp_path):
+    from rnnkit.tasks.run import resolve_config
+
+    vectors = tmp_path / "vectors.txt"
+    vectors.write_text(
+        "the 0.1 0.2 0.3 0.4 0.5 0.6\ncat 0.6 0.5 0.4 0.3 0.2 0.1\n", encoding="utf-8"
+    )
+    data = {"train": "t.txt", "tokenizer": "word", "embeddings": str(vectors)}
+    config, _ = resolve_config("lm", {"data": data})
+    model = config.model
+    assert (model.embedding_size, model.hidden_size, model.tie_weights) == (6, 6, True)
+    config, _ = resolve_config("lm", {"data": data, "model": {"tie_weights": False}})
+    assert (config.model.embedding_size, config.model.hidden_size) == (6, 200)

@@ -89,6 +89,8 @@ class ClassifyData(Config):
     max_length: int = option(
         400, "keep the first N tokens of each text", metavar="N", check=at_least(1)
     )
+    embeddings: str | None = o.embeddings_file()
+    embeddings_vocab: str = o.embeddings_vocab()
 
 
 @dataclass
@@ -103,6 +105,7 @@ class ClassifyModel(o.RecurrentOptions):
         choices=("last", "mean", "max"),
     )
     select_on: str = o.select_on()
+    freeze_embeddings: bool = o.freeze_embeddings()
 
 
 @dataclass
@@ -284,6 +287,10 @@ class ClassifyTask(Task):
             if saved is not None
             else ClassifierState.fit(texts, labels, d)
         )
+        words = state.tokenizer.tokenize  # the vocabulary with the pretrained vectors' words
+        state.tokenizer.vocab, vectors = o.pretrained_vectors(
+            config, saved, state.tokenizer.vocab, (map(words, texts), map(words, val_texts)), log
+        )
         known = "the checkpoint's labels" if saved is not None else "the training data"
         y = torch.tensor(encode_labels(labels, state.labels, f"training data {d.train}", known))
         val_y = encode_labels(val_labels, state.labels, f"validation data {where}", known)
@@ -295,6 +302,7 @@ class ClassifyTask(Task):
             f"{count(len(state.tokenizer.vocab), state.tokenizer.kind)}"
         )
         model, _ = self.restore(config, state.to_dict(), None)
+        o.use_vectors(model, state.tokenizer.vocab, vectors, config)
         pad = state.tokenizer.pad_id
 
         def collate(indices: list[int]):
@@ -316,6 +324,9 @@ class ClassifyTask(Task):
         return self.scored_setup(
             config, model, batches, self.loss(config), state, state.to_dict(), val, [val], **picked
         )
+
+    def defaults(self, given: Any) -> dict[str, Any]:
+        return o.vector_defaults(super().defaults(given), given, "embedding_dim")
 
     def loss(self, config: ClassifyConfig) -> Callable[[nn.Module, Any], StepOutput]:
         """Cross-entropy of a batch ``(tokens (N, L), lengths (N,), labels (N,))``."""

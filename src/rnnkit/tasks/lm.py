@@ -135,6 +135,8 @@ class LMData(Config):
     max_builtin_chars: int = option(
         BUILTIN_CORPUS_CHARS, "characters of the built-in corpus", metavar="N", check=at_least(1000)
     )
+    embeddings: str | None = o.embeddings_file()  # word models
+    embeddings_vocab: str = o.embeddings_vocab()
 
     def validate(self) -> None:
         kind, size = self.tokenizer, self.vocab_size
@@ -177,6 +179,7 @@ class LMModel(o.RecurrentOptions):
         "full softmax)",
         metavar="IDS",
     )
+    freeze_embeddings: bool = o.freeze_embeddings()
 
     def validate(self) -> None:
         if self.tie_weights and self.embedding_size != self.hidden_size:
@@ -302,7 +305,15 @@ class LMTask(Task):
         section = given.get("data")
         kind = section.get("tokenizer", "char") if isinstance(section, Mapping) else "char"
         known = isinstance(kind, str) and kind in TOKENIZER_DEFAULTS  # a bad one fails its check
-        return merge(super().defaults(given), TOKENIZER_DEFAULTS[kind] if known else {})
+        defaults = merge(super().defaults(given), TOKENIZER_DEFAULTS[kind] if known else {})
+        defaults = o.vector_defaults(defaults, given, "embedding_size")
+        model, chosen = defaults["model"], given.get("model")
+        chosen = chosen if isinstance(chosen, Mapping) else {}
+        if model.get("tie_weights") and not {"tie_weights", "hidden_size"} & set(chosen):
+            # a tied default (the word model's) follows the vectors' dimension: the layers widen
+            # to it rather than refuse (tie_weights needs embedding_size == hidden_size)
+            defaults = merge(defaults, {"model": {"hidden_size": model["embedding_size"]}})
+        return defaults
 
     def setup(self, config: LMConfig, saved: Any, log) -> base.Setup:
         d, settings = config.data, config.train
@@ -310,6 +321,7 @@ class LMTask(Task):
         if saved is None and d.tokenizer_file is not None:  # a bad file: nothing said before
             build_tokenizer(d.tokenizer, "", file=d.tokenizer_file)
         log(corpus.description)
+        vectors = None  # pretrained word vectors (data.embeddings) of a new word model
         if saved is not None:
             state = LMState.from_dict(saved)
             train_ids = encode_with(state.tokenizer, train_text, warn=log, what="training text")
@@ -320,10 +332,12 @@ class LMTask(Task):
             tokenizer = build_tokenizer(
                 d.tokenizer, train_text, vocab_size=d.vocab_size, file=d.tokenizer_file
             )
+            tokenizer, vectors = o.word_vectors(config, tokenizer, (train_text, val_text), log)
             state, train_ids = LMState.fit(tokenizer, train_text, corpus.description, log)
         tokenizer, unit = state.tokenizer, "characters" if state.chars else "tokens"
         val_ids = encode_with(tokenizer, val_text, warn=log, what="validation text")
         model, _ = self.restore(config, state.to_dict(), None)
+        o.use_vectors(model, getattr(tokenizer, "vocab", None), vectors, config)
         batches = TBPTTBatches(
             train_ids, settings.batch_size, d.seq_len, seed=settings.seed, unit=unit
         )
@@ -348,7 +362,9 @@ class LMTask(Task):
             reported = [(val_ids, f"validation: {where}", chars)]
         progress = _progress if state.chars else _token_progress
         args = (config, model, batches, self.loss(config), state, state.to_dict(), val, reported)
-        setup = self.scored_setup(*args, progress_fn=progress)
+        setup = self.scored_setup(
+            *args, progress_fn=progress, unit=None if state.chars else "token"
+        )
         _save_tokenizer(tokenizer, settings.out_dir, saved is None, log)
         return setup
 
