@@ -167,3 +167,8 @@ def test_pretrained_vectors_set_the_tied_word_model_width(tmp_path):
     assert (model.embedding_size, model.hidden_size, model.tie_weights) == (6, 6, True)
     config, _ = resolve_config("lm", {"data": data, "model": {"tie_weights": False}})
     assert (config.model.embedding_size, config.model.hidden_size) == (6, 200)
+    for given in ({"hidden_size": 8}, {"freeze_embeddings": True}):  # untied, not refused
+        config, _ = resolve_config("lm", {"data": data, "model": given})
+        assert not config.model.tie_weights, given
+    config, _ = resolve_config("lm", {"data": {**data, "embeddings": None}})
+    assert (config.model.hidden_size, config.model.tie_weights) == (200, True)

@@ -309,10 +309,15 @@ class LMTask(Task):
         defaults = o.vector_defaults(defaults, given, "embedding_size")
         model, chosen = defaults["model"], given.get("model")
         chosen = chosen if isinstance(chosen, Mapping) else {}
-        if model.get("tie_weights") and not {"tie_weights", "hidden_size"} & set(chosen):
-            # a tied default (the word model's) follows the vectors' dimension: the layers widen
-            # to it rather than refuse (tie_weights needs embedding_size == hidden_size)
-            defaults = merge(defaults, {"model": {"hidden_size": model["embedding_size"]}})
+        if model.get("tie_weights") and "tie_weights" not in chosen:
+            # a tied default (the word model's) follows the sizes given (or the vectors'): the
+            # layers widen to the embedding, and a frozen embedding or another hidden size given
+            # unties the output layer, rather than refuse or freeze it
+            width = chosen.get("embedding_size", model["embedding_size"])
+            if chosen.get("freeze_embeddings") or chosen.get("hidden_size", width) != width:
+                defaults = merge(defaults, {"model": {"tie_weights": False}})
+            else:
+                defaults = merge(defaults, {"model": {"hidden_size": width}})
         return defaults
 
     def setup(self, config: LMConfig, saved: Any, log) -> base.Setup:
