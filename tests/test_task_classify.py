@@ -79,8 +79,11 @@ def test_report_beside_the_majority_baseline(classify_run):
     (report,) = run.reports
     assert report.title == f"validation: 30 rows of {root / 'dev.tsv'}"
     assert list(report.rows) == ["accuracy", "macro-F1", "loss (nats/example)"]
-    assert report.columns == ["model", "majority"]
+    assert report.columns == ["model", "majority", "bag of n-grams"]
     assert report.rows["accuracy"]["model"] >= 0.9 > report.rows["accuracy"]["majority"]
+    # the bag of n-grams learns a sentiment word in 5 epochs
+    assert report.rows["accuracy"]["bag of n-grams"] >= 0.9
+    assert "bag of n-grams" in report.format().splitlines()[1]
     assert report.details[0] == "confusion matrix (rows: gold, columns: predicted):"
     assert [line.split()[0] for line in report.details[2:]] == ["neg", "pos"]
 
