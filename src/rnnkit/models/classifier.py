@@ -10,6 +10,7 @@
                   (forward and backward directions concatenated when bidirectional), (N, D*H)
                  "mean" / "max" = pooling of the outputs over the valid steps only, (N, D*H)
         --> dropout --> Linear(D*H, C) --> logits (N, C)
+        (+ the logits (N, C) of a fixed bag of n-grams of the tokens, with ``bag_buckets`` set)
 
 Legend: N = batch, L = padded length, E = embedding size, F = input features, H = hidden size,
 D = 2 if bidirectional else 1, C = number of classes.
@@ -30,6 +31,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from rnnkit.models.bag import BagClassifier, BagClassifierConfig
 from rnnkit.models.recurrent import RecurrentConfig, check_lengths, valid_mask
 
 __all__ = ["SequenceClassifier", "SequenceClassifierConfig"]
@@ -51,6 +53,10 @@ class SequenceClassifierConfig(RecurrentConfig):
         embedding_dim: embedding size E (used only when ``vocab_size > 0``).
         padding_idx: id of the padding token, whose embedding stays zero (``None`` for none).
         pooling: ``"last"`` (final hidden state at the true length), ``"mean"`` or ``"max"``.
+        bag_buckets: ``None`` (the default), or the bigram buckets of a
+            :class:`~rnnkit.models.bag.BagClassifier` on the same tokens whose logits are added
+            to the head's (a hybrid: the task loads a bag fitted on the training split and keeps
+            it fixed, so the recurrent part learns what the n-grams miss).
     """
 
     num_classes: int
@@ -59,6 +65,7 @@ class SequenceClassifierConfig(RecurrentConfig):
     embedding_dim: int = 128
     padding_idx: int | None = 0
     pooling: str = "last"
+    bag_buckets: int | None = None
 
     def __post_init__(self) -> None:
         if self.num_classes < 2:
@@ -110,6 +117,15 @@ class SequenceClassifier(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.num_directions = config.num_directions
         self.head = nn.Linear(self.num_directions * config.hidden_size, config.num_classes)
+        self.bag: BagClassifier | None = None
+        if config.bag_buckets is not None:
+            if config.vocab_size == 0:
+                raise ValueError("bag_buckets needs token inputs (vocab_size > 0)")
+            self.bag = BagClassifier(
+                BagClassifierConfig(
+                    config.num_classes, config.vocab_size, config.bag_buckets, config.padding_idx
+                )
+            ).requires_grad_(False)
 
     @property
     def output_size(self) -> int:
@@ -158,7 +174,10 @@ class SequenceClassifier(nn.Module):
         return outputs.masked_fill(~mask, float("-inf")).max(dim=1).values  # (N, D*H)
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
-        return self.head(self.dropout(self.features(x, lengths)))  # (N, C)
+        logits = self.head(self.dropout(self.features(x, lengths)))  # (N, C)
+        if self.bag is not None:
+            logits = logits + self.bag(x, lengths)
+        return logits
 
     @torch.no_grad()
     def predict_proba(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:

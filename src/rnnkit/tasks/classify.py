@@ -95,6 +95,11 @@ class ClassifyModel(o.RecurrentOptions):
         choices=("last", "mean", "max"),
     )
     select_on: str = o.select_on()
+    hybrid: bool = option(
+        True,
+        "add the logits of the bag-of-n-grams baseline (fitted on the training split, then "
+        "fixed) to the recurrent model's: the network learns what the n-grams miss",
+    )
     kind: str = option(
         "rnn",
         "the model: the recurrent classifier (rnn), or the bag-of-n-grams baseline alone (bag)",
@@ -325,6 +330,8 @@ class ClassifyTask(Task):
             )
             log(f"bag-of-n-grams baseline trained in {seconds:.1f} s")
         model, _ = self.restore(config, state.to_dict(), None)
+        if model.bag is not None:  # the hybrid starts from the fitted baseline (kept fixed)
+            model.bag.load_state_dict(ct.baseline(state.bag).state_dict())
         return model
 
     def restore(self, config, saved, model_config) -> tuple[nn.Module, Any]:
@@ -354,10 +361,13 @@ class ClassifyTask(Task):
 
     def sizes(self, config, state) -> dict[str, Any]:
         tokens = state.tokenizer
+        # a hybrid needs the fitted baseline: a run older than it has none and stays as it was
+        hybrid = getattr(config.model, "hybrid", False) and state.bag is not None
         return {
             "num_classes": len(state.labels),
             "vocab_size": len(tokens.vocab),
             "padding_idx": tokens.pad_id,
+            "bag_buckets": state.bag["config"]["buckets"] if hybrid else None,
         }
 
     def evaluate(
