@@ -96,3 +96,27 @@ def test_config_round_trip_and_checks():
         BagClassifierConfig(1, vocab_size=3)
     with pytest.raises(ValueError, match="expected token ids of shape"):
         model(torch.randn(2, 3))
+
+
+@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
+def test_a_hybrid_classifier_starts_as_its_bag_and_ignores_padding(pooling):
+    from rnnkit.models.classifier import SequenceClassifier, SequenceClassifierConfig
+
+    torch.manual_seed(1)
+    config = SequenceClassifierConfig(
+        num_classes=3, vocab_size=30, embedding_dim=8, hidden_size=6, pooling=pooling,
+        bidirectional=True, bag_buckets=64,
+    )  # fmt: skip
+    model = SequenceClassifier(config).eval()
+    torch.nn.init.normal_(model.bag.weight.weight)
+    assert not any(p.requires_grad for p in model.bag.parameters())  # the bag stays fixed
+    lengths = torch.tensor([7, 3, 1])
+    x = torch.randint(2, 30, (3, 7))
+    for n, length in enumerate(lengths.tolist()):
+        x[n, length:] = 0
+    torch.testing.assert_close(model(x, lengths), model.bag(x, lengths))  # the head starts at 0
+    torch.nn.init.normal_(model.head.weight)
+    batch = model(x, lengths)
+    for n, length in enumerate(lengths.tolist()):
+        alone = model(x[n : n + 1, :length])
+        torch.testing.assert_close(alone[0], batch[n], atol=1e-6, rtol=0)

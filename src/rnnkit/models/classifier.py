@@ -126,6 +126,9 @@ class SequenceClassifier(nn.Module):
                     config.num_classes, config.vocab_size, config.bag_buckets, config.padding_idx
                 )
             ).requires_grad_(False)
+            # the head starts at zero, so the hybrid starts as the bag and learns what it misses
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.head.bias)
 
     @property
     def output_size(self) -> int:
