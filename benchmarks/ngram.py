@@ -1,6 +1,7 @@
 """Interpolated Kneser-Ney baselines on the Penn Treebank (``../shared/data/ptb/``).
 
-Fits :class:`rnnkit.metrics.KneserNey` of orders 3, 4 and 5 on ``ptb.train.txt`` (one sentence a
+Fits :class:`rnnkit.metrics.KneserNey` of orders 3, 4 and 5, with one discount per order (KN)
+and with three (modified KN, MKN, the default), on ``ptb.train.txt`` (one sentence a
 line, ``</s>`` predicted at every line end, PTB's own ``<unk>``) and prints the perplexity on the
 validation and test files with the seconds to fit and to score both. Published reference: KN
 5-gram test perplexity 141.2 (Mikolov et al., 2011).
@@ -35,16 +36,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     train, valid, test = read("ptb.train.txt"), read("ptb.valid.txt"), read("ptb.test.txt")
     print(f"PTB: {sum(len(s) + 1 for s in train):,} training tokens (with </s>)")
-    print(f"{'order':>5} {'valid ppl':>10} {'test ppl':>10} {'fit s':>7} {'score s':>8}  discounts")
-    for order in args.orders:
+    print(f"{'model':>6} {'valid ppl':>10} {'test ppl':>10} {'fit s':>7} {'score s':>8}  discounts")
+    for order, modified in [(o, m) for m in (False, True) for o in args.orders]:
         start = time.perf_counter()
-        model = KneserNey.fit(train, order=order)
+        model = KneserNey.fit(train, order=order, modified=modified)
         fitted = time.perf_counter()
         valid_ppl, test_ppl = model.perplexity(valid), model.perplexity(test)
         scored = time.perf_counter()
-        discounts = " ".join(f"{d:.3f}" for d in model.discounts)
+        discounts = " ".join("/".join(f"{d:.2f}" for d in ds) for ds in model.discounts)
+        name = f"{'M' if modified else ''}KN-{order}"
         print(
-            f"{order:>5} {valid_ppl:>10.2f} {test_ppl:>10.2f} {fitted - start:>7.2f} "
+            f"{name:>6} {valid_ppl:>10.2f} {test_ppl:>10.2f} {fitted - start:>7.2f} "
             f"{scored - fitted:>8.2f}  {discounts}"
         )
     print("reference: KN-5 test perplexity 141.2 (Mikolov et al., 2011)")

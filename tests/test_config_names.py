@@ -11,6 +11,7 @@ from cli_helpers import assert_one_line_error, run
 
 import rnnkit
 from rnnkit.config import ConfigError, read_config_file
+from rnnkit.errors import RnnkitError
 from rnnkit.tasks import TASKS, resolve_config
 from rnnkit.tasks.lm import LMData
 
@@ -84,14 +85,20 @@ def test_a_path_is_accepted_wherever_a_path_is_expected(task, tmp_path):
     json.dumps(config.to_dict())  # plain strings: config.json can hold it
 
 
-@pytest.mark.parametrize(("task", "value"), [("classify", FakeFrame()), ("lm", ["some text"])])
-def test_in_memory_data_is_refused_in_one_line(task, value):
-    with pytest.raises(ConfigError) as info:
-        rnnkit.train(task, {"data": {"train": value}})
+def test_what_cannot_be_data_is_refused_in_one_line():
+    """Data in memory is read (issue 17, tests/test_tables.py); what is no data says so."""
+    with pytest.raises(RnnkitError) as info:
+        rnnkit.train("classify", {"data": {"train": FakeFrame()}})
     assert str(info.value) == (
-        f"data.train: expected a path to a file (str or os.PathLike), got {type(value).__name__}"
+        "expected a file, a DataFrame, a datasets.Dataset or a list of (text, label) pairs, "
+        "got FakeFrame"
     )
-    assert "\n" not in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        rnnkit.train("lm", {"data": {"train": 3}})
+    assert str(info.value) == (
+        "data.train: expected a file path or data in memory (a list, a DataFrame, a "
+        "datasets.Dataset), got 3 (int)"
+    )
 
 
 def test_a_validation_file_for_the_language_model(tmp_path, capsys):

@@ -15,10 +15,13 @@ def _random_corpus(seed=0, sentences=40, words="abcdef"):
     return [[rng.choice(words) for _ in range(rng.randint(0, 7))] for _ in range(sentences)]
 
 
+@pytest.mark.parametrize("modified", [False, True])
 @pytest.mark.parametrize("order", [1, 2, 3, 4])
-def test_every_context_sums_to_one_over_the_vocabulary(order):
+def test_every_context_sums_to_one_over_the_vocabulary(order, modified):
     corpus = _random_corpus()
-    model = KneserNey.fit(corpus, order=order)
+    model = KneserNey.fit(corpus, order=order, modified=modified)
+    distinct = max(len(set(discounts)) for discounts in model.discounts)
+    assert distinct == (3 if modified and order > 1 else 1)  # order 1: no counts of 1 to 4
     assert set(model.vocabulary) == set("abcdef") | {"</s>", "<unk>"}
     contexts = [[], ["z"], ["a", "a", "a", "a"], ["f", "<unk>", "b"]]
     contexts += [sentence[:i] for sentence in corpus[:10] for i in range(len(sentence) + 1)]
@@ -28,11 +31,11 @@ def test_every_context_sums_to_one_over_the_vocabulary(order):
 
 
 def test_bigram_matches_a_hand_computation():
-    model = KneserNey.fit(TWO, order=2)
+    model = KneserNey.fit(TWO, order=2, modified=False)
     # bigrams: (<s> a) 2, (a b) 1, (a c) 1, (b </s>) 1, (c </s>) 1 -> n1 = 4, n2 = 1
     # unigram continuation counts: a 1 (<s>), b 1, c 1, </s> 2 (b, c) -> n1 = 3, n2 = 1
     d1, d2 = 3 / 5, 4 / 6
-    assert model.discounts == pytest.approx([d1, d2])
+    assert [d[0] for d in model.discounts] == pytest.approx([d1, d2])
     vocabulary = 5  # a b c </s> <unk>
 
     def p1(count):
@@ -52,6 +55,19 @@ def test_bigram_matches_a_hand_computation():
     nll, tokens = model.score([["a", "b"]])
     assert tokens == 3
     assert nll == pytest.approx(-math.log(expected[(), "a"] * expected[("a",), "b"] * p_end))
+
+
+def test_modified_discounts_follow_the_count_of_counts():
+    corpus = [["a"], ["b"], ["c"], ["d", "d"], ["e", "e"], ["f"] * 3, ["g"] * 4]
+    model = KneserNey.fit(corpus, order=1)
+    # counts: a b c 1, d e 2, f 3, g 4, </s> 7 -> n1 = 3, n2 = 2, n3 = 1, n4 = 1, y = 3/7
+    d1, d2, d3 = 1 - 2 * (3 / 7) * (2 / 3), 2 - 3 * (3 / 7) * (1 / 2), 3 - 4 * (3 / 7) * (1 / 1)
+    assert model.discounts == [pytest.approx((3 / 7, 19 / 14, 9 / 7))]
+    total, mass, size = 21, 3 * d1 + 2 * d2 + 3 * d3, 9  # size: a..g </s> <unk>
+    assert model.logprob([], "a") == pytest.approx(math.log((1 - d1 + mass / size) / total))
+    assert model.logprob([], "d") == pytest.approx(math.log((2 - d2 + mass / size) / total))
+    assert model.logprob([], "</s>") == pytest.approx(math.log((7 - d3 + mass / size) / total))
+    assert model.logprob([], "zz") == pytest.approx(math.log(mass / size / total))
 
 
 def test_order_one_is_the_smoothed_unigram():

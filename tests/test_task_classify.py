@@ -276,7 +276,7 @@ def test_evaluate_refuses_a_table_object_in_one_line(classify_run):
     with pytest.raises(RnnkitError) as error:
         tasks.evaluate(model, Frame())
     assert str(error.value) == (
-        "expected a TSV/CSV file, a list of (text, label) pairs, or None, got Frame"
+        "expected a file, a DataFrame, a datasets.Dataset or a list of (text, label) pairs, got Frame"
     )
 
 

@@ -351,7 +351,7 @@ def test_evaluate_and_predict_bad_input(tmp_path):
     with pytest.raises(RnnkitError, match="needs data to evaluate on"):
         evaluate(trained)
     with pytest.raises(
-        TypeError,
-        match="expected a CSV file path, '-' for standard input, or a TimeSeries, got list",
+        RnnkitError,
+        match=r"^calendar features need dates like 2020-01-31 or 2020-01; row 1 has 't1'$",
     ):
-        predict(trained, [1.0, 2.0])
+        predict(trained, [1.0, 2.0])  # a list of numbers is a history, without dates (issue 17)

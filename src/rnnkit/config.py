@@ -22,6 +22,7 @@ line); JSON files may use ``null`` too.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import json
@@ -35,15 +36,19 @@ from pathlib import Path
 from typing import Any, Union
 
 from rnnkit.errors import RnnkitError, shown
+from rnnkit.formatting import count
 
 __all__ = [
     "Config",
     "ConfigError",
+    "InMemory",
     "at_least",
     "choices_of",
+    "describe_data",
     "dump_config",
     "fields_of",
     "fraction",
+    "is_in_memory",
     "option",
     "positive",
     "read_config_file",
@@ -52,6 +57,7 @@ __all__ = [
 ]
 
 NONE = "none"  # how an unset value is written in TOML files and on the command line
+IN_MEMORY = "<in-memory: "  # how a config records data that was given as Python objects
 Check = tuple[Callable[[Any], bool], str]  # (predicate, what a good value is)
 
 
@@ -89,8 +95,9 @@ def option(
     ``flag`` is the command-line name (default: the field name with dashes) and ``aliases`` older
     names of the setting that still work, as keys (config files, Python dicts, stored runs) and
     as options; ``required`` marks a setting without a usable default (a training file), checked
-    by :meth:`Config.missing`; ``file`` marks a path to a data file (a str or any
-    ``os.PathLike``; a resumed run may be given the file again at another path).
+    by :meth:`Config.missing`; ``file`` marks a data file: a path (a str or any ``os.PathLike``)
+    or the data itself in memory (a list, a DataFrame, a ``datasets.Dataset``: see
+    :func:`describe_data`); a resumed run may be given the file again at another path.
     """
     metadata = {
         "help": help,
@@ -230,14 +237,15 @@ class Config:
     """Base of rnnkit's config dataclasses: checks types, choices and ranges on construction."""
 
     def __post_init__(self) -> None:
+        self._split_dicts()
         for f, hint in _spec(type(self)):
             value = getattr(self, f.name)
-            if f.metadata.get("file") and not isinstance(value, (str, os.PathLike, type(None))):
-                # in-memory data (a DataFrame, a list) is not read from a config: say so in one line
-                raise ConfigError(
-                    f.name,
-                    f"expected a path to a file (str or os.PathLike), got {type(value).__name__}",
-                )
+            if f.metadata.get("file") and is_in_memory(value):
+                if not isinstance(value, InMemory):
+                    _check_in_memory(value, f.name)
+                    value = InMemory(value)
+                object.__setattr__(self, f.name, value)  # read by the task, described by to_dict
+                continue
             value = _convert(value, hint, f.name)
             choices, check = choices_of(f), f.metadata.get("check")
             if value is not None and choices is not None and value not in choices:
@@ -248,6 +256,24 @@ class Config:
                 raise ConfigError(f.name, f"expected a value {check[1]}, got {shown(value)}")
             object.__setattr__(self, f.name, value)
         self.validate()
+
+    def _split_dicts(self) -> None:
+        """A Hugging Face ``DatasetDict`` given as the training data: its ``train`` split trains
+        and its ``validation`` split validates, unless the validation data is given too."""
+        value = getattr(self, "train", None)
+        if not _is_split_dict(value) or not _is_file_field(type(self), "train"):
+            return
+        if "train" not in value:
+            raise ConfigError(
+                "train",
+                f"expected a DatasetDict with a 'train' split, got one with the splits "
+                f"{', '.join(map(repr, value)) or 'none'}",
+            )
+        object.__setattr__(self, "train", value["train"])
+        val = getattr(self, "val", None)
+        unset = val is None or (isinstance(val, str) and val.startswith(IN_MEMORY))
+        if _is_file_field(type(self), "val") and unset and "validation" in value:
+            object.__setattr__(self, "val", value["validation"])
 
     def validate(self) -> None:
         """Checks across fields; raise :class:`ConfigError` naming the field."""
@@ -271,7 +297,18 @@ class Config:
         return data
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)  # type: ignore[call-overload]
+        """The settings as plain values (JSON and TOML can hold them); data given in memory is
+        recorded by its description (see :func:`describe_data`), not copied."""
+        out: dict[str, Any] = {}
+        for f, _ in _spec(type(self)):
+            value = getattr(self, f.name)
+            if isinstance(value, Config):
+                out[f.name] = value.to_dict()
+            elif isinstance(value, InMemory):
+                out[f.name] = value.description
+            else:
+                out[f.name] = copy.deepcopy(value)
+        return out
 
     def missing(self) -> list[str]:
         """Dotted keys of required settings that are still unset."""
@@ -280,9 +317,91 @@ class Config:
             value = getattr(self, f.name)
             if isinstance(value, Config):
                 found += [f"{f.name}.{key}" for key in value.missing()]
-            elif f.metadata.get("required") and value in (None, ""):
+            elif f.metadata.get("required") and (
+                value is None or isinstance(value, str) and not value
+            ):
                 found.append(f.name)
         return found
+
+
+# --------------------------------------------------------------------------- data in memory
+def is_in_memory(value: Any) -> bool:
+    """Whether a data setting holds the data itself (any object but a path or ``None``)."""
+    return not isinstance(value, (str, os.PathLike, type(None)))
+
+
+class InMemory:
+    """Data given as Python objects where a config takes a data file: the object (``value``) and
+    its description (``str()``, see :func:`describe_data`), which messages, logs, ``config.json``
+    and checkpoints show instead of the data."""
+
+    __slots__ = ("description", "value")
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+        self.description = describe_data(value)
+
+    def __str__(self) -> str:
+        return self.description
+
+    __repr__ = __str__
+
+
+def _is_file_field(cls: type, name: str) -> bool:
+    return any(f.name == name and f.metadata.get("file") for f, _ in _spec(cls))
+
+
+def _is_split_dict(value: Any) -> bool:
+    """A Hugging Face ``DatasetDict`` (told by its module: datasets is not imported here)."""
+    return isinstance(value, Mapping) and type(value).__module__.startswith("datasets")
+
+
+def _check_in_memory(value: Any, key: str) -> None:
+    """One-line errors for what cannot be data: a number, a truth value, an empty list."""
+    if isinstance(value, (bool, int, float, complex)):
+        raise ConfigError(
+            key,
+            "expected a file path or data in memory (a list, a DataFrame, a datasets.Dataset), "
+            f"got {_describe(value)}",
+        )
+    if isinstance(value, (list, tuple)) and not value:
+        raise ConfigError(
+            key, f"expected a file path or a non-empty list, got an empty {type(value).__name__}"
+        )
+
+
+def _item_noun(items: list | tuple) -> str:
+    """What the items of a list are, in words: "text", "number", "record", "pair"..."""
+    if all(isinstance(x, str) for x in items):
+        return "text"
+    if all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in items):
+        return "number"
+    if all(isinstance(x, Mapping) for x in items):
+        return "record"
+    if all(isinstance(x, (list, tuple)) for x in items):
+        if all(len(x) == 2 and isinstance(x[0], str) for x in items):
+            return "(text, label) pair"
+        return "sentence"
+    return "item"
+
+
+def describe_data(value: Any) -> str:
+    """How a config records data given in memory (in ``config.json`` and checkpoints, which hold
+    no data): ``"<in-memory: list of 120 (text, label) pairs>"``, ``"<in-memory: DataFrame of
+    120 rows (text, label)>"``. A run trained from memory is resumed by giving the data again."""
+    kind = type(value).__name__
+    if isinstance(value, (list, tuple)):
+        return f"{IN_MEMORY}{kind} of {count(len(value), _item_noun(value))}>"
+    columns = getattr(value, "column_names", None) or getattr(value, "columns", None)
+    if columns is not None and not isinstance(columns, (list, tuple)):
+        columns = list(columns)  # a pandas Index
+    try:
+        size = len(value)
+    except TypeError:
+        return f"{IN_MEMORY}{kind}>"
+    if columns is not None:
+        return f"{IN_MEMORY}{kind} of {count(size, 'row')} ({', '.join(map(str, columns))})>"
+    return f"{IN_MEMORY}{kind} of {count(size, 'value')}>"
 
 
 def choices_of(f: dataclasses.Field) -> tuple[Any, ...] | None:

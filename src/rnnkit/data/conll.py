@@ -19,7 +19,9 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from rnnkit.data import tables
 from rnnkit.data.text import read_text
 from rnnkit.errors import RnnkitError
 from rnnkit.formatting import count
@@ -130,10 +132,19 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     return "conllu" if Path(path).suffix.lower() == ".conllu" else "conll"
 
 
-def read_tagged(path: str | os.PathLike[str], fmt: str = "auto") -> TaggedCorpus:
-    """Read ``path`` as ``fmt`` (``"auto"``: by extension, see :func:`detect_format`)."""
+def read_tagged(
+    path: Any, fmt: str = "auto", tokens_col: str = "tokens", tags_col: str | None = None
+) -> TaggedCorpus:
+    """Read ``path`` as ``fmt`` (``"auto"``: by extension, see :func:`detect_format`).
+
+    ``path`` may also be a ``.jsonl``/``.parquet`` file or data in memory (a DataFrame, a
+    ``datasets.Dataset``, a list of sentences: see :func:`rnnkit.data.tables.tagged_sentences`),
+    whose list columns ``tokens_col`` and ``tags_col`` hold each sentence's tokens and tags."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
+    if tables.table_source(path):
+        tokens, tags, name = tables.tagged_sentences(path, tokens_col, tags_col)
+        return TaggedCorpus(tokens, tags, name)
     if fmt == "auto":
         fmt = detect_format(path)
     return read_conllu(path) if fmt == "conllu" else read_conll(path)

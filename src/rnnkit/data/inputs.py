@@ -8,10 +8,12 @@ What an ``inputs`` argument of ``predict`` may be:
   :func:`~rnnkit.data.text.read_text`;
 - any other string: one input, the text itself, so ``rnnkit.predict(model, "good film")``
   predicts on "good film" (a ``pathlib.Path`` is always a file name: a missing one is an error);
-- Python objects (:func:`python_items`): a list or tuple, an iterator, or a 1-D array or series.
+- Python objects (:func:`python_items`): a list or tuple, an iterator, or a 1-D array or series;
+- a table (where the task names its column): a DataFrame, a ``datasets.Dataset``, a list of dicts,
+  or a ``.jsonl``/``.parquet`` file (see :mod:`rnnkit.data.tables`), one input a row.
 
-Anything else (a DataFrame, a dict, a number) is an ``RnnkitError`` that names what is accepted
-and the type given, until in-memory tables are read.
+Anything else (a dict, a number) is an ``RnnkitError`` that names what is accepted and the type
+given.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 
 import torch
 
+from rnnkit.data import tables
 from rnnkit.data.labelled import check_delimiter
 from rnnkit.data.text import read_text
 from rnnkit.errors import RnnkitError, shown, shown_names
@@ -84,11 +87,15 @@ def numbered_texts(inputs: Any, column: str, delimiter: str | None = None) -> li
     """``(line number, text)`` of every input, empty ones included (the caller marks them).
 
     ``inputs`` (see the module docstring): a ``.tsv``/``.csv`` file, read by the header's
+    ``column``; a table (a DataFrame, a Dataset, a ``.jsonl``/``.parquet`` file), read by its
     ``column``; any other file (``"-"``: standard input) with one text a line; a string that
     names no file, one text; or a list of strings.
     """
     if is_text(inputs):
         return [(1, inputs)]
+    if tables.is_table(inputs):
+        rows = tables.read_table(inputs).column(column, "the text column of the training data")
+        return [(n, "" if tables.missing(t) else str(t).strip()) for n, t in enumerate(rows, 1)]
     if not isinstance(inputs, (str, os.PathLike)):
         texts = python_items(inputs)
         if not all(isinstance(t, str) for t in texts):
@@ -124,11 +131,15 @@ def numbered_texts(inputs: Any, column: str, delimiter: str | None = None) -> li
     return rows
 
 
-def numbered_lines(inputs: Any) -> list[tuple[int, str]]:
+def numbered_lines(inputs: Any, column: str | None = None) -> list[tuple[int, Any]]:
     """``(line number, line)`` of a file (``"-"``: standard input), of one input (a string that
-    names no file) or of a list of inputs (see the module docstring)."""
+    names no file) or of a list of inputs; with a ``column``, also the values of that column of
+    a table, one input a row (see the module docstring)."""
     if is_text(inputs):
         return [(1, inputs)]
+    if column is not None and tables.is_table(inputs):
+        values = tables.read_table(inputs).column(column, "the input column")
+        return [(n, "" if tables.missing(v) else v) for n, v in enumerate(values, start=1)]
     if isinstance(inputs, (str, os.PathLike)):
         text, name = read_source(inputs)
         rows = list(enumerate(text.splitlines(), start=1))

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from rnnkit.data import tables
 from rnnkit.data.batching import ShuffledBatches, epoch_generator
 from rnnkit.data.text import read_text
 from rnnkit.data.vocab import PAD, UNK, Vocabulary
@@ -112,13 +112,20 @@ def _rows(path: Path, text: str, delimiter: str) -> Iterable[tuple[int, list[str
 
 
 def read_labelled(
-    path: str | os.PathLike[str],
+    path: Any,
     text_col: str = "text",
     label_col: str | None = "label",
     *,
     delimiter: str | None = None,
 ) -> LabelledText:
-    """Read a TSV/CSV file with a header; ``label_col=None`` reads texts only (labels empty)."""
+    """Read a TSV/CSV file with a header; ``label_col=None`` reads texts only (labels empty).
+
+    ``path`` may also be a ``.jsonl``/``.parquet`` file or data in memory (a DataFrame, a
+    ``datasets.Dataset``, a list of ``(text, label)`` pairs or of dicts: see
+    :mod:`rnnkit.data.tables`), read alike (``path`` of the result: its name)."""
+    if tables.table_source(path):
+        texts, labels, skipped, name = tables.labelled_rows(path, text_col, label_col)
+        return LabelledText(texts, labels, name, skipped)
     path = Path(path)
     check_delimiter(delimiter)
     content = read_text(path, "data file", empty=True)

@@ -21,7 +21,7 @@ import sysconfig
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
@@ -165,12 +165,22 @@ def builtin_corpus(max_chars: int = BUILTIN_CORPUS_CHARS) -> Corpus:
 
 
 def load_corpus(
-    path: str | os.PathLike[str] | None, max_builtin_chars: int = BUILTIN_CORPUS_CHARS
+    path: Any,
+    max_builtin_chars: int = BUILTIN_CORPUS_CHARS,
+    what: str = "text file",
 ) -> Corpus:
-    """The text of ``path``, or the built-in corpus when ``path`` is ``None``."""
+    """The text of ``path``, or the built-in corpus when ``path`` is ``None``; texts in memory
+    (a list of texts, or the ``text`` column of a DataFrame or ``datasets.Dataset``) are joined
+    by line breaks, as the lines of a file."""
     if path is None:
         return builtin_corpus(max_builtin_chars)
-    text = read_text(path)
+    if not isinstance(path, (str, os.PathLike)):
+        from rnnkit.data.tables import texts_of  # tables reads files through this module
+
+        texts, name = texts_of(path)
+        text = "\n".join(texts)
+        return Corpus(text, name, f"corpus: {name}, {len(text):,} characters")
+    text = read_text(path, what)
     return Corpus(
         text=text, name=Path(path).name, description=f"corpus: {path}, {len(text):,} characters"
     )

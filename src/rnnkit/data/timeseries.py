@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from rnnkit.data import tables
 from rnnkit.data.text import read_text
 from rnnkit.errors import RnnkitError, shown, shown_names
 
@@ -170,10 +171,10 @@ def _numbers(
     dates: list[str] = []
     missing_rows: dict[str, list[int]] = {column: [] for column in value_names}
     for row_number, (line, row) in enumerate(data, start=1):
+        where = f"row {row_number} (line {line})" if line else f"row {row_number}"
         if len(row) != len(header):
             raise RnnkitError(
-                f"{name} row {row_number} (line {line}) has {len(row)} cells, expected "
-                f"{len(header)} as in the header"
+                f"{name} {where} has {len(row)} cells, expected {len(header)} as in the header"
             )
         dates.append(row[date_index].strip() if date_index is not None else f"t{row_number}")
         for j, (column, index) in enumerate(zip(value_names, value_indices)):
@@ -188,15 +189,30 @@ def _numbers(
                 number = math.nan
             if not math.isfinite(number):
                 raise RnnkitError(
-                    f"{name} row {row_number} (line {line}), column {column!r}: expected a number, "
+                    f"{name} {where}, column {column!r}: expected a number, "
                     f"got {shown(cell.strip())}"
                 )
             values[row_number - 1, j] = number
     return dates, values, missing_rows
 
 
+def _in_memory(
+    source: Any, date_column: str | None, columns: Sequence[str] | None
+) -> tuple[str, list[str], list[tuple[int, list[str]]], int | None, list[str]]:
+    """A series in memory (see :func:`rnnkit.data.tables.numbers`) as the cells of a CSV file:
+    its name, header, rows (line 0: none) and the date and value columns; a number's text reads
+    back as the same number."""
+    dates, names, values, date_name, name = tables.numbers(source, date_column, columns)
+    header = [date_name, *names] if date_name else names
+    rows = [
+        [*([date] if date_name else []), *(str(column[n]) for column in values)]
+        for n, date in enumerate(dates)
+    ]
+    return name, header, [(0, row) for row in rows], 0 if date_name else None, names
+
+
 def read_series(
-    path: str | Path,
+    path: Any,
     *,
     date_column: str | None = None,
     columns: Sequence[str] | None = None,
@@ -206,7 +222,8 @@ def read_series(
     """Read a time series from a CSV file with a header row.
 
     Args:
-        path: the CSV file (with ``text``: only the name the messages give it).
+        path: the CSV file (with ``text``: only the name the messages give it), or the series in
+            memory, read as a file of its cells (see :func:`rnnkit.data.tables.numbers`).
         date_column: the column holding the dates; default the first column. ``""`` means the file
             has no date column (then every column is a value column unless ``columns`` is given).
         columns: the value columns to read; default every column but the date column.
@@ -221,12 +238,15 @@ def read_series(
     """
     if fill is not None and fill not in FILL_METHODS:
         raise RnnkitError(f"fill must be one of {', '.join(FILL_METHODS)} or None, got {fill!r}")
-    path = Path(path)
-    name = path.name or str(path)
-    header, data = _csv_rows(
-        path, read_text(path, "series file", empty=True) if text is None else text
-    )
-    date_index, value_names = _chosen_columns(name, header, date_column, columns)
+    if text is None and tables.table_source(path):
+        name, header, data, date_index, value_names = _in_memory(path, date_column, columns)
+    else:
+        path = Path(path)
+        name = path.name or str(path)
+        header, data = _csv_rows(
+            path, read_text(path, "series file", empty=True) if text is None else text
+        )
+        date_index, value_names = _chosen_columns(name, header, date_column, columns)
     dates, values, missing_rows = _numbers(name, header, data, date_index, value_names)
     filled: dict[str, int] = {}
     for j, column in enumerate(value_names):

@@ -1,7 +1,7 @@
 """Metrics and naive baselines for every task: accuracy, macro F1, confusion matrix and the
 majority class for classification; token accuracy, per-tag F1 and the most frequent tag per word
 for tagging; MAE, RMSE, MAPE, sMAPE and MASE for forecasting, beside the persistence and
-seasonal-naive forecasts; an interpolated Kneser-Ney n-gram model as the baseline of language
+seasonal-naive forecasts; a (modified) interpolated Kneser-Ney n-gram model as the baseline of language
 models. Metrics take plain sequences or arrays and return Python floats.
 """
 

@@ -28,7 +28,6 @@ from torch.nn import functional as F
 
 from rnnkit.config import Config, at_least, option
 from rnnkit.data import labelled
-from rnnkit.data.inputs import python_items
 from rnnkit.data.labelled import BucketedBatches, Tokenizer, encode_labels, pad_sequences
 from rnnkit.data.vocab import Vocabulary
 from rnnkit.errors import RnnkitError
@@ -53,7 +52,9 @@ INSPECTED = 20  # examples whose token contributions rnnkit inspect shows
 
 @dataclass
 class ClassifyData(Config):
-    train: str | None = o.data_file("training file: TSV (.tsv) or CSV (.csv) with a header line")
+    train: str | None = o.data_file(
+        "training file: TSV (.tsv) or CSV (.csv) with a header line, .jsonl or .parquet"
+    )
     val: str | None = o.val_file(
         "validation file in the same format (none: hold out "
         "val_fraction of the training rows, chosen by the seed)"
@@ -227,16 +228,14 @@ def _examples(trained: TrainedModel, data: Any) -> tuple[list[list[int]], list[i
     """Encoded texts, gold label ids and a title for ``data``: a TSV/CSV file, a list of
     ``(text, label)`` pairs, or ``None`` for the run's validation data (read as in training)."""
     d, state = trained.config.data, trained.state
-    if isinstance(data, (str, Path)):
-        rows = labelled.read_labelled(data, d.text_col, d.label_col, delimiter=d.delimiter)
-        texts, labels, title = rows.texts, rows.labels, f"{count(len(rows), 'row')} of {data}"
-    elif data is None:
+    if data is None:
         texts, labels, where = _validation(trained)
         title = f"validation: {where}"
-    else:
-        pairs = python_items(data, "a TSV/CSV file, a list of (text, label) pairs, or None")
-        texts, labels = [t for t, _ in pairs], [str(label) for _, label in pairs]
-        title = count(len(texts), "example")
+    else:  # a file, a table or (text, label) pairs
+        rows = labelled.read_labelled(data, d.text_col, d.label_col, delimiter=d.delimiter)
+        texts, labels, title = rows.texts, rows.labels, count(len(rows), "example")
+        if isinstance(data, (str, Path)):
+            title = f"{count(len(rows), 'row')} of {data}"
     gold = encode_labels(labels, state.labels, f"evaluation data {title}")
     ids, cut = ct.encode_capped(state.tokenizer, texts, d.max_length)
     if cut.tokens:

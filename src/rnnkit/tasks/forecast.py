@@ -331,6 +331,7 @@ class ForecastTask(Task):
   rnnkit evaluate runs/forecast --data recent.csv
   (head -n 1 recent.csv; tail -n 40 recent.csv) | rnnkit predict runs/forecast --input -"""
     unit = "window"
+    one_record_per_input = False  # predict gives the steps after the whole history
     predict_hint = (
         "a CSV of recent history with the training columns and its header line (at "
         "least lookback rows); outputs the next horizon values with their dates"

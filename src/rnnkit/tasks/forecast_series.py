@@ -156,13 +156,12 @@ def _read(trained: TrainedModel, data: Any) -> tuple[Prepared, str]:
         return build_inputs(
             data, d, state.period, CALENDAR_NAMES[0] in state.input_names
         ), "the given series"
-    if not isinstance(data, (str, Path)):
-        raise TypeError(
-            f"expected a CSV file path, '-' for standard input, or a TimeSeries, got "
-            f"{type(data).__name__}"
-        )
-    text, name = read_source(data, "series")
     columns = [d.target, *d.features]
+    if not isinstance(data, (str, Path)):  # in memory: a DataFrame, a Dataset, numbers
+        found = read_series(data, date_column=state.date_column or "", columns=columns, fill=d.fill)
+        calendar = CALENDAR_NAMES[0] in state.input_names
+        return build_inputs(found, d, state.period, calendar), found.source
+    text, name = read_source(data, "series")
     wanted = [state.date_column, *columns] if state.date_column else columns
     first = next((line for line in text.removeprefix("\ufeff").splitlines() if line.strip()), "")
     try:

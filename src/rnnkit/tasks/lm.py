@@ -279,7 +279,7 @@ def _texts(d: LMData) -> tuple[Corpus, str, str, str]:
     the validation file, else the last ``val_fraction`` of the corpus."""
     corpus = load_corpus(d.train, d.max_builtin_chars)
     if d.val is not None:
-        train_text, val_text = corpus.text, read_text(d.val, "validation file")
+        train_text, val_text = corpus.text, load_corpus(d.val, what="validation file").text
         where = f"{len(val_text):,} characters of {d.val}"
     else:
         train_text, val_text = split_text(corpus.text, d.val_fraction)
@@ -365,7 +365,7 @@ class LMTask(Task):
         if isinstance(data, (str, Path)):
             text, name = read_text(data), str(data)
         else:
-            text, name = "\n".join(data), "the given text"
+            text, name = load_corpus(data).text, "the given text"  # texts or a table
         ids = encode_text(trained.state.vocab, text, warn=_warn, what="text")
         if len(ids) < 2:
             raise RnnkitError(f"{name} is too short to evaluate: it needs at least 2 characters")

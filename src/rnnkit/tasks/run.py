@@ -18,7 +18,8 @@ from typing import Any
 
 import torch
 
-from rnnkit.config import Config, ConfigError, fields_of
+from rnnkit.config import IN_MEMORY, Config, ConfigError, describe_data, fields_of
+from rnnkit.data.tables import is_frame, predictions_frame
 from rnnkit.errors import RnnkitError, short
 from rnnkit.metrics.report import Report
 from rnnkit.tasks.base import (
@@ -227,7 +228,25 @@ def _run_config(task: Task, config: Any, resume: Any) -> tuple[Any, dict[str, An
         _check_resumable(task, config, checkpoint)
     for key in config.missing():
         raise ConfigError(key, "required, but not set")
+    _check_data_given(config)
     return config, checkpoint
+
+
+def _check_data_given(config: Config) -> None:
+    """A data setting that records data once given in memory (a resumed run's saved config, or
+    a run's config.json read as a config file) needs the data again: the run did not keep it."""
+    for f, _ in fields_of(type(config)):
+        section = getattr(config, f.name)
+        if not isinstance(section, Config):
+            continue
+        for g, _ in fields_of(type(section)):
+            value = getattr(section, g.name)
+            if g.metadata.get("file") and isinstance(value, str) and value.startswith(IN_MEMORY):
+                raise ConfigError(
+                    f"{f.name}.{g.name}",
+                    f"the run was trained on data in memory, {value}, which it does not keep: "
+                    "give the data again",
+                )
 
 
 def _finished(settings: TrainConfig, state: Mapping[str, Any]) -> bool:
@@ -296,13 +315,22 @@ def evaluate(
         raise ConfigError("batch_size", f"expected a value >= 1, got {batch_size}")
     if task.needs_data and data is None:
         raise ConfigError("data", f"evaluating a {task.name!r} model needs data to evaluate on")
+    if isinstance(data, (list, tuple)) and not data:
+        raise ConfigError(
+            "data", f"expected data to evaluate on, got an empty {type(data).__name__}"
+        )
     if not task.needs_data and data is not None:
         raise RnnkitError(
             f"a {task.name!r} model is evaluated on a fresh draw of its own data, "
-            f"not on given data (got {str(data)[:60]!r})"
+            f"not on given data (got {_named(data)})"
         )
     with torch.no_grad():
         return task.evaluate(trained, data, batch_size=batch_size)
+
+
+def _named(data: Any) -> str:
+    """Data in a message: a path (or text) as given, cut; data in memory by its description."""
+    return repr(str(data)[:60]) if isinstance(data, (str, Path)) else describe_data(data)
 
 
 def views(
@@ -315,13 +343,21 @@ def views(
         return []
     if data is not None and not getattr(task, "view_data", False):
         raise RnnkitError(
-            f"the plots of a {task.name!r} model read no data file (got {str(data)[:60]!r})"
+            f"the plots of a {task.name!r} model read no data file (got {_named(data)})"
         )
     with torch.no_grad():
         return task.views(trained, data, evals=evals)
 
 
-def predict(trained: TrainedModel, inputs: Any) -> list[dict[str, Any]]:
-    """Predictions of a trained model: one record per input (see the task's ``predict``)."""
+def predict(trained: TrainedModel, inputs: Any) -> Any:
+    """Predictions of a trained model: one record per input (see the task's ``predict``), as a
+    list of dicts; for a pandas DataFrame, a DataFrame: the inputs' columns and the predictions'
+    (a forecast: the steps after the history, one row each)."""
+    task = get_task(trained.task)
     with torch.no_grad():
-        return get_task(trained.task).predict(trained, inputs)
+        records = task.predict(trained, inputs)
+    if not is_frame(inputs):
+        return records
+    if getattr(task, "one_record_per_input", True):
+        return predictions_frame(inputs, records)
+    return type(inputs)([{k: v for k, v in r.items() if k != "line"} for r in records])

@@ -27,7 +27,7 @@ from torch import nn
 
 from rnnkit.config import Config, at_least, fraction, option
 from rnnkit.data.conll import FORMATS, TaggedCorpus, read_tagged, split_sentences
-from rnnkit.data.inputs import python_items, read_source
+from rnnkit.data.inputs import read_source
 from rnnkit.data.labelled import (
     BucketedBatches,
     Tokenizer,
@@ -35,6 +35,7 @@ from rnnkit.data.labelled import (
     encode_labels,
     pad_sequences,
 )
+from rnnkit.data.tables import tagged_sentences
 from rnnkit.data.vocab import PAD, UNK, Vocabulary
 from rnnkit.errors import RnnkitError
 from rnnkit.export import tagger_spec, tokenizer_metadata
@@ -57,7 +58,8 @@ BASELINE = "most-frequent-tag"
 @dataclass
 class TagData(Config):
     train: str | None = o.data_file(
-        "training file: CoNLL-U (FORM and UPOS columns) or 2-column CoNLL (token and tag)"
+        "training file: CoNLL-U (FORM and UPOS columns), 2-column CoNLL (token and tag), "
+        ".jsonl or .parquet (list columns of tokens and tags)"
     )
     val: str | None = o.val_file(
         "validation file in the same format (none: hold out the last "
@@ -69,6 +71,12 @@ class TagData(Config):
         choices=FORMATS,
     )
     val_fraction: float = o.val_fraction("training sentences")
+    tokens_col: str = option(
+        "tokens", "tokens column of a table (.jsonl, DataFrame...)", metavar="C"
+    )
+    tags_col: str | None = option(
+        None, "tags column of a table (none: tags, else ner_tags, pos_tags or upos)", metavar="C"
+    )
     lower: bool = option(True, "lower-case the words for the word vocabulary (not the characters)")
     min_freq: int = o.min_freq()
     max_vocab: int | None = o.max_vocab()
@@ -219,9 +227,9 @@ def tag_scores(
 def _read_splits(d: TagData) -> tuple[TaggedCorpus, TaggedCorpus, TaggedCorpus, str]:
     """The training file's corpus, the training and validation sentences, and where validation
     came from: the validation file, or the last ``val_fraction`` of the training sentences."""
-    corpus = read_tagged(d.train, d.format)
+    corpus = read_tagged(d.train, d.format, d.tokens_col, d.tags_col)
     if d.val is not None:
-        val = read_tagged(d.val, d.format)
+        val = read_tagged(d.val, d.format, d.tokens_col, d.tags_col)
         return corpus, corpus, val, f"{count(len(val), 'sentence')} of {d.val}"
     train, val = split_sentences(corpus, 1.0 - d.val_fraction)
     return corpus, train, val, f"the last {count(len(val), 'sentence')} of {d.train}"
@@ -265,14 +273,14 @@ def _report(
     return base.Report(title, rows, details=details)
 
 
-def _sentences(inputs: Any) -> list[tuple[int, list[str]]]:
+def _sentences(inputs: Any, column: str = "tokens") -> list[tuple[int, list[str]]]:
     """``(line, tokens)`` of every input, blank ones with no tokens (see :meth:`TagTask.predict`);
     a sentence of a CoNLL(-U) file is numbered by its first token's line (its tags are unread)."""
     suffix = Path(inputs).suffix.lower() if isinstance(inputs, (str, Path)) else ""
     if suffix not in (".conllu", ".conll"):
         return [
             (n, Tokenizer.split(line, "word", lower=False) if isinstance(line, str) else line)
-            for n, line in _token_lists(o.numbered_lines(inputs))
+            for n, line in _token_lists(o.numbered_lines(inputs, column))
         ]
     text, name = read_source(inputs)
     sentences: list[tuple[int, list[str]]] = []
@@ -326,33 +334,20 @@ def _validation(trained: TrainedModel) -> tuple[list, list, str]:
 def _sentences_of(trained: TrainedModel, data: Any) -> tuple[list, list, str]:
     """Tokens, gold tag ids and a title of ``data``: a CoNLL(-U) file (read in the training
     format), a list of ``(tokens, tags)`` pairs, or ``None`` for the run's validation data."""
+    d = trained.config.data
     if isinstance(data, (str, Path)):
-        corpus = read_tagged(data, trained.config.data.format)
+        corpus = read_tagged(data, d.format, d.tokens_col, d.tags_col)
         tokens, tags = corpus.tokens, corpus.tags
         title = f"{count(len(tokens), 'sentence')} of {data} ({count(corpus.num_tokens, 'token')})"
     elif data is None:
         tokens, tags, title = _validation(trained)
     else:
-        tokens, tags = _pairs(data)
+        tokens, tags, _ = tagged_sentences(data, d.tokens_col, d.tags_col, "evaluation sentence")
         title = f"{count(len(tokens), 'sentence')} ({count(sum(map(len, tokens)), 'token')})"
     ids = iter(
         encode_labels([t for s in tags for t in s], trained.state.tags, f"evaluation data {title}")
     )
     return tokens, [[next(ids) for _ in s] for s in tags], title
-
-
-def _pairs(data: Any) -> tuple[list[list[str]], list[list[str]]]:
-    given = python_items(data, "a tagged file, a list of (tokens, tags) pairs, or None")
-    pairs = [([str(w) for w in words], [str(t) for t in tags]) for words, tags in given]
-    for n, (words, tags) in enumerate(pairs, start=1):
-        if not words or len(words) != len(tags):
-            raise RnnkitError(
-                f"evaluation sentence {n}: expected tokens and as many tags, got "
-                f"{count(len(words), 'token')} and {count(len(tags), 'tag')}"
-            )
-    if not pairs:
-        raise RnnkitError("no sentences to evaluate on")
-    return [words for words, _ in pairs], [tags for _, tags in pairs]
 
 
 class TagTask(Task):
@@ -483,7 +478,7 @@ class TagTask(Task):
     def predict(self, trained: TrainedModel, inputs: Any) -> list[dict[str, Any]]:
         """``inputs``: a file (``"-"``: standard input) of one sentence a line, a .conllu/.conll
         file, a list of sentences (strings) or a list of token lists (used as given)."""
-        numbered = _sentences(inputs)
+        numbered = _sentences(inputs, trained.config.data.tokens_col)
         kept = [(n, tokens) for n, tokens in numbered if tokens]
         predicted, _ = _tagged(trained.model, trained.state, [tokens for _, tokens in kept])
         names = trained.state.tags.itos
