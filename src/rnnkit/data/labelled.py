@@ -38,6 +38,7 @@ from torch import Tensor
 from rnnkit.data import tables
 from rnnkit.data.batching import ShuffledBatches, epoch_generator
 from rnnkit.data.text import read_text
+from rnnkit.data.tokenizers import SubwordTokenizer, build_tokenizer, tokenizer_from_dict
 from rnnkit.data.vocab import PAD, UNK, Vocabulary
 from rnnkit.errors import RnnkitError, shown
 
@@ -55,7 +56,8 @@ __all__ = [
 # A word, possibly with inner apostrophes (don't, o'clock), or a clitic ('s, 're), or n't, or one
 # other non-space symbol (punctuation).
 WORD_RE = re.compile(r"\w+(?:['’]\w+)*|['’]\w+|[^\w\s]")
-TOKENIZERS = ("word", "char")
+TOKENIZERS = ("word", "char", "bpe", "unigram")
+SPECIALS = (PAD, UNK)
 
 
 # --------------------------------------------------------------------------- reading
@@ -210,23 +212,35 @@ def encode_labels(
 
 # --------------------------------------------------------------------------- tokenizers
 class Tokenizer:
-    """Text -> tokens -> ids, for words (``kind="word"``) or characters (``kind="char"``).
+    """Text -> tokens -> ids, for words (``kind="word"``), characters (``kind="char"``) or
+    subwords (``"bpe"``, ``"unigram"``: a :class:`~rnnkit.data.tokenizers.SubwordTokenizer`
+    learnt on the training texts or read from a file, its ids shifted by two after ``<pad>`` and
+    ``<unk>``).
 
     Build one from training texts with :meth:`build`; save it with :meth:`to_dict`.
     """
 
-    def __init__(self, vocab: Vocabulary, kind: str = "word", lower: bool = True) -> None:
+    def __init__(
+        self,
+        vocab: Vocabulary,
+        kind: str = "word",
+        lower: bool = True,
+        subword: SubwordTokenizer | None = None,
+    ) -> None:
         if kind not in TOKENIZERS:
             raise ValueError(f"tokenizer kind must be one of {TOKENIZERS}, got {kind!r}")
         if vocab.pad_id is None or vocab.unk_id is None:
             raise ValueError("a tokenizer vocabulary needs both <pad> and <unk>")
+        if (subword is None) != (kind in ("word", "char")):
+            raise ValueError(f"a {kind} tokenizer needs a subword tokenizer exactly when subword")
         self.vocab = vocab
         self.kind = kind
         self.lower = lower
+        self.subword = subword
 
     @staticmethod
     def split(text: str, kind: str = "word", lower: bool = True) -> list[str]:
-        """The tokens of ``text`` (no vocabulary involved)."""
+        """The tokens of ``text`` (no vocabulary involved; words or characters)."""
         if lower:
             text = text.lower()
         if kind == "char":
@@ -234,7 +248,13 @@ class Tokenizer:
         return WORD_RE.findall(text)
 
     def tokenize(self, text: str) -> list[str]:
-        return self.split(text, self.kind, self.lower)
+        if self.subword is None:
+            return self.split(text, self.kind, self.lower)
+        return [self.vocab.itos[i] for i in self._subword_ids(text)]
+
+    def _subword_ids(self, text: str) -> list[int]:
+        shift, text = len(SPECIALS), text.lower() if self.lower else text
+        return [i + shift for i in self.subword.encode(text)]  # type: ignore[union-attr]
 
     @classmethod
     def build(
@@ -245,13 +265,34 @@ class Tokenizer:
         lower: bool = True,
         min_freq: int = 1,
         max_size: int | None = None,
+        vocab_size: int | None = None,
+        file: str | None = None,
     ) -> Tokenizer:
-        """Count the tokens of ``texts`` into a vocabulary with ``<pad>`` = 0 and ``<unk>`` = 1."""
+        """Count the tokens of ``texts`` into a vocabulary with ``<pad>`` = 0 and ``<unk>`` = 1;
+        bpe/unigram: learn ``vocab_size`` subwords on them (or read ``file``)."""
         if kind not in TOKENIZERS:
             raise ValueError(f"tokenizer kind must be one of {TOKENIZERS}, got {kind!r}")
+        if file is not None and kind not in ("bpe", "unigram"):
+            raise RnnkitError(
+                f"tokenizer_file: expected the tokenizer bpe or unigram with a tokenizer file, "
+                f"got {kind}"
+            )
+        if kind in ("bpe", "unigram"):
+            text = "\n".join(t.lower() if lower else t for t in texts)
+            subword = build_tokenizer(kind, text, vocab_size=vocab_size, file=file)
+            return cls.from_subword(subword, kind, lower)  # type: ignore[arg-type]
         tokens = (token for text in texts for token in cls.split(text, kind, lower))
-        vocab = Vocabulary.build(tokens, min_freq=min_freq, max_size=max_size, specials=(PAD, UNK))
+        vocab = Vocabulary.build(tokens, min_freq=min_freq, max_size=max_size, specials=SPECIALS)
         return cls(vocab, kind, lower)
+
+    @classmethod
+    def from_subword(cls, subword: SubwordTokenizer, kind: str, lower: bool) -> Tokenizer:
+        """``<pad>``, ``<unk>``, then the subwords (a piece spelt like a special is renamed)."""
+        pieces = [subword.token(i) for i in range(subword.vocab_size)]
+        pieces = [f"{p} ({i})" if p in SPECIALS else p for i, p in enumerate(pieces)]
+        return cls(
+            Vocabulary([*SPECIALS, *pieces], pad_token=PAD, unk_token=UNK), kind, lower, subword
+        )
 
     @property
     def pad_id(self) -> int:
@@ -263,18 +304,26 @@ class Tokenizer:
 
     def encode(self, text: str, max_length: int | None = None) -> list[int]:
         """Ids of the tokens of ``text`` (at most ``max_length``); never empty (``[<unk>]``)."""
-        ids = self.vocab.encode(self.tokenize(text))
+        if self.subword is None:
+            ids = self.vocab.encode(self.tokenize(text))
+        else:
+            ids = self._subword_ids(text)
         if max_length is not None:
             ids = ids[:max_length]
         return ids or [self.unk_id]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "lower": self.lower, "vocab": self.vocab.to_dict()}
+        kept = {} if self.subword is None else {"subword": self.subword.to_dict()}
+        return {"kind": self.kind, "lower": self.lower, "vocab": self.vocab.to_dict(), **kept}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Tokenizer:
         try:
-            return cls(Vocabulary.from_dict(data["vocab"]), data["kind"], bool(data["lower"]))
+            subword = data.get("subword")
+            if subword is not None:
+                subword = tokenizer_from_dict(subword)
+            vocab = Vocabulary.from_dict(data["vocab"])
+            return cls(vocab, data["kind"], bool(data["lower"]), subword)
         except (KeyError, TypeError, ValueError) as error:
             raise RnnkitError(f"malformed tokenizer in checkpoint: {error}") from error
 

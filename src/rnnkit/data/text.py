@@ -236,9 +236,10 @@ class TBPTTBatches(BatchOrder):
     Args:
         ids: the encoded training text, 1-D int64.
         batch_size: ``N``, the number of parallel streams.
-        seq_len: ``L``, characters per chunk (the truncation length of back-propagation).
+        seq_len: ``L``, tokens per chunk (the truncation length of back-propagation).
         seed: seeds the per-epoch shift of the chunk boundaries.
         shift: ``False`` keeps the chunk boundaries the same every epoch.
+        unit: what a token is, in messages (``"characters"``, ``"tokens"``).
     """
 
     position = "chunk"
@@ -248,7 +249,14 @@ class TBPTTBatches(BatchOrder):
     )
 
     def __init__(
-        self, ids: Tensor, batch_size: int, seq_len: int, *, seed: int = 0, shift: bool = True
+        self,
+        ids: Tensor,
+        batch_size: int,
+        seq_len: int,
+        *,
+        seed: int = 0,
+        shift: bool = True,
+        unit: str = "characters",
     ):
         if batch_size < 1 or seq_len < 1:
             raise RnnkitError(
@@ -257,11 +265,12 @@ class TBPTTBatches(BatchOrder):
         need = batch_size * (seq_len + 1) + (seq_len if shift else 0)
         if ids.dim() != 1 or len(ids) < need:
             raise RnnkitError(
-                f"the training text has {len(ids):,} characters, fewer than one batch needs "
-                f"({batch_size} streams x {seq_len + 1} characters{' + shift' if shift else ''} = "
+                f"the training text has {len(ids):,} {unit}, fewer than one batch needs "
+                f"({batch_size} streams x {seq_len + 1} {unit}{' + shift' if shift else ''} = "
                 f"{need:,}); use a longer text or a smaller --batch-size/--seq-len"
             )
         super().__init__(len(ids), seed)
+        self.size_error = self.size_error.replace("characters", unit)
         self.ids = ids
         self.batch_size = batch_size
         self.seq_len = seq_len

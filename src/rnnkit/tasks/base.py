@@ -104,6 +104,7 @@ class Setup:
     select: str = "loss"
     maximize: bool = False
     progress_fn: Callable[[float], dict[str, str]] | None = None
+    unit: str | None = None  # what the throughput counts, when not the task's unit (tokens...)
 
 
 @dataclass
@@ -171,7 +172,7 @@ class Task:
     ) -> Setup:
         """A :class:`Setup` whose ``eval_fn`` scores ``val`` without baselines (``None``: no
         validation) and whose ``report`` scores each data set of ``reported``, both by
-        :meth:`score`; ``options``: ``select``, ``maximize``, ``progress_fn``."""
+        :meth:`score`; ``options``: ``select``, ``maximize``, ``progress_fn``, ``unit``."""
 
         def eval_fn(model: nn.Module) -> dict[str, float]:
             trained = TrainedModel(self.name, model, config, state)

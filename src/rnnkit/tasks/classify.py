@@ -71,7 +71,19 @@ class ClassifyData(Config):
     )
     val_fraction: float = o.val_fraction("training rows")
     tokenizer: str = option(
-        "word", "split texts into words (and punctuation) or characters", choices=("word", "char")
+        "word",
+        "split texts into words (and punctuation), characters, or bpe/unigram subwords "
+        "learnt on the training texts (the text extra)",
+        choices=("word", "char", "bpe", "unigram"),
+    )
+    vocab_size: int | None = option(
+        None, "bpe/unigram: the subword vocabulary's size (none: 1024)", metavar="N"
+    )
+    tokenizer_file: str | None = option(
+        None,
+        "bpe/unigram: a tokenizer.json or sentencepiece .model to use",
+        metavar="FILE",
+        file=True,
     )
     lower: bool = option(True, "lower-case the text")
     min_freq: int = o.min_freq()
@@ -140,7 +152,13 @@ class ClassifierState:
         """The tokenizer, label map and label counts of the training data."""
         vocab = labelled.build_label_vocab(labels, f"training data {d.train}")
         tokenizer = Tokenizer.build(
-            texts, d.tokenizer, lower=d.lower, min_freq=d.min_freq, max_size=d.max_vocab
+            texts,
+            d.tokenizer,
+            lower=d.lower,
+            min_freq=d.min_freq,
+            max_size=d.max_vocab,
+            vocab_size=d.vocab_size,
+            file=d.tokenizer_file,
         )
         counts = Counter(encode_labels(labels, vocab, f"training data {d.train}"))
         return cls(tokenizer, vocab, [counts[i] for i in range(len(vocab))])

@@ -1,4 +1,5 @@
-"""Character language models: train with truncated back-propagation through time, evaluate, sample.
+"""Language models of characters, words or subwords: train with truncated back-propagation through
+time, evaluate, sample.
 
 Python API::
 
@@ -9,48 +10,52 @@ Python API::
     print(sample(run.trained, SampleConfig(prompt="Dear ", length=200))[0])
 
 The first 90% of the text trains and the last 10% validates (or a validation file, ``data.val``).
-Evaluations during training read the first ``eval_chars`` validation characters (for speed, and
-said so); the final report reads all of them, beside two baselines fitted on the training text:
-the unigram and the bigram character frequencies (add-one and Dirichlet smoothed). The checkpoint's task state holds the
-config, the vocabulary and those counts.
+``data.tokenizer`` splits the text into characters (the default), words, or bpe/unigram subwords
+(:mod:`rnnkit.data.tokenizers`). Evaluations during training read the first ``eval_chars``
+validation tokens (for speed, and said so); the final report reads all of them, beside baselines
+fitted on the training text (:mod:`.lm_state`): for characters the unigram and the bigram character
+frequencies, for other tokens the unigram frequencies and a Kneser-Ney n-gram model, each per token
+and per character of the text. The checkpoint's task state holds the config, the tokenizer and the
+counts; a run's learnt tokenizer is also written into its directory (``OUT/tokenizer.json``).
 """
 
 from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from rnnkit.config import Config, ConfigError, at_least, option, positive, seed_range
+from rnnkit.config import Config, ConfigError, at_least, option
 from rnnkit.data.text import (
     BUILTIN_CORPUS_CHARS,
     Corpus,
     TBPTTBatch,
     TBPTTBatches,
-    char_vocabulary,
-    encode_text,
-    format_unknown,
     load_corpus,
     read_text,
     split_text,
     stream_matrix,
 )
+from rnnkit.data.tokenizers import KINDS, TextTokenizer, build_tokenizer, min_vocab_size, to_json
 from rnnkit.data.vocab import Vocabulary
 from rnnkit.errors import RnnkitError
 from rnnkit.export import language_model_spec
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig, detach_state
 from rnnkit.tasks import base
 from rnnkit.tasks import options as o
-from rnnkit.tasks.base import Task, TrainedModel, get_task, register
-from rnnkit.tasks.capabilities import language_model_of
+from rnnkit.tasks.base import Task, TrainedModel, merge, register
 from rnnkit.tasks.inspecting import store_sample
+from rnnkit.tasks.lm_defaults import TOKENIZER_DEFAULTS
+from rnnkit.tasks.lm_sample import SampleConfig, sample
+from rnnkit.tasks.lm_state import LN2, LMState, encode_with, per_char_rows, token_rows
 from rnnkit.training.devices import model_device
 from rnnkit.training.settings import StepOutput, TrainConfig
 
@@ -58,6 +63,7 @@ __all__ = [
     "LMConfig",
     "LMData",
     "LMModel",
+    "LMState",
     "LMTask",
     "SampleConfig",
     "TBPTTLoss",
@@ -65,7 +71,6 @@ __all__ = [
     "text_loss",
 ]
 
-LN2 = math.log(2.0)
 INSPECTION_CHARS = 20_000  # validation characters a run stores for rnnkit inspect
 
 
@@ -80,8 +85,37 @@ class LMData(Config):
     val: str | None = o.val_file(
         "UTF-8 validation text (none: the last val_fraction of the training text)"
     )
+    tokenizer: str = option(
+        "char",
+        "the tokens: characters, words (each line its words and <eos>), or bpe/unigram "
+        "subwords learnt on the training text (the text extra); it picks the defaults",
+        choices=KINDS,
+    )
+    vocab_size: int | None = option(
+        None,
+        "bpe/unigram: the subword vocabulary's size (none: 1024); word: keep the N most "
+        "frequent words, the others read as <unk> (none: all)",
+        metavar="N",
+        check=at_least(3),
+    )
+    tokenizer_file: str | None = option(
+        None,
+        "use this tokenizer instead of learning one (with --tokenizer bpe or unigram): "
+        "a tokenizers tokenizer.json or a sentencepiece .model",
+        metavar="FILE",
+        file=True,
+    )
+    baseline_order: int = option(
+        3,
+        "order of the Kneser-Ney n-gram baseline of word and subword models",
+        metavar="N",
+        check=at_least(1),
+    )
     seq_len: int = option(
-        64, "characters per chunk of back-propagation through time", metavar="L", check=at_least(1)
+        64,
+        "tokens per chunk of back-propagation through time (characters for a character model)",
+        metavar="L",
+        check=at_least(1),
     )
     val_fraction: float = option(
         0.1,
@@ -91,8 +125,8 @@ class LMData(Config):
     )
     eval_chars: int | None = option(
         50_000,
-        "evaluations during training read the first N validation characters (none: all); "
-        "the final report reads all",
+        "evaluations during training read the first N validation tokens (characters for a "
+        "character model; none: all); the final report reads all",
         metavar="N",
         check=at_least(2),
     )
@@ -102,6 +136,27 @@ class LMData(Config):
     max_builtin_chars: int = option(
         BUILTIN_CORPUS_CHARS, "characters of the built-in corpus", metavar="N", check=at_least(1000)
     )
+
+    def validate(self) -> None:
+        kind, size = self.tokenizer, self.vocab_size
+        if self.tokenizer_file is not None and kind not in ("bpe", "unigram"):
+            raise ConfigError(
+                "tokenizer_file",
+                f"expected the tokenizer bpe or unigram with a tokenizer file, got {kind}",
+            )
+        if size is not None and kind == "char":
+            raise ConfigError(
+                "vocab_size",
+                f"expected none for the char tokenizer (its vocabulary is the text's "
+                f"characters), got {size}",
+            )
+        if size is not None and self.tokenizer_file is None and size < min_vocab_size(kind):
+            alphabet = "the 256 bytes" + (" and <unk>" if kind == "unigram" else "")
+            raise ConfigError(
+                "vocab_size",
+                f"expected at least {min_vocab_size(kind)} for the byte-level {kind} "
+                f"tokenizer (its initial alphabet: {alphabet}), got {size}",
+            )
 
 
 @dataclass
@@ -138,52 +193,6 @@ class LMConfig(Config):
         warmup_steps=50,
         min_lr_ratio=0.01,
         weight_decay=0.1,
-    )
-
-
-@dataclass
-class SampleConfig(Config):
-    """Options of :func:`sample` (see :meth:`LanguageModel.generate`)."""
-
-    prompt: str = option(
-        "",
-        "text to continue (empty: start after a newline); characters the "
-        "model does not know are read as <unk> after a warning",
-        metavar="TEXT",
-    )
-    length: int = option(
-        500, "characters to generate after the prompt", metavar="N", check=at_least(0)
-    )
-    temperature: float = option(
-        0.8, "divide the logits by T: lower is safer, higher wilder", metavar="T", check=positive()
-    )
-    top_k: int | None = option(
-        None,
-        "sample only among the K most likely characters (none: all)",
-        metavar="K",
-        check=at_least(1),
-    )
-    top_p: float | None = option(
-        None,
-        "nucleus sampling: only the most likely characters whose "
-        "probabilities add up to P (none: all)",
-        metavar="P",
-        check=(lambda v: 0 < v <= 1, "in (0, 1]"),
-    )
-    greedy: bool = option(
-        False, "always take the most likely character (ignores temperature, top-k, top-p and seed)"
-    )
-    num_samples: int = option(
-        1, "how many samples, generated together", metavar="N", check=at_least(1)
-    )
-    seed: int | None = option(
-        None, "seed of the sampling, for reproducible samples (none: random)", check=seed_range()
-    )
-    stop: str | None = option(
-        None,
-        "end a sample where it writes TEXT (not printed)",
-        metavar="TEXT",
-        check=(lambda v: v != "", "that is not empty"),
     )
 
 
@@ -233,47 +242,6 @@ def text_loss(model: LanguageModel, ids: Tensor, *, streams: int = 16, chunk: in
     return total / count
 
 
-@dataclass
-class LMState:
-    vocab: Vocabulary
-    bigrams: Tensor  # (V, V) counts of (character, next character) in the training text
-    corpus: str  # where the text came from
-    sample: dict[str, Any] | None = None  # what plot and inspect read (see store_sample)
-
-    def to_dict(self) -> dict[str, Any]:
-        kept = {"sample": self.sample} if self.sample else {}
-        return {
-            "vocab": self.vocab.to_dict(),
-            "bigrams": self.bigrams,
-            "corpus": self.corpus,
-            **kept,
-        }
-
-    @classmethod
-    def fit(cls, text: str, train_text: str, corpus: str) -> tuple[LMState, Tensor]:
-        """The state of a new run (the characters of ``text``, the bigram counts of
-        ``train_text``) and the encoded training text."""
-        vocab = char_vocabulary(text)
-        train_ids = encode_text(vocab, train_text)
-        pairs = train_ids[:-1] * len(vocab) + train_ids[1:]
-        bigrams = torch.bincount(pairs, minlength=len(vocab) ** 2).view(len(vocab), len(vocab))
-        return cls(vocab, bigrams, corpus), train_ids
-
-    @classmethod
-    def from_dict(cls, data: Any) -> LMState:
-        vocab, corpus = Vocabulary.from_dict(data["vocab"]), str(data["corpus"])
-        return cls(vocab, data["bigrams"], corpus, data.get("sample"))
-
-    def baselines(self, ids: Tensor) -> dict[str, float]:
-        """Nats per character of the unigram and bigram models on the predictions of ``ids``."""
-        counts = self.bigrams.double()  # (V, V)
-        unigram = (counts.sum(0) + 1) / (counts.sum() + len(counts))  # add-one smoothing, (V,)
-        prev, nxt = ids[:-1], ids[1:]
-        # Dirichlet smoothing towards the unigram: (n(a, b) + unigram(b)) / (n(a) + 1)
-        bigram = (counts[prev, nxt] + unigram[nxt]) / (counts[prev].sum(1) + 1)
-        return {"unigram": -unigram[nxt].log().mean().item(), "bigram": -bigram.log().mean().item()}
-
-
 def _texts(d: LMData) -> tuple[Corpus, str, str, str]:
     """The corpus, its training and validation texts, and where the validation text comes from:
     the validation file, else the last ``val_fraction`` of the corpus."""
@@ -305,59 +273,88 @@ class LMTask(Task):
     model_class = LanguageModel
     model_config_class = LanguageModelConfig
     state_class = LMState
-    help = "character language model on a UTF-8 text"
+    help = "language model of characters, words or subwords on a UTF-8 text"
     description = (
-        "Train a character-level recurrent language model with truncated back-propagation "
-        "through time (the state is carried from chunk to chunk). The first 90% of the text "
-        "trains, the last 10% validates (or a validation file)."
+        "Train a recurrent language model of characters (default), words or subwords "
+        "(--tokenizer) with truncated back-propagation through time (the state is carried from "
+        "chunk to chunk). The first 90% of the text trains, the last 10% validates (or a "
+        "validation file). Reports give nats per character, comparable across tokenizers."
     )
     examples = """examples:
   rnnkit train lm --data shakespeare.txt --max-minutes 10
   rnnkit train lm                                   # the built-in corpus: Python sources
   rnnkit train lm --data train.txt --val valid.txt  # validate on a file of its own
   rnnkit train lm --data notes.txt --cell gru --layers 2 --hidden 256 --out runs/notes
+  rnnkit train lm --data ptb.train.txt --val ptb.valid.txt --tokenizer word
+  rnnkit train lm --data notes.txt --tokenizer bpe --vocab-size 2000
   rnnkit train lm --resume --out runs/notes         # continue an interrupted run
   rnnkit sample runs/notes --prompt "Dear " --length 300"""
     unit = "char"
     predict_hint = "a language model writes text: use sample (rnnkit sample RUN)"
 
+    def defaults(self, given: Any) -> dict[str, Any]:
+        """The config's defaults with those of the chosen tokenizer
+        (:data:`~rnnkit.tasks.lm_defaults.TOKENIZER_DEFAULTS`) merged over them."""
+        section = given.get("data")
+        kind = section.get("tokenizer", "char") if isinstance(section, Mapping) else "char"
+        known = isinstance(kind, str) and kind in TOKENIZER_DEFAULTS  # a bad one fails its check
+        return merge(super().defaults(given), TOKENIZER_DEFAULTS[kind] if known else {})
+
     def setup(self, config: LMConfig, saved: Any, log) -> base.Setup:
         d, settings = config.data, config.train
         corpus, train_text, val_text, where = _texts(d)
+        if saved is None and d.tokenizer_file is not None:  # a bad file: nothing said before
+            build_tokenizer(d.tokenizer, "", file=d.tokenizer_file)
         log(corpus.description)
         if saved is not None:
             state = LMState.from_dict(saved)
-            train_ids = encode_text(state.vocab, train_text, warn=log, what="training text")
+            train_ids = encode_with(state.tokenizer, train_text, warn=log, what="training text")
+            state.train_ids = None if state.chars else train_ids
+        elif d.tokenizer == "char":
+            state, train_ids = LMState.for_chars(corpus.text, train_text, corpus.description)
         else:
-            state, train_ids = LMState.fit(corpus.text, train_text, corpus.description)
-        val_ids = encode_text(state.vocab, val_text, warn=log, what="validation text")
+            tokenizer = build_tokenizer(
+                d.tokenizer, train_text, vocab_size=d.vocab_size, file=d.tokenizer_file
+            )
+            state, train_ids = LMState.fit(tokenizer, train_text, corpus.description, log)
+        tokenizer, unit = state.tokenizer, "characters" if state.chars else "tokens"
+        val_ids = encode_with(tokenizer, val_text, warn=log, what="validation text")
         model, _ = self.restore(config, state.to_dict(), None)
-        batches = TBPTTBatches(train_ids, settings.batch_size, d.seq_len, seed=settings.seed)
+        batches = TBPTTBatches(
+            train_ids, settings.batch_size, d.seq_len, seed=settings.seed, unit=unit
+        )
         eval_ids = val_ids[: d.eval_chars] if d.eval_chars else val_ids
         log(
             f"model: {config.model.num_layers}-layer {config.model.cell.upper()}, hidden "
-            f"{config.model.hidden_size}, vocabulary {len(state.vocab)}, "
-            f"{model.num_parameters():,} parameters; {len(train_ids):,} training characters"
+            f"{config.model.hidden_size}, vocabulary {tokenizer.vocab_size}, "
+            f"{model.num_parameters():,} parameters; {len(train_ids):,} training {unit}"
         )
         validated = len(val_ids) >= 2  # at least one prediction to score
         if validated:
             log(
                 f"validating every {settings.eval_every:,} steps on the first {len(eval_ids):,} of "
-                f"{len(val_ids):,} validation characters; the final report reads all of them"
+                f"{len(val_ids):,} validation {unit}; the final report reads all of them"
             )
         state.sample = store_sample(batches, text=val_text[:INSPECTION_CHARS])
-        val, reported = (
-            ((eval_ids, ""), [(val_ids, f"validation: {where}")]) if validated else (None, [])
-        )
-        extra = {"progress_fn": lambda loss: {"loss": f"{loss:.3f}", "bpc": f"{loss / LN2:.3f}"}}
+        val, reported = None, []
+        if validated:
+            chars = tokenizer.predicted_chars(val_text)
+            eval_chars = chars * (len(eval_ids) - 1) // (len(val_ids) - 1)  # a prefix's share
+            val = (eval_ids, "", eval_chars)
+            reported = [(val_ids, f"validation: {where}", chars)]
+        progress = _progress if state.chars else _token_progress
         args = (config, model, batches, self.loss(config), state, state.to_dict(), val, reported)
-        return self.scored_setup(*args, **extra)
+        setup = self.scored_setup(
+            *args, progress_fn=progress, unit=None if state.chars else "token"
+        )
+        _save_tokenizer(tokenizer, settings.out_dir, saved is None, log)
+        return setup
 
     def loss(self, config: LMConfig) -> TBPTTLoss:
         return TBPTTLoss()
 
     def sizes(self, config, state) -> dict[str, Any]:
-        return {"vocab_size": len(state.vocab)}
+        return {"vocab_size": state.tokenizer.vocab_size}
 
     def evaluate(
         self, trained: TrainedModel, data: Any = None, *, batch_size=None
@@ -366,26 +363,42 @@ class LMTask(Task):
             text, name = read_text(data), str(data)
         else:
             text, name = load_corpus(data).text, "the given text"  # texts or a table
-        ids = encode_text(trained.state.vocab, text, warn=_warn, what="text")
+        state = trained.state
+        ids = encode_with(state.tokenizer, text, warn=_warn, what="text")
+        unit = "characters" if state.chars else "tokens"
         if len(ids) < 2:
-            raise RnnkitError(f"{name} is too short to evaluate: it needs at least 2 characters")
-        title = f"{len(ids) - 1:,} characters of {name}"
-        return [self.score(trained, (ids, title), batch_size=batch_size).report]
+            raise RnnkitError(f"{name} is too short to evaluate: it needs at least 2 {unit}")
+        chars = state.tokenizer.predicted_chars(text)
+        title = f"{len(ids) - 1:,} {unit} of {name}"
+        if not state.chars:
+            title = f"{len(ids) - 1:,} tokens ({chars:,} characters) of {name}"
+        return [self.score(trained, (ids, title, chars), batch_size=batch_size).report]
 
     def score(self, trained: TrainedModel, data, *, baselines=True, batch_size=None) -> base.Scores:
-        """``data``: ``(ids, title)``, encoded text; ``batch_size``: parallel streams."""
-        ids, title = data
-        streams = batch_size or trained.config.data.eval_streams
+        """``data``: ``(ids, title, chars)``, encoded text and the characters it predicts;
+        ``batch_size``: parallel streams."""
+        ids, title, chars = data
+        state, streams = trained.state, batch_size or trained.config.data.eval_streams
         loss = text_loss(trained.model, ids, streams=streams)
+        tokens = len(ids) - 1
+        if state.chars:  # one character a token: the first versions' figures, as they were
+            metrics = {"loss": loss, "bpc": loss / LN2}
+            if not baselines:
+                return base.Scores(metrics)
+            rows = per_char_rows({"model": loss, **state.char_baselines(ids)})
+            return base.Scores(metrics, base.Report(title, rows))
+        per_char = loss * tokens / chars
+        metrics = {"loss": loss, "ppl": math.exp(loss), "nats_per_char": per_char}
+        metrics["bpc"] = per_char / LN2
         if not baselines:
-            return base.Scores({"loss": loss, "bpc": loss / LN2})
-        losses = {"model": loss, **trained.state.baselines(ids)}
-        rows = {
-            "loss (nats/char)": losses,
-            "bits/char": {k: v / LN2 for k, v in losses.items()},
-            "perplexity": {k: math.exp(v) for k, v in losses.items()},
-        }
-        return base.Scores({"loss": loss, "bpc": loss / LN2}, base.Report(title, rows))
+            return base.Scores(metrics)
+        order = trained.config.data.baseline_order
+        found = state.token_baselines(ids, order, lambda: _training_ids(trained))
+        note = None
+        if f"kneser-ney {order}" not in found:
+            note = "(no Kneser-Ney baseline: the training text is not at hand)"
+        rows = token_rows({"model": loss, **found}, tokens, chars)
+        return base.Scores(metrics, base.Report(title, rows, details=[note] if note else []))
 
     def example(self, folder: Path) -> base.Example:
         text = "".join(f"line {i}: the cat sat on the mat.\n" for i in range(80))
@@ -403,11 +416,27 @@ class LMTask(Task):
             {"data": {"text": str(folder / "bad.txt")}},
         )
 
-    def language_model(self, trained: TrainedModel) -> tuple[LanguageModel, Vocabulary]:
-        return trained.model, trained.state.vocab
+    def text_tokenizer(self, trained: TrainedModel) -> TextTokenizer:
+        """The tokenizer the model reads and writes with (what :func:`sample` uses)."""
+        return trained.state.tokenizer
+
+    def language_model(self, trained: TrainedModel) -> tuple[LanguageModel, Vocabulary] | None:
+        """A character model and its characters (the character view of ``rnnkit inspect``, the
+        loggers' samples); ``None`` for a model of other tokens."""
+        return (trained.model, trained.state.vocab) if trained.state.chars else None
 
     def export_spec(self, trained: TrainedModel) -> base.ExportSpec:
-        return language_model_spec(trained.model, trained.state.vocab, self.name)
+        state = trained.state
+        if state.chars:
+            return language_model_spec(trained.model, state.vocab, self.name)
+        tokenizer = state.tokenizer
+        vocab = SimpleNamespace(
+            itos=[tokenizer.token(i) for i in range(tokenizer.vocab_size)],
+            special_ids=tokenizer.special_ids,
+        )
+        spec = language_model_spec(trained.model, vocab, self.name)
+        spec.metadata["tokenizer"] = to_json(tokenizer)  # encode and decode with rnnkit's rules
+        return spec
 
     def text_sample(self, trained: TrainedModel) -> str:
         """300 characters after a newline, seeded: the sampler's own generator leaves the training
@@ -423,56 +452,30 @@ class LMTask(Task):
         return _texts(trained.config.data)[2]
 
 
-def sample(
-    trained: TrainedModel,
-    config: SampleConfig,
-    *,
-    warn: Callable[[str], None] = _warn,
-    on_text: Callable[[str], None] | None = None,
-) -> list[str]:
-    """Generate ``config.num_samples`` texts (each the prompt followed by its continuation).
+def _progress(loss: float) -> dict[str, str]:
+    return {"loss": f"{loss:.3f}", "bpc": f"{loss / LN2:.3f}"}
 
-    Works for every trained character language model (the ``lm`` task, and the ``sentence``
-    synthetic task). Characters of the prompt the model does not know are read as ``<unk>`` after
-    one warning. ``on_text`` receives the text piece by piece as it is generated (one sample, no
-    stop string); when it is used, the prompt and the continuation have already been handed to it.
-    """
-    found = language_model_of(get_task(trained.task), trained)
-    if found is None:
-        raise RnnkitError(
-            f"sampling needs a character language model; {trained.path or 'this'} is "
-            f"a {trained.task!r} model"
-        )
-    model, vocab = found
-    start = config.prompt or ("\n" if "\n" in vocab else vocab.itos[len(vocab.special_ids)])
-    prompt_ids = encode_text(vocab, start, warn=warn, what="prompt")
-    stop_ids = None
-    if config.stop is not None:
-        stop_ids, unknown = vocab.encode_with_unknown(config.stop)
-        if unknown:
-            warn(
-                f"warning: the stop string holds characters the model never writes "
-                f"({format_unknown(unknown)}); it is ignored"
-            )
-            stop_ids = None
-    on_step = None
-    if on_text is not None and config.num_samples == 1 and stop_ids is None:
-        on_text(config.prompt)
-        on_step = lambda ids: on_text(vocab.itos[int(ids[0])])
-    outputs = model.generate(
-        prompt_ids,
-        config.length,
-        num_samples=config.num_samples,
-        temperature=config.temperature,
-        top_k=config.top_k,
-        top_p=config.top_p,
-        greedy=config.greedy,
-        seed=config.seed,
-        banned_ids=vocab.special_ids,
-        stop=stop_ids,
-        on_step=on_step,
-    )
-    return [config.prompt + "".join(vocab.decode(ids)) for ids in outputs]
+
+def _token_progress(loss: float) -> dict[str, str]:
+    return {"loss": f"{loss:.3f}", "ppl": f"{math.exp(min(loss, 50.0)):.1f}"}
+
+
+def _training_ids(trained: TrainedModel) -> Tensor | None:
+    """The run's training tokens, read again from its data (``None`` when they are gone)."""
+    try:
+        train_text = _texts(trained.config.data)[1]
+    except RnnkitError:
+        return None
+    return encode_with(trained.state.tokenizer, train_text, warn=None, what="training text")
+
+
+def _save_tokenizer(tokenizer: TextTokenizer, out_dir: Any, new: bool, log) -> None:
+    """Write a new run's tokenizer into its directory, for users to reuse."""
+    if not new or out_dir is None or not Path(out_dir).is_dir():
+        return
+    path = tokenizer.save(Path(out_dir))
+    if path is not None:
+        log(f"tokenizer ({tokenizer.kind}, {tokenizer.vocab_size:,} entries) written to {path}")
 
 
 register(LMTask())

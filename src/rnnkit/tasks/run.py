@@ -126,6 +126,7 @@ class RunResult:
     weights: str  # which weights the reports score, e.g. "best.pt (step 1,750)"
     start_step: int = 0  # the step a resumed run started from
     already_finished: bool = False  # a resumed run that had nothing left to train
+    unit: str = "item"  # what items_per_second counts (chars, tokens, windows...)
 
     def summary(self) -> str:
         r = self.train
@@ -134,7 +135,7 @@ class RunResult:
         done = f"trained {r.step:,} steps"
         if self.start_step:
             done = f"resumed at step {self.start_step:,} and trained to step {r.step:,}"
-        speed = f"{r.items_per_second:,.0f} {get_task(self.task).unit}s/s"
+        speed = f"{r.items_per_second:,.0f} {self.unit}s/s"
         return f"{done} in {r.train_seconds:,.0f} s ({speed}); the reports score {self.weights}"
 
 
@@ -194,7 +195,7 @@ def _train(
         task_state={"config": config.to_dict(), **setup.saved},
         best=BestMetric(setup.select, "max" if setup.maximize else "min"),
         callbacks=callbacks,
-        progress=ProgressBar(task.unit, setup.progress_fn),
+        progress=ProgressBar(setup.unit or task.unit, setup.progress_fn),
     )
     settings: TrainConfig = config.train
     if context.out_dir is not None and context.is_main:
@@ -209,7 +210,8 @@ def _train(
         weights = _best_weights(trainer, result)
         with torch.no_grad():
             reports = setup.report(trained)
-    return RunResult(task.name, config, trained, result, reports, weights, start, finished)
+    unit = setup.unit or task.unit
+    return RunResult(task.name, config, trained, result, reports, weights, start, finished, unit)
 
 
 def _run_config(task: Task, config: Any, resume: Any) -> tuple[Any, dict[str, Any] | None]:
