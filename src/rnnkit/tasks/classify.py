@@ -94,6 +94,8 @@ class ClassifyData(Config):
         metavar="N",
         check=at_least(1),
     )
+    embeddings: str | None = o.embeddings_file()
+    embeddings_vocab: str = o.embeddings_vocab()
 
 
 @dataclass
@@ -108,6 +110,7 @@ class ClassifyModel(o.RecurrentOptions):
         choices=("last", "mean", "max"),
     )
     select_on: str = o.select_on()
+    freeze_embeddings: bool = o.freeze_embeddings()
     hybrid: bool = option(
         True,
         "add the logits of the bag-of-n-grams baseline (fitted on the training split, then "
@@ -300,6 +303,10 @@ class ClassifyTask(Task):
             if saved is not None
             else ClassifierState.fit(texts, labels, d)
         )
+        words = state.tokenizer.tokenize  # the vocabulary with the pretrained vectors' words
+        state.tokenizer.vocab, vectors = o.pretrained_vectors(
+            config, saved, state.tokenizer.vocab, (map(words, texts), map(words, val_texts)), log
+        )
         known = "the checkpoint's labels" if saved is not None else "the training data"
         y = torch.tensor(encode_labels(labels, state.labels, f"training data {d.train}", known))
         val_y = encode_labels(val_labels, state.labels, f"validation data {where}", known)
@@ -311,6 +318,7 @@ class ClassifyTask(Task):
             f"{count(len(state.tokenizer.vocab), state.tokenizer.kind)}"
         )
         model = self._model(config, state, saved, ids, y, log)
+        o.use_vectors(model, state.tokenizer.vocab, vectors, config)
         if d.max_length is not None:  # no silent truncation
             log(cut.message(d.max_length, "training"))
             log(val_cut.message(d.max_length, "validation"))
@@ -359,9 +367,9 @@ class ClassifyTask(Task):
         return super().restore(config, saved, model_config)
 
     def defaults(self, given: Mapping[str, Any]) -> dict[str, Any]:
-        """The defaults; ``--model bag`` trains with a higher learning rate and no warmup or
-        weight decay (a convex model)."""
-        found = self.config_class().to_dict()
+        """The defaults (the vectors' size as the embedding's); ``--model bag`` trains with a
+        higher learning rate and no warmup or weight decay (a convex model)."""
+        found = o.vector_defaults(super().defaults(given), given, "embedding_dim")
         section = given.get("model")
         if isinstance(section, Mapping) and section.get("kind") == "bag":
             found["train"].update(lr=0.05, warmup_steps=0, weight_decay=0.0)

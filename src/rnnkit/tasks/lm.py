@@ -136,6 +136,8 @@ class LMData(Config):
     max_builtin_chars: int = option(
         BUILTIN_CORPUS_CHARS, "characters of the built-in corpus", metavar="N", check=at_least(1000)
     )
+    embeddings: str | None = o.embeddings_file()  # word models
+    embeddings_vocab: str = o.embeddings_vocab()
 
     def validate(self) -> None:
         kind, size = self.tokenizer, self.vocab_size
@@ -171,6 +173,7 @@ class LMModel(o.RecurrentOptions):
         "share the embedding with the output layer (needs the "
         "embedding size equal to the hidden size)",
     )
+    freeze_embeddings: bool = o.freeze_embeddings()
 
     def validate(self) -> None:
         if self.tie_weights and self.embedding_size != self.hidden_size:
@@ -298,7 +301,8 @@ class LMTask(Task):
         section = given.get("data")
         kind = section.get("tokenizer", "char") if isinstance(section, Mapping) else "char"
         known = isinstance(kind, str) and kind in TOKENIZER_DEFAULTS  # a bad one fails its check
-        return merge(super().defaults(given), TOKENIZER_DEFAULTS[kind] if known else {})
+        defaults = merge(super().defaults(given), TOKENIZER_DEFAULTS[kind] if known else {})
+        return o.vector_defaults(defaults, given, "embedding_size")
 
     def setup(self, config: LMConfig, saved: Any, log) -> base.Setup:
         d, settings = config.data, config.train
@@ -306,6 +310,7 @@ class LMTask(Task):
         if saved is None and d.tokenizer_file is not None:  # a bad file: nothing said before
             build_tokenizer(d.tokenizer, "", file=d.tokenizer_file)
         log(corpus.description)
+        vectors = None  # pretrained word vectors (data.embeddings) of a new word model
         if saved is not None:
             state = LMState.from_dict(saved)
             train_ids = encode_with(state.tokenizer, train_text, warn=log, what="training text")
@@ -316,10 +321,12 @@ class LMTask(Task):
             tokenizer = build_tokenizer(
                 d.tokenizer, train_text, vocab_size=d.vocab_size, file=d.tokenizer_file
             )
+            tokenizer, vectors = o.word_vectors(config, tokenizer, (train_text, val_text), log)
             state, train_ids = LMState.fit(tokenizer, train_text, corpus.description, log)
         tokenizer, unit = state.tokenizer, "characters" if state.chars else "tokens"
         val_ids = encode_with(tokenizer, val_text, warn=log, what="validation text")
         model, _ = self.restore(config, state.to_dict(), None)
+        o.use_vectors(model, getattr(tokenizer, "vocab", None), vectors, config)
         batches = TBPTTBatches(
             train_ids, settings.batch_size, d.seq_len, seed=settings.seed, unit=unit
         )

@@ -80,6 +80,8 @@ class TagData(Config):
     lower: bool = option(True, "lower-case the words for the word vocabulary (not the characters)")
     min_freq: int = o.min_freq()
     max_vocab: int | None = o.max_vocab()
+    embeddings: str | None = o.embeddings_file()
+    embeddings_vocab: str = o.embeddings_vocab()
 
 
 @dataclass
@@ -97,6 +99,7 @@ class TagModel(o.RecurrentOptions):
     )
     use_crf: bool = option(False, "score whole tag sequences with a linear-chain CRF", flag="crf")
     select_on: str = o.select_on()
+    freeze_embeddings: bool = o.freeze_embeddings()
 
 
 @dataclass
@@ -384,6 +387,9 @@ class TagTask(Task):
             if saved is not None
             else TaggerState.fit(corpus, train, d, config.model.chars)
         )
+        state.words, vectors = o.pretrained_vectors(  # with the pretrained vectors' words
+            config, saved, state.words, (train.tokens, val.tokens), log
+        )
         known = "the checkpoint's labels" if saved is not None else "the training data"
         train_tags = [
             encode_labels(t, state.tags, f"training data {d.train}", known) for t in train.tags
@@ -397,6 +403,7 @@ class TagTask(Task):
             f"{count(len(state.tags), 'tag')}, {count(len(state.words), 'word')}"
         )
         model, _ = self.restore(config, state.to_dict(), None)
+        o.use_vectors(model, state.words, vectors, config)
 
         def collate(indices: list[int]):
             words, lengths, chars = state.batch([train.tokens[i] for i in indices])
@@ -414,6 +421,9 @@ class TagTask(Task):
         return self.scored_setup(
             config, model, source, self.loss(config), state, state.to_dict(), val, [val], **picked
         )
+
+    def defaults(self, given: Any) -> dict[str, Any]:
+        return o.vector_defaults(super().defaults(given), given, "embedding_dim")
 
     def loss(self, config: TagConfig) -> Callable[[nn.Module, Any], StepOutput]:
         """The tagger's loss (per-token cross-entropy, or the CRF's negative log-likelihood) of a
