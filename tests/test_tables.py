@@ -213,6 +213,8 @@ def test_predict_and_evaluate_read_the_same_forms(classify_file, tag_file, tmp_p
     assert isinstance(table, pd.DataFrame)
     assert list(table.columns) == ["text", "label", "predicted_label", "probabilities"]
     assert table["predicted_label"].tolist() == [r["label"] for r in records]
+    right = frame.assign(label=[r["label"] for r in records])  # gold equal to every prediction
+    assert "predicted_label" in rnnkit.predict(trained, right).columns
     assert rnnkit.predict(trained, _dataset(frame.to_dict("list"))) == records
     assert rnnkit.predict(trained, frame.to_dict("records")) == records
     whole = pd.DataFrame(PAIRS, columns=["text", "label"])
