@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict
 
 import pytest
@@ -118,3 +119,27 @@ def test_config_from_dict_refuses_an_unknown_key():
     with pytest.raises(ConfigError, match="colour: unknown key; accepted: num_classes, ") as info:
         SequenceClassifierConfig.from_dict({**data, "colour": 1})
     assert info.value.key == "colour"
+
+
+@pytest.mark.parametrize("pooling", ["mean", "max"])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("bidirectional", [True, False])
+def test_padded_runs_equal_packing_and_single_examples(pooling, cell, bidirectional):
+    """One layer with pooled outputs runs the padded batch (no packing): the same logits as the
+    packed run and as each text alone, to 1e-6."""
+    torch.manual_seed(3)
+    config = SequenceClassifierConfig(
+        num_classes=3, vocab_size=30, embedding_dim=8, hidden_size=6, cell=cell,
+        bidirectional=bidirectional, pooling=pooling,
+    )  # fmt: skip
+    model = SequenceClassifier(config).eval()
+    packed = SequenceClassifier(dataclasses.replace(config, padded_runs=False)).eval()
+    packed.load_state_dict(model.state_dict())
+    lengths = torch.tensor([9, 4, 1, 6])
+    x = torch.randint(2, 30, (4, 9))
+    for n, length in enumerate(lengths.tolist()):
+        x[n, length:] = 0
+    batch = model(x, lengths)
+    torch.testing.assert_close(batch, packed(x, lengths), atol=1e-6, rtol=0)
+    for n, length in enumerate(lengths.tolist()):
+        torch.testing.assert_close(model(x[n : n + 1, :length])[0], batch[n], atol=1e-6, rtol=0)

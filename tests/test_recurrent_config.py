@@ -114,7 +114,10 @@ def test_the_old_indrnn_run_loads_with_tanh_and_a_new_one_trains_with_relu(tmp_p
 
 
 def test_unknown_keys_are_listed_in_the_constructor_order():
-    with pytest.raises(Exception, match="accepted: num_classes, vocab_size, .*, pooling, cell, "):
+    with pytest.raises(
+        Exception,
+        match="accepted: num_classes, vocab_size, .*, pooling, bag_buckets, padded_runs, cell, ",
+    ):
         SequenceClassifierConfig.from_dict({"num_classes": 2, "colour": 1})
 
 

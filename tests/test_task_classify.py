@@ -79,8 +79,11 @@ def test_report_beside_the_majority_baseline(classify_run):
     (report,) = run.reports
     assert report.title == f"validation: 30 rows of {root / 'dev.tsv'}"
     assert list(report.rows) == ["accuracy", "macro-F1", "loss (nats/example)"]
-    assert report.columns == ["model", "majority"]
+    assert report.columns == ["model", "majority", "bag of n-grams"]
     assert report.rows["accuracy"]["model"] >= 0.9 > report.rows["accuracy"]["majority"]
+    # the bag of n-grams learns a sentiment word in 5 epochs
+    assert report.rows["accuracy"]["bag of n-grams"] >= 0.9
+    assert "bag of n-grams" in report.format().splitlines()[1]
     assert report.details[0] == "confusion matrix (rows: gold, columns: predicted):"
     assert [line.split()[0] for line in report.details[2:]] == ["neg", "pos"]
 
@@ -275,3 +278,69 @@ def test_evaluate_refuses_a_table_object_in_one_line(classify_run):
     assert str(error.value) == (
         "expected a file, a DataFrame, a datasets.Dataset or a list of (text, label) pairs, got Frame"
     )
+
+
+# --------------------------------------------------------------------------- long texts, the bag
+def test_a_length_cap_reports_the_share_of_tokens_it_cuts(tmp_path):
+    train, dev = tmp_path / "train.tsv", tmp_path / "dev.tsv"
+    pairs = [("good film", "pos"), ("a bad , bad film", "neg")] * 5
+    train.write_text(_tsv(pairs), encoding="utf-8")
+    dev.write_text(_tsv([("very very good", "pos"), ("bad", "neg")]), encoding="utf-8")
+    data = {"train": str(train), "val": str(dev), "max_length": 3}
+    logs: list[str] = []
+    tasks.train("classify", _settings(data, 2, tmp_path / "run"), log=logs.append)
+    assert "max_length 3 cut 10 of 35 training tokens (28.6%), from 5 of 10 texts" in logs
+    assert "max_length 3 cut 0 of 4 validation tokens (0.0%), from 0 of 2 texts" in logs
+    (report,) = tasks.evaluate(tasks.load(tmp_path / "run"), [("a very very good film", "pos")])
+    assert (
+        report.title
+        == "1 example; max_length 3 cut 2 of 5 evaluated tokens (40.0%), from 1 of 1 texts"
+    )
+    # no cap (the default): nothing to report
+    logs.clear()
+    del data["max_length"]
+    tasks.train("classify", _settings(data, 2, tmp_path / "all"), log=logs.append)
+    assert not any("max_length" in line for line in logs)
+
+
+def test_model_bag_trains_evaluates_and_predicts_alone(classify_run, tmp_path):
+    root, rnn, _ = classify_run
+    data = {"train": str(root / "train.tsv"), "val": str(root / "dev.tsv")}
+    settings = _settings(data, 40, tmp_path / "bag")
+    settings["model"] = {"kind": "bag"}
+    settings["train"].pop("lr")  # the bag's own default learning rate
+    run = tasks.train("classify", settings, log=quiet)
+    assert run.config.train.lr == 0.05 and run.config.train.weight_decay == 0.0
+    (report,) = run.reports
+    assert report.columns == ["model", "majority"]  # no baseline beside the baseline itself
+    assert report.rows["accuracy"]["model"] >= 0.9
+    model = tasks.load(tmp_path / "bag")
+    assert type(model.model).__name__ == "BagClassifier"
+    (again,) = tasks.evaluate(model, str(root / "dev.tsv"))
+    assert again.rows == report.rows  # the same weights score the same
+    records = tasks.predict(model, ["a great film", "awful plot"])
+    assert [r["label"] for r in records] == ["pos", "neg"]
+    # the recurrent run's bag-of-n-grams column is a model of this kind, fitted at setup
+    assert rnn.reports[0].rows["accuracy"]["bag of n-grams"] >= 0.9
+    with pytest.raises(RnnkitError) as error:
+        model.export_spec()
+    assert str(error.value) == (
+        "export: expected a recurrent classifier, got a bag-of-n-grams model (--model bag); "
+        "export supports --model rnn runs"
+    )
+
+
+def test_without_val_the_checkpoint_is_selected_on_rows_held_out_of_train(tmp_path):
+    train = tmp_path / "train.tsv"
+    train.write_text(_tsv(_pairs(50, 6)), encoding="utf-8")
+    logs: list[str] = []
+    run = tasks.train(
+        "classify", _settings({"train": str(train)}, 10, tmp_path / "run"), log=logs.append
+    )
+    assert "45 training and 5 validation examples, 2 classes" in " ".join(logs)
+    assert run.reports[0].title == f"validation: 5 rows held out of {train}"
+    lines = (tmp_path / "run" / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+    evals = [r for r in map(json.loads, lines) if r.get("event") == "eval"]
+    best = max(evals, key=lambda r: (r["val_accuracy"], -r["step"]))
+    assert load_checkpoint(tmp_path / "run" / "best.pt")["train"]["step"] == best["step"]
+    assert run.reports[0].rows["accuracy"]["model"] == best["val_accuracy"]

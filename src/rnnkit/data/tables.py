@@ -410,24 +410,12 @@ def texts_of(source: Any, column: str = "text") -> tuple[list[str], str]:
 
 def predictions_frame(frame: Any, records: Sequence[Mapping[str, Any]]) -> Any:
     """``frame`` with the predictions beside its columns: each record's keys but its ``line``
-    (the row's position), its ``text`` (the row's own text) and those that repeat a column of the
-    frame (a tagger's tokens), as new columns; ``predicted_KEY`` where the frame has a column
-    ``KEY`` that differs (the gold labels)."""
+    (the row's position), its ``text`` (the row's own text) and its ``tokens`` where the frame has
+    that column (a tagger's input), as new columns; ``predicted_KEY`` where the frame has a column
+    ``KEY`` (the gold labels), even when every prediction equals it."""
     out = frame.copy()
-    keys = [k for k in dict.fromkeys(k for r in records for k in r) if k not in ("line", "text")]
+    echoed = {"line", "text"} | ({"tokens"} & set(frame.columns))
+    keys = [k for k in dict.fromkeys(k for r in records for k in r) if k not in echoed]
     for key in keys:
-        values = [r.get(key) for r in records]
-        if key in frame.columns and _same(frame[key].tolist(), values):
-            continue
-        out[f"predicted_{key}" if key in frame.columns else key] = values
+        out[f"predicted_{key}" if key in frame.columns else key] = [r.get(key) for r in records]
     return out
-
-
-def _same(column: list[Any], values: list[Any]) -> bool:
-    """Whether a column holds ``values`` (lists compared as lists: parquet gives arrays)."""
-    try:
-        return all(
-            list(a) == b if isinstance(b, list) else bool(a == b) for a, b in zip(column, values)
-        )
-    except (TypeError, ValueError):
-        return False

@@ -10,6 +10,7 @@
                   (forward and backward directions concatenated when bidirectional), (N, D*H)
                  "mean" / "max" = pooling of the outputs over the valid steps only, (N, D*H)
         --> dropout --> Linear(D*H, C) --> logits (N, C)
+        (+ the logits (N, C) of a fixed bag of n-grams of the tokens, with ``bag_buckets`` set)
 
 Legend: N = batch, L = padded length, E = embedding size, F = input features, H = hidden size,
 D = 2 if bidirectional else 1, C = number of classes.
@@ -30,6 +31,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from rnnkit.models.bag import BagClassifier, BagClassifierConfig
 from rnnkit.models.recurrent import RecurrentConfig, check_lengths, valid_mask
 
 __all__ = ["SequenceClassifier", "SequenceClassifierConfig"]
@@ -51,6 +53,14 @@ class SequenceClassifierConfig(RecurrentConfig):
         embedding_dim: embedding size E (used only when ``vocab_size > 0``).
         padding_idx: id of the padding token, whose embedding stays zero (``None`` for none).
         pooling: ``"last"`` (final hidden state at the true length), ``"mean"`` or ``"max"``.
+        bag_buckets: ``None`` (the default), or the bigram buckets of a
+            :class:`~rnnkit.models.bag.BagClassifier` on the same tokens whose logits are added
+            to the head's (a hybrid: the task loads a bag fitted on the training split and keeps
+            it fixed, so the recurrent part learns what the n-grams miss).
+        padded_runs: with one layer and ``mean``/``max`` pooling, run the layer on the padded
+            batch (twice when bidirectional, see :meth:`SequenceClassifier._padded_outputs`)
+            instead of packing it by length: the same outputs at every valid step, and 10-30x
+            faster on CPU for long texts. ``False``: always pack.
     """
 
     num_classes: int
@@ -59,6 +69,8 @@ class SequenceClassifierConfig(RecurrentConfig):
     embedding_dim: int = 128
     padding_idx: int | None = 0
     pooling: str = "last"
+    bag_buckets: int | None = None
+    padded_runs: bool = True
 
     def __post_init__(self) -> None:
         if self.num_classes < 2:
@@ -110,6 +122,18 @@ class SequenceClassifier(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.num_directions = config.num_directions
         self.head = nn.Linear(self.num_directions * config.hidden_size, config.num_classes)
+        self.bag: BagClassifier | None = None
+        if config.bag_buckets is not None:
+            if config.vocab_size == 0:
+                raise ValueError("bag_buckets needs token inputs (vocab_size > 0)")
+            self.bag = BagClassifier(
+                BagClassifierConfig(
+                    config.num_classes, config.vocab_size, config.bag_buckets, config.padding_idx
+                )
+            ).requires_grad_(False)
+            # the head starts at zero, so the hybrid starts as the bag and learns what it misses
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.head.bias)
 
     @property
     def output_size(self) -> int:
@@ -137,12 +161,14 @@ class SequenceClassifier(nn.Module):
         if max_len == 0:
             raise ValueError("expected sequences of length >= 1, got L = 0")
         lengths = check_lengths(lengths, batch, max_len)
+        pooling = self.config.pooling
         if lengths is None:
             outputs, state = self.rnn(inputs)
+        elif self._padded(pooling, lengths, max_len):
+            outputs = self._padded_outputs(inputs, lengths)  # valid steps exact, others garbage
         else:
             outputs, state = self.rnn(inputs, lengths=lengths)
-        # outputs (N, L, D*H); past each true end they are zero
-        pooling = self.config.pooling
+        # outputs (N, L, D*H); past each true end they are zero (or masked below)
         if pooling == "last":
             h_n = state[0] if isinstance(state, tuple) else state  # (layers*D, N, H)
             last = h_n[-self.num_directions :]  # (D, N, H): the last layer, forward then backward
@@ -157,8 +183,42 @@ class SequenceClassifier(nn.Module):
             return total / lengths.to(outputs.device, outputs.dtype).unsqueeze(1)
         return outputs.masked_fill(~mask, float("-inf")).max(dim=1).values  # (N, D*H)
 
+    def _padded(self, pooling: str, lengths: Tensor, max_len: int) -> bool:
+        """Whether :meth:`_padded_outputs` serves: one layer, pooled outputs, padding present."""
+        return (
+            self.config.padded_runs
+            and self.config.num_layers == 1
+            and pooling != "last"
+            and int(lengths.min()) < max_len
+        )
+
+    def _padded_outputs(self, inputs: Tensor, lengths: Tensor) -> Tensor:
+        """The layer's outputs ``(N, L, D*H)`` at the valid steps, from padded runs instead of a
+        packed one (packing is 10-30x slower on CPU for long texts: it steps through every
+        length's batch size). Right-padded texts give the forward direction exactly (padding comes
+        after each text); the backward direction runs on the texts right-aligned (padding before
+        them, so each backward pass starts at its text's last token) and is shifted back.
+        Steps past each length hold garbage: the pooling masks them."""
+        forward, _ = self.rnn(inputs)  # (N, L, D*H)
+        if self.num_directions == 1:
+            return forward
+        hidden, max_len = self.config.hidden_size, inputs.shape[1]
+        shift = (max_len - lengths.to(inputs.device)).unsqueeze(1)  # (N, 1): padding per text
+        steps = torch.arange(max_len, device=inputs.device).unsqueeze(0)  # (1, L)
+
+        def take(t: Tensor, index: Tensor) -> Tensor:  # t[n, index[n, s]] along the steps
+            return t.gather(1, index.unsqueeze(-1).expand(-1, -1, t.shape[-1]))
+
+        aligned = take(inputs, (steps - shift).clamp_min(0))  # text step s at s + shift
+        backward, _ = self.rnn(aligned)
+        back = take(backward[..., hidden:], (steps + shift).clamp_max(max_len - 1))
+        return torch.cat([forward[..., :hidden], back], dim=-1)
+
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
-        return self.head(self.dropout(self.features(x, lengths)))  # (N, C)
+        logits = self.head(self.dropout(self.features(x, lengths)))  # (N, C)
+        if self.bag is not None:
+            logits = logits + self.bag(x, lengths)
+        return logits
 
     @torch.no_grad()
     def predict_proba(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,12 +35,14 @@ from rnnkit.export import classifier_spec, tokenizer_metadata
 from rnnkit.formatting import count
 from rnnkit.inspection import token_contributions
 from rnnkit.metrics.classification import accuracy, confusion_matrix, macro_f1
+from rnnkit.models.bag import BagClassifier, BagClassifierConfig
 from rnnkit.models.classifier import SequenceClassifier, SequenceClassifierConfig
 from rnnkit.tasks import base
+from rnnkit.tasks import classify_text as ct
 from rnnkit.tasks import options as o
 from rnnkit.tasks.base import Task, TrainedModel, register
+from rnnkit.tasks.classify_text import class_probabilities
 from rnnkit.tasks.inspecting import VIEW_ROWS, store_sample
-from rnnkit.training.devices import model_device
 from rnnkit.training.settings import StepOutput, TrainConfig
 
 __all__ = ["ClassifyConfig", "ClassifyData", "ClassifyModel", "ClassifyTask"]
@@ -86,8 +88,11 @@ class ClassifyData(Config):
     lower: bool = option(True, "lower-case the text")
     min_freq: int = o.min_freq()
     max_vocab: int | None = o.max_vocab()
-    max_length: int = option(
-        400, "keep the first N tokens of each text", metavar="N", check=at_least(1)
+    max_length: int | None = option(
+        None,
+        "keep the first N tokens of each text (none: all; the log reports the share a cap cuts)",
+        metavar="N",
+        check=at_least(1),
     )
     embeddings: str | None = o.embeddings_file()
     embeddings_vocab: str = o.embeddings_vocab()
@@ -106,6 +111,17 @@ class ClassifyModel(o.RecurrentOptions):
     )
     select_on: str = o.select_on()
     freeze_embeddings: bool = o.freeze_embeddings()
+    hybrid: bool = option(
+        True,
+        "add the logits of the bag-of-n-grams baseline (fitted on the training split, then "
+        "fixed) to the recurrent model's: the network learns what the n-grams miss",
+    )
+    kind: str = option(
+        "rnn",
+        "the model: the recurrent classifier (rnn), or the bag-of-n-grams baseline alone (bag)",
+        flag="model",
+        choices=("rnn", "bag"),
+    )
 
 
 @dataclass
@@ -123,6 +139,7 @@ class ClassifierState:
     labels: Vocabulary
     counts: list[int]  # training examples per label: the majority baseline
     sample: dict[str, Any] | None = None  # what plot and inspect read (see store_sample)
+    bag: dict[str, Any] | None = None  # the bag-of-n-grams baseline (see classify_text)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -130,6 +147,7 @@ class ClassifierState:
             "labels": self.labels.to_dict(),
             "label_counts": list(self.counts),
             **({"sample": self.sample} if self.sample else {}),
+            **({"bag": self.bag} if self.bag else {}),
         }
 
     @classmethod
@@ -155,6 +173,7 @@ class ClassifierState:
             Vocabulary.from_dict(data["labels"]),
             [int(c) for c in data["label_counts"]],
             data.get("sample"),
+            data.get("bag"),
         )
 
 
@@ -179,28 +198,11 @@ def _read_splits(d: ClassifyData, seed: int, log) -> tuple[list, list, list, lis
     return texts, labels, val_texts, val_labels, where
 
 
-@torch.no_grad()
-def class_probabilities(
-    model: nn.Module, ids: Sequence[Sequence[int]], pad_id: int, batch_size: int = 256
-) -> torch.Tensor:
-    """``(N, C)`` class probabilities of encoded texts, in their order (the mode is restored)."""
-    device, was_training = model_device(model), model.training
-    model.eval()
-    probs = torch.zeros(len(ids), model.config.num_classes)
-    try:
-        for batch in labelled.batch_order([len(s) for s in ids], batch_size, shuffle=False):
-            x, lengths = pad_sequences([ids[i] for i in batch], pad_id)
-            logits = model(x.to(device), lengths.to(device))  # (B, C)
-            probs[batch] = torch.softmax(logits.float(), dim=-1).cpu()
-    finally:
-        model.train(was_training)
-    return probs
-
-
 def _report(
-    probs: torch.Tensor, gold: list[int], metrics: dict[str, float], state, title: str
+    probs: torch.Tensor, gold: list[int], metrics: dict[str, float], state, title: str, bag=None
 ) -> base.Report:
-    """The model's ``metrics`` beside the majority class, and the confusion matrix."""
+    """The model's ``metrics`` beside the majority class and the bag of n-grams' ``bag`` (when
+    the run has one), and the confusion matrix."""
     predicted = probs.argmax(dim=-1).tolist()
     labels = list(range(len(state.labels)))
     majority = [max(labels, key=lambda i: (state.counts[i], -i))] * len(gold)
@@ -210,6 +212,9 @@ def _report(
         "macro-F1": {"model": metrics["macro_f1"], "majority": macro_f1(majority, gold)},
         "loss (nats/example)": {"model": metrics["loss"]},
     }
+    if bag is not None:
+        for row, name in zip(rows.values(), ("accuracy", "macro_f1", "loss")):
+            row[ct.BAG] = bag[name]
     details = []
     names = [str(label) for label in state.labels.itos]
     if len(names) <= 20:
@@ -253,7 +258,18 @@ def _examples(trained: TrainedModel, data: Any) -> tuple[list[list[int]], list[i
         if isinstance(data, (str, Path)):
             title = f"{count(len(rows), 'row')} of {data}"
     gold = encode_labels(labels, state.labels, f"evaluation data {title}")
-    return [state.tokenizer.encode(t, d.max_length) for t in texts], gold, title
+    ids, cut = ct.encode_capped(state.tokenizer, texts, d.max_length)
+    if cut.tokens:
+        title += "; " + cut.message(d.max_length, "evaluated")
+    return ids, gold, title
+
+
+def _recurrent_only(trained: TrainedModel, command: str) -> None:
+    if isinstance(trained.model, BagClassifier):
+        raise RnnkitError(
+            f"{command}: expected a recurrent classifier, got a bag-of-n-grams model "
+            f"(--model bag); {command} supports --model rnn runs"
+        )
 
 
 class ClassifyTask(Task):
@@ -294,15 +310,18 @@ class ClassifyTask(Task):
         known = "the checkpoint's labels" if saved is not None else "the training data"
         y = torch.tensor(encode_labels(labels, state.labels, f"training data {d.train}", known))
         val_y = encode_labels(val_labels, state.labels, f"validation data {where}", known)
-        ids = [state.tokenizer.encode(t, d.max_length) for t in texts]
-        val_ids = [state.tokenizer.encode(t, d.max_length) for t in val_texts]
+        ids, cut = ct.encode_capped(state.tokenizer, texts, d.max_length)
+        val_ids, val_cut = ct.encode_capped(state.tokenizer, val_texts, d.max_length)
         log(
             f"{len(ids):,} training and {count(len(val_ids), 'validation example')}, "
             f"{count(len(state.labels), 'class', 'classes')}, vocabulary of "
             f"{count(len(state.tokenizer.vocab), state.tokenizer.kind)}"
         )
-        model, _ = self.restore(config, state.to_dict(), None)
+        model = self._model(config, state, saved, ids, y, log)
         o.use_vectors(model, state.tokenizer.vocab, vectors, config)
+        if d.max_length is not None:  # no silent truncation
+            log(cut.message(d.max_length, "training"))
+            log(val_cut.message(d.max_length, "validation"))
         pad = state.tokenizer.pad_id
 
         def collate(indices: list[int]):
@@ -325,8 +344,36 @@ class ClassifyTask(Task):
             config, model, batches, self.loss(config), state, state.to_dict(), val, [val], **picked
         )
 
-    def defaults(self, given: Any) -> dict[str, Any]:
-        return o.vector_defaults(super().defaults(given), given, "embedding_dim")
+    def _model(self, config, state, saved, ids, y, log) -> nn.Module:
+        """The model to train; beside a recurrent one, a new run also fits the bag-of-n-grams
+        baseline on the training split (saved in ``state``; a resumed run keeps its own)."""
+        if ct.is_bag(config):
+            return ct.bag_model(len(state.labels), state.tokenizer, ids)
+        if saved is None:
+            state.bag, seconds = ct.fit_baseline(
+                ids, y.tolist(), len(state.labels), state.tokenizer, config.train.seed
+            )
+            log(f"bag-of-n-grams baseline trained in {seconds:.1f} s")
+        model, _ = self.restore(config, state.to_dict(), None)
+        if model.bag is not None:  # the hybrid starts from the fitted baseline (kept fixed)
+            model.bag.load_state_dict(ct.baseline(state.bag).state_dict())
+        return model
+
+    def restore(self, config, saved, model_config) -> tuple[nn.Module, Any]:
+        """As :meth:`Task.restore`, with the bag of n-grams for a ``--model bag`` checkpoint."""
+        if model_config is not None and ct.is_bag(config, dict(model_config)):
+            model = BagClassifier(BagClassifierConfig.from_dict(dict(model_config)))
+            return model, ClassifierState.from_dict(saved)
+        return super().restore(config, saved, model_config)
+
+    def defaults(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        """The defaults (the vectors' size as the embedding's); ``--model bag`` trains with a
+        higher learning rate and no warmup or weight decay (a convex model)."""
+        found = o.vector_defaults(super().defaults(given), given, "embedding_dim")
+        section = given.get("model")
+        if isinstance(section, Mapping) and section.get("kind") == "bag":
+            found["train"].update(lr=0.05, warmup_steps=0, weight_decay=0.0)
+        return found
 
     def loss(self, config: ClassifyConfig) -> Callable[[nn.Module, Any], StepOutput]:
         """Cross-entropy of a batch ``(tokens (N, L), lengths (N,), labels (N,))``."""
@@ -339,10 +386,13 @@ class ClassifyTask(Task):
 
     def sizes(self, config, state) -> dict[str, Any]:
         tokens = state.tokenizer
+        # a hybrid needs the fitted baseline: a run older than it has none and stays as it was
+        hybrid = getattr(config.model, "hybrid", False) and state.bag is not None
         return {
             "num_classes": len(state.labels),
             "vocab_size": len(tokens.vocab),
             "padding_idx": tokens.pad_id,
+            "bag_buckets": state.bag["config"]["buckets"] if hybrid else None,
         }
 
     def evaluate(
@@ -355,14 +405,13 @@ class ClassifyTask(Task):
         ids, gold, title = data
         pad = trained.state.tokenizer.pad_id
         probs = class_probabilities(trained.model, ids, pad, batch_size or 256)
-        predicted = probs.argmax(dim=-1).tolist()
-        metrics = {
-            "accuracy": accuracy(predicted, gold),
-            "macro_f1": macro_f1(predicted, gold),
-            "loss": F.nll_loss(torch.log(probs.clamp_min(1e-12)), torch.tensor(gold)).item(),
-        }
-        report = _report(probs, gold, metrics, trained.state, title) if baselines else None
-        return base.Scores(metrics, report)
+        metrics = ct.probability_metrics(probs, gold)
+        if not baselines:
+            return base.Scores(metrics)
+        bag, found = ct.baseline(trained.state.bag), None
+        if bag is not None:
+            found = ct.probability_metrics(class_probabilities(bag, ids, pad), gold)
+        return base.Scores(metrics, _report(probs, gold, metrics, trained.state, title, found))
 
     def views(self, trained: TrainedModel, data: Any = None, *, evals=()) -> list[base.View]:
         """The confusion matrix on ``data`` (as for :meth:`evaluate`), or else on the run's
@@ -408,6 +457,7 @@ class ClassifyTask(Task):
         each line of ``text`` (the first :data:`INSPECTED` lines), else of the first
         :data:`INSPECTED` validation examples."""
         d, state = trained.config.data, trained.state
+        _recurrent_only(trained, "inspect")
         if text is None:
             texts, gold, where = _validation(trained)
             texts, gold = texts[:INSPECTED], gold[:INSPECTED]
@@ -441,6 +491,7 @@ class ClassifyTask(Task):
 
     def export_spec(self, trained: TrainedModel) -> base.ExportSpec:
         state, tokens = trained.state, trained.state.tokenizer
+        _recurrent_only(trained, "export")
         metadata = {
             "labels": json.dumps([str(label) for label in state.labels.itos], ensure_ascii=False),
             "tokenizer": json.dumps(tokens.to_dict(), ensure_ascii=False),
