@@ -7,6 +7,11 @@
 
 Legend: N = batch, L = sequence length, E = embedding size, H = hidden size, V = vocabulary size.
 
+With ``adaptive_cutoffs`` the output layer is an exact adaptive softmax
+(:mod:`rnnkit.models.adaptive_softmax`) over the same ``Linear(H, V)`` weights: :meth:`LanguageModel.loss`
+then costs a fraction of the full softmax, and ``forward`` returns log-probabilities (which
+``cross_entropy`` reads as logits: their log-sum-exp is 0).
+
 :meth:`LanguageModel.generate` reads the prompt once, then feeds one sampled token at a time with
 the recurrent state carried forward: the cost of each new token is one step of the network,
 never a re-run of the prefix.
@@ -22,6 +27,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from rnnkit.models.adaptive_softmax import AdaptiveSoftmax, check_cutoffs
 from rnnkit.models.recurrent import RecurrentConfig
 
 __all__ = ["LanguageModel", "LanguageModelConfig", "State", "detach_state"]
@@ -40,11 +46,15 @@ class LanguageModelConfig(RecurrentConfig):
         vocab_size: V, the number of tokens (characters) including special tokens.
         embedding_size: E.
         tie_weights: share the embedding matrix with the output head (needs E == H).
+        adaptive_cutoffs: where the output layer's clusters start, ids increasing from 1 (an
+            exact adaptive softmax: ids ordered by frequency make it fast); those ``>= V`` are
+            dropped; empty (or ``None``): the full softmax.
     """
 
     vocab_size: int
     embedding_size: int = 64
     tie_weights: bool = False
+    adaptive_cutoffs: list[int] = field(default_factory=list)
     hidden_size: int = field(default=512, kw_only=True)
 
     def __post_init__(self) -> None:
@@ -60,6 +70,15 @@ class LanguageModelConfig(RecurrentConfig):
                 "tie_weights needs embedding_size == hidden_size, got "
                 f"{self.embedding_size} and {self.hidden_size}"
             )
+        # cutoffs at or past the end of the vocabulary are dropped: one setting (a default)
+        # serves vocabularies of every size, a small one getting fewer clusters or none
+        self.adaptive_cutoffs = [
+            c
+            for c in self.adaptive_cutoffs or ()
+            if not (isinstance(c, int) and c >= self.vocab_size)
+        ]
+        if self.adaptive_cutoffs:
+            check_cutoffs(self.adaptive_cutoffs, self.vocab_size)
 
 
 def detach_state(state: State) -> State:
@@ -83,6 +102,11 @@ class LanguageModel(nn.Module):
         self.head = nn.Linear(config.hidden_size, config.vocab_size)
         if config.tie_weights:
             self.head.weight = self.embedding.weight
+        self.adaptive = None
+        if config.adaptive_cutoffs:
+            self.adaptive = AdaptiveSoftmax(
+                config.hidden_size, config.vocab_size, config.adaptive_cutoffs
+            )
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -99,10 +123,40 @@ class LanguageModel(nn.Module):
                         parameter[H : 2 * H].fill_(1.0)
 
     def forward(self, ids: Tensor, state: State = None) -> tuple[Tensor, State]:
-        """``ids (N, L)`` from ``state`` -> ``logits (N, L, V)`` and the state after the last step."""
+        """``ids (N, L)`` from ``state`` -> ``logits (N, L, V)`` and the state after the last step
+        (with ``adaptive_cutoffs``: log-probabilities)."""
+        out, state = self.features(ids, state)  # (N, L, H)
+        return self.output(out), state  # (N, L, V)
+
+    def features(self, ids: Tensor, state: State = None) -> tuple[Tensor, State]:
+        """``ids (N, L)`` -> what the output layer reads, ``(N, L, H)`` (after dropout), and the
+        state after the last step."""
         x = self.dropout(self.embedding(ids))  # (N, L, E)
         out, state = self.rnn(x, state)  # (N, L, H)
-        return self.head(self.dropout(out)), state  # (N, L, V)
+        return self.dropout(out), state
+
+    def output(self, h: Tensor) -> Tensor:
+        """Logits ``(..., V)`` of ``h (..., H)``: log-probabilities with ``adaptive_cutoffs``."""
+        if self.adaptive is None:
+            return self.head(h)
+        flat = self.adaptive.log_probs(h.reshape(-1, h.shape[-1]), self.head.weight, self.head.bias)
+        return flat.view(*h.shape[:-1], -1)
+
+    def loss(
+        self, ids: Tensor, targets: Tensor, state: State = None, *, reduction: str = "mean"
+    ) -> tuple[Tensor, State]:
+        """Cross-entropy (nats) of ``targets (N, L)`` after ``ids (N, L)`` from ``state``, the
+        ``mean`` or ``sum`` over the positions whose target is not -100, and the state after the
+        last step. Equal to ``cross_entropy`` of :meth:`forward`'s logits, but an adaptive softmax
+        computes only the clusters of the targets."""
+        out, state = self.features(ids, state)  # (N, L, H)
+        y = targets.reshape(-1)
+        if self.adaptive is None:  # the head on (N, L, H) as forward does: the same floats
+            logits = self.head(out).reshape(-1, self.config.vocab_size)
+            return F.cross_entropy(logits, y, ignore_index=-100, reduction=reduction), state
+        h, kept = out.reshape(-1, out.shape[-1]), y != -100
+        nll = self.adaptive.nll(h[kept], y[kept], self.head.weight, self.head.bias)
+        return (nll.sum() if reduction == "sum" else nll.mean()), state
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -220,7 +274,11 @@ class LanguageModel(nn.Module):
             xp = h if layer == 0 else cell.project_input(h)  # (N, G*H)
             h, cell_state = self.rnn.eval_step(cell, xp, cell_state)
             new_states.append(cell_state)  # h: (N, H)
-        return F.linear(h, self.head.weight, head_bias), new_states  # (N, V)
+        if self.adaptive is None:
+            return F.linear(h, self.head.weight, head_bias), new_states  # (N, V)
+        # the head's bias is -inf at banned tokens: they stay impossible after normalising
+        logp = self.adaptive.log_probs(h, self.head.weight, self.head.bias)
+        return logp.masked_fill(head_bias == float("-inf"), float("-inf")), new_states
 
     def input_table(self) -> Tensor:
         """``(V, G*H)``: the first layer's input projection of every token's embedding (for :meth:`step`)."""

@@ -31,7 +31,6 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
 from rnnkit.config import Config, ConfigError, at_least, option
 from rnnkit.data.text import (
@@ -173,6 +172,13 @@ class LMModel(o.RecurrentOptions):
         "share the embedding with the output layer (needs the "
         "embedding size equal to the hidden size)",
     )
+    adaptive_cutoffs: list[int] | None = option(
+        None,
+        "an exact adaptive softmax, much faster over a large vocabulary: its clusters start at "
+        "these token ids (ordered by frequency; ids past the vocabulary are dropped; none: the "
+        "full softmax)",
+        metavar="IDS",
+    )
     freeze_embeddings: bool = o.freeze_embeddings()
 
     def validate(self) -> None:
@@ -212,8 +218,7 @@ class TBPTTLoss:
         inputs, targets, reset = batch  # a TBPTTBatch, or the tuple a run stores
         if reset:  # the streams wrapped around: the old context does not lead here
             self.state = None
-        logits, state = model(inputs, self.state)  # (N, L, V)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+        loss, state = model.loss(inputs, targets, self.state)  # cross-entropy, (N, L) targets
         # A non-finite step is skipped by the Trainer; do not carry a poisoned state past it.
         self.state = detach_state(state) if torch.isfinite(loss) else None
         return StepOutput(loss, items=inputs.numel())
@@ -236,9 +241,8 @@ def text_loss(model: LanguageModel, ids: Tensor, *, streams: int = 16, chunk: in
         for start in range(0, inputs.shape[1], chunk):
             x = inputs[:, start : start + chunk].to(device)
             y = targets[:, start : start + chunk].to(device)
-            logits, state = model(x, state)  # (S, C, V)
-            flat = logits.reshape(-1, logits.shape[-1])
-            total += float(F.cross_entropy(flat, y.reshape(-1), ignore_index=-100, reduction="sum"))
+            loss, state = model.loss(x, y, state, reduction="sum")  # -100: padding
+            total += float(loss)
             count += int((y != -100).sum())
     finally:
         model.train(was_training)
@@ -302,7 +306,19 @@ class LMTask(Task):
         kind = section.get("tokenizer", "char") if isinstance(section, Mapping) else "char"
         known = isinstance(kind, str) and kind in TOKENIZER_DEFAULTS  # a bad one fails its check
         defaults = merge(super().defaults(given), TOKENIZER_DEFAULTS[kind] if known else {})
-        return o.vector_defaults(defaults, given, "embedding_size")
+        defaults = o.vector_defaults(defaults, given, "embedding_size")
+        model, chosen = defaults["model"], given.get("model")
+        chosen = chosen if isinstance(chosen, Mapping) else {}
+        if model.get("tie_weights") and "tie_weights" not in chosen:
+            # a tied default (the word model's) follows the sizes given (or the vectors'): the
+            # layers widen to the embedding, and a frozen embedding or another hidden size given
+            # unties the output layer, rather than refuse or freeze it
+            width = chosen.get("embedding_size", model["embedding_size"])
+            if chosen.get("freeze_embeddings") or chosen.get("hidden_size", width) != width:
+                defaults = merge(defaults, {"model": {"tie_weights": False}})
+            else:
+                defaults = merge(defaults, {"model": {"hidden_size": width}})
+        return defaults
 
     def setup(self, config: LMConfig, saved: Any, log) -> base.Setup:
         d, settings = config.data, config.train
