@@ -120,8 +120,25 @@ class TextTokenizer:
         return f"{type(self).__name__}(kind={self.kind!r}, vocab_size={self.vocab_size})"
 
 
+class VocabularyTokenizer(TextTokenizer):
+    """A tokenizer whose ids are those of a :class:`Vocabulary` (``self.vocab``): chars, words."""
+
+    vocab: Vocabulary
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    @property
+    def special_ids(self) -> list[int]:
+        return self.vocab.special_ids
+
+    def token(self, index: int) -> str:
+        return self.vocab.itos[index]
+
+
 # --------------------------------------------------------------------------- characters
-class CharTokenizer(TextTokenizer):
+class CharTokenizer(VocabularyTokenizer):
     """Characters over a :class:`Vocabulary` (``<unk>`` for characters it lacks)."""
 
     kind = "char"
@@ -137,22 +154,11 @@ class CharTokenizer(TextTokenizer):
         )
         return cls(vocab)
 
-    @property
-    def vocab_size(self) -> int:
-        return len(self.vocab)
-
-    @property
-    def special_ids(self) -> list[int]:
-        return self.vocab.special_ids
-
     def encode_with_unknown(self, text: str) -> tuple[list[int], list[str]]:
         return self.vocab.encode_with_unknown(text)
 
     def decode(self, ids: Sequence[int]) -> str:
         return "".join(self.vocab.decode(ids))
-
-    def token(self, index: int) -> str:
-        return self.vocab.itos[index]
 
     def start_ids(self) -> list[int]:
         vocab = self.vocab
@@ -176,7 +182,7 @@ def _is_prose(text: str, sample: int = 1_000_000) -> bool:
     return attached > alone and attached >= 0.05 * len(words)
 
 
-class WordTokenizer(TextTokenizer):
+class WordTokenizer(VocabularyTokenizer):
     """Words and ``<eos>`` (see the module): ``<unk>`` at id 0, ``<eos>`` at 1, then the training
     words by frequency. ``prose``: split punctuation off the words and detokenise when decoding."""
 
@@ -211,14 +217,6 @@ class WordTokenizer(TextTokenizer):
             yield from PROSE_RE.findall(line) if prose else line.split()
             yield EOS
 
-    @property
-    def vocab_size(self) -> int:
-        return len(self.vocab)
-
-    @property
-    def special_ids(self) -> list[int]:
-        return self.vocab.special_ids
-
     def encode_with_unknown(self, text: str) -> tuple[list[int], list[str]]:
         return self.vocab.encode_with_unknown(self.split(text, self.prose))
 
@@ -243,9 +241,6 @@ class WordTokenizer(TextTokenizer):
             pieces.append((" " if space else "") + token)
             previous = token
         return "".join(pieces)
-
-    def token(self, index: int) -> str:
-        return self.vocab.itos[index]
 
     def start_ids(self) -> list[int]:
         return [self.eos_id]
