@@ -214,3 +214,16 @@ def test_rnnkit_train_on_the_command_line_sets_a_run_up_once(tmp_path, counted, 
     assert main(["train", "lm", "--config", str(config)]) == 0
     assert dict(counts) == ONCE
     assert "the reports score best.pt (step" in capsys.readouterr().out
+
+
+def test_threads_sets_torchs_cpu_threads_for_the_run():
+    before = torch.get_num_threads()
+    try:
+        _toy(threads=1)
+        assert torch.get_num_threads() == 1
+        _toy()  # none: left as it is
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(rnnkit.config.ConfigError, match=r"threads: expected a value >= 1, got 0"):
+        TrainConfig(threads=0)

@@ -6,7 +6,8 @@ One :class:`RunContext` is made per ``train`` (by :func:`rnnkit.tasks.train`, or
 - the run's settings (a :class:`TrainConfig`, already validated: nothing checks them again);
 - the process group under ``torchrun`` (:func:`rnnkit.training.distributed.init`) and whether
   this process is the one that writes and prints (rank 0);
-- the device, checked against this machine and the precision (:func:`run_device`);
+- the device, checked against this machine and the precision (:func:`run_device`), and the
+  number of CPU threads (``settings.threads``);
 - the metric loggers of ``settings.logger`` (rank 0 only; a missing optional package is an
   error now, before any data is read).
 
@@ -21,6 +22,8 @@ import contextlib
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from rnnkit.training import distributed
 from rnnkit.training.devices import run_device
@@ -48,6 +51,8 @@ class RunContext:
         hparams: Mapping[str, Any] | None = None,
     ) -> None:
         self.settings = settings
+        if settings.threads is not None:  # process-wide, as torch.set_num_threads is
+            torch.set_num_threads(settings.threads)
         # Under torchrun: this process's rank and device (None in a single process); rank 0 alone
         # writes files and prints (see rnnkit.training.distributed).
         self.dist = distributed.init(settings.device)

@@ -127,6 +127,13 @@ class TrainConfig(Config):
         "only); weights and optimiser stay float32",
         choices=PRECISIONS,
     )
+    threads: int | None = option(
+        None,
+        "CPU threads torch uses (none: torch's default, one per core); on a machine other jobs "
+        "share, 1 is often several times faster",
+        metavar="N",
+        check=at_least(1),
+    )
     progress: bool | None = option(
         None, "show a progress bar on stderr (default: when stderr is a terminal)"
     )
