@@ -18,21 +18,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
 
+from shakespeare import DATA, load_average  # the script's own folder is on sys.path
+
 import rnnkit
-
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "tinyshakespeare.txt"
-
-
-def load_average() -> str:
-    try:
-        return "/".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "n/a"
 
 
 def train(text: str, seconds: float, data: dict[str, Any], out: str | None) -> dict[str, Any]:
