@@ -206,14 +206,24 @@ def format_unknown(unknown: list[str], limit: int = 20) -> str:
 
 
 def encode_text(
-    vocab: Vocabulary, text: str, *, warn: Callable[[str], None] | None = None, what: str = "text"
+    vocab: Any,
+    text: str,
+    *,
+    warn: Callable[[str], None] | None = None,
+    what: str = "text",
+    unit: str = "character",
+    read_as: str | None = None,
 ) -> Tensor:
-    """Ids of the characters of ``text`` as a 1-D int64 tensor; one warning lists unknown characters."""
+    """Ids of ``text`` as a 1-D int64 tensor; one warning lists the pieces read as unknown.
+
+    ``vocab``: a :class:`Vocabulary` (its characters) or anything with ``encode_with_unknown``
+    (a tokenizer, then ``unit="token"``); ``read_as`` names what unknown pieces become (default:
+    the vocabulary's unknown token)."""
     ids, unknown = vocab.encode_with_unknown(text)
     if unknown and warn is not None:
         warn(
-            f"warning: {len(unknown)} character(s) of the {what} are not in the model's vocabulary and "
-            f"are read as {vocab.unk_token}: {format_unknown(unknown)}"
+            f"warning: {len(unknown)} {unit}(s) of the {what} are not in the model's vocabulary and "
+            f"are read as {read_as or vocab.unk_token}: {format_unknown(unknown)}"
         )
     return torch.tensor(ids, dtype=torch.long)
 

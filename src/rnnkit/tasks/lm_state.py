@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from rnnkit.data.text import char_vocabulary, encode_text, format_unknown
+from rnnkit.data.text import char_vocabulary, encode_text
 from rnnkit.data.tokenizers import CharTokenizer, TextTokenizer, tokenizer_from_dict
 from rnnkit.data.vocab import Vocabulary
 from rnnkit.metrics.ngram import KneserNey
@@ -37,13 +37,9 @@ def encode_with(
     (a character model warns exactly as before: :func:`~rnnkit.data.text.encode_text`)."""
     if isinstance(tokenizer, CharTokenizer):
         return encode_text(tokenizer.vocab, text, warn=warn, what=what)
-    ids, unknown = tokenizer.encode_with_unknown(text)
-    if unknown and warn is not None:
-        warn(
-            f"warning: {len(unknown)} token(s) of the {what} are not in the model's vocabulary "
-            f"and are read as the unknown token: {format_unknown(unknown)}"
-        )
-    return torch.tensor(ids, dtype=torch.long)
+    return encode_text(
+        tokenizer, text, warn=warn, what=what, unit="token", read_as="the unknown token"
+    )
 
 
 @dataclass
