@@ -105,16 +105,16 @@ def baseline_tags(state: Any, tokens: Sequence[Sequence[str]]) -> list[list[str]
 def tag_report(predicted, metrics: dict[str, float], state: Any, data, title: str) -> base.Report:
     """The model's tags (ids) and ``metrics`` beside the most-frequent-tag baseline on ``data``,
     ``(sentences, gold tag ids)``, and the model's per-tag scores."""
-    names, (tokens, gold_ids) = state.tags.itos, data
+    tags, (tokens, gold_ids) = state.tags.itos, data
     model_tags, gold = names(state, predicted), names(state, gold_ids)
     base_tags = baseline_tags(state, tokens)
-    per_tag, model_f1 = tag_scores(model_tags, gold, names)
+    per_tag, model_f1 = tag_scores(model_tags, gold, tags)
     rows = {
         "token accuracy": {
             "model": metrics["accuracy"],
             BASELINE: token_accuracy(base_tags, gold),
         },
-        "macro-F1": {"model": model_f1, BASELINE: tag_scores(base_tags, gold, names)[1]},
+        "macro-F1": {"model": model_f1, BASELINE: tag_scores(base_tags, gold, tags)[1]},
     }
     width = max(12, *(len(str(tag)) + 2 for tag in per_tag))
     details = [
