@@ -9,6 +9,8 @@ import torch
 
 from rnnkit.errors import RnnkitError
 
+__all__: list[str] = []
+
 SCHEMES = ("iob1", "iob2", "iobes", "bilou")
 _PREFIXES = {"iob1": "BI", "iob2": "BI", "iobes": "BIES", "bilou": "BILU"}
 
