@@ -88,7 +88,7 @@ def crf_run(tmp_path_factory):
 
 # --------------------------------------------------------------------------- reports
 def test_entity_report_beside_both_baselines(ner_run):
-    root, result = ner_run
+    _, result = ner_run
     report = result.reports[0]
     assert list(report.rows) == ["entity F1", "entity precision", "entity recall", "token accuracy"]
     assert report.columns == ["model", "most-frequent-tag", "memoriser"]

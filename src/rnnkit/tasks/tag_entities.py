@@ -30,16 +30,18 @@ import torch
 
 from rnnkit.config import ConfigError
 from rnnkit.data.labelled import batch_order
-from rnnkit.tasks._ner_standin import (
+from rnnkit.data.schemes import (
+    PREFIXES,
     SCHEMES,
-    Memoriser,
     allowed_transitions,
     convert,
     detect_scheme,
     is_entity_tagset,
+    looks_like_entity_tags,
     repair,
     spans,
 )
+from rnnkit.metrics.entities import Memoriser
 from rnnkit.training.devices import model_device
 
 __all__ = [
@@ -81,6 +83,8 @@ class EntityTags:
         ``scheme="auto"``; a forced scheme on tags that are not entity tags is an error)."""
         tags = sorted({t for sentence in tag_sentences for t in sentence})
         if not is_entity_tagset(tags):
+            if looks_like_entity_tags(tags):
+                detect_scheme(tag_sentences)  # says which tag fits no scheme, and where
             if scheme == "auto":
                 return None
             odd = next(t for t in tags if t != "O" and not is_entity_tagset([t]))
@@ -90,7 +94,7 @@ class EntityTags:
                 f"scheme {scheme!r}, got the tag {odd!r}",
             )
         found = detect_scheme(tag_sentences) if scheme == "auto" else scheme
-        prefixes = {"iob1": "BI", "iob2": "BI", "iobes": "BIES", "bilou": "BILU"}[found]
+        prefixes = PREFIXES[found]
         odd = next((t for t in tags if t != "O" and t[0] not in prefixes), None)
         if odd is not None:
             raise ConfigError(
@@ -119,7 +123,7 @@ class EntityTags:
         """Every tag of the internal scheme for the types in ``tag_sentences`` (internal tags),
         so that any well-formed entity of a known type can be output."""
         kinds = {t[2:] for sentence in tag_sentences for t in sentence if t != "O"}
-        prefixes = {"iob1": "BI", "iob2": "BI", "iobes": "BIES", "bilou": "BILU"}[self.internal]
+        prefixes = PREFIXES[self.internal]
         return sorted({"O", *(f"{p}-{kind}" for kind in kinds for p in prefixes)})
 
     def to_internal(self, tags: Sequence[str]) -> list[str]:

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from rnnkit.metrics.classification import per_tag_f1, token_accuracy
+from rnnkit.metrics.entities import entity_scores
 from rnnkit.tasks import base
-from rnnkit.tasks._ner_standin import entity_scores
 from rnnkit.tasks.tag_entities import EntityTags
 
 __all__ = [
@@ -68,7 +68,7 @@ def entity_report(
     columns = {
         "model": _scored([entities.to_input(s) for s in model_tags], truth, entities.scheme),
         BASELINE: _scored([entities.to_input(s) for s in baseline_tags], truth, entities.scheme),
-        MEMORISER: _scored([memoriser.tag(list(s)) for s in tokens], truth, entities.scheme),
+        MEMORISER: _scored(memoriser.tag([list(s) for s in tokens]), truth, entities.scheme),
     }
     rows = {
         f"entity {label}": {name: scores[key] for name, scores in columns.items()}
