@@ -237,3 +237,17 @@ def test_an_old_tag_run_has_no_entities():
     assert trained.state.entities is None
     record = tasks.predict(trained, ["the cat sat"])[0]
     assert set(record) == {"line", "tokens", "tags"}
+
+
+@pytest.mark.parametrize(
+    ("bad", "expected"),
+    [("B_PER", "'B_PER'"), ("X-PER", "'X-PER'")],
+)
+def test_a_tag_that_fits_no_scheme_is_one_clear_error(tmp_path, capsys, bad, expected):
+    data = sentences(20, 0)
+    data[3] = (data[3][0], [bad if t == "B-PER" else t for t in data[3][1]])
+    train = tmp_path / "bad.conll"
+    train.write_text("\n".join("".join(f"{w} {t}\n" for w, t in zip(*s)) for s in data), "utf-8")
+    code, _, err = run(capsys, "train", "tag", "--data", train, "--out", tmp_path / "out")
+    assert code == 2 and err.count("\n") == 1 and expected in err, err
+    assert not (tmp_path / "out").exists()
