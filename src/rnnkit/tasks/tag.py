@@ -286,7 +286,8 @@ class TagTask(Task):
         "Train a recurrent tagger (one tag per token; bidirectional by default, optional CRF) on "
         "CoNLL-U (FORM and UPOS columns) or 2-column CoNLL (token and tag) files. Reports token "
         "accuracy, macro-F1 and per-tag scores on the validation data beside the "
-        "most-frequent-tag baseline."
+        "most-frequent-tag baseline; for entity tags (O, B-PER... in IOB1, IOB2, IOBES or BILOU) "
+        "entity precision, recall and F1 beside it and a memorisation baseline (docs/ner.md)."
     )
     examples = """examples:
   rnnkit train tag --data en_ewt-ud-train.conllu --val en_ewt-ud-dev.conllu
@@ -297,7 +298,8 @@ class TagTask(Task):
     predict_hint = (
         "one sentence a line, split into words and punctuation by the classifier's "
         "word tokenizer (case kept), or a .conllu/.conll file read as its tokens; "
-        "outputs a tag per token"
+        "outputs a tag per token, and for entity tags the entities (--output-format conll, "
+        "--top-k N with a CRF)"
     )
 
     def setup(self, config: TagConfig, saved: Any, log) -> base.Setup:
