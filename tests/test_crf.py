@@ -5,6 +5,7 @@ in the state_dict; finite gradients."""
 from __future__ import annotations
 
 import itertools
+import json
 import math
 
 import pytest
@@ -12,6 +13,8 @@ import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from rnnkit.export.spec import tagger_spec
+from rnnkit.models import SequenceTagger, SequenceTaggerConfig
 from rnnkit.models.crf import CRF, FORBIDDEN
 
 # BIO over one type: tags O, B-X, I-X; I-X may not start nor follow O.
@@ -251,3 +254,20 @@ def test_constrain_rejects_bad_masks():
     crf.constrain(BIO_START, BIO_TRANS, BIO_END)
     crf.constrain(*(torch.ones_like(m) for m in (BIO_START, BIO_TRANS, BIO_END)))
     assert not crf.constrained
+
+
+def test_an_exported_tagger_carries_the_masks_of_a_constrained_crf():
+    config = SequenceTaggerConfig(
+        vocab_size=20, num_tags=3, embedding_dim=8, hidden_size=6, use_crf=True
+    )
+    model = SequenceTagger(config)
+    assert set(json.loads(tagger_spec(model, "tag", {}).metadata["crf"])) == {
+        "transitions",
+        "start",
+        "end",
+    }
+    model.crf.constrain(BIO_START, BIO_TRANS, BIO_END)
+    exported = json.loads(tagger_spec(model, "tag", {}).metadata["crf"])
+    assert exported["allowed_transitions"] == BIO_TRANS.tolist()
+    assert exported["allowed_start"] == BIO_START.tolist()
+    assert exported["allowed_end"] == BIO_END.tolist()
