@@ -91,6 +91,9 @@ class CRF(nn.Module):
             "allowed_transitions", torch.ones(num_tags, num_tags, dtype=torch.bool)
         )
         self.register_buffer("allowed_end", torch.ones(num_tags, dtype=torch.bool))
+        # Whether a mask forbids anything, kept as a Python bool (set by constrain() and on
+        # loading) so that the loss does not read the masks back from the device at every step.
+        self._forbids = False
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -126,11 +129,13 @@ class CRF(nn.Module):
                 raise ValueError(f"expected at least one allowed {name} tag, got none")
         for name, mask in zip(_MASKS, (start, transitions, end)):
             getattr(self, name).copy_(mask)
+        self._forbids = not all(bool(mask.all()) for mask in (start, transitions, end))
 
     @property
     def constrained(self) -> bool:
-        """Whether any start, transition or end is forbidden."""
-        return not all(bool(getattr(self, name).all()) for name in _MASKS)
+        """Whether any start, transition or end is forbidden (the masks change through
+        :meth:`constrain` and ``load_state_dict`` only)."""
+        return self._forbids
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing, *rest):
         # A state_dict written before the constraints existed has no masks: it is a CRF that was
@@ -142,10 +147,13 @@ class CRF(nn.Module):
             if prefix + name in missing:
                 missing.remove(prefix + name)
             getattr(self, name).fill_(True)
+        self._forbids = not all(bool(getattr(self, name).all()) for name in _MASKS)
 
     def _scores(self, penalty: float) -> tuple[Tensor, Tensor, Tensor]:
         """Start ``(T,)``, transition ``(T, T)`` and end ``(T,)`` scores with ``penalty`` in the
         forbidden entries."""
+        if not self._forbids:  # unconstrained: the very computation of before the constraints
+            return self.start_transitions, self.transitions, self.end_transitions
         return (
             self.start_transitions.masked_fill(~self.allowed_start, penalty),
             self.transitions.masked_fill(~self.allowed_transitions, penalty),
