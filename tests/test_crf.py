@@ -13,6 +13,7 @@ import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from rnnkit.data.schemes import allowed_transitions, spans, to_tags
 from rnnkit.export.spec import tagger_spec
 from rnnkit.models import SequenceTagger, SequenceTaggerConfig
 from rnnkit.models.crf import CRF, FORBIDDEN
@@ -271,3 +272,24 @@ def test_an_exported_tagger_carries_the_masks_of_a_constrained_crf():
     assert exported["allowed_transitions"] == BIO_TRANS.tolist()
     assert exported["allowed_start"] == BIO_START.tolist()
     assert exported["allowed_end"] == BIO_END.tolist()
+
+
+def test_decoding_under_a_scheme_gives_well_formed_tags():
+    names = ["O", "B-PER", "I-PER", "E-PER", "S-PER", "B-LOC", "I-LOC", "E-LOC", "S-LOC"]
+    crf = CRF(len(names))
+    crf.constrain(*allowed_transitions(names, "iobes"))
+    torch.manual_seed(13)
+    emissions = torch.randn(64, 7, len(names)) * 3
+    mask = torch.arange(7)[None, :] < torch.randint(1, 8, (64, 1))
+    paths = crf.decode(emissions, mask)
+    best = crf.nbest(emissions, mask, k=3)
+    unconstrained = CRF(len(names))
+    unconstrained.load_state_dict({k: v for k, v in crf.state_dict().items() if "allowed" not in k})
+    ill_formed = 0
+    for n, size in enumerate(mask.sum(dim=1).tolist()):
+        for path in [paths[n, :size].tolist(), *(p for p, _ in best[n])]:
+            tags = [names[t] for t in path]
+            assert to_tags(spans(tags, "iobes"), size, "iobes") == tags
+        tags = [names[t] for t in unconstrained.decode(emissions, mask)[n, :size].tolist()]
+        ill_formed += to_tags(spans(tags, "iobes"), size, "iobes") != tags
+    assert ill_formed > 10  # the same emissions without the constraints break the scheme
