@@ -237,6 +237,10 @@ def test_the_masks_travel_in_the_state_dict_and_old_ones_load_unconstrained():
     outer[0].constrain(BIO_START, BIO_TRANS, BIO_END)
     outer.load_state_dict({f"0.{k}": v for k, v in old.items()})
     assert not outer[0].constrained
+    # A partial state_dict (strict=False) that does not hold the CRF leaves its masks as they were.
+    outer[0].constrain(BIO_START, BIO_TRANS, BIO_END)
+    outer.load_state_dict({}, strict=False)
+    assert outer[0].constrained
 
 
 def test_constrain_rejects_bad_masks():

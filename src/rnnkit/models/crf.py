@@ -113,7 +113,7 @@ class CRF(nn.Module):
             transitions: ``(T, T)`` bool, ``[i, j]`` True when tag j may follow tag i.
             end: ``(T,)`` bool, the tags a sequence may end with.
 
-        The masks are the shapes ``rnnkit.data.schemes.allowed_transitions`` returns. All True
+        The masks are in the shapes ``rnnkit.data.schemes.allowed_transitions`` returns. All True
         removes every constraint. Raises ValueError on a wrong shape or dtype, or when no tag may
         start or no tag may end a sequence.
         """
@@ -140,8 +140,10 @@ class CRF(nn.Module):
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing, *rest):
         # A state_dict written before the constraints existed has no masks: it is a CRF that was
         # trained and decoded unconstrained, so it loads (strict or not) as one, whatever masks
-        # this module held; a task may call constrain() after loading to add constraints.
-        absent = [name for name in _MASKS if prefix + name not in state_dict]
+        # this module held; a task may call constrain() after loading to add constraints. (A
+        # partial state_dict without this CRF's scores, loaded with strict=False, leaves it be.)
+        old = prefix + "transitions" in state_dict
+        absent = [name for name in _MASKS if old and prefix + name not in state_dict]
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing, *rest)
         for name in absent:
             if prefix + name in missing:
