@@ -7,11 +7,11 @@ import json
 import random
 
 import pytest
+import torch
 from cli_helpers import assert_one_line_error, quiet, run, small_settings
 
 from rnnkit import tasks
 from rnnkit.config import ConfigError
-from rnnkit.models.crf import CRF
 from rnnkit.tasks import tag_entities as ne
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -193,7 +193,6 @@ def test_predict_refuses_an_option_the_task_lacks(ner_run):
     )
 
 
-@pytest.mark.skipif(not hasattr(CRF, "nbest"), reason="the crf helper's nbest has not landed")
 def test_top_k_scores_decrease_and_the_first_is_viterbi(crf_run):
     _, result = crf_run
     lines = ["Ada Lovelace went to New York .", "in Paris , she met Bob"]
@@ -202,6 +201,25 @@ def test_top_k_scores_decrease_and_the_first_is_viterbi(crf_run):
         assert len(scores) == 4 and scores == sorted(scores, reverse=True)
         assert record["top_k"][0]["tags"] == record["tags"]
         assert all(0.0 <= e["score"] <= 1.0 for e in record["entities"])
+
+
+def test_a_crf_run_is_constrained_and_scores_entities_exactly(crf_run):
+    _, result = crf_run
+    crf, state = result.trained.model.crf, result.trained.state
+    start, transitions, end = ne.allowed_transitions(state.tags.itos, "iobes")
+    assert crf.constrained and torch.equal(crf.allowed_transitions, transitions)
+    assert torch.equal(crf.allowed_start, start) and torch.equal(crf.allowed_end, end)
+    loaded = tasks.load(result.trained.path)  # constrained again after loading
+    assert loaded.model.crf.constrained
+    record = tasks.predict(loaded, ["Ada Lovelace went to New York ."])[0]
+    tokens = record["tokens"]
+    inputs = state.batch([tokens])
+    emissions = loaded.model(*inputs)
+    ids = torch.tensor([[state.tags.stoi[t] for t in ne.convert(record["tags"], "iob2", "iobes")]])
+    for entity in record["entities"]:
+        span = [(0, entity["start"], entity["end"])]
+        expected = float(loaded.model.crf.span_probability(emissions, None, ids, span)[0])
+        assert entity["score"] == pytest.approx(expected, abs=1e-6)
 
 
 # --------------------------------------------------------------------------- schemes

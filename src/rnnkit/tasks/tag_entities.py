@@ -157,26 +157,42 @@ def scheme_option() -> tuple[str, ...]:
 # --------------------------------------------------------------------------- predict
 @torch.no_grad()
 def _token_items(model: Any, state: Any, sentences: list[list[str]], batch_size: int = 128):
-    """Per sentence, per token ``(tag id, probability)``: the model's tag (Viterbi with a CRF,
-    else the most probable) and its probability (CRF marginal, else softmax)."""
-    out: list[list[tuple[int, float]]] = [[] for _ in sentences]
+    """Per sentence, per token ``(tag id, probability, span)``: the model's tag (Viterbi with a
+    CRF, else the most probable), its probability (CRF marginal, else softmax), and on the first
+    token of an entity of a CRF's path ``(end, probability of the entity's tags)`` (exact, from
+    :meth:`~rnnkit.models.crf.CRF.span_probability`), else ``None``."""
+    out: list[list[tuple[int, float, Any]]] = [[] for _ in sentences]
     for batch in batch_order([len(s) for s in sentences], batch_size, shuffle=False):
         inputs = state.batch([sentences[i] for i in batch], model_device(model))
         emissions = model(*inputs)  # (N, L, T)
         mask = model.mask(*inputs[:2])  # (N, L)
+        sizes = mask.sum(dim=1).tolist()
+        found: dict[tuple[int, int], tuple[int, float]] = {}  # (row, start) -> (end, p)
         if model.crf is None:
             probabilities = emissions.softmax(dim=-1)
             paths = probabilities.argmax(dim=-1)  # (N, L)
         else:
-            probabilities, paths = (
-                model.crf.marginals(emissions, mask),
-                model.crf.decode(emissions, mask),
-            )
+            probabilities = model.crf.marginals(emissions, mask)  # (N, L, T)
+            paths = model.crf.decode(emissions, mask)  # (N, L)
+            if state.entities is not None:
+                found = _span_probabilities(model.crf, emissions, mask, paths, sizes, state)
         chosen = probabilities.gather(2, paths.unsqueeze(2)).squeeze(2)  # (N, L)
         for row, index in enumerate(batch):
-            size = int(mask[row].sum())
-            out[index] = list(zip(paths[row, :size].tolist(), chosen[row, :size].tolist()))
+            ids, ps = paths[row, : sizes[row]].tolist(), chosen[row, : sizes[row]].tolist()
+            out[index] = [(i, p, found.get((row, t))) for t, (i, p) in enumerate(zip(ids, ps))]
     return out
+
+
+def _span_probabilities(crf, emissions, mask, paths, sizes, state) -> dict:
+    """``(row, start) -> (end, probability)`` of the entities of the CRF's ``paths``."""
+    rows = []
+    for row, size in enumerate(sizes):
+        names = [state.tags.itos[i] for i in paths[row, :size].tolist()]
+        rows += [(row, start, end) for _, start, end in spans(names, state.entities.internal)]
+    if not rows:
+        return {}
+    scores = crf.span_probability(emissions, mask, paths, rows).tolist()
+    return {(row, start): (end, p) for (row, start, end), p in zip(rows, scores)}
 
 
 @torch.no_grad()
@@ -208,7 +224,7 @@ def tag_sentences(
         model.train(was_training)
     records = {}
     for index, (n, tokens, text) in enumerate(kept):
-        ids = [i for i, _ in items[index]]
+        ids = [item[0] for item in items[index]]
         record: dict[str, Any] = {"tokens": tokens, "tags": state.output_tags(ids)}
         if state.entities is not None:
             crf = model.crf is not None
@@ -225,25 +241,27 @@ def tag_sentences(
 def _entities(
     state: Any,
     tokens: Sequence[str],
-    items: Sequence[tuple[int, float]],
+    items: Sequence[tuple[int, float, Any]],
     text: str | None,
     crf: bool,
 ) -> list[dict[str, Any]]:
     """The entities of one sentence from its model tags and their probabilities ``items``;
     ``text``: the raw line its tokens were split from (character offsets), or ``None``."""
     internal = state.entities.internal
-    names = repair([state.tags.itos[i] for i, _ in items], internal)
+    names = repair([state.tags.itos[item[0]] for item in items], internal)
     offsets = _offsets(text, tokens) if text is not None else None
     found = []
     for kind, start, end in spans(names, internal):
+        exact = items[start][2]
+        # a repaired token (not the model's own tag) counts as uncertain: probability 0
         chosen = [
-            p
-            for (i, p), name in zip(items[start:end], names[start:end])
-            if state.tags.itos[i] == name
+            item[1] if state.tags.itos[item[0]] == name else 0.0
+            for item, name in zip(items[start:end], names[start:end])
         ]
-        # repaired tokens (not the model's own tag) count as uncertain: probability 0
-        probabilities = chosen + [0.0] * (end - start - len(chosen))
-        score = min(probabilities) if crf else math.prod(probabilities)
+        if exact is not None and exact[0] == end:
+            score = exact[1]
+        else:  # a CRF entity across the windows of a long input: the lowest marginal
+            score = min(chosen) if crf else math.prod(chosen)
         record = {
             "type": kind,
             "start": start,
