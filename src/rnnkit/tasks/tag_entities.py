@@ -159,7 +159,7 @@ def scheme_option() -> tuple[str, ...]:
 def _token_items(model: Any, state: Any, sentences: list[list[str]], batch_size: int = 128):
     """Per sentence, per token ``(tag id, probability, span)``: the model's tag (Viterbi with a
     CRF, else the most probable), its probability (CRF marginal, else softmax), and on the first
-    token of an entity of a CRF's path ``(end, probability of the entity's tags)`` (exact, from
+    token of an entity of a CRF's path ``(length, probability of the entity's tags)`` (exact, from
     :meth:`~rnnkit.models.crf.CRF.span_probability`), else ``None``."""
     out: list[list[tuple[int, float, Any]]] = [[] for _ in sentences]
     for batch in batch_order([len(s) for s in sentences], batch_size, shuffle=False):
@@ -167,7 +167,7 @@ def _token_items(model: Any, state: Any, sentences: list[list[str]], batch_size:
         emissions = model(*inputs)  # (N, L, T)
         mask = model.mask(*inputs[:2])  # (N, L)
         sizes = mask.sum(dim=1).tolist()
-        found: dict[tuple[int, int], tuple[int, float]] = {}  # (row, start) -> (end, p)
+        found: dict[tuple[int, int], tuple[int, float]] = {}  # (row, start) -> (length, p)
         if model.crf is None:
             probabilities = emissions.softmax(dim=-1)
             paths = probabilities.argmax(dim=-1)  # (N, L)
@@ -184,7 +184,8 @@ def _token_items(model: Any, state: Any, sentences: list[list[str]], batch_size:
 
 
 def _span_probabilities(crf, emissions, mask, paths, sizes, state) -> dict:
-    """``(row, start) -> (end, probability)`` of the entities of the CRF's ``paths``."""
+    """``(row, start) -> (length, probability)`` of the entities of the CRF's ``paths`` (a
+    length, not an end: the items of a long input's windows are put together again)."""
     rows = []
     for row, size in enumerate(sizes):
         names = [state.tags.itos[i] for i in paths[row, :size].tolist()]
@@ -192,7 +193,7 @@ def _span_probabilities(crf, emissions, mask, paths, sizes, state) -> dict:
     if not rows:
         return {}
     scores = crf.span_probability(emissions, mask, paths, rows).tolist()
-    return {(row, start): (end, p) for (row, start, end), p in zip(rows, scores)}
+    return {(row, start): (end - start, p) for (row, start, end), p in zip(rows, scores)}
 
 
 @torch.no_grad()
@@ -258,7 +259,7 @@ def _entities(
             item[1] if state.tags.itos[item[0]] == name else 0.0
             for item, name in zip(items[start:end], names[start:end])
         ]
-        if exact is not None and exact[0] == end:
+        if exact is not None and exact[0] == end - start:
             score = exact[1]
         else:  # a CRF entity across the windows of a long input: the lowest marginal
             score = min(chosen) if crf else math.prod(chosen)
