@@ -98,6 +98,8 @@ def test_entity_report_beside_both_baselines(ner_run):
     state = result.trained.state
     assert (state.entities.scheme, state.entities.internal) == ("iob2", "iobes")
     assert any(line.startswith("PER ") for line in report.details)
+    view = tasks.views(result.trained)[0]  # per-tag F1 of the model's (IOBES) tags
+    assert "E-PER" in view.x and len(view.values["most-frequent-tag"]) == len(view.x)
 
 
 def test_report_agrees_with_seqeval_on_the_predictions(ner_run):

@@ -406,7 +406,10 @@ class TagTask(Task):
         model_tags = tr.names(state, _tagged(trained.model, state, tokens)[0])
         gold = tr.names(state, gold_ids)
         per_tag, macro = tag_scores(model_tags, gold, state.tags.itos)
-        baseline = per_tag_f1(tr.baseline_tags(state, tokens), gold, list(per_tag))
+        base_tags = tr.baseline_tags(state, tokens)
+        if state.entities is not None:  # the baseline's tags (input scheme) beside the model's
+            base_tags = [state.entities.to_internal(s) for s in base_tags]
+        baseline = per_tag_f1(base_tags, gold, list(per_tag))
         return [
             base.View(
                 "bars",

@@ -133,6 +133,10 @@ class EntityTags:
         """Model tags (internal scheme) in the input's scheme, ill-formed spans repaired."""
         return convert(repair(list(tags), self.internal), self.internal, self.scheme)
 
+    def repaired(self, tags: Sequence[str]) -> list[str]:
+        """Tags in the input's scheme, ill-formed spans repaired."""
+        return repair(list(tags), self.scheme)
+
     def to_dict(self) -> dict[str, Any]:
         return {"scheme": self.scheme, "internal": self.internal, "memory": self.memory}
 

@@ -62,12 +62,13 @@ def entity_report(
     title: str,
 ) -> base.Report:
     """Entity precision/recall/F1 and token accuracy of the model, the most-frequent-tag
-    baseline and the memoriser, and the model's per-type scores (tags in the internal scheme)."""
+    baseline and the memoriser, and the model's per-type scores (``model_tags`` and ``gold`` in
+    the internal scheme, ``baseline_tags`` in the input's)."""
     truth = [entities.to_input(s) for s in gold]
     memoriser = entities.memoriser()
     columns = {
         "model": _scored([entities.to_input(s) for s in model_tags], truth, entities.scheme),
-        BASELINE: _scored([entities.to_input(s) for s in baseline_tags], truth, entities.scheme),
+        BASELINE: _scored([entities.repaired(s) for s in baseline_tags], truth, entities.scheme),
         MEMORISER: _scored(memoriser.tag([list(s) for s in tokens]), truth, entities.scheme),
     }
     rows = {

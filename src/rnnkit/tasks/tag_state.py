@@ -93,6 +93,8 @@ class TaggerState:
         """Vocabularies and baseline of the training sentences ``train`` (of the file ``corpus``),
         with the data settings ``d`` (the tag task's ``TagData``)."""
         entities = ne.EntityTags.detect(corpus.tags, d.scheme, d.internal_scheme, str(d.train))
+        # the baselines read the input's tags (the most-frequent-tag one is repaired when scored)
+        baseline = MostFrequentTag().fit(train.tokens, train.tags)
         if entities is not None:  # trained in the internal scheme; the memoriser reads the input's
             entities.remember(train.tokens, train.tags)
             corpus = TaggedCorpus(corpus.tokens, [entities.to_internal(s) for s in corpus.tags])
@@ -114,7 +116,6 @@ class TaggerState:
         )
         letters = (c for s in train.tokens for w in s for c in w)
         char_vocab = Vocabulary.build(letters, specials=(PAD, UNK)) if chars else None
-        baseline = MostFrequentTag().fit(train.tokens, train.tags)
         return cls(
             words,
             char_vocab,
