@@ -211,3 +211,13 @@ def test_real_ud_ewt_dev(shared_data):
     assert len(corpus) == 2001
     assert corpus.num_tokens == 25147
     assert len({tag for tags in corpus.tags for tag in tags}) == 17
+
+
+@pytest.mark.parametrize(
+    ("name", "sentences", "tokens", "entities"),
+    [("wikiann-en/test.txt", 10_000, 80_326, 13_958), ("wnut17/train.txt", 3_394, 62_730, 1_975)],
+)
+def test_real_ner_sets_read_as_published(shared_data, name, sentences, tokens, entities):
+    corpus = read_tagged(shared_data / "ner" / name, "conll")
+    assert (len(corpus), corpus.num_tokens) == (sentences, tokens)
+    assert sum(tag.startswith("B-") for tags in corpus.tags for tag in tags) == entities
