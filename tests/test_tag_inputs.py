@@ -63,7 +63,7 @@ def column_run(tmp_path_factory):
 
 
 # --------------------------------------------------------------------------- windows
-@pytest.mark.parametrize("length", [0, 1, 199, 200, 201, 350, 351, 1000, 1234])
+@pytest.mark.parametrize("length", [0, 1, 199, 200, 201, 399, 400, 401, 750, 751, 1000, 1234])
 def test_windows_cover_every_token_once_with_context(length):
     parts = windows(length)
     kept = [i for _, a, b in parts for i in range(a, b)]

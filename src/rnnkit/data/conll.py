@@ -164,7 +164,7 @@ class _Sentence:
 
 
 class _ColumnReader:
-    """Reads a column file line by line (see the module docstring); :meth:`corpus` checks that
+    """Reads a column file line by line (see the module docstring); :meth:`checked` checks that
     what it read is tagged text."""
 
     def __init__(self, path: Path, token_col: int, tag_col: int | None) -> None:

@@ -1,18 +1,20 @@
 """What the tag task reads: its data files with the configured columns, and long inputs in windows.
 
 A recurrent tagger reads a sentence one token after another, so one line of 140,000 tokens (a whole
-book given as one line) is one sequence of 140,000 steps that no batch shares: it took 28 to 97 s.
-:func:`tag_in_windows` cuts every input longer than :data:`WINDOW` tokens into overlapping windows,
-tags them in batches with the other inputs, and keeps from each window the tags of its middle
-part, :data:`CONTEXT` tokens away from its cut edges (except at the input's own ends), so that every
-kept tag saw at least :data:`CONTEXT` tokens on each side::
+book given as one line) is one sequence of 140,000 steps that no batch shares (and, with a CRF, as
+long a Viterbi pass). :func:`tag_in_windows` cuts every input longer than :data:`WINDOW` tokens
+into overlapping windows, tags them in batches with the other inputs, and keeps from each window
+the tags of its middle part, :data:`CONTEXT` tokens away from its cut edges (except at the
+input's own ends), so that every kept tag saw at least :data:`CONTEXT` tokens on each side::
 
     tokens   0 ........................................................ n
-    window   [ 0 .............. 200 )
-    kept     [ 0 ......... 175 )
-    window                [ 150 ............... 350 )
-    kept                       [ 175 ...... 325 )
+    window   [ 0 .............. 400 )
+    kept     [ 0 ......... 375 )
+    window                [ 350 ............... 750 )
+    kept                       [ 375 ...... 725 )
 
+The windows hold 400 / 350 = 1.14 times the input's tokens: per-token work (the character CNN)
+grows by that much, the recurrence runs over batches of windows instead of one long sequence.
 The record of the input still has one tag per token, in order.
 """
 
@@ -26,7 +28,7 @@ from rnnkit.data.conll import TaggedCorpus, read_tagged
 
 __all__ = ["CONTEXT", "WINDOW", "read_data", "tag_in_windows", "windows"]
 
-WINDOW = 200  # tokens a window holds at most: a long sentence, far below a book
+WINDOW = 400  # tokens a window holds at most: above almost every sentence, far below a book
 CONTEXT = 25  # tokens each kept tag sees on each side at least, beyond the cut
 
 T = TypeVar("T")
