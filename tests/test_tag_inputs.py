@@ -40,7 +40,17 @@ def _conll2003(count: int, seed: int) -> str:
 def column_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("columns")
     (root / "train.txt").write_text(_conll2003(60, 0), encoding="utf-8")
-    argv = ["train", "tag", "--data", root / "train.txt", "--format", "conll", "--tag-col", 4]
+    argv = [
+        "train",
+        "tag",
+        "--data",
+        root / "train.txt",
+        "--format",
+        "conll",
+        "--tag-col",
+        4,
+        "--crf",
+    ]
     assert (
         main(
             [
