@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from rnnkit.config import Config, at_least, fraction, option
-from rnnkit.data.conll import FORMATS, TaggedCorpus, read_tagged, split_sentences
+from rnnkit.data.conll import FORMATS, TaggedCorpus, column_cell, split_sentences
 from rnnkit.data.inputs import read_source
 from rnnkit.data.labelled import (
     BucketedBatches,
@@ -46,6 +46,7 @@ from rnnkit.tasks import tag_entities as ne
 from rnnkit.tasks import tag_reports as tr
 from rnnkit.tasks.base import Task, TrainedModel, register
 from rnnkit.tasks.inspecting import VIEW_ROWS, store_sample
+from rnnkit.tasks.tag_inputs import read_data, tag_in_windows
 from rnnkit.tasks.tag_reports import BASELINE, tag_scores
 from rnnkit.tasks.tag_state import MAX_WORD_CHARS, TaggerState
 from rnnkit.training.devices import model_device
@@ -57,7 +58,7 @@ __all__ = ["TagConfig", "TagData", "TagModel", "TagTask", "tag_scores"]
 @dataclass
 class TagData(Config):
     train: str | None = o.data_file(
-        "training file: CoNLL-U (FORM and UPOS columns), 2-column CoNLL (token and tag), "
+        "training file: CoNLL-U (FORM and UPOS columns), a column file (token and tag), "
         ".jsonl or .parquet (list columns of tokens and tags)"
     )
     val: str | None = o.val_file(
@@ -66,8 +67,14 @@ class TagData(Config):
     )
     format: str = option(
         "auto",
-        "file format; auto: .conllu files are CoNLL-U, others 2-column CoNLL",
+        "file format; auto: .conllu files are CoNLL-U, others column files (conll)",
         choices=FORMATS,
+    )
+    token_col: int = option(
+        1, "token column of a column file, from 1", metavar="N", check=at_least(1)
+    )
+    tag_col: int | None = option(
+        None, "tag column of a column file, from 1 (none: the last)", metavar="N", check=at_least(1)
     )
     val_fraction: float = o.val_fraction("training sentences")
     tokens_col: str = option(
@@ -147,11 +154,6 @@ def _tagged(
     return out, total / max(sum(map(len, sentences)), 1)
 
 
-def _read(path: Any, d: TagData) -> TaggedCorpus:
-    """The tagged sentences of ``path`` read with the data settings ``d``."""
-    return read_tagged(path, d.format, d.tokens_col, d.tags_col)
-
-
 def _names_entity_tags(given: Mapping[str, Any]) -> bool:
     """Whether the training data that the settings ``given`` name holds entity tags (``False``
     when it cannot be read: setting up the run then says why)."""
@@ -160,7 +162,7 @@ def _names_entity_tags(given: Mapping[str, Any]) -> bool:
         return False
     try:
         d = TagData.from_dict(TagData.current_names(dict(data)))
-        tags = _read(d.train, d).tags
+        tags = read_data(d, d.train).tags
         return ne.EntityTags.detect(tags, d.scheme, d.internal_scheme, str(d.train)) is not None
     except (RnnkitError, TypeError, ValueError, OSError):
         return False
@@ -169,15 +171,17 @@ def _names_entity_tags(given: Mapping[str, Any]) -> bool:
 def _read_splits(d: TagData) -> tuple[TaggedCorpus, TaggedCorpus, TaggedCorpus, str]:
     """The training file's corpus, the training and validation sentences, and where validation
     came from: the validation file, or the last ``val_fraction`` of the training sentences."""
-    corpus = _read(d.train, d)
+    corpus = read_data(d, d.train)
     if d.val is not None:
-        val = _read(d.val, d)
+        val = read_data(d, d.val)
         return corpus, corpus, val, f"{count(len(val), 'sentence')} of {d.val}"
     train, val = split_sentences(corpus, 1.0 - d.val_fraction)
     return corpus, train, val, f"the last {count(len(val), 'sentence')} of {d.train}"
 
 
-def _sentences(inputs: Any, column: str = "tokens") -> list[tuple[int, list[str], str | None]]:
+def _sentences(
+    inputs: Any, column: str = "tokens", token_col: int = 1
+) -> list[tuple[int, list[str], str | None]]:
     """``(line, tokens, text)`` of every input, blank ones with no tokens (see
     :meth:`TagTask.predict`); ``text``: the line a sentence was split from (``None`` for token
     lists and tagged files); a sentence of a CoNLL(-U) file is numbered by its first token's line
@@ -203,7 +207,12 @@ def _sentences(inputs: Any, column: str = "tokens") -> list[tuple[int, list[str]
         if suffix == ".conllu" and ("-" in columns[0] or "." in columns[0]):
             continue  # a multi-word token or an empty node
         start = start or number
-        tokens.append(columns[1] if suffix == ".conllu" and len(columns) > 1 else columns[0])
+        where = f"{name}, line {number}"
+        tokens.append(
+            columns[1]
+            if suffix == ".conllu" and len(columns) > 1
+            else column_cell(columns, "data.token_col", token_col, where)
+        )
     if not sentences:
         raise RnnkitError(f"no sentence to tag in {name}")
     return sentences
@@ -250,7 +259,7 @@ def _sentences_of(trained: TrainedModel, data: Any) -> tuple[list, list, str]:
     format), a list of ``(tokens, tags)`` pairs, or ``None`` for the run's validation data."""
     d = trained.config.data
     if isinstance(data, (str, Path)):
-        corpus = _read(data, d)
+        corpus = read_data(d, data)
         tokens, tags = corpus.tokens, corpus.tags
         title = f"{count(len(tokens), 'sentence')} of {data} ({count(corpus.num_tokens, 'token')})"
     elif data is None:
@@ -268,7 +277,7 @@ def _gold_tags(trained: TrainedModel, inputs: Any, sentences: int) -> list[list[
     if tagged_suffix(inputs) is None:
         return None
     try:
-        corpus = _read(inputs, trained.config.data)
+        corpus = read_data(trained.config.data, inputs)
     except RnnkitError:
         return None
     return corpus.tags if len(corpus.tags) == sentences else None
@@ -438,11 +447,14 @@ class TagTask(Task):
         writes them."""
         state, model = trained.state, trained.model
         top_k = ne.check_top_k(top_k, getattr(model, "crf", None) is not None)
-        numbered = _sentences(inputs, trained.config.data.tokens_col)
+        d = trained.config.data
+        numbered = _sentences(inputs, d.tokens_col, d.token_col)
         kept = [(n, tokens, line) for n, tokens, line in numbered if tokens]
         empty: dict[str, Any] = {"tokens": [], "tags": []}
         if state.entities is None and top_k is None:  # a plain tagger: tags only
-            predicted, _ = _tagged(model, state, [tokens for _, tokens, _ in kept])
+            predicted = tag_in_windows(  # a long input in windows (a book on one line)
+                lambda pieces: _tagged(model, state, pieces)[0], [t for _, t, _ in kept]
+            )
             outputs = {
                 n: {"tokens": tokens, "tags": state.output_tags(row)}
                 for (n, tokens, _), row in zip(kept, predicted)

@@ -42,6 +42,7 @@ from rnnkit.data.schemes import (
     spans,
 )
 from rnnkit.metrics.entities import Memoriser
+from rnnkit.tasks.tag_inputs import tag_in_windows
 from rnnkit.training.devices import model_device
 
 __all__ = [
@@ -223,7 +224,8 @@ def tag_sentences(
     model.eval()
     try:
         sentences = [tokens for _, tokens, _ in kept]
-        items = _token_items(model, state, sentences)
+        # a long input in windows (see tag_inputs); the N best paths read whole sentences
+        items = tag_in_windows(lambda pieces: _token_items(model, state, pieces), sentences)
         best = _nbest(model, state, sentences, top_k) if top_k is not None else None
     finally:
         model.train(was_training)
