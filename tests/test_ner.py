@@ -271,3 +271,14 @@ def test_a_tag_that_fits_no_scheme_is_one_clear_error(tmp_path, capsys, bad, exp
     code, _, err = run(capsys, "train", "tag", "--data", train, "--out", tmp_path / "out")
     assert code == 2 and err.count("\n") == 1 and expected in err, err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_long_line_is_tagged_in_windows_with_its_entities(crf_run):
+    _, result = crf_run
+    line = " ".join(["Ada Lovelace went to New York ."] * 150)  # 1,050 tokens: 3 windows
+    record = tasks.predict(result.trained, [line])[0]
+    assert len(record["tags"]) == len(record["tokens"]) == 1050
+    assert len(record["entities"]) >= 150
+    for entity in record["entities"]:
+        assert line[entity["char_start"] : entity["char_end"]] == entity["text"]
+        assert 0.0 <= entity["score"] <= 1.0
