@@ -15,6 +15,21 @@ Baselines (:func:`persistence_forecast`, :func:`seasonal_naive_forecast`) foreca
 known value ``y[t-1]``; seasonal naive repeats the value one period earlier, ``y[t+k-m]`` (taken
 from an earlier season when ``k >= m``, so it never looks at a step on or after ``t``). Choose the
 period to match the data: 365 for daily temperatures, 12 for monthly airline passengers.
+
+Many series at once (M4): histories come as a NaN-right-padded ``(N, T)`` array or a list of
+1-D arrays (:func:`panel`), forecasts and actual values as ``(N, K)``. :func:`naive_panel`,
+:func:`seasonal_naive_panel` and :func:`naive2_panel` (M4's Naive2: naive on the seasonally
+adjusted series, :func:`seasonality_test` at 90% and classical multiplicative decomposition, as
+M4's R code) are the baselines; :func:`seasonal_naive_quantiles` gives the seasonal naive forecast
+Gaussian residual quantiles (statsforecast's intervals) so that it gets a wQL. M4's measures:
+
+- ``m4_smape``  per series mean_k 200 |y - f| / (|y| + |f|), then the mean over series
+- ``m4_mase``   per series mean_k |y - f| / mean_{t>=m} |x_t - x_{t-m}| (its own history), then
+  the mean over series (m = 24 hourly, 12 monthly, 4 quarterly, 1 yearly, as M4)
+- ``owa``       (sMAPE / sMAPE_Naive2 + MASE / MASE_Naive2) / 2, from the series-averaged measures
+
+On M4 Hourly (414 series, horizon 48) they give the published figures: Naive1 43.003 / 11.608,
+seasonal naive 13.912 / 1.193, Naive2 18.383 / 2.395 (sMAPE / MASE).
 """
 
 from __future__ import annotations
