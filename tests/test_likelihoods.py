@@ -100,6 +100,16 @@ def test_negbin_nll_equals_torch_with_deepar_scaling():
         head(hidden, scale, torch.ones(3, 1, dtype=torch.float64))
 
 
+@pytest.mark.parametrize("name", ["gaussian", "studentt", "negbin"])
+def test_nll_gradients_are_finite(name):
+    head = build_likelihood(name, H).double()
+    scale = torch.tensor([[3.0], [0.2], [50.0]], dtype=torch.float64)
+    y = torch.tensor([[0.0, 4, 1, 300]] * 3, dtype=torch.float64)
+    head.nll(head(_hidden(), scale), y).mean().backward()
+    grads = [p.grad for p in head.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() and g.abs().sum() > 0 for g in grads)
+
+
 def test_negbin_refuses_negative_counts():
     head = _head(NegativeBinomial)
     params = head(_hidden(shape=(3,)))

@@ -170,6 +170,12 @@ def test_naive2_hand_computed():
     forecast = naive2_panel([seasonal, flat, short], 3, 2)
     assert np.allclose(forecast, [[1, 3, 1], [11.04] * 3, [3, 3, 3]], atol=1e-12)
     assert seasonality_test([seasonal], 1).tolist() == [False]
+    # R's acf stops at lag floor(10 log10 T): with T = 200 that is 23, so a period of 52 is never
+    # tested (M4's weekly series) however seasonal the data
+    weekly = np.tile(np.r_[np.ones(26), 3 * np.ones(26)], 4)[:200]
+    assert seasonality_test([weekly], 52).tolist() == [False]
+    quarterly = np.tile([1.0, 2.0, 3.0, 9.0], 50)  # the same length, period 4 <= 23: tested
+    assert seasonality_test([quarterly], 4).tolist() == [True]
 
 
 def test_seasonal_naive_quantiles_hand_computed():
