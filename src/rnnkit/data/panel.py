@@ -470,22 +470,28 @@ def read_panel(
     if wide not in (False, True, "rows"):
         raise RnnkitError(f"wide: expected False, True or 'rows', got {wide!r}")
     name, columns = _columns(data)
-    if wide:
-        if features or known_features or static:
-            raise RnnkitError(
-                "wide: expected no features, known_features or static with a wide file (it holds "
-                "values only), got some; use the long layout"
-            )
-        rows = _wide(name, columns, wide, series_col, time_col)
-    else:
-        if series_col is None:
-            raise RnnkitError(
-                f"series_col: expected the column of series ids of {name} (long layout), got none;"
-                f" columns: {shown_names(list(columns))}"
-            )
-        rows, time_col = _long(
-            name, columns, series_col, time_col, target, features, known_features, static
-        )
+    rows = _layout(
+        name, columns, series_col, time_col, target, features, known_features, static, wide
+    )
+    panel = _assemble(name, rows, target, features, known_features, static, freq, period, fill)
+    for note in panel.notes:
+        if log is not None:
+            log(f"note: {note}")
+    return panel
+
+
+def _assemble(
+    name: str,
+    rows: _Rows,
+    target: str,
+    features: Sequence[str],
+    known_features: Sequence[str],
+    static: Sequence[str],
+    freq: str | None,
+    period: int | None,
+    fill: str | None,
+) -> Panel:
+    """The rows grouped into series, sorted, checked and filled (see :func:`read_panel`)."""
     notes: list[str] = []
     ids, perm, offsets = _order(rows, notes)
     times = rows.times[perm]
@@ -503,7 +509,7 @@ def read_panel(
                 f"feature {column!r}", matrix[:, j], ids, offsets, fill, notes
             )
         matrices.append(matrix.astype(np.float32))
-    panel = Panel(
+    return Panel(
         ids=ids,
         offsets=offsets,
         values=values.astype(np.float32),
@@ -517,7 +523,30 @@ def read_panel(
         static=_static_values(static, rows.static[perm], ids, offsets),
         notes=notes,
     )
-    for note in notes:
-        if log is not None:
-            log(f"note: {note}")
-    return panel
+
+
+def _layout(
+    name: str,
+    columns: dict[str, np.ndarray],
+    series_col: str | None,
+    time_col: str | None,
+    target: str,
+    features: Sequence[str],
+    known_features: Sequence[str],
+    static: Sequence[str],
+    wide: bool | str,
+) -> _Rows:
+    """The rows of a long or wide table, checked against its layout."""
+    if wide:
+        if features or known_features or static:
+            raise RnnkitError(
+                "wide: expected no features, known_features or static with a wide file (it holds "
+                "values only), got some; use the long layout"
+            )
+        return _wide(name, columns, wide, series_col, time_col)
+    if series_col is None:
+        raise RnnkitError(
+            f"series_col: expected the column of series ids of {name} (long layout), got none;"
+            f" columns: {shown_names(list(columns))}"
+        )
+    return _long(name, columns, series_col, time_col, target, features, known_features, static)[0]

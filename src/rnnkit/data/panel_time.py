@@ -212,13 +212,12 @@ def infer_frequency(
         if seconds.size and np.all(seconds == size):
             return Frequency(name, period or FREQUENCIES[name][0])
     months = _steps(_months(times), offsets)
-    values, counts = np.unique(months, return_counts=True) if months.size else ([1], [1])
-    usual = int(values[int(np.argmax(counts))])
+    usual = _mode(months) if months.size else 1
     for name, size in _MONTHS.items():
         if usual == size:
             _check_regular(times, offsets, months != size, ids, f"{size} month(s) ({name})")
             return Frequency(name, period or FREQUENCIES[name][0])
-    usual_seconds = int(np.median(seconds)) if seconds.size else 0
+    usual_seconds = _mode(seconds)
     for name, size in _SECONDS.items():
         if usual_seconds == size:
             _check_regular(times, offsets, seconds != size, ids, _STEP_WORDS[name])
@@ -226,6 +225,14 @@ def infer_frequency(
         f"times: expected an hourly, daily, weekly, monthly, quarterly or yearly step, got a "
         f"usual step of {_duration(usual_seconds)}"
     )
+
+
+def _mode(values: np.ndarray) -> int:
+    """The most common value (the smallest of the most common; 0 for none)."""
+    if not values.size:
+        return 0
+    unique, counts = np.unique(values, return_counts=True)
+    return int(unique[int(np.argmax(counts))])
 
 
 def _duration(seconds: int) -> str:

@@ -193,6 +193,8 @@ def _numbers(
                     f"got {shown(cell.strip())}"
                 )
             values[row_number - 1, j] = number
+    if date_index is not None:  # several series in one file, or shuffled dates: refused
+        check_dates(name, header[date_index], dates)
     return dates, values, missing_rows
 
 
@@ -248,8 +250,6 @@ def read_series(
         )
         date_index, value_names = _chosen_columns(name, header, date_column, columns)
     dates, values, missing_rows = _numbers(name, header, data, date_index, value_names)
-    if date_index is not None:
-        check_dates(name, header[date_index], dates)
     filled: dict[str, int] = {}
     for j, column in enumerate(value_names):
         rows_missing = missing_rows[column]
