@@ -358,3 +358,78 @@ def test_tourism_long_and_wide_files(shared_data):
     wide = read_panel(folder / "australian_tourism.csv", wide=True, period=4)
     assert wide.ids == long.ids and wide.freq == Frequency("step", 4)
     np.testing.assert_array_equal(wide.values, long.values)
+
+
+def covariate_panel():
+    columns = {"id": [], "t": [], "v": [], "price": [], "promo": []}
+    for name, n in (("x", 20), ("y", 24)):
+        columns["id"] += [name] * n
+        columns["t"] += [str(np.datetime64("2024-01-01") + k) for k in range(n)]
+        columns["v"] += [float(k % 7 + (name == "y") * 10) for k in range(n)]
+        columns["price"] += [100.0 + k for k in range(n)]
+        columns["promo"] += [float(k % 2) for k in range(n)]
+    return columns
+
+
+def test_feature_channels_are_standardised_on_training_parts():
+    panel = read_panel(covariate_panel(), series_col="id", time_col="t", target="v",
+                       features=["price"], known_features=["promo"])  # fmt: skip
+    sampler = WindowSampler(panel, 5, 2)
+    assert sampler.channels[:3] == ["v", "price", "promo"]
+    assert sampler.past_channels == [0, 1] and sampler.known_channels == [2, 3, 4, 5, 6]
+    train = np.concatenate([np.arange(16), 20 + np.arange(20)])  # 20 - 4 and 24 - 4 steps
+    price = panel.features[train, 0]
+    np.testing.assert_allclose(sampler.feature_scales.loc, [price.mean(), 0.5], rtol=1e-6)
+    batch = next(sampler.epoch(4, seed=0))
+    for i in range(4):
+        s, first = int(batch.series[i]), int(batch.first[i])
+        raw = panel.series(s).features[first - 5 : first + 2, 0]
+        expected = (raw - price.mean()) / price.std()
+        np.testing.assert_allclose(batch.inputs[i, :, 1].numpy(), expected, rtol=1e-5)
+    from rnnkit.data.panel_windows import Scales
+
+    again = Scales.from_dict(sampler.scales.to_dict())
+    np.testing.assert_array_equal(again.scale, sampler.scales.scale)
+    with pytest.raises(RnnkitError, match="scales: expected keys 'kind', 'loc' and 'scale', got"):
+        Scales.from_dict({"loc": [1.0]})
+
+
+def test_forecast_inputs_read_history_and_the_known_future():
+    from rnnkit.data.panel_windows import forecast_inputs
+
+    panel = read_panel(covariate_panel(), series_col="id", time_col="t", target="v",
+                       known_features=["promo"])  # fmt: skip
+    ahead = {"id": ["x"] * 3 + ["y"] * 3, "promo": [1, 0, 1, 0, 1, 0]}
+    ahead["t"] = [str(np.datetime64("2024-01-21") + k) for k in range(3)]
+    ahead["t"] += [str(np.datetime64("2024-01-25") + k) for k in range(3)]
+    future = read_panel(ahead, series_col="id", time_col="t", target=None,
+                        known_features=["promo"])  # fmt: skip
+    batch, times = forecast_inputs(panel, 6, 3, future=future)
+    assert batch.inputs.shape == (2, 9, 1 + 1 + 4)
+    assert [str(t)[:10] for t in times[0]] == ["2024-01-21", "2024-01-22", "2024-01-23"]
+    x = panel.series("x")
+    scale = np.abs(x.values).mean()  # the whole history: nothing is held out at prediction
+    np.testing.assert_allclose(batch.inputs[0, :6, 0].numpy(), x.values[-6:] / scale, rtol=1e-6)
+    assert batch.inputs[0, 6:, 0].tolist() == [0, 0, 0]  # the future target: unknown
+    assert batch.inputs[0, 6:, 1].tolist() == [1, 0, 1] and batch.inputs[1, 6:, 1].tolist() == [
+        0,
+        1,
+        0,
+    ]
+    np.testing.assert_allclose(
+        batch.inputs[0, 6:, 2:].numpy(), panel.freq.calendar(times[0]), atol=1e-6
+    )
+    with pytest.raises(RnnkitError) as error:
+        forecast_inputs(panel, 6, 4, future=future)
+    assert str(error.value) == (
+        "known_features: expected promo at the 4 times after series 'x' ends, got none at "
+        "2024-01-24 (1 missing)"
+    )
+    with pytest.raises(RnnkitError, match=r"^known_features: expected the values of promo over"):
+        forecast_inputs(panel, 6, 3)
+    with pytest.raises(RnnkitError) as error:
+        forecast_inputs(panel, 21, 3, future=future)
+    assert str(error.value) == (
+        "lookback: expected at least 21 steps of history in every series to forecast, got 20 "
+        "in series 'x' (1 series in all are shorter)"
+    )

@@ -253,7 +253,7 @@ def _long(
     columns: dict[str, np.ndarray],
     series_col: str,
     time_col: str | None,
-    target: str,
+    target: str | None,
     features: Sequence[str],
     known: Sequence[str],
     static: Sequence[str],
@@ -265,7 +265,10 @@ def _long(
         if time_col is None:
             raise RnnkitError(f"time_col: {name} has no column left for the times")
     times = parse_times(_column(name, columns, time_col, "time_col"), time_col)
-    values = _floats(_column(name, columns, target, "target"), f"target {target!r}")
+    if target is None:  # covariates only (the future of the known features): no values
+        values = np.full(ids.shape[0], np.nan)
+    else:
+        values = _floats(_column(name, columns, target, "target"), f"target {target!r}")
 
     def matrix(names: Sequence[str], what: str) -> np.ndarray:
         cols = [_floats(_column(name, columns, c, what), f"{what} {c!r}") for c in names]
@@ -428,7 +431,7 @@ def read_panel(
     *,
     series_col: str | None = None,
     time_col: str | None = None,
-    target: str = "value",
+    target: str | None = "value",
     features: Sequence[str] = (),
     known_features: Sequence[str] = (),
     static: Sequence[str] = (),
@@ -447,7 +450,9 @@ def read_panel(
             column (default the first).
         time_col: the time column (dates or integer steps). Long: default the first column that
             is none of the others; wide: default none (steps 1, 2, ...).
-        target: long: the value column (wide: the name given to the values).
+        target: long: the value column (wide: the name given to the values); ``None``: no
+            value column, the panel holds covariates only (its values are NaN), e.g. the
+            known features over a forecast horizon for :func:`~rnnkit.data.panel_windows.forecast_inputs`.
         features / known_features / static: long only; past-only numeric inputs, numeric inputs
             known over the horizon, per-series categories.
         wide: ``False`` (long), ``True`` (a column per series) or ``"rows"`` (a row per series).
@@ -483,7 +488,7 @@ def read_panel(
 def _assemble(
     name: str,
     rows: _Rows,
-    target: str,
+    target: str | None,
     features: Sequence[str],
     known_features: Sequence[str],
     static: Sequence[str],
@@ -500,7 +505,9 @@ def _assemble(
         raise RnnkitError(
             f"freq: expected {freq!r} as given, got {frequency.name!r} times in {name}"
         )
-    values = _no_missing(f"target {target!r}", rows.values[perm], ids, offsets, fill, notes)
+    values = rows.values[perm]
+    if target is not None:
+        values = _no_missing(f"target {target!r}", values, ids, offsets, fill, notes)
     matrices = []
     for names, matrix in ((features, rows.features), (known_features, rows.known)):
         matrix = matrix[perm]
@@ -515,7 +522,7 @@ def _assemble(
         values=values.astype(np.float32),
         times=times,
         freq=frequency,
-        target=target,
+        target=target or "",
         features=matrices[0],
         known=matrices[1],
         feature_names=list(features),
@@ -530,7 +537,7 @@ def _layout(
     columns: dict[str, np.ndarray],
     series_col: str | None,
     time_col: str | None,
-    target: str,
+    target: str | None,
     features: Sequence[str],
     known_features: Sequence[str],
     static: Sequence[str],

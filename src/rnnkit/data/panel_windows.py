@@ -16,6 +16,10 @@ past-only features, the known features, the calendar features (``channels`` name
 ``[0, L)`` are the history, ``[L, L + K)`` the horizon; a model must read only the known and
 calendar channels of the horizon.
 
+Feature channels (past-only and known) are standardised per column over the training parts of
+all series (:func:`fit_feature_scales`); calendar channels lie in [-1, 1] already.
+:func:`forecast_inputs` lays out the inputs of a forecast past the end of each series the same way.
+
 Weighting: ``"windows"`` (default) visits every training window once per epoch, so a long series
 counts more; ``"series"`` draws as many windows per epoch, each from a series drawn uniformly,
 then a window drawn uniformly in it, so every series counts the same.
@@ -28,12 +32,13 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
 from rnnkit.data.panel import Panel
-from rnnkit.errors import RnnkitError, shown_names
+from rnnkit.errors import RnnkitError, shown, shown_names
 
 __all__ = [
     "SCALERS",
@@ -41,7 +46,10 @@ __all__ = [
     "Scales",
     "WindowBatch",
     "WindowSampler",
+    "fit_feature_scales",
     "fit_scales",
+    "forecast_inputs",
+    "panel_channels",
     "panel_split",
 ]
 
@@ -100,17 +108,40 @@ class Scales:
     def inverse(self, series: int | np.ndarray, values: np.ndarray) -> np.ndarray:
         return values * self.scale[series] + self.loc[series]
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain lists of floats, for checkpoints loaded with ``weights_only=True``."""
+        return {"kind": self.kind, "loc": self.loc.tolist(), "scale": self.scale.tolist()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Scales:
+        try:
+            loc = np.asarray(data["loc"], dtype=np.float32)
+            return cls(str(data["kind"]), loc, np.asarray(data["scale"], dtype=np.float32))
+        except (KeyError, TypeError, ValueError) as error:
+            raise RnnkitError(
+                f"scales: expected keys 'kind', 'loc' and 'scale', got {shown(data)}"
+            ) from error
+
+
+def _training_steps(panel: Panel, split: PanelSplit) -> tuple[np.ndarray, np.ndarray]:
+    """``(series (total,), train (total,) bool)``: each step's series and whether it lies in its
+    series' training part."""
+    series = np.repeat(np.arange(len(panel)), panel.lengths)
+    position = np.arange(panel.values.shape[0]) - panel.offsets[:-1][series]
+    return series, position < split.train_end[series]
+
+
+def _safe(scale: np.ndarray, loc: np.ndarray) -> np.ndarray:
+    """A scale of (about) 0 becomes 1: a constant stays a constant, and nothing divides by 0."""
+    return np.where(scale > 1e-8 * np.maximum(1.0, np.abs(loc)), scale, 1.0)
+
 
 def fit_scales(panel: Panel, split: PanelSplit, kind: str = "mean") -> Scales:
     """One scale per series from its training part only (see the module's docstring)."""
     if kind not in SCALERS:
         raise RnnkitError(f"scaler: expected one of {', '.join(SCALERS)}, got {kind!r}")
-    starts = panel.offsets[:-1]
     counts = split.train_end.astype(np.int64)
-    # a mask of the training steps over the concatenated values: step - start < train_end
-    series = np.repeat(np.arange(len(panel)), panel.lengths)
-    position = np.arange(panel.values.shape[0]) - starts[series]
-    train = position < counts[series]
+    series, train = _training_steps(panel, split)
     values = panel.values.astype(np.float64)
     n = np.maximum(counts, 1)
 
@@ -123,8 +154,34 @@ def fit_scales(panel: Panel, split: PanelSplit, kind: str = "mean") -> Scales:
     else:
         loc = per_series(values)
         scale = np.sqrt(np.maximum(per_series(values**2) - loc**2, 0.0))
-    scale = np.where((scale > 1e-8 * np.maximum(1.0, np.abs(loc))) & (counts > 0), scale, 1.0)
+    scale = np.where(counts > 0, _safe(scale, loc), 1.0)
     return Scales(kind, loc.astype(np.float32), scale.astype(np.float32))
+
+
+def fit_feature_scales(panel: Panel, split: PanelSplit) -> Scales:
+    """One standardisation per feature column (past-only, then known), over the training parts
+    of all series: ``(F + K,)`` loc and scale. Calendar features need none (they lie in [-1, 1])."""
+    matrix = np.concatenate([panel.features, panel.known], axis=1).astype(np.float64)
+    _, train = _training_steps(panel, split)
+    rows = matrix[train] if train.any() else matrix
+    loc = rows.mean(axis=0) if rows.shape[0] else np.zeros(matrix.shape[1])
+    scale = _safe(rows.std(axis=0), loc) if rows.shape[0] else np.ones(matrix.shape[1])
+    return Scales("standard", loc.astype(np.float32), scale.astype(np.float32))
+
+
+def panel_channels(
+    panel: Panel, calendar: bool, feature_scales: Scales | None
+) -> tuple[np.ndarray, list[str]]:
+    """``(data (total, C) float32, names)``: the target (unscaled), the past-only features, the
+    known features (standardised with ``feature_scales``), the calendar features."""
+    features = np.concatenate([panel.features, panel.known], axis=1)
+    if feature_scales is not None and features.shape[1]:
+        features = (features - feature_scales.loc) / feature_scales.scale
+    cal = panel.calendar() if calendar else np.zeros((panel.values.shape[0], 0), np.float32)
+    names = [panel.target, *panel.feature_names, *panel.known_names]
+    names += list(panel.freq.calendar_names) if calendar else []
+    data = np.concatenate([panel.values[:, None], features, cal], axis=1).astype(np.float32)
+    return data, names
 
 
 @dataclass
@@ -154,11 +211,13 @@ class WindowSampler:
         split: the time split (default :func:`panel_split` with ``horizon``).
         scaler: ``"mean"`` or ``"standard"`` (see :func:`fit_scales`), or fitted :class:`Scales`.
         calendar: add the panel frequency's calendar features as channels.
+        scale_features: standardise the feature channels (see :func:`fit_feature_scales`).
         weighting: ``"windows"`` or ``"series"`` (see the module's docstring).
         log: called with the line naming the series skipped for training (default: a warning).
 
     Attributes:
         channels: the ``C`` channel names; ``past_channels`` / ``known_channels`` their indices.
+        scales, feature_scales: the target's per-series and the features' per-column scales.
         train_starts, train_series: ``(N,)`` int64 global start and series of each training window.
         skipped: ids of the series without a training window.
     """
@@ -172,6 +231,7 @@ class WindowSampler:
         split: PanelSplit | None = None,
         scaler: str | Scales = "mean",
         calendar: bool = True,
+        scale_features: bool = True,
         weighting: str = "windows",
         log: Callable[[str], None] | None = None,
     ) -> None:
@@ -192,14 +252,12 @@ class WindowSampler:
         self.scales = (
             scaler if isinstance(scaler, Scales) else fit_scales(panel, self.split, scaler)
         )
-        cal = panel.calendar() if calendar else np.zeros((panel.values.shape[0], 0), np.float32)
-        names = [panel.target, *panel.feature_names, *panel.known_names]
-        self.channels = names + list(panel.freq.calendar_names if calendar else ())
+        self.feature_scales = fit_feature_scales(panel, self.split) if scale_features else None
+        data, self.channels = panel_channels(panel, calendar, self.feature_scales)
         n_past = 1 + len(panel.feature_names)
         self.past_channels = list(range(n_past))
         self.known_channels = list(range(n_past, len(self.channels)))
-        parts = [panel.values[:, None], panel.features, panel.known, cal]
-        self.data = torch.from_numpy(np.concatenate(parts, axis=1).astype(np.float32))  # (total, C)
+        self.data = torch.from_numpy(data)  # (total, C)
         self._view = self.data.unfold(0, lookback + horizon, 1)  # (total - L - K + 1, C, L + K)
         self._loc = torch.from_numpy(self.scales.loc)
         self._scale = torch.from_numpy(self.scales.scale)
@@ -267,3 +325,93 @@ class WindowSampler:
     def __len__(self) -> int:
         """The number of training windows."""
         return int(self.train_starts.shape[0])
+
+
+def forecast_inputs(
+    panel: Panel,
+    lookback: int,
+    horizon: int,
+    *,
+    scaler: str | Scales = "mean",
+    feature_scales: Scales | None = None,
+    calendar: bool = True,
+    future: Panel | None = None,
+) -> tuple[WindowBatch, np.ndarray]:
+    """The inputs that forecast every series of ``panel`` past its end, laid out as a training
+    window: ``inputs (S, L + K, C)``, the last ``L`` steps of each series then ``K`` future steps
+    whose target and past-only channels are 0 (unknown) and whose known and calendar channels
+    hold the future values. Also returns the future times ``(S, K)``.
+
+    ``scaler``: a kind (fitted on each series' whole history: for a series not seen in training
+    its own history is all there is) or the :class:`Scales` of these series. ``future``: a panel
+    holding at least the ``K`` times after each series' end, with the known features' values.
+
+    Raises:
+        RnnkitError: a series shorter than ``lookback`` (named, with its length); known
+            features without ``future``, or a series whose future values are missing (named).
+    """
+    lengths = panel.lengths
+    short = np.flatnonzero(lengths < lookback)
+    if short.size:
+        s = int(short[0])
+        raise RnnkitError(
+            f"lookback: expected at least {lookback} steps of history in every series to "
+            f"forecast, got {int(lengths[s])} in series {panel.ids[s]!r} ({short.size} series "
+            "in all are shorter)"
+        )
+    full = PanelSplit(lengths, lengths, lengths)  # the whole history is known
+    scales = scaler if isinstance(scaler, Scales) else fit_scales(panel, full, scaler)
+    data, names = panel_channels(panel, calendar, feature_scales)
+    ends = panel.offsets[1:]
+    index = ends[:, None] - lookback + np.arange(lookback)[None, :]  # (S, L)
+    inputs = np.zeros((len(panel), lookback + horizon, len(names)), dtype=np.float32)
+    inputs[:, :lookback] = data[index]
+    inputs[:, :lookback, 0] = (inputs[:, :lookback, 0] - scales.loc[:, None]) / scales.scale[
+        :, None
+    ]
+    times = np.stack([panel.future_times(s, horizon) for s in range(len(panel))])  # (S, K)
+    n_known, first_known = len(panel.known_names), 1 + len(panel.feature_names)
+    if calendar and panel.freq.calendar_names:
+        inputs[:, lookback:, first_known + n_known :] = panel.freq.calendar(
+            times.reshape(-1)
+        ).reshape(len(panel), horizon, -1)
+    if n_known:
+        known = _future_known(panel, future, times)  # (S, K, n_known)
+        if feature_scales is not None:
+            known = (known - feature_scales.loc[-n_known:]) / feature_scales.scale[-n_known:]
+        inputs[:, lookback:, first_known : first_known + n_known] = known
+    series = torch.arange(len(panel))
+    batch = WindowBatch(
+        torch.from_numpy(inputs),
+        series,
+        torch.from_numpy(lengths.astype(np.int64)),
+        torch.from_numpy(scales.loc),
+        torch.from_numpy(scales.scale),
+    )
+    return batch, times
+
+
+def _future_known(panel: Panel, future: Panel | None, times: np.ndarray) -> np.ndarray:
+    """``(S, K, n_known)``: the known features at each series' future ``times``."""
+    names = ", ".join(panel.known_names)
+    if future is None:
+        raise RnnkitError(
+            f"known_features: expected the values of {names} over the forecast horizon "
+            "(future=...), got none"
+        )
+    out = np.zeros((*times.shape, len(panel.known_names)), dtype=np.float32)
+    for s, name in enumerate(panel.ids):
+        ahead = future.series(name) if name in future.ids else None
+        given = ahead.times if ahead is not None else times[s, :0]
+        at = np.searchsorted(given, times[s])
+        found = (at < given.shape[0]) & (given[np.minimum(at, given.shape[0] - 1)] == times[s])
+        if ahead is None or not found.all():
+            missing = times[s][~found] if ahead is not None else times[s]
+            raise RnnkitError(
+                f"known_features: expected {names} at the {times.shape[1]} times after series "
+                f"{name!r} ends, got none at {str(missing[0]).removesuffix('T00:00:00')} "
+                f"({int(missing.shape[0])} missing)"
+            )
+        columns = [future.known_names.index(c) for c in panel.known_names]
+        out[s] = ahead.known[at][:, columns]
+    return out
