@@ -350,15 +350,7 @@ def forecast_inputs(
         RnnkitError: a series shorter than ``lookback`` (named, with its length); known
             features without ``future``, or a series whose future values are missing (named).
     """
-    lengths = panel.lengths
-    short = np.flatnonzero(lengths < lookback)
-    if short.size:
-        s = int(short[0])
-        raise RnnkitError(
-            f"lookback: expected at least {lookback} steps of history in every series to "
-            f"forecast, got {int(lengths[s])} in series {panel.ids[s]!r} ({short.size} series "
-            "in all are shorter)"
-        )
+    lengths = _check_history(panel, lookback)
     full = PanelSplit(lengths, lengths, lengths)  # the whole history is known
     scales = scaler if isinstance(scaler, Scales) else fit_scales(panel, full, scaler)
     data, names = panel_channels(panel, calendar, feature_scales)
@@ -389,6 +381,20 @@ def forecast_inputs(
         torch.from_numpy(scales.scale),
     )
     return batch, times
+
+
+def _check_history(panel: Panel, lookback: int) -> np.ndarray:
+    """The series' lengths; a series shorter than ``lookback`` cannot be forecast (refused)."""
+    lengths = panel.lengths
+    short = np.flatnonzero(lengths < lookback)
+    if short.size:
+        s = int(short[0])
+        raise RnnkitError(
+            f"lookback: expected at least {lookback} steps of history in every series to "
+            f"forecast, got {int(lengths[s])} in series {panel.ids[s]!r} ({short.size} series "
+            "in all are shorter)"
+        )
+    return lengths
 
 
 def _future_known(panel: Panel, future: Panel | None, times: np.ndarray) -> np.ndarray:
