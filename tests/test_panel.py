@@ -433,3 +433,28 @@ def test_forecast_inputs_read_history_and_the_known_future():
         "lookback: expected at least 21 steps of history in every series to forecast, got 20 "
         "in series 'x' (1 series in all are shorter)"
     )
+
+
+def test_more_bad_input_messages():
+    base = {"id": ["a", "a", "a"], "t": ["2024-01-01", "", "2024-01-03"], "v": [1, 2, 3]}
+    assert message(data=base, series_col="id", target="v") == (
+        "time column 't': expected a date or step in every row, got '' (row 2)"
+    )
+    assert message(data={"id": ["a"], "t": [1, 2], "v": [1, 2]}, series_col="id") == (
+        "data: expected columns of one length, got id 1, t 2, v 2"
+    )
+    assert message(data={"id": [], "t": [], "v": []}, series_col="id") == (
+        "data: expected at least one row in the columns, got none"
+    )
+    months = {"id": ["a"] * 3, "t": ["2024-01", "2024-02", "2024-04"], "v": [1, 2, 3]}
+    assert message(data=months, series_col="id", target="v") == (
+        "times: expected a regular step (1 month) in every series, got series 'a' going from "
+        "2024-02-01 to 2024-04-01 (a gap or an irregular date)"
+    )
+    steps = {"id": ["a"] * 3, "t": [1, 2, 10**12], "v": [1, 2, 3]}  # no huge allocation
+    assert message(data=steps, series_col="id", target="v").startswith(
+        "times: expected a regular step (step 1) in every series, got series 'a' going from 2 to"
+    )
+    assert message(data=months, series_col="id", target="v", freq="daily", period=0) == (
+        "period: expected >= 1, got 0"
+    )

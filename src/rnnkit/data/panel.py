@@ -199,7 +199,12 @@ def _columns(source: Any) -> tuple[str, dict[str, np.ndarray]]:
             frame = frame.reset_index()
         return "the DataFrame", {str(c): frame[c].to_numpy() for c in frame.columns}
     if isinstance(source, Mapping):
-        return "the columns", {str(k): np.asarray(v) for k, v in source.items()}
+        columns = {str(k): np.asarray(v) for k, v in source.items()}
+        sizes = {len(v) for v in columns.values()}
+        if len(sizes) > 1:
+            named = ", ".join(f"{k} {len(v)}" for k, v in columns.items())
+            raise RnnkitError(f"data: expected columns of one length, got {named}")
+        return "the columns", columns
     if isinstance(source, (str, Path)):
         return _csv_columns(source)
     raise RnnkitError(
@@ -475,6 +480,8 @@ def read_panel(
     if wide not in (False, True, "rows"):
         raise RnnkitError(f"wide: expected False, True or 'rows', got {wide!r}")
     name, columns = _columns(data)
+    if not columns or not len(next(iter(columns.values()))):
+        raise RnnkitError(f"data: expected at least one row in {name}, got none")
     rows = _layout(
         name, columns, series_col, time_col, target, features, known_features, static, wide
     )

@@ -69,9 +69,17 @@ def parse_times(cells: np.ndarray, name: str) -> np.ndarray:
     if stripped.size and np.all(np.char.isdigit(np.char.lstrip(stripped, "-"))):
         return stripped.astype(np.int64)
     try:
-        return stripped.astype("datetime64[s]")
+        dates = stripped.astype("datetime64[s]")
     except ValueError:
-        pass
+        dates = None
+    if dates is not None:
+        if np.isnat(dates).any():  # numpy reads "" and "NaT" as no date: a missing time
+            row = int(np.argmax(np.isnat(dates))) + 1
+            raise RnnkitError(
+                f"time column {name!r}: expected a date or step in every row, got "
+                f"{shown(str(stripped[row - 1]))} (row {row})"
+            )
+        return dates
     for row, cell in enumerate(stripped, start=1):  # the first bad cell, for the message
         try:
             np.datetime64(str(cell), "s")
@@ -200,11 +208,11 @@ def infer_frequency(
             series and the usual step are named), or a step no frequency has (e.g. 2 hours).
     """
     if period is not None and period < 1:
-        raise RnnkitError(f"period must be >= 1, got {period}")
+        raise RnnkitError(f"period: expected >= 1, got {period}")
     kind = "step" if times.dtype.kind in "iu" else "date"
     steps = _steps(times.astype(np.int64) if kind == "step" else times, offsets)
     if kind == "step":
-        step = int(np.bincount(steps.clip(0)).argmax()) if steps.size else 1
+        step = _mode(steps) if steps.size else 1
         _check_regular(times, offsets, steps != step, ids, f"step {step}")
         return Frequency("step", period or 1, max(step, 1))
     seconds = steps.astype("timedelta64[s]").astype(np.int64)
@@ -215,7 +223,8 @@ def infer_frequency(
     usual = _mode(months) if months.size else 1
     for name, size in _MONTHS.items():
         if usual == size:
-            _check_regular(times, offsets, months != size, ids, f"{size} month(s) ({name})")
+            usual = f"{size} month{'s' if size > 1 else ''}"
+            _check_regular(times, offsets, months != size, ids, usual)
             return Frequency(name, period or FREQUENCIES[name][0])
     usual_seconds = _mode(seconds)
     for name, size in _SECONDS.items():
