@@ -458,3 +458,22 @@ def test_more_bad_input_messages():
     assert message(data=months, series_col="id", target="v", freq="daily", period=0) == (
         "period: expected >= 1, got 0"
     )
+
+
+def test_concat_panels_continues_each_series(shared_data):
+    from rnnkit.data.panel import concat_panels
+
+    one = read_panel({"id": ["a", "a"], "t": [1, 2], "v": [1, 2]}, series_col="id", target="v")
+    with pytest.raises(RnnkitError, match="^times: expected one row per series and time, got "):
+        concat_panels(one, one)  # both count from 1: the second does not continue the first
+    folder = shared_data / "m4-hourly"
+    test = read_panel(folder / "Hourly-test-long.csv", series_col="series", time_col="time")
+    train = read_panel(folder / "Hourly-train-long.csv", series_col="series", time_col="time",
+                       period=24)  # fmt: skip
+    whole = concat_panels(train, test)
+    assert whole.freq == Frequency("step", 24) and whole.ids == train.ids
+    np.testing.assert_array_equal(whole.lengths, train.lengths + 48)
+    h1 = whole.series("H1")
+    np.testing.assert_array_equal(h1.values[-48:], test.series("H1").values)
+    split = panel_split(whole, 48, val=0)
+    np.testing.assert_array_equal(split.val_end, train.lengths)  # the competition's split

@@ -43,7 +43,7 @@ from rnnkit.data.text import read_text
 from rnnkit.data.timeseries import FILL_METHODS, MISSING_MARKERS, fill_missing
 from rnnkit.errors import RnnkitError, shown, shown_names
 
-__all__ = ["Panel", "PanelSeries", "read_panel"]
+__all__ = ["Panel", "PanelSeries", "concat_panels", "read_panel"]
 
 
 @dataclass
@@ -564,3 +564,54 @@ def _layout(
             f" columns: {shown_names(list(columns))}"
         )
     return _long(name, columns, series_col, time_col, target, features, known_features, static)[0]
+
+
+def _rows_of(panel: Panel) -> _Rows:
+    """A panel back as rows (the inverse of grouping)."""
+    lengths = panel.lengths
+    static = [np.repeat(np.array(values, dtype=str), lengths) for values in panel.static.values()]
+    return _Rows(
+        np.repeat(np.array(panel.ids, dtype=str), lengths),
+        panel.times,
+        panel.values.astype(np.float64),
+        panel.features,
+        panel.known,
+        np.stack(static, axis=1) if static else np.zeros((len(panel.values), 0), dtype=str),
+    )
+
+
+def concat_panels(first: Panel, second: Panel) -> Panel:
+    """The series of ``first`` continued by those of ``second`` (e.g. M4's training and test
+    files: each test series carries on where its training series ends); a series in one panel
+    only is kept as it is. The result is checked as a read panel is (no time twice, a regular
+    step) and keeps ``first``'s seasonal period.
+
+    Raises:
+        RnnkitError: panels with other columns (target, features, static), or times that repeat
+            or leave a gap across the join.
+    """
+    for what, one, two in (
+        ("target", first.target, second.target),
+        ("features", first.feature_names, second.feature_names),
+        ("known_features", first.known_names, second.known_names),
+        ("static", list(first.static), list(second.static)),
+    ):
+        if one != two:
+            raise RnnkitError(f"{what}: expected the same in both panels, got {one!r} and {two!r}")
+    a, b = _rows_of(first), _rows_of(second)
+    if a.times.dtype != b.times.dtype:
+        raise RnnkitError(
+            f"times: expected the same kind in both panels, got {a.times.dtype} and {b.times.dtype}"
+        )
+    rows = _Rows(*(np.concatenate([x, y]) for x, y in zip(vars(a).values(), vars(b).values())))
+    return _assemble(
+        "the panels",
+        rows,
+        first.target or None,
+        first.feature_names,
+        first.known_names,
+        list(first.static),
+        None,
+        first.freq.period,
+        None,
+    )
