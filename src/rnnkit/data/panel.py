@@ -28,19 +28,15 @@ these arrays.
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rnnkit.data.panel_time import Frequency, infer_frequency, parse_times
-from rnnkit.data.tables import is_frame
-from rnnkit.data.text import read_text
-from rnnkit.data.timeseries import FILL_METHODS, MISSING_MARKERS, fill_missing
+from rnnkit.data.panel_table import Rows, layout_rows, table_columns
+from rnnkit.data.panel_time import Frequency, infer_frequency
+from rnnkit.data.timeseries import FILL_METHODS, fill_missing
 from rnnkit.errors import RnnkitError, shown, shown_names
 
 __all__ = ["Panel", "PanelSeries", "concat_panels", "read_panel"]
@@ -160,190 +156,8 @@ class Panel:
         )
 
 
-# ----------------------------------------------------------------------------- cells
-def _csv_columns(source: Any) -> tuple[str, dict[str, np.ndarray]]:
-    """A CSV file as its name and its columns of text (short rows padded with empty cells)."""
-    path = Path(source)
-    text = read_text(path, "panel file", empty=True)
-    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
-    header: list[str] | None = None
-    data: list[list[str]] = []
-    try:
-        for line, row in enumerate(reader, start=1):
-            if not any(row):  # a blank line
-                continue
-            if header is None:
-                header = [cell.strip() for cell in row]
-                continue
-            if len(row) != len(header):
-                if len(row) > len(header):
-                    raise RnnkitError(
-                        f"{path.name} line {line} has {len(row)} cells, expected {len(header)} "
-                        "as in the header"
-                    )
-                row = row + [""] * (len(header) - len(row))
-            data.append(row)
-    except csv.Error as error:
-        raise RnnkitError(f"{path} is not a readable CSV file: {error}") from error
-    if header is None or not data:
-        raise RnnkitError(f"{path}: expected a header row and at least one data row")
-    cells = [np.array(column, dtype=str) for column in zip(*data)]
-    return path.name, dict(zip(header, cells))
-
-
-def _columns(source: Any) -> tuple[str, dict[str, np.ndarray]]:
-    """The columns of a CSV path, a DataFrame (pandas is not imported) or a mapping of columns."""
-    if is_frame(source):
-        frame = source
-        if frame.index.name is not None or frame.index.dtype.kind == "M":
-            frame = frame.reset_index()
-        return "the DataFrame", {str(c): frame[c].to_numpy() for c in frame.columns}
-    if isinstance(source, Mapping):
-        columns = {str(k): np.asarray(v) for k, v in source.items()}
-        sizes = {len(v) for v in columns.values()}
-        if len(sizes) > 1:
-            named = ", ".join(f"{k} {len(v)}" for k, v in columns.items())
-            raise RnnkitError(f"data: expected columns of one length, got {named}")
-        return "the columns", columns
-    if isinstance(source, (str, Path)):
-        return _csv_columns(source)
-    raise RnnkitError(
-        f"data: expected a CSV path, a DataFrame or a mapping of columns, got {type(source).__name__}"
-    )
-
-
-def _column(name: str, columns: dict[str, np.ndarray], column: str, what: str) -> np.ndarray:
-    if column not in columns:
-        raise RnnkitError(
-            f"{what}: {name} has no column {shown(column)}; available: {shown_names(list(columns))}"
-        )
-    return columns[column]
-
-
-def _floats(cells: np.ndarray, what: str) -> np.ndarray:
-    """Cells as float64, NaN where missing (empty, NA, NaN, null...)."""
-    if cells.dtype.kind in "biuf":
-        return cells.astype(np.float64)
-    text = np.char.strip(cells.astype(str))
-    missing = np.isin(np.char.lower(text), list(MISSING_MARKERS))
-    text = np.where(missing, "nan", text)
-    try:
-        return text.astype(np.float64)
-    except ValueError:
-        for row, cell in enumerate(text, start=1):
-            try:
-                float(cell)
-            except ValueError:
-                raise RnnkitError(
-                    f"{what}: expected numbers, got {shown(str(cell))} (row {row})"
-                ) from None
-        raise
-
-
-# ----------------------------------------------------------------------------- layouts
-@dataclass
-class _Rows:
-    """A panel before grouping: one entry per (series, time) row."""
-
-    ids: np.ndarray  # (N,) str
-    times: np.ndarray  # (N,)
-    values: np.ndarray  # (N,) float64
-    features: np.ndarray  # (N, F)
-    known: np.ndarray  # (N, K)
-    static: np.ndarray  # (N, Z) str
-
-
-def _long(
-    name: str,
-    columns: dict[str, np.ndarray],
-    series_col: str,
-    time_col: str | None,
-    target: str | None,
-    features: Sequence[str],
-    known: Sequence[str],
-    static: Sequence[str],
-) -> tuple[_Rows, str]:
-    ids = _column(name, columns, series_col, "series_col").astype(str)
-    if time_col is None:
-        used = {series_col, target, *features, *known, *static}
-        time_col = next((c for c in columns if c not in used), None)
-        if time_col is None:
-            raise RnnkitError(f"time_col: {name} has no column left for the times")
-    times = parse_times(_column(name, columns, time_col, "time_col"), time_col)
-    if target is None:  # covariates only (the future of the known features): no values
-        values = np.full(ids.shape[0], np.nan)
-    else:
-        values = _floats(_column(name, columns, target, "target"), f"target {target!r}")
-
-    def matrix(names: Sequence[str], what: str) -> np.ndarray:
-        cols = [_floats(_column(name, columns, c, what), f"{what} {c!r}") for c in names]
-        return np.stack(cols, axis=1) if cols else np.zeros((len(ids), 0))
-
-    statics = [_column(name, columns, c, "static").astype(str) for c in static]
-    return _Rows(
-        ids,
-        times,
-        values,
-        matrix(features, "features"),
-        matrix(known, "known_features"),
-        np.stack(statics, axis=1) if statics else np.zeros((len(ids), 0), dtype=str),
-    ), time_col
-
-
-def _wide(
-    name: str,
-    columns: dict[str, np.ndarray],
-    wide: bool | str,
-    series_col: str | None,
-    time_col: str | None,
-) -> _Rows:
-    """One column (or row) per series as rows: edge gaps of each series dropped."""
-    if wide == "rows":
-        id_col = series_col or next(iter(columns))
-        ids = _column(name, columns, id_col, "series_col").astype(str)
-        names = [c for c in columns if c != id_col]
-        matrix = np.stack([_floats(columns[c], f"column {c!r}") for c in names], axis=1).T
-        times = np.arange(1, matrix.shape[0] + 1, dtype=np.int64)  # (T,)
-    else:
-        if series_col is not None:
-            raise RnnkitError(
-                f"series_col: expected none with wide=True (one column per series), got "
-                f"{series_col!r}; give series_col for a long file, without wide"
-            )
-        names = [c for c in columns if c != time_col]
-        if time_col is not None:
-            times = parse_times(_column(name, columns, time_col, "time_col"), time_col)
-        else:
-            times = np.arange(1, len(next(iter(columns.values()))) + 1, dtype=np.int64)
-        if len(names) < 2:
-            raise RnnkitError(
-                f"wide: expected two or more series columns with wide=True, got "
-                f"{len(names)} ({shown_names(names)}); read one series without wide"
-            )
-        ids = np.array(names, dtype=str)
-        matrix = np.stack([_floats(columns[c], f"column {c!r}") for c in names], axis=1)
-    # matrix (T, S): keep each series from its first value to its last (edge cells are no data)
-    known = ~np.isnan(matrix)
-    first = np.where(known.any(axis=0), known.argmax(axis=0), matrix.shape[0])
-    last = matrix.shape[0] - known[::-1].argmax(axis=0)
-    steps = np.arange(matrix.shape[0])[:, None]
-    keep = (steps >= first[None, :]) & (steps < last[None, :])  # (T, S)
-    t_index, s_index = np.nonzero(keep)
-    order = np.lexsort((t_index, s_index))
-    t_index, s_index = t_index[order], s_index[order]
-    n = t_index.shape[0]
-    return _Rows(
-        ids[s_index],
-        times[t_index],
-        matrix[t_index, s_index],
-        np.zeros((n, 0)),
-        np.zeros((n, 0)),
-        np.zeros((n, 0), dtype=str),
-    )
-
-
 # ----------------------------------------------------------------------------- grouping
-def _order(rows: _Rows, notes: list[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
+def _order(rows: Rows, notes: list[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Ids in order of first appearance, the permutation that groups the rows by series (sorted by
     time within each) and the offsets ``(S+1,)``; duplicates are an error, unsorted times a note."""
     unique, first, inverse = np.unique(rows.ids, return_index=True, return_inverse=True)
@@ -479,10 +293,10 @@ def read_panel(
         raise RnnkitError(f"fill: expected one of {', '.join(FILL_METHODS)} or None, got {fill!r}")
     if wide not in (False, True, "rows"):
         raise RnnkitError(f"wide: expected False, True or 'rows', got {wide!r}")
-    name, columns = _columns(data)
+    name, columns = table_columns(data)
     if not columns or not len(next(iter(columns.values()))):
         raise RnnkitError(f"data: expected at least one row in {name}, got none")
-    rows = _layout(
+    rows = layout_rows(
         name, columns, series_col, time_col, target, features, known_features, static, wide
     )
     panel = _assemble(name, rows, target, features, known_features, static, freq, period, fill)
@@ -494,7 +308,7 @@ def read_panel(
 
 def _assemble(
     name: str,
-    rows: _Rows,
+    rows: Rows,
     target: str | None,
     features: Sequence[str],
     known_features: Sequence[str],
@@ -539,38 +353,11 @@ def _assemble(
     )
 
 
-def _layout(
-    name: str,
-    columns: dict[str, np.ndarray],
-    series_col: str | None,
-    time_col: str | None,
-    target: str | None,
-    features: Sequence[str],
-    known_features: Sequence[str],
-    static: Sequence[str],
-    wide: bool | str,
-) -> _Rows:
-    """The rows of a long or wide table, checked against its layout."""
-    if wide:
-        if features or known_features or static:
-            raise RnnkitError(
-                "wide: expected no features, known_features or static with a wide file (it holds "
-                "values only), got some; use the long layout"
-            )
-        return _wide(name, columns, wide, series_col, time_col)
-    if series_col is None:
-        raise RnnkitError(
-            f"series_col: expected the column of series ids of {name} (long layout), got none;"
-            f" columns: {shown_names(list(columns))}"
-        )
-    return _long(name, columns, series_col, time_col, target, features, known_features, static)[0]
-
-
-def _rows_of(panel: Panel) -> _Rows:
+def _rows_of(panel: Panel) -> Rows:
     """A panel back as rows (the inverse of grouping)."""
     lengths = panel.lengths
     static = [np.repeat(np.array(values, dtype=str), lengths) for values in panel.static.values()]
-    return _Rows(
+    return Rows(
         np.repeat(np.array(panel.ids, dtype=str), lengths),
         panel.times,
         panel.values.astype(np.float64),
@@ -603,7 +390,7 @@ def concat_panels(first: Panel, second: Panel) -> Panel:
         raise RnnkitError(
             f"times: expected the same kind in both panels, got {a.times.dtype} and {b.times.dtype}"
         )
-    rows = _Rows(*(np.concatenate([x, y]) for x, y in zip(vars(a).values(), vars(b).values())))
+    rows = Rows(*(np.concatenate([x, y]) for x, y in zip(vars(a).values(), vars(b).values())))
     return _assemble(
         "the panels",
         rows,
