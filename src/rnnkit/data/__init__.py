@@ -25,7 +25,7 @@ from rnnkit.data.labelled import (
     pad_sequences,
     read_labelled,
 )
-from rnnkit.data.panel import Panel, read_panel
+from rnnkit.data.panel import Panel, concat_panels, read_panel
 from rnnkit.data.panel_time import Frequency
 from rnnkit.data.panel_windows import WindowSampler
 from rnnkit.data.synthetic import (
@@ -85,6 +85,7 @@ __all__ = [
     "builtin_corpus",
     "calendar_features",
     "char_vocabulary",
+    "concat_panels",
     "chronological_split",
     "copy_task",
     "encode_labels",
