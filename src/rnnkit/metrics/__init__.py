@@ -2,7 +2,8 @@
 majority class for classification; token accuracy, per-tag F1 and the most frequent tag per word
 for tagging; exact-match entity precision, recall and F1 and the memorisation baseline for
 named entities; MAE, RMSE, MAPE, sMAPE and MASE for forecasting, beside the persistence and
-seasonal-naive forecasts; a (modified) interpolated Kneser-Ney n-gram model as the baseline of language
+seasonal-naive forecasts; M4's sMAPE, MASE and OWA over many series beside Naive1, seasonal naive
+and Naive2; pinball loss, wQL, CRPS and interval coverage of probabilistic forecasts; a (modified) interpolated Kneser-Ney n-gram model as the baseline of language
 models. Metrics take plain sequences or arrays and return Python floats.
 """
 
@@ -19,15 +20,29 @@ from rnnkit.metrics.classification import (
 from rnnkit.metrics.entities import Memoriser, entity_scores
 from rnnkit.metrics.forecasting import (
     forecast_report,
+    m4_mase,
+    m4_smape,
     mae,
     mape,
     mase,
+    naive2_panel,
+    naive_panel,
+    owa,
     persistence_forecast,
     rmse,
     seasonal_naive_forecast,
+    seasonal_naive_panel,
+    seasonal_naive_quantiles,
     smape,
 )
 from rnnkit.metrics.ngram import KneserNey
+from rnnkit.metrics.probabilistic import (
+    crps_quantiles,
+    crps_samples,
+    interval_scores,
+    pinball_loss,
+    wql,
+)
 from rnnkit.metrics.report import Report
 
 __all__ = [
@@ -37,18 +52,30 @@ __all__ = [
     "Report",
     "accuracy",
     "confusion_matrix",
+    "crps_quantiles",
+    "crps_samples",
     "entity_scores",
     "forecast_report",
+    "interval_scores",
+    "m4_mase",
+    "m4_smape",
     "macro_f1",
     "mae",
     "majority_class",
     "mape",
     "mase",
+    "naive2_panel",
+    "naive_panel",
+    "owa",
     "per_tag_f1",
     "persistence_forecast",
+    "pinball_loss",
     "precision_recall_f1",
     "rmse",
     "seasonal_naive_forecast",
+    "seasonal_naive_panel",
+    "seasonal_naive_quantiles",
     "smape",
     "token_accuracy",
+    "wql",
 ]
