@@ -233,15 +233,17 @@ class _Tagger(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, words: Tensor, lengths: Tensor, chars: Tensor | None = None) -> Tensor:
-        return self.model(words, lengths, chars)  # (N, L, T)
+    def forward(self, words: Tensor, lengths: Tensor, *features: Tensor) -> Tensor:
+        chars = features[0] if self.model.char_embedding is not None else None
+        shapes = features[-1] if self.model.casing_embedding is not None else None
+        return self.model(words, lengths, chars, shapes)  # (N, L, T)
 
 
 def tagger_spec(model: nn.Module, task: str, metadata: dict[str, str]) -> ExportSpec:
-    """A :class:`~rnnkit.models.SequenceTagger`: ``(words (N, L), lengths (N,)[, chars (N, L, W)])
-    -> emissions (N, L, T)``. With a CRF, the best tag path is its Viterbi decoding of the
-    emissions, a loop over the steps that runs outside the file: the metadata key ``crf`` holds
-    its scores (``transitions`` (T, T) from tag i to tag j, ``start`` (T,), ``end`` (T,))."""
+    """A :class:`~rnnkit.models.SequenceTagger`: ``(words (N, L), lengths (N,)[, chars (N, L, W)]
+    [, shapes (N, L)]) -> emissions (N, L, T)``. With a CRF, the best tag path is its Viterbi
+    decoding of the emissions, a loop over the steps that runs outside the file: the metadata key
+    ``crf`` holds its scores (``transitions`` (T, T) from tag i to tag j, ``start`` (T,), ``end`` (T,))."""
     copy_ = _exportable_copy(model, f"{task} model")
     config = copy_.config
     chars = copy_.char_embedding is not None
@@ -270,12 +272,21 @@ def tagger_spec(model: nn.Module, task: str, metadata: dict[str, str]) -> Export
             inputs += (
                 torch.randint(0, config.char_vocab_size, (batch, length, width), generator=g),
             )
+        if config.casing:  # shape class ids (rnnkit.models.tagger_features.word_shape)
+            inputs += (torch.randint(1, 9, (batch, length), generator=g),)
         return inputs
 
-    names = ["words", "lengths", *(["chars"] if chars else [])]
+    names = [
+        "words",
+        "lengths",
+        *(["chars"] if chars else []),
+        *(["shapes"] if config.casing else []),
+    ]
     axes = {"words": {0: "N", 1: "L"}, "lengths": {0: "N"}, "emissions": {0: "N", 1: "L"}}
     if chars:
         axes["chars"] = {0: "N", 1: "L", 2: "W"}
+    if config.casing:
+        axes["shapes"] = {0: "N", 1: "L"}
     return ExportSpec(_Tagger(copy_), make_inputs, names, ["emissions"], axes, metadata, note=note)
 
 
