@@ -92,6 +92,9 @@ def _exportable_copy(model: nn.Module, what: str, step: bool = False) -> nn.Modu
         )
     if reason is None:
         layer.backend = "native"
+        for inner in model.modules():  # a tagger's character BiLSTM: plain lstm, no regulariser
+            if isinstance(inner, Recurrent) and inner is not layer and inner.native_mode():
+                inner.backend = "native"
     elif step:
         layer.backend = "reference"
         layer.scan_mode = "step"
@@ -269,9 +272,12 @@ def tagger_spec(model: nn.Module, task: str, metadata: dict[str, str]) -> Export
         inputs = (words, _lengths(batch, length, g))
         if chars:
             width = 2 + length % 4
-            inputs += (
-                torch.randint(0, config.char_vocab_size, (batch, length, width), generator=g),
-            )
+            ids = torch.randint(1, config.char_vocab_size, (batch, length, width), generator=g)
+            # words of every length up to W (a full one and a 1-character one): tracing a
+            # character BiLSTM keeps the padded path only if the example has padding
+            sizes = torch.randint(1, width + 1, (batch, length), generator=g)
+            sizes.view(-1)[0], sizes.view(-1)[-1] = width, 1
+            inputs += (ids.masked_fill(torch.arange(width) >= sizes.unsqueeze(-1), 0),)
         if config.casing:  # shape class ids (rnnkit.models.tagger_features.word_shape)
             inputs += (torch.randint(1, 9, (batch, length), generator=g),)
         return inputs

@@ -98,9 +98,8 @@ class CharLSTM(nn.Module):
     def forward(self, embedded: Tensor, flat: Tensor) -> Tensor:
         """``embedded`` ``(M, W, C)`` character embeddings of ``flat`` ``(M, W)`` ids."""
         lengths = (flat != 0).sum(dim=1)  # (M,)
-        out = embedded.new_zeros(flat.shape[0], 2 * self.hidden_size)  # (M, 2H)
-        real = lengths > 0
-        if bool(real.any()):
-            _, (h_n, _) = self.rnn(embedded[real], lengths=lengths[real])  # h_n (2, M', H)
-            out[real] = torch.cat([h_n[0], h_n[1]], dim=-1)  # (M', 2H)
-        return out
+        # a padding word (no characters) is read as one padding character, then zeroed: no
+        # data-dependent indexing, so the model exports to ONNX and TorchScript as it is
+        _, (h_n, _) = self.rnn(embedded, lengths=lengths.clamp(min=1))  # h_n (2, M, H)
+        words = torch.cat([h_n[0], h_n[1]], dim=-1)  # (M, 2H)
+        return words * (lengths > 0).unsqueeze(1).to(words.dtype)
