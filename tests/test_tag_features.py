@@ -13,6 +13,7 @@ from cli_helpers import quiet
 from rnnkit import tasks
 from rnnkit.export import export
 from rnnkit.tasks.tag import TagConfig
+from rnnkit.tasks.tag_defaults import ENTITY_DEFAULTS
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -75,6 +76,14 @@ def test_options_and_defaults():
     assert (model.char_encoder, model.casing) == ("cnn", False)
     with pytest.raises(Exception, match=r"model\.char_encoder: expected one of cnn, lstm"):
         TagConfig.from_dict({"model": {"char_encoder": "gru"}})
+
+
+def test_entity_defaults_are_valid_settings():
+    config = TagConfig.from_dict(ENTITY_DEFAULTS)
+    for section, settings in ENTITY_DEFAULTS.items():
+        for key, value in settings.items():
+            assert getattr(getattr(config, section), key) == value
+            assert getattr(getattr(TagConfig(), section), key) != value  # each one a change
 
 
 def test_features_with_pretrained_vectors_learn_unseen_names(run):
