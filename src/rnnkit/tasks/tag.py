@@ -90,7 +90,10 @@ class TagModel(o.RecurrentOptions):
     bidirectional: bool = option(True, "read each sentence in both directions")
     dropout: float = o.dropout(0.3, "on the inputs, between layers and before the output")
     embedding_dim: int = o.embedding(100)
-    chars: bool = option(True, "add a character CNN: unseen words are tagged from their spelling")
+    chars: bool = option(
+        True,
+        "add a character encoder (--char-encoder): unseen words are tagged from their spelling",
+    )
     char_embedding_dim: int = option(
         32, "character embedding size", flag="char-embedding", metavar="E", check=at_least(1)
     )
