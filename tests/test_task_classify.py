@@ -303,6 +303,29 @@ def test_a_length_cap_reports_the_share_of_tokens_it_cuts(tmp_path):
     assert not any("max_length" in line for line in logs)
 
 
+def test_hybrid_turns_on_for_long_texts_and_the_choice_is_saved(tmp_path):
+    from rnnkit.tasks.classify_text import HYBRID_LENGTH, wants_hybrid
+
+    assert HYBRID_LENGTH == 100
+    assert not wants_hybrid([[5] * 99, [5] * 99, [5] * 500])  # median 99 tokens
+    assert wants_hybrid([[5] * 3, [5] * 100, [5] * 100]) and not wants_hybrid([])
+    words = ["good", "film", "plot", "cast", "bad", "dull"]
+    long = [(" ".join(words[i % 4 : i % 4 + 2] * 60), "pos" if i % 2 else "neg") for i in range(8)]
+    train = tmp_path / "train.tsv"
+    train.write_text(_tsv(long), encoding="utf-8")
+    logs: list[str] = []
+    run = tasks.train(
+        "classify", _settings({"train": str(train)}, 3, tmp_path / "a"), log=logs.append
+    )
+    assert run.config.model.hybrid is True and run.trained.model.bag is not None
+    assert any(m.startswith("step 0: validation") for m in logs)  # validated before training
+    saved = json.loads((tmp_path / "a" / "config.json").read_text(encoding="utf-8"))
+    assert saved["model"]["hybrid"] is True  # the run keeps its choice when resumed or loaded
+    train.write_text(_tsv([(text[:20], label) for text, label in long]), encoding="utf-8")
+    run = tasks.train("classify", _settings({"train": str(train)}, 3, tmp_path / "b"))
+    assert run.config.model.hybrid is False and run.trained.model.bag is None
+
+
 def test_model_bag_trains_evaluates_and_predicts_alone(classify_run, tmp_path):
     root, rnn, _ = classify_run
     data = {"train": str(root / "train.tsv"), "val": str(root / "dev.tsv")}

@@ -186,6 +186,21 @@ def test_early_stopping(tmp_path):
     assert result.best_metric == 0.9
 
 
+def test_validate_first_keeps_the_untrained_model_when_training_never_beats_it(tmp_path):
+    # a hybrid classifier starts as its fitted baseline: best.pt must be able to keep step 0
+    trainer = _trainer(tmp_path / "run", max_steps=20, eval_every=10)
+    trainer.validate_first = True
+    values = iter([0.5, 0.7, 0.6])  # step 0, step 10, step 20
+    trainer.eval_fn = lambda model: {"loss": next(values)}
+    start = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    result = trainer.fit()
+    assert (result.best_step, result.best_metric) == (0, 0.5)
+    best = load_checkpoint(tmp_path / "run" / "best.pt", task="toy")
+    assert best["train"]["step"] == 0
+    assert all(torch.equal(best["model_state"][k], v) for k, v in start.items())
+    assert next(values, None) is None  # validated at 0, 10 and 20: three times, not four
+
+
 def test_max_minutes_budget_stops():
     trainer = _trainer(max_steps=None, max_minutes=0.5 / 60, eval_every=10**6)
     result = trainer.fit()

@@ -246,7 +246,9 @@ def tagger_spec(model: nn.Module, task: str, metadata: dict[str, str]) -> Export
     """A :class:`~rnnkit.models.SequenceTagger`: ``(words (N, L), lengths (N,)[, chars (N, L, W)]
     [, shapes (N, L)]) -> emissions (N, L, T)``. With a CRF, the best tag path is its Viterbi
     decoding of the emissions, a loop over the steps that runs outside the file: the metadata key
-    ``crf`` holds its scores (``transitions`` (T, T) from tag i to tag j, ``start`` (T,), ``end`` (T,))."""
+    ``crf`` holds its scores (``transitions`` (T, T) from tag i to tag j, ``start`` (T,), ``end``
+    (T,)) and, when it is constrained, its bool masks ``allowed_start``, ``allowed_transitions``,
+    ``allowed_end`` (False: forbidden, a score of -inf)."""
     copy_ = _exportable_copy(model, f"{task} model")
     config = copy_.config
     chars = copy_.char_embedding is not None
@@ -254,13 +256,15 @@ def tagger_spec(model: nn.Module, task: str, metadata: dict[str, str]) -> Export
     note = "tag scores per word: the best tag is the argmax of each word's emissions"
     if copy_.crf is not None:
         crf = copy_.crf
-        metadata["crf"] = to_json(
-            {
-                "transitions": crf.transitions.tolist(),
-                "start": crf.start_transitions.tolist(),
-                "end": crf.end_transitions.tolist(),
-            }
-        )
+        scores = {
+            "transitions": crf.transitions.tolist(),
+            "start": crf.start_transitions.tolist(),
+            "end": crf.end_transitions.tolist(),
+        }
+        if crf.constrained:  # what the scheme forbids: a consumer's Viterbi must skip it too
+            masks = ("allowed_start", "allowed_transitions", "allowed_end")
+            scores.update({name: getattr(crf, name).tolist() for name in masks})
+        metadata["crf"] = to_json(scores)
         note = (
             "tag scores per word; the CRF's Viterbi decoding is a loop over the words that runs "
             "outside the file, with the transition scores in its metadata (key 'crf')"

@@ -105,6 +105,9 @@ class Setup:
     maximize: bool = False
     progress_fn: Callable[[float], dict[str, str]] | None = None
     unit: str | None = None  # what the throughput counts, when not the task's unit (tokens...)
+    # validate the untrained model of a new run too (step 0), so that best.pt keeps a model that
+    # starts as a fitted baseline (the hybrid classifier) when training does not improve on it
+    validate_first: bool = False
 
 
 @dataclass
@@ -172,7 +175,8 @@ class Task:
     ) -> Setup:
         """A :class:`Setup` whose ``eval_fn`` scores ``val`` without baselines (``None``: no
         validation) and whose ``report`` scores each data set of ``reported``, both by
-        :meth:`score`; ``options``: ``select``, ``maximize``, ``progress_fn``, ``unit``."""
+        :meth:`score`; ``options``: ``select``, ``maximize``, ``progress_fn``, ``unit``,
+        ``validate_first``."""
 
         def eval_fn(model: nn.Module) -> dict[str, float]:
             trained = TrainedModel(self.name, model, config, state)

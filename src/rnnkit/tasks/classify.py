@@ -111,10 +111,11 @@ class ClassifyModel(o.RecurrentOptions):
     )
     select_on: str = o.select_on()
     freeze_embeddings: bool = o.freeze_embeddings()
-    hybrid: bool = option(
-        True,
+    hybrid: bool | None = option(
+        None,
         "add the logits of the bag-of-n-grams baseline (fitted on the training split, then "
-        "fixed) to the recurrent model's: the network learns what the n-grams miss",
+        "fixed) to the recurrent model's: the network learns what the n-grams miss (none: for "
+        f"long texts, a median of at least {ct.HYBRID_LENGTH} training tokens)",
     )
     kind: str = option(
         "rnn",
@@ -317,6 +318,8 @@ class ClassifyTask(Task):
             f"{count(len(state.labels), 'class', 'classes')}, vocabulary of "
             f"{count(len(state.tokenizer.vocab), state.tokenizer.kind)}"
         )
+        if config.model.hybrid is None:  # decided once, saved in the run's config
+            config.model.hybrid = ct.wants_hybrid(ids)
         model = self._model(config, state, saved, ids, y, log)
         o.use_vectors(model, state.tokenizer.vocab, vectors, config)
         if d.max_length is not None:  # no silent truncation
@@ -340,6 +343,9 @@ class ClassifyTask(Task):
         )
         val = (val_ids, val_y, f"validation: {where}")
         picked = o.selection(config.model.select_on)
+        # a hybrid starts as the fitted bag of n-grams: validated at step 0, best.pt keeps the
+        # bag when the network never improves on it
+        picked["validate_first"] = getattr(model, "bag", None) is not None
         return self.scored_setup(
             config, model, batches, self.loss(config), state, state.to_dict(), val, [val], **picked
         )

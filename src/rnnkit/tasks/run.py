@@ -196,6 +196,7 @@ def _train(
         best=BestMetric(setup.select, "max" if setup.maximize else "min"),
         callbacks=callbacks,
         progress=ProgressBar(setup.unit or task.unit, setup.progress_fn),
+        validate_first=setup.validate_first,
     )
     settings: TrainConfig = config.train
     if context.out_dir is not None and context.is_main:

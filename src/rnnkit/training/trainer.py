@@ -23,7 +23,8 @@ The Trainer knows nothing of any task. A task hands it:
 ``eval_fn(model) -> dict[str, float]``
     (optional) validation metrics with at least the selection metric (``best``: a
     :class:`BestMetric`, default ``loss``, minimised), called every ``eval_every`` steps and at the
-    end, under ``torch.no_grad()`` with the model in eval mode and on the device
+    end (and before the first step of a new run with ``validate_first``), under
+    ``torch.no_grad()`` with the model in eval mode and on the device
     (:func:`model_device` tells which). It drives ``best.pt`` and early stopping.
 ``task``, ``model_config``, ``task_state``
     stored in every checkpoint: the task name (``"lm"``, ``"classify"``...: ``evaluate`` and
@@ -132,6 +133,7 @@ class Trainer(Checkpointing):
         callbacks: Sequence[CallbackFn] = (),
         progress: ProgressBar | None = None,
         log: Callable[[str], None] | None = None,
+        validate_first: bool = False,
     ) -> None:
         self.context = run if isinstance(run, RunContext) else RunContext(run, log=log)
         self.config = config = self.context.settings
@@ -143,6 +145,7 @@ class Trainer(Checkpointing):
         self.scaler = torch.amp.GradScaler("cuda") if config.precision == "16-mixed" else None
         self.model = model.to(self.device)
         self.train_data, self.loss_fn, self.eval_fn = train_data, loss_fn, eval_fn
+        self.validate_first = validate_first  # also validate a new run's step 0
         self.task = task
         if dataclasses.is_dataclass(model_config) and not isinstance(model_config, type):
             model_config = dataclasses.asdict(model_config)
@@ -242,6 +245,8 @@ class Trainer(Checkpointing):
         reason = "error"  # what "end" reports if an exception ends the run
         try:
             self._emit("start", {"step": self.step, "resumed": resumed})
+            if self.validate_first and self.eval_fn is not None and self.step == 0:
+                self._validate()  # the untrained model may be the best (a fitted baseline)
             reason = self._loop()
             if self.eval_fn is not None and self.last_eval_step != self.step:
                 self._validate()
