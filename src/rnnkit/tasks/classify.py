@@ -130,7 +130,7 @@ class ClassifyConfig(Config):
     data: ClassifyData = option(factory=ClassifyData)
     model: ClassifyModel = option(factory=ClassifyModel)
     train: TrainConfig = o.training(
-        "classify", max_steps=2000, batch_size=64, lr=2e-3, warmup_steps=100
+        "classify", max_steps=2000, batch_size=64, lr=4e-3, warmup_steps=100
     )
 
 

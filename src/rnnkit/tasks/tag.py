@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from rnnkit.config import Config, at_least, fraction, option
-from rnnkit.data.conll import FORMATS, TaggedCorpus, read_tagged, split_sentences
+from rnnkit.data.conll import FORMATS, TaggedCorpus, column_cell, split_sentences
 from rnnkit.data.inputs import read_source
 from rnnkit.data.labelled import (
     BucketedBatches,
@@ -47,6 +47,7 @@ from rnnkit.tasks import base
 from rnnkit.tasks import options as o
 from rnnkit.tasks.base import Task, TrainedModel, register
 from rnnkit.tasks.inspecting import VIEW_ROWS, store_sample
+from rnnkit.tasks.tag_inputs import read_data, tag_in_windows
 from rnnkit.training.devices import model_device
 from rnnkit.training.settings import StepOutput, TrainConfig
 
@@ -59,7 +60,7 @@ BASELINE = "most-frequent-tag"
 @dataclass
 class TagData(Config):
     train: str | None = o.data_file(
-        "training file: CoNLL-U (FORM and UPOS columns), 2-column CoNLL (token and tag), "
+        "training file: CoNLL-U (FORM and UPOS columns), a column file (token and tag), "
         ".jsonl or .parquet (list columns of tokens and tags)"
     )
     val: str | None = o.val_file(
@@ -68,8 +69,14 @@ class TagData(Config):
     )
     format: str = option(
         "auto",
-        "file format; auto: .conllu files are CoNLL-U, others 2-column CoNLL",
+        "file format; auto: .conllu files are CoNLL-U, others column files (conll)",
         choices=FORMATS,
+    )
+    token_col: int = option(
+        1, "token column of a column file, from 1", metavar="N", check=at_least(1)
+    )
+    tag_col: int | None = option(
+        None, "tag column of a column file, from 1 (none: the last)", metavar="N", check=at_least(1)
     )
     val_fraction: float = o.val_fraction("training sentences")
     tokens_col: str = option(
@@ -252,9 +259,9 @@ def tag_scores(
 def _read_splits(d: TagData) -> tuple[TaggedCorpus, TaggedCorpus, TaggedCorpus, str]:
     """The training file's corpus, the training and validation sentences, and where validation
     came from: the validation file, or the last ``val_fraction`` of the training sentences."""
-    corpus = read_tagged(d.train, d.format, d.tokens_col, d.tags_col)
+    corpus = read_data(d, d.train)
     if d.val is not None:
-        val = read_tagged(d.val, d.format, d.tokens_col, d.tags_col)
+        val = read_data(d, d.val)
         return corpus, corpus, val, f"{count(len(val), 'sentence')} of {d.val}"
     train, val = split_sentences(corpus, 1.0 - d.val_fraction)
     return corpus, train, val, f"the last {count(len(val), 'sentence')} of {d.train}"
@@ -298,7 +305,9 @@ def _report(
     return base.Report(title, rows, details=details)
 
 
-def _sentences(inputs: Any, column: str = "tokens") -> list[tuple[int, list[str]]]:
+def _sentences(
+    inputs: Any, column: str = "tokens", token_col: int = 1
+) -> list[tuple[int, list[str]]]:
     """``(line, tokens)`` of every input, blank ones with no tokens (see :meth:`TagTask.predict`);
     a sentence of a CoNLL(-U) file is numbered by its first token's line (its tags are unread)."""
     suffix = Path(inputs).suffix.lower() if isinstance(inputs, (str, Path)) else ""
@@ -320,7 +329,12 @@ def _sentences(inputs: Any, column: str = "tokens") -> list[tuple[int, list[str]
         if suffix == ".conllu" and ("-" in columns[0] or "." in columns[0]):
             continue  # a multi-word token or an empty node
         start = start or number
-        tokens.append(columns[1] if suffix == ".conllu" and len(columns) > 1 else columns[0])
+        where = f"{name}, line {number}"
+        tokens.append(
+            columns[1]
+            if suffix == ".conllu" and len(columns) > 1
+            else column_cell(columns, "data.token_col", token_col, where)
+        )
     if not sentences:
         raise RnnkitError(f"no sentence to tag in {name}")
     return sentences
@@ -361,7 +375,7 @@ def _sentences_of(trained: TrainedModel, data: Any) -> tuple[list, list, str]:
     format), a list of ``(tokens, tags)`` pairs, or ``None`` for the run's validation data."""
     d = trained.config.data
     if isinstance(data, (str, Path)):
-        corpus = read_tagged(data, d.format, d.tokens_col, d.tags_col)
+        corpus = read_data(d, data)
         tokens, tags = corpus.tokens, corpus.tags
         title = f"{count(len(tokens), 'sentence')} of {data} ({count(corpus.num_tokens, 'token')})"
     elif data is None:
@@ -512,9 +526,11 @@ class TagTask(Task):
     def predict(self, trained: TrainedModel, inputs: Any) -> list[dict[str, Any]]:
         """``inputs``: a file (``"-"``: standard input) of one sentence a line, a .conllu/.conll
         file, a list of sentences (strings) or a list of token lists (used as given)."""
-        numbered = _sentences(inputs, trained.config.data.tokens_col)
+        numbered = _sentences(inputs, trained.config.data.tokens_col, trained.config.data.token_col)
         kept = [(n, tokens) for n, tokens in numbered if tokens]
-        predicted, _ = _tagged(trained.model, trained.state, [tokens for _, tokens in kept])
+        predicted = tag_in_windows(  # a long input in windows (a book on one line)
+            lambda pieces: _tagged(trained.model, trained.state, pieces)[0], [t for _, t in kept]
+        )
         names = trained.state.tags.itos
         outputs = {
             n: {"tokens": tokens, "tags": [names[i] for i in row]}
