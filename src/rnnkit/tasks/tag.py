@@ -42,6 +42,7 @@ from rnnkit.export import tagger_spec, tokenizer_metadata
 from rnnkit.formatting import count
 from rnnkit.metrics.classification import MostFrequentTag, per_tag_f1, token_accuracy
 from rnnkit.models.tagger import SequenceTagger, SequenceTaggerConfig
+from rnnkit.models.tagger_features import CASING_CLASSES, CHAR_ENCODERS, shape_ids
 from rnnkit.tasks import base
 from rnnkit.tasks import options as o
 from rnnkit.tasks.base import Task, TrainedModel, register
@@ -96,11 +97,28 @@ class TagModel(o.RecurrentOptions):
     bidirectional: bool = option(True, "read each sentence in both directions")
     dropout: float = o.dropout(0.3, "on the inputs, between layers and before the output")
     embedding_dim: int = o.embedding(100)
-    chars: bool = option(True, "add a character CNN: unseen words are tagged from their spelling")
+    chars: bool = option(
+        True,
+        "add a character encoder (--char-encoder): unseen words are tagged from their spelling",
+    )
     char_embedding_dim: int = option(
         32, "character embedding size", flag="char-embedding", metavar="E", check=at_least(1)
     )
-    char_filters: int = option(64, "character CNN filters", metavar="K", check=at_least(1))
+    char_filters: int = option(
+        64,
+        "character features: CNN filters, or twice the character BiLSTM's hidden size",
+        metavar="K",
+        check=at_least(1),
+    )
+    char_encoder: str = option(
+        "cnn",
+        "character encoder: cnn (max over a convolution) or lstm (a character BiLSTM's final "
+        "states, Lample et al. 2016)",
+        choices=CHAR_ENCODERS,
+    )
+    casing: bool = option(
+        False, "add an embedding of each word's shape (all caps, capitalised, digits...)"
+    )
     word_dropout: float = option(
         0.1, "replace training words by <unk> with probability P", metavar="P", check=fraction()
     )
@@ -130,14 +148,17 @@ class TaggerState:
     sample: dict[str, Any] | None = None  # what plot and inspect read (see store_sample)
 
     def batch(self, sentences: Sequence[Sequence[str]], device: torch.device | None = None):
-        """``(words (N, L), lengths (N,), chars (N, L, W) or None)``."""
+        """The model's inputs ``(words (N, L), lengths (N,), chars (N, L, W) or None,
+        shapes (N, L))``: shapes and characters from the tokens as written (see
+        :mod:`rnnkit.models.tagger_features`), words lower-cased with ``lower``."""
         words, lengths = pad_sequences(
             [self.words.encode(w.lower() if self.lower else w for w in s) for s in sentences],
             0,
             device,
         )
+        shapes = shape_ids(sentences, words.shape[1]).to(words.device)
         if self.chars is None:
-            return words, lengths, None
+            return words, lengths, None, shapes
         half = MAX_WORD_CHARS // 2  # a long word: its first and last characters
         ids = [
             [
@@ -151,7 +172,7 @@ class TaggerState:
         for n, sentence in enumerate(ids):
             for t, word in enumerate(sentence):
                 chars[n, t, : len(word)] = torch.tensor(word)
-        return words, lengths, chars.to(device) if device is not None else chars
+        return words, lengths, chars.to(device) if device is not None else chars, shapes
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -214,12 +235,13 @@ def _tagged(
     out: list[list[int]] = [[] for _ in sentences]
     total = 0.0
     for batch in batch_order([len(s) for s in sentences], batch_size, shuffle=False):
-        words, lengths, chars = state.batch([sentences[i] for i in batch], model_device(model))
+        inputs = state.batch([sentences[i] for i in batch], model_device(model))
+        words, lengths = inputs[:2]
         if tag_ids is not None:
             mask = model.mask(words, lengths)
             tags = pad_sequences([tag_ids[i] for i in batch], 0, words.device)[0]
-            total += float(model.loss(model(words, lengths, chars), tags, mask)) * int(mask.sum())
-        for index, tags in zip(batch, model.decode(words, lengths, chars)):
+            total += float(model.loss(model(*inputs), tags, mask)) * int(mask.sum())
+        for index, tags in zip(batch, model.decode(*inputs)):
             out[index] = tags
     return out, total / max(sum(map(len, sentences)), 1)
 
@@ -420,8 +442,8 @@ class TagTask(Task):
         o.use_vectors(model, state.words, vectors, config)
 
         def collate(indices: list[int]):
-            words, lengths, chars = state.batch([train.tokens[i] for i in indices])
-            return words, lengths, chars, pad_sequences([train_tags[i] for i in indices], 0)[0]
+            inputs = state.batch([train.tokens[i] for i in indices])
+            return *inputs, pad_sequences([train_tags[i] for i in indices], 0)[0]
 
         source = BucketedBatches(
             [len(s) for s in train.tokens], settings.batch_size, collate, seed=settings.seed
@@ -441,11 +463,13 @@ class TagTask(Task):
 
     def loss(self, config: TagConfig) -> Callable[[nn.Module, Any], StepOutput]:
         """The tagger's loss (per-token cross-entropy, or the CRF's negative log-likelihood) of a
-        batch ``(words (N, L), lengths (N,), chars (N, L, W) or None, tags (N, L))``."""
+        batch ``(words (N, L), lengths (N,), chars (N, L, W) or None[, shapes (N, L)], tags (N, L))``
+        (the inputs of :meth:`TaggerState.batch`, then the tags; runs before shapes stored 4)."""
 
         def loss_fn(model: nn.Module, batch) -> StepOutput:
-            words, lengths, chars, tags = batch
-            loss = model.loss(model(words, lengths, chars), tags, model.mask(words, lengths))
+            *inputs, tags = batch
+            words, lengths = inputs[:2]
+            loss = model.loss(model(*inputs), tags, model.mask(words, lengths))
             return StepOutput(loss, items=int(lengths.sum()))
 
         return loss_fn
@@ -523,6 +547,8 @@ class TagTask(Task):
             "words": json.dumps(list(state.words.itos), ensure_ascii=False),
             "chars": json.dumps(None if state.chars is None else list(state.chars.itos)),
             "max_word_chars": json.dumps(MAX_WORD_CHARS),  # longer: first and last half kept
+            # the shape class names, by id, of the input "shapes" (a model with casing)
+            "casing": json.dumps(list(CASING_CLASSES) if trained.model.config.casing else None),
         }
         return tagger_spec(trained.model, self.name, metadata)
 
