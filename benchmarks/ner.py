@@ -39,7 +39,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import rnnkit
-from rnnkit.tasks.tag_entities import ENTITY_DEFAULTS
+from rnnkit.tasks.tag_defaults import ENTITY_DEFAULTS
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ner"
 SETS = {"wikiann": ("wikiann-en", 20.0, 0.83), "wnut17": ("wnut17", 10.0, None)}

@@ -13,6 +13,7 @@ from cli_helpers import assert_one_line_error, quiet, run, small_settings
 from rnnkit import tasks
 from rnnkit.config import ConfigError
 from rnnkit.tasks import tag_entities as ne
+from rnnkit.tasks.tag_defaults import ENTITY_DEFAULTS
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -133,11 +134,12 @@ def test_best_weights_are_chosen_on_entity_f1(ner_run):
 def test_entity_defaults_follow_the_training_tags(ner_run, tmp_path):
     root, _ = ner_run
     config, _ = tasks.resolve_config("tag", {"data": {"train": str(root / "train.iob2.conll")}})
-    assert config.model.use_crf == ne.ENTITY_DEFAULTS["model"]["use_crf"]
+    assert config.model.use_crf and config.model.casing and config.train.lr == 4e-3
+    assert ENTITY_DEFAULTS == {"model": {"use_crf": True, "casing": True}, "train": {"lr": 4e-3}}
     pos = tmp_path / "pos.conll"
     pos.write_text("the DET\ncat NOUN\n\na DET\ndog NOUN\n", encoding="utf-8")
     config, _ = tasks.resolve_config("tag", {"data": {"train": str(pos)}})
-    assert not config.model.use_crf and config.data.lower  # the tag task's own defaults
+    assert not config.model.use_crf and not config.model.casing  # the tag task's own defaults
 
 
 # --------------------------------------------------------------------------- predict

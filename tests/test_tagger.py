@@ -11,6 +11,7 @@ import torch
 from rnnkit.config import ConfigError
 from rnnkit.models.crf import CRF
 from rnnkit.models.tagger import SequenceTagger, SequenceTaggerConfig
+from rnnkit.models.tagger_features import CASING_CLASSES, shape_ids, word_shape
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -163,3 +164,109 @@ def test_tagger_config_from_dict_refuses_an_unknown_key():
     with pytest.raises(ConfigError, match="colour: unknown key; accepted: vocab_size, ") as info:
         SequenceTaggerConfig.from_dict({**data, "colour": 1})
     assert info.value.key == "colour"
+
+
+# --------------------------------------------------------------------------- issue 18: features
+@pytest.mark.parametrize(
+    "token, shape",
+    [
+        ("cat", "lower"),
+        ("e.g.", "lower"),
+        ("NASA", "upper"),
+        ("U.S.", "upper"),
+        ("Paris", "title"),
+        ("A", "title"),
+        ("O'Neil", "title"),
+        ("Saint-Denis", "title"),
+        ("iPhone", "mixed"),
+        ("McDonald", "mixed"),
+        ("1984", "digits"),
+        ("2nd", "has_digit"),
+        ("B-52", "has_digit"),
+        ("3.5", "has_digit"),
+        ("(", "punct"),
+        ("''", "punct"),
+        ("東京", "other"),
+    ],
+)
+def test_word_shape_classes(token, shape):
+    assert CASING_CLASSES[word_shape(token)] == shape
+
+
+def test_shape_ids_are_padded_with_zero():
+    ids = shape_ids([["Ada", "went"], ["IBM"]], 3)
+    names = [[CASING_CLASSES[i] for i in row] for row in ids.tolist()]
+    assert names == [["title", "lower", "<pad>"], ["upper", "<pad>", "<pad>"]]
+
+
+@pytest.mark.parametrize("encoder", ["cnn", "lstm"])
+def test_a_words_characters_are_read_alone(encoder):
+    # a word's character features are the same in a batch with longer words and padding words
+    torch.manual_seed(0)
+    model = _tagger(char_vocab_size=10, char_filters=6, char_encoder=encoder).eval()
+    chars = torch.randint(1, 10, (2, 3, 7))
+    chars[0, 0, 3:] = 0  # a 3-character word beside 7-character ones
+    chars[1, 2] = 0  # a padding word
+    features = model._char_features(chars)  # (2, 3, 6)
+    assert tuple(features.shape) == (2, 3, 6)
+    alone = model._char_features(chars[:1, :1, :3])
+    torch.testing.assert_close(alone[0, 0], features[0, 0], atol=1e-6, rtol=1e-6)
+    assert features[1, 2].abs().sum().item() == 0.0
+    if encoder == "lstm":  # [forward state after the last character; backward after the first]
+        rnn = model.char_lstm.rnn
+        embedded = model.char_embedding(chars[:1, 0, :3])  # (1, 3, C)
+        out, _ = rnn(embedded)  # (1, 3, 2H)
+        expected = torch.cat([out[0, -1, :3], out[0, 0, 3:]])
+        torch.testing.assert_close(features[0, 0], expected, atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.parametrize("encoder", ["cnn", "lstm"])
+def test_tagger_with_casing_padded_batch_equals_alone(encoder):
+    torch.manual_seed(0)
+    model = _tagger(char_vocab_size=10, char_encoder=encoder, casing=True, casing_dim=3).eval()
+    words = torch.randint(2, 20, (2, 5))
+    chars = torch.randint(1, 10, (2, 5, 4))
+    shapes = torch.randint(1, len(CASING_CLASSES), (2, 5))
+    words[1, 2:], chars[1, 2:], shapes[1, 2:] = 0, 0, 0
+    lengths = torch.tensor([5, 2])
+    emissions = model(words, lengths, chars, shapes)
+    assert tuple(emissions.shape) == (2, 5, 4)
+    alone = model(words[1:, :2], None, chars[1:, :2], shapes[1:, :2])
+    torch.testing.assert_close(alone[0], emissions[1, :2], atol=1e-5, rtol=1e-5)
+    other = shapes.clone()
+    other[0, 1] = 1 if shapes[0, 1] != 1 else 2
+    assert not torch.allclose(model(words, lengths, chars, other)[0], emissions[0])
+
+
+def test_casing_lets_a_tagger_tell_capitals_without_characters():
+    # tag 1 where the word is capitalised: the lower-cased word ids cannot tell, the shapes can
+    torch.manual_seed(0)
+    model = _tagger(casing=True, use_crf=True, dropout=0.0)
+    words = torch.randint(2, 20, (32, 6))
+    title, lower = CASING_CLASSES.index("title"), CASING_CLASSES.index("lower")
+    shapes = torch.where(torch.rand(32, 6) < 0.3, title, lower)
+    tags = (shapes == title).long()
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
+    for _ in range(40):
+        optimizer.zero_grad()
+        loss = model.loss(model(words, None, None, shapes), tags, model.mask(words, None))
+        loss.backward()
+        optimizer.step()
+    assert loss.item() < 0.05
+    assert torch.tensor(model.decode(words, None, None, shapes)).eq(tags).all()
+
+
+def test_feature_config_defaults_and_errors():
+    config = SequenceTaggerConfig(vocab_size=5, num_tags=3)
+    assert (config.char_encoder, config.casing, config.casing_dim) == ("cnn", False, 8)
+    model = _tagger(char_vocab_size=5, char_encoder="lstm", char_filters=6, casing=True)
+    names = set(model.state_dict())
+    assert "casing_embedding.weight" in names and "char_conv.weight" not in names
+    assert any(name.startswith("char_lstm.rnn.") for name in names)
+    assert SequenceTagger.from_config_dict(asdict(model.config)).state_dict().keys() == names
+    with pytest.raises(ValueError, match="char_encoder must be one of cnn, lstm, got 'gru'"):
+        SequenceTaggerConfig(vocab_size=5, num_tags=3, char_encoder="gru")
+    with pytest.raises(ValueError, match="char_filters must be even with the lstm char_encoder"):
+        SequenceTaggerConfig(vocab_size=5, num_tags=3, char_encoder="lstm", char_filters=5)
+    with pytest.raises(ValueError, match=r"expected shapes of shape \(1, 2\), got None"):
+        _tagger(casing=True)(torch.tensor([[3, 4]]))

@@ -15,6 +15,7 @@ from rnnkit.data.timeseries import (
     make_windows,
     next_dates,
     read_series,
+    seasonal_period,
     window_starts,
 )
 from rnnkit.errors import RnnkitError
@@ -195,3 +196,50 @@ def test_messages_naming_columns_stay_one_line(tmp_path):
     path.write_text("Date,Temp,\nx,1,2\n", encoding="utf-8")
     with pytest.raises(RnnkitError, match="has no value column 'Rain'; available: Temp, ''$"):
         read_series(path, columns=["Rain"])
+
+
+def test_hourly_dates_period_calendar_and_next_dates():
+    """Issue 19: hourly timestamps were read as days (period 1, calendar dropped, dates "+1")."""
+    hours = [f"2020-03-01 {h:02}:00" for h in range(24)] + ["2020-03-02 00:00"]
+    assert seasonal_period(hours) == 24
+    assert seasonal_period(["2020-01-01", "2020-01-02"]) == 365
+    assert seasonal_period(["2020-01-01", "2020-01-08"]) == 52
+    assert seasonal_period(["1949-01", "1949-02"]) == 12
+    assert seasonal_period(["a", "b"]) == 1
+    features = calendar_features(hours)  # the hour of the day
+    np.testing.assert_allclose(features[6], [1.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(features[24], [0.0, 1.0], atol=1e-12)
+    assert next_dates(hours, 2) == ["2020-03-02 01:00", "2020-03-02 02:00"]
+    assert next_dates(["2020-03-01T22:00:00", "2020-03-01T23:00:00"], 1) == ["2020-03-02T00:00:00"]
+    # daily dates written with a midnight time keep their daily calendar (day of the year)
+    np.testing.assert_allclose(
+        calendar_features(["2021-01-01 00:00:00", "2021-01-02 00:00:00"])[1],
+        [np.sin(2 * np.pi / 365), np.cos(2 * np.pi / 365)],
+    )
+
+
+def test_repeated_or_unsorted_dates_are_refused(tmp_path):
+    """Issue 19: a long file of many series read as one glued them together; a shuffled file
+    trained with its dates out of order."""
+    path = write(tmp_path, "series,time,value\nH1,1,5\nH1,2,6\nH2,1,7\n")
+    with pytest.raises(RnnkitError) as error:
+        read_series(path, columns=["value"])
+    assert str(error.value) == (
+        "s.csv date column 'series' repeats 'H1' (rows 1 and 2): expected one row per date; a "
+        "file of several series needs --series-col (series_col) naming the column that tells "
+        "them apart"
+    )
+    with pytest.raises(RnnkitError, match="date column 'time' repeats '1' \\(rows 1 and 3\\)"):
+        read_series(path, date_column="time", columns=["value"])
+    path = write(tmp_path, "Date,Temp\n2020-01-02,1\n2020-01-03,2\n2020-01-01,3\n")
+    with pytest.raises(RnnkitError) as error:
+        read_series(path)
+    assert str(error.value) == (
+        "s.csv date column 'Date' is not in order: row 3 '2020-01-01' comes after row 2 "
+        "'2020-01-03'; expected increasing dates: sort the file by date"
+    )
+    path = write(tmp_path, "step,v\n3,1\n2,2\n")
+    with pytest.raises(RnnkitError, match="row 2 '2' comes after row 1 '3'"):
+        read_series(path)
+    # labels that are neither dates nor steps are read in order, as before
+    assert len(read_series(write(tmp_path, "when,v\nb,1\na,2\n"))) == 2

@@ -1,7 +1,8 @@
 """Turning files into batches: vocabularies, word and character tokenizers, text corpora with
 batches for truncated back-propagation through time, labelled text (TSV/CSV), tagged text
 (CoNLL-U and 2-column CoNLL), time series (CSV reading, missing values, chronological splits,
-sliding windows, scaling fitted on the training split) and the seeded synthetic tasks of the
+sliding windows, scaling fitted on the training split), panels of many series (long and wide
+files, frequencies and calendars, per-series scaling, window sampling) and the seeded synthetic tasks of the
 tutorials (sine wave, mean sign, sentence completion, adding problem, copy task).
 """
 
@@ -24,6 +25,9 @@ from rnnkit.data.labelled import (
     pad_sequences,
     read_labelled,
 )
+from rnnkit.data.panel import Panel, concat_panels, read_panel
+from rnnkit.data.panel_time import Frequency
+from rnnkit.data.panel_windows import WindowSampler
 from rnnkit.data.synthetic import (
     SineWave,
     adding_problem,
@@ -62,7 +66,9 @@ __all__ = [
     "UNK",
     "BucketedBatches",
     "Corpus",
+    "Frequency",
     "LabelledText",
+    "Panel",
     "SineWave",
     "Split",
     "StandardScaler",
@@ -72,6 +78,7 @@ __all__ = [
     "TimeSeries",
     "Tokenizer",
     "Vocabulary",
+    "WindowSampler",
     "adding_problem",
     "batch_order",
     "build_label_vocab",
@@ -79,6 +86,7 @@ __all__ = [
     "calendar_features",
     "char_vocabulary",
     "chronological_split",
+    "concat_panels",
     "copy_task",
     "encode_labels",
     "encode_text",
@@ -94,6 +102,7 @@ __all__ = [
     "read_conll",
     "read_conllu",
     "read_labelled",
+    "read_panel",
     "read_series",
     "read_source",
     "read_tagged",

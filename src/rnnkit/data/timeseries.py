@@ -29,11 +29,8 @@ Legend: T = time steps, C = columns, F = input features, L = lookback, K = horiz
 
 from __future__ import annotations
 
-import calendar
 import csv
-import datetime as _dt
 import io
-import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from rnnkit.data import tables
+from rnnkit.data.series_dates import calendar_features, check_dates, next_dates, seasonal_period
 from rnnkit.data.text import read_text
 from rnnkit.errors import RnnkitError, shown, shown_names
 
@@ -52,11 +50,13 @@ __all__ = [
     "StandardScaler",
     "TimeSeries",
     "calendar_features",
+    "check_dates",
     "chronological_split",
     "fill_missing",
     "make_windows",
     "next_dates",
     "read_series",
+    "seasonal_period",
     "window_starts",
 ]
 
@@ -193,6 +193,8 @@ def _numbers(
                     f"got {shown(cell.strip())}"
                 )
             values[row_number - 1, j] = number
+    if date_index is not None:  # several series in one file, or shuffled dates: refused
+        check_dates(name, header[date_index], dates)
     return dates, values, missing_rows
 
 
@@ -473,78 +475,3 @@ class StandardScaler:
 
     def __repr__(self) -> str:
         return f"StandardScaler(mean={self.mean.tolist()}, std={self.std.tolist()})"
-
-
-# ----------------------------------------------------------------------------- dates
-
-
-def _parse_date(text: str) -> tuple[str, _dt.date] | None:
-    """``("day", date)`` for ``YYYY-MM-DD`` (optionally with a time), ``("month", date)`` for
-    ``YYYY-MM``; ``None`` for anything else."""
-    text = text.strip()
-    try:
-        if len(text) == 7 and text[4] == "-":
-            return "month", _dt.date(int(text[:4]), int(text[5:7]), 1)
-        return "day", _dt.datetime.fromisoformat(text).date()
-    except (ValueError, IndexError):
-        return None
-
-
-def calendar_features(dates: Sequence[str]) -> np.ndarray:
-    """Season position as ``(T, 2)`` ``[sin, cos]`` features: the day of the year for daily dates,
-    the month of the year for monthly (``YYYY-MM``) dates. Known in advance for any future date,
-    so they can be fed to a forecaster for the forecast period too.
-
-    Raises:
-        RnnkitError: a date that is neither ``YYYY-MM-DD`` nor ``YYYY-MM`` (row given).
-    """
-    out = np.empty((len(dates), 2), dtype=np.float64)  # (T, 2)
-    for row, text in enumerate(dates, start=1):
-        parsed = _parse_date(text)
-        if parsed is None:
-            raise RnnkitError(
-                f"calendar features need dates like 2020-01-31 or 2020-01; row {row} has {shown(text)}"
-            )
-        kind, date = parsed
-        if kind == "month":
-            angle = 2 * math.pi * (date.month - 1) / 12
-        else:
-            days = 366 if calendar.isleap(date.year) else 365
-            angle = 2 * math.pi * (date.timetuple().tm_yday - 1) / days
-        out[row - 1] = (math.sin(angle), math.cos(angle))
-    return out
-
-
-def _add_months(date: _dt.date, months: int) -> _dt.date:
-    index = date.year * 12 + date.month - 1 + months
-    return _dt.date(index // 12, index % 12 + 1, 1)
-
-
-def next_dates(dates: Sequence[str], count: int) -> list[str]:
-    """The ``count`` dates after the last of ``dates``, continuing their step.
-
-    Monthly ``YYYY-MM`` dates advance by months; daily dates by the most common gap between
-    consecutive dates (1 day for daily data, 7 for weekly). Anything else (no dates, dates that do
-    not parse, dates that would pass the year 9999) gives ``"+1", "+2", ...`` after the last step.
-    """
-    try:
-        return _next_dates(dates, count)
-    except (OverflowError, ValueError):  # past the year 9999, the last date datetime knows
-        return [f"+{k}" for k in range(1, count + 1)]
-
-
-def _next_dates(dates: Sequence[str], count: int) -> list[str]:
-    parsed = [_parse_date(text) for text in dates]
-    if dates and all(p is not None for p in parsed):
-        kinds = {p[0] for p in parsed}  # type: ignore[index]
-        last = parsed[-1][1]  # type: ignore[index]
-        if kinds == {"month"}:
-            return [_add_months(last, k).strftime("%Y-%m") for k in range(1, count + 1)]
-        if kinds == {"day"} and len(parsed) >= 2:
-            gaps = [(b[1] - a[1]).days for a, b in itertools.pairwise(parsed)]  # type: ignore[index]
-            step = max(set(gaps), key=gaps.count)
-            if step > 0:
-                return [
-                    (last + _dt.timedelta(days=step * k)).isoformat() for k in range(1, count + 1)
-                ]
-    return [f"+{k}" for k in range(1, count + 1)]

@@ -92,6 +92,9 @@ def _exportable_copy(model: nn.Module, what: str, step: bool = False) -> nn.Modu
         )
     if reason is None:
         layer.backend = "native"
+        for inner in model.modules():  # a tagger's character BiLSTM: plain lstm, no regulariser
+            if isinstance(inner, Recurrent) and inner is not layer and inner.native_mode():
+                inner.backend = "native"
     elif step:
         layer.backend = "reference"
         layer.scan_mode = "step"
@@ -233,17 +236,19 @@ class _Tagger(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, words: Tensor, lengths: Tensor, chars: Tensor | None = None) -> Tensor:
-        return self.model(words, lengths, chars)  # (N, L, T)
+    def forward(self, words: Tensor, lengths: Tensor, *features: Tensor) -> Tensor:
+        chars = features[0] if self.model.char_embedding is not None else None
+        shapes = features[-1] if self.model.casing_embedding is not None else None
+        return self.model(words, lengths, chars, shapes)  # (N, L, T)
 
 
 def tagger_spec(model: nn.Module, task: str, metadata: dict[str, str]) -> ExportSpec:
-    """A :class:`~rnnkit.models.SequenceTagger`: ``(words (N, L), lengths (N,)[, chars (N, L, W)])
-    -> emissions (N, L, T)``. With a CRF, the best tag path is its Viterbi decoding of the
-    emissions, a loop over the steps that runs outside the file: the metadata key ``crf`` holds
-    its scores (``transitions`` (T, T) from tag i to tag j, ``start`` (T,), ``end`` (T,)) and, when
-    it is constrained, its bool masks ``allowed_start``, ``allowed_transitions``, ``allowed_end``
-    (False: forbidden, a score of -inf)."""
+    """A :class:`~rnnkit.models.SequenceTagger`: ``(words (N, L), lengths (N,)[, chars (N, L, W)]
+    [, shapes (N, L)]) -> emissions (N, L, T)``. With a CRF, the best tag path is its Viterbi
+    decoding of the emissions, a loop over the steps that runs outside the file: the metadata key
+    ``crf`` holds its scores (``transitions`` (T, T) from tag i to tag j, ``start`` (T,), ``end``
+    (T,)) and, when it is constrained, its bool masks ``allowed_start``, ``allowed_transitions``,
+    ``allowed_end`` (False: forbidden, a score of -inf)."""
     copy_ = _exportable_copy(model, f"{task} model")
     config = copy_.config
     chars = copy_.char_embedding is not None
@@ -271,15 +276,27 @@ def tagger_spec(model: nn.Module, task: str, metadata: dict[str, str]) -> Export
         inputs = (words, _lengths(batch, length, g))
         if chars:
             width = 2 + length % 4
-            inputs += (
-                torch.randint(0, config.char_vocab_size, (batch, length, width), generator=g),
-            )
+            ids = torch.randint(1, config.char_vocab_size, (batch, length, width), generator=g)
+            # words of every length up to W (a full one and a 1-character one): tracing a
+            # character BiLSTM keeps the padded path only if the example has padding
+            sizes = torch.randint(1, width + 1, (batch, length), generator=g)
+            sizes.view(-1)[0], sizes.view(-1)[-1] = width, 1
+            inputs += (ids.masked_fill(torch.arange(width) >= sizes.unsqueeze(-1), 0),)
+        if config.casing:  # shape class ids (rnnkit.models.tagger_features.word_shape)
+            inputs += (torch.randint(1, 9, (batch, length), generator=g),)
         return inputs
 
-    names = ["words", "lengths", *(["chars"] if chars else [])]
+    names = [
+        "words",
+        "lengths",
+        *(["chars"] if chars else []),
+        *(["shapes"] if config.casing else []),
+    ]
     axes = {"words": {0: "N", 1: "L"}, "lengths": {0: "N"}, "emissions": {0: "N", 1: "L"}}
     if chars:
         axes["chars"] = {0: "N", 1: "L", 2: "W"}
+    if config.casing:
+        axes["shapes"] = {0: "N", 1: "L"}
     return ExportSpec(_Tagger(copy_), make_inputs, names, ["emissions"], axes, metadata, note=note)
 
 

@@ -5,7 +5,6 @@ run stores for its views (so that ``rnnkit plot`` reads the run alone)."""
 from __future__ import annotations
 
 import csv
-import datetime
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,8 +17,8 @@ from rnnkit.data.timeseries import (
     TimeSeries,
     calendar_features,
     chronological_split,
-    next_dates,
     read_series,
+    seasonal_period,
     window_starts,
 )
 from rnnkit.errors import RnnkitError
@@ -45,18 +44,8 @@ class Prepared:
 
 
 def _auto_period(dates: list[str]) -> int:
-    """Season length from the dates: 12 for monthly, 365 for daily, 52 for weekly, else 1."""
-    following = next_dates(dates, 1)[0]
-    if following.startswith("+"):
-        return 1
-    if len(following) == 7:  # YYYY-MM: monthly
-        return 12
-    try:
-        previous = datetime.date.fromisoformat(next_dates(dates[:-1], 1)[0])
-        gap = (datetime.date.fromisoformat(following) - previous).days
-    except ValueError:
-        return 1
-    return {1: 365, 7: 52}.get(gap, 1)
+    """Season length from the dates: 12 monthly, 365 daily, 52 weekly, 24 hourly, else 1."""
+    return seasonal_period(dates)
 
 
 def build_inputs(

@@ -40,12 +40,14 @@ from rnnkit.export import tagger_spec, tokenizer_metadata
 from rnnkit.formatting import count
 from rnnkit.metrics.classification import per_tag_f1, token_accuracy
 from rnnkit.models.tagger import SequenceTagger, SequenceTaggerConfig
+from rnnkit.models.tagger_features import CASING_CLASSES, CHAR_ENCODERS
 from rnnkit.tasks import base
 from rnnkit.tasks import options as o
 from rnnkit.tasks import tag_entities as ne
 from rnnkit.tasks import tag_reports as tr
 from rnnkit.tasks.base import Task, TrainedModel, register
 from rnnkit.tasks.inspecting import VIEW_ROWS, store_sample
+from rnnkit.tasks.tag_defaults import ENTITY_DEFAULTS
 from rnnkit.tasks.tag_inputs import read_data, tag_in_windows
 from rnnkit.tasks.tag_reports import BASELINE, tag_scores
 from rnnkit.tasks.tag_state import MAX_WORD_CHARS, TaggerState
@@ -106,11 +108,28 @@ class TagModel(o.RecurrentOptions):
     bidirectional: bool = option(True, "read each sentence in both directions")
     dropout: float = o.dropout(0.3, "on the inputs, between layers and before the output")
     embedding_dim: int = o.embedding(100)
-    chars: bool = option(True, "add a character CNN: unseen words are tagged from their spelling")
+    chars: bool = option(
+        True,
+        "add a character encoder (--char-encoder): unseen words are tagged from their spelling",
+    )
     char_embedding_dim: int = option(
         32, "character embedding size", flag="char-embedding", metavar="E", check=at_least(1)
     )
-    char_filters: int = option(64, "character CNN filters", metavar="K", check=at_least(1))
+    char_filters: int = option(
+        64,
+        "character features: CNN filters, or twice the character BiLSTM's hidden size",
+        metavar="K",
+        check=at_least(1),
+    )
+    char_encoder: str = option(
+        "cnn",
+        "character encoder: cnn (max over a convolution) or lstm (a character BiLSTM's final "
+        "states, Lample et al. 2016)",
+        choices=CHAR_ENCODERS,
+    )
+    casing: bool = option(
+        False, "add an embedding of each word's shape (all caps, capitalised, digits...)"
+    )
     word_dropout: float = option(
         0.1, "replace training words by <unk> with probability P", metavar="P", check=fraction()
     )
@@ -144,12 +163,13 @@ def _tagged(
     out: list[list[int]] = [[] for _ in sentences]
     total = 0.0
     for batch in batch_order([len(s) for s in sentences], batch_size, shuffle=False):
-        words, lengths, chars = state.batch([sentences[i] for i in batch], model_device(model))
+        inputs = state.batch([sentences[i] for i in batch], model_device(model))
+        words, lengths = inputs[:2]
         if tag_ids is not None:
             mask = model.mask(words, lengths)
             tags = pad_sequences([tag_ids[i] for i in batch], 0, words.device)[0]
-            total += float(model.loss(model(words, lengths, chars), tags, mask)) * int(mask.sum())
-        for index, tags in zip(batch, model.decode(words, lengths, chars)):
+            total += float(model.loss(model(*inputs), tags, mask)) * int(mask.sum())
+        for index, tags in zip(batch, model.decode(*inputs)):
             out[index] = tags
     return out, total / max(sum(map(len, sentences)), 1)
 
@@ -334,8 +354,8 @@ class TagTask(Task):
         o.use_vectors(model, state.words, vectors, config)
 
         def collate(indices: list[int]):
-            words, lengths, chars = state.batch([train.tokens[i] for i in indices])
-            return words, lengths, chars, pad_sequences([train_tags[i] for i in indices], 0)[0]
+            inputs = state.batch([train.tokens[i] for i in indices])
+            return *inputs, pad_sequences([train_tags[i] for i in indices], 0)[0]
 
         source = BucketedBatches(
             [len(s) for s in train.tokens], settings.batch_size, collate, seed=settings.seed
@@ -352,10 +372,10 @@ class TagTask(Task):
 
     def defaults(self, given: Any) -> dict[str, Any]:
         """The config's defaults; for entity tags (in the training data ``given`` names) with
-        :data:`~rnnkit.tasks.tag_entities.ENTITY_DEFAULTS` merged over them."""
+        :data:`~rnnkit.tasks.tag_defaults.ENTITY_DEFAULTS` merged over them."""
         defaults = super().defaults(given)
         if _names_entity_tags(given):
-            defaults = base.merge(defaults, ne.ENTITY_DEFAULTS)
+            defaults = base.merge(defaults, ENTITY_DEFAULTS)
         return o.vector_defaults(defaults, given, "embedding_dim")
 
     def restore(self, config, saved, model_config) -> tuple[nn.Module, TaggerState]:
@@ -368,11 +388,13 @@ class TagTask(Task):
 
     def loss(self, config: TagConfig) -> Callable[[nn.Module, Any], StepOutput]:
         """The tagger's loss (per-token cross-entropy, or the CRF's negative log-likelihood) of a
-        batch ``(words (N, L), lengths (N,), chars (N, L, W) or None, tags (N, L))``."""
+        batch ``(words (N, L), lengths (N,), chars (N, L, W) or None[, shapes (N, L)], tags (N, L))``
+        (the inputs of :meth:`TaggerState.batch`, then the tags; runs before shapes stored 4)."""
 
         def loss_fn(model: nn.Module, batch) -> StepOutput:
-            words, lengths, chars, tags = batch
-            loss = model.loss(model(words, lengths, chars), tags, model.mask(words, lengths))
+            *inputs, tags = batch
+            words, lengths = inputs[:2]
+            loss = model.loss(model(*inputs), tags, model.mask(words, lengths))
             return StepOutput(loss, items=int(lengths.sum()))
 
         return loss_fn
@@ -475,6 +497,8 @@ class TagTask(Task):
             "words": json.dumps(list(state.words.itos), ensure_ascii=False),
             "chars": json.dumps(None if state.chars is None else list(state.chars.itos)),
             "max_word_chars": json.dumps(MAX_WORD_CHARS),  # longer: first and last half kept
+            # the shape class names, by id, of the input "shapes" (a model with casing)
+            "casing": json.dumps(list(CASING_CLASSES) if trained.model.config.casing else None),
         }
         return tagger_spec(trained.model, self.name, metadata)
 

@@ -46,7 +46,6 @@ from rnnkit.tasks.tag_inputs import tag_in_windows
 from rnnkit.training.devices import model_device
 
 __all__ = [
-    "ENTITY_DEFAULTS",
     "INTERNAL",
     "EntityTags",
     "add_gold",
@@ -56,14 +55,6 @@ __all__ = [
 ]
 
 INTERNAL = "iobes"  # the scheme the model trains in unless data.internal_scheme says otherwise
-
-# The settings for entity tags that differ from the tag task's defaults (merged under the user's
-# own settings, as the language model's per-tokenizer defaults are). Today's evidence (issue 18):
-# 5 minutes on CoNLL-2003 gave 80.7 entity F1 with the defaults and 83.1 with --crf --no-lower.
-ENTITY_DEFAULTS: dict[str, dict[str, Any]] = {
-    "model": {"use_crf": True},
-    "data": {"lower": False},
-}
 
 
 @dataclass

@@ -19,6 +19,7 @@ from rnnkit.data.labelled import encode_labels, pad_sequences
 from rnnkit.data.vocab import PAD, UNK, Vocabulary
 from rnnkit.errors import RnnkitError
 from rnnkit.metrics.classification import MostFrequentTag
+from rnnkit.models.tagger_features import shape_ids
 from rnnkit.tasks import tag_entities as ne
 
 __all__ = ["MAX_WORD_CHARS", "TaggerState"]
@@ -41,14 +42,17 @@ class TaggerState:
     entities: ne.EntityTags | None = None  # the schemes of entity tags (None: other tags)
 
     def batch(self, sentences: Sequence[Sequence[str]], device: torch.device | None = None):
-        """``(words (N, L), lengths (N,), chars (N, L, W) or None)``."""
+        """The model's inputs ``(words (N, L), lengths (N,), chars (N, L, W) or None,
+        shapes (N, L))``: shapes and characters from the tokens as written (see
+        :mod:`rnnkit.models.tagger_features`), words lower-cased with ``lower``."""
         words, lengths = pad_sequences(
             [self.words.encode(w.lower() if self.lower else w for w in s) for s in sentences],
             0,
             device,
         )
+        shapes = shape_ids(sentences, words.shape[1]).to(words.device)
         if self.chars is None:
-            return words, lengths, None
+            return words, lengths, None, shapes
         half = MAX_WORD_CHARS // 2  # a long word: its first and last characters
         ids = [
             [
@@ -62,7 +66,7 @@ class TaggerState:
         for n, sentence in enumerate(ids):
             for t, word in enumerate(sentence):
                 chars[n, t, : len(word)] = torch.tensor(word)
-        return words, lengths, chars.to(device) if device is not None else chars
+        return words, lengths, chars.to(device) if device is not None else chars, shapes
 
     def to_dict(self) -> dict[str, Any]:
         return {
