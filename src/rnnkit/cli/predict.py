@@ -16,7 +16,9 @@ from typing import Any
 
 from rnnkit.cli._options import new_parser
 from rnnkit.cli.evaluate import run_options
+from rnnkit.errors import RnnkitError
 from rnnkit.tasks import TASKS, load, predict
+from rnnkit.tasks.tag_entities import conll_lines
 from rnnkit.training.checkpoint import atomic_write
 
 __all__ = ["add_parser", "predict_command"]
@@ -24,7 +26,9 @@ __all__ = ["add_parser", "predict_command"]
 EXAMPLES = """examples:
   rnnkit predict runs/classify --input reviews.txt          # one text a line
   echo "The cat sat on the mat." | rnnkit predict runs/tag --input -
-  rnnkit predict runs/forecast --input recent.csv --output next.jsonl"""
+  rnnkit predict runs/forecast --input recent.csv --output next.jsonl
+  rnnkit predict runs/ner --input test.conll --output-format conll   # token, gold, predicted
+  rnnkit predict runs/ner --input sentences.txt --top-k 3            # a run trained with --crf"""
 
 
 def add_parser(subparsers: Any) -> None:
@@ -50,12 +54,39 @@ def add_parser(subparsers: Any) -> None:
         default=None,
         help="write the JSON lines to FILE (whole or not at all) instead of standard output",
     )
-    parser.set_defaults(func=predict_command)
+    parser.add_argument(
+        "--output-format",
+        choices=("json", "conll"),
+        default="json",
+        help="json: one JSON object a line (default); conll (a tagger): token<TAB>tag a line, "
+        "the gold tags between them when the input is a tagged file, a blank line after each "
+        "sentence",
+    )
+    parser.add_argument(
+        "--top-k",
+        type=int,
+        default=None,
+        metavar="N",
+        help="a tagger trained with --crf: also the N best tag sequences and their "
+        "log-probabilities",
+    )
+    parser.set_defaults(func=predict_command, argument_flags={"top_k": "--top-k"})
 
 
 def predict_command(args: argparse.Namespace) -> int:
-    records = predict(load(args.checkpoint, args.device), args.input)
-    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    trained = load(args.checkpoint, args.device)
+    options: dict[str, Any] = {} if args.top_k is None else {"top_k": args.top_k}
+    if args.output_format == "conll":
+        if trained.task != "tag":
+            raise RnnkitError(
+                f"--output-format conll: expected a tag run, got a {trained.task!r} run"
+            )
+        options["gold"] = True
+    records = predict(trained, args.input, **options)
+    if args.output_format == "conll":
+        text = conll_lines(records)
+    else:
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
     if args.output in (None, "-"):
         sys.stdout.write(text)
         sys.stdout.flush()

@@ -10,6 +10,7 @@ report says which.
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -352,13 +353,26 @@ def views(
         return task.views(trained, data, evals=evals)
 
 
-def predict(trained: TrainedModel, inputs: Any) -> Any:
+def predict(trained: TrainedModel, inputs: Any, **options: Any) -> Any:
     """Predictions of a trained model: one record per input (see the task's ``predict``), as a
     list of dicts; for a pandas DataFrame, a DataFrame: the inputs' columns and the predictions'
-    (a forecast: the steps after the history, one row each)."""
+    (a forecast: the steps after the history, one row each). ``options``: the task's own
+    keyword options (the tagger's ``top_k``...); one the task does not take is a
+    :class:`~rnnkit.config.ConfigError` naming the options it takes."""
     task = get_task(trained.task)
+    known = [
+        p.name
+        for p in inspect.signature(task.predict).parameters.values()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+    ]
+    for name in options:
+        if name not in known:
+            takes = f"it takes {', '.join(known)}" if known else "it takes none"
+            raise ConfigError(
+                name, f"predict of a {task.name!r} model has no such option ({takes})"
+            )
     with torch.no_grad():
-        records = task.predict(trained, inputs)
+        records = task.predict(trained, inputs, **options)
     if not is_frame(inputs):
         return records
     if getattr(task, "one_record_per_input", True):

@@ -17,7 +17,7 @@ and the most-frequent-tag baseline fitted on the training sentences (printed bes
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,29 +32,29 @@ from rnnkit.data.labelled import (
     BucketedBatches,
     Tokenizer,
     batch_order,
-    encode_labels,
     pad_sequences,
 )
 from rnnkit.data.tables import tagged_sentences
-from rnnkit.data.vocab import PAD, UNK, Vocabulary
 from rnnkit.errors import RnnkitError
 from rnnkit.export import tagger_spec, tokenizer_metadata
 from rnnkit.formatting import count
-from rnnkit.metrics.classification import MostFrequentTag, per_tag_f1, token_accuracy
+from rnnkit.metrics.classification import per_tag_f1, token_accuracy
 from rnnkit.models.tagger import SequenceTagger, SequenceTaggerConfig
-from rnnkit.models.tagger_features import CASING_CLASSES, CHAR_ENCODERS, shape_ids
+from rnnkit.models.tagger_features import CASING_CLASSES, CHAR_ENCODERS
 from rnnkit.tasks import base
 from rnnkit.tasks import options as o
+from rnnkit.tasks import tag_entities as ne
+from rnnkit.tasks import tag_reports as tr
 from rnnkit.tasks.base import Task, TrainedModel, register
 from rnnkit.tasks.inspecting import VIEW_ROWS, store_sample
+from rnnkit.tasks.tag_defaults import ENTITY_DEFAULTS
 from rnnkit.tasks.tag_inputs import read_data, tag_in_windows
+from rnnkit.tasks.tag_reports import BASELINE, tag_scores
+from rnnkit.tasks.tag_state import MAX_WORD_CHARS, TaggerState
 from rnnkit.training.devices import model_device
 from rnnkit.training.settings import StepOutput, TrainConfig
 
 __all__ = ["TagConfig", "TagData", "TagModel", "TagTask", "tag_scores"]
-
-MAX_WORD_CHARS = 20  # characters of a word the character CNN reads (prefix and suffix kept)
-BASELINE = "most-frequent-tag"
 
 
 @dataclass
@@ -90,6 +90,17 @@ class TagData(Config):
     max_vocab: int | None = o.max_vocab()
     embeddings: str | None = o.embeddings_file()
     embeddings_vocab: str = o.embeddings_vocab()
+    scheme: str = option(
+        "auto",
+        "tagging scheme of entity tags (O, B-PER...); auto: detected from the training tags",
+        choices=ne.scheme_option(),
+    )
+    internal_scheme: str = option(
+        ne.INTERNAL,
+        "scheme the model trains and decodes entity tags in; predictions are written back in "
+        "the input's scheme",
+        choices=ne.SCHEMES,
+    )
 
 
 @dataclass
@@ -123,7 +134,12 @@ class TagModel(o.RecurrentOptions):
         0.1, "replace training words by <unk> with probability P", metavar="P", check=fraction()
     )
     use_crf: bool = option(False, "score whole tag sequences with a linear-chain CRF", flag="crf")
-    select_on: str = o.select_on()
+    select_on: str = option(
+        "auto",
+        "validation score that picks best.pt and drives early stopping: f1 (entity F1 for entity "
+        "tags, else macro-F1), token accuracy, or the loss; auto: f1 for entity tags, else accuracy",
+        choices=("auto", "f1", "accuracy", "loss"),
+    )
     freeze_embeddings: bool = o.freeze_embeddings()
 
 
@@ -132,94 +148,6 @@ class TagConfig(Config):
     data: TagData = option(factory=TagData)
     model: TagModel = option(factory=TagModel)
     train: TrainConfig = o.training("tag", max_steps=2000, batch_size=32, lr=2e-3, warmup_steps=50)
-
-
-@dataclass
-class TaggerState:
-    """Words, characters and tags -> ids (the model's input and target), and the baseline: each
-    word's most frequent training tag (``word_tag``), else the most frequent tag (``default``)."""
-
-    words: Vocabulary
-    chars: Vocabulary | None
-    tags: Vocabulary
-    lower: bool
-    word_tag: dict[str, str]
-    default: str
-    sample: dict[str, Any] | None = None  # what plot and inspect read (see store_sample)
-
-    def batch(self, sentences: Sequence[Sequence[str]], device: torch.device | None = None):
-        """The model's inputs ``(words (N, L), lengths (N,), chars (N, L, W) or None,
-        shapes (N, L))``: shapes and characters from the tokens as written (see
-        :mod:`rnnkit.models.tagger_features`), words lower-cased with ``lower``."""
-        words, lengths = pad_sequences(
-            [self.words.encode(w.lower() if self.lower else w for w in s) for s in sentences],
-            0,
-            device,
-        )
-        shapes = shape_ids(sentences, words.shape[1]).to(words.device)
-        if self.chars is None:
-            return words, lengths, None, shapes
-        half = MAX_WORD_CHARS // 2  # a long word: its first and last characters
-        ids = [
-            [
-                self.chars.encode(w if len(w) <= MAX_WORD_CHARS else w[:half] + w[-half:])
-                or [self.chars.unk_id]
-                for w in s
-            ]
-            for s in sentences
-        ]
-        chars = torch.zeros(*words.shape, max(len(w) for s in ids for w in s), dtype=torch.long)
-        for n, sentence in enumerate(ids):
-            for t, word in enumerate(sentence):
-                chars[n, t, : len(word)] = torch.tensor(word)
-        return words, lengths, chars.to(device) if device is not None else chars, shapes
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "words": self.words.to_dict(),
-            "tags": self.tags.to_dict(),
-            "lower": self.lower,
-            "chars": None if self.chars is None else self.chars.to_dict(),
-            "word_tag": dict(self.word_tag),
-            "default": self.default,
-            **({"sample": self.sample} if self.sample else {}),
-        }
-
-    @classmethod
-    def fit(cls, corpus: TaggedCorpus, train: TaggedCorpus, d: TagData, chars: bool) -> TaggerState:
-        """Vocabularies and baseline of the training sentences ``train`` (of the file ``corpus``)."""
-        # The tag set comes from the whole training file, so that a rare tag that falls only into
-        # the held-out sentences is not mistaken for an unknown one.
-        tags = sorted({t for sentence in corpus.tags for t in sentence})
-        if len(tags) < 2:
-            raise RnnkitError(
-                f"training data {d.train} has a single tag ({tags[0]!r}); a tagger needs at least 2"
-            )
-        words = Vocabulary.build(
-            (w.lower() if d.lower else w for s in train.tokens for w in s),
-            min_freq=d.min_freq,
-            max_size=d.max_vocab,
-            specials=(PAD, UNK),
-        )
-        letters = (c for s in train.tokens for w in s for c in w)
-        char_vocab = Vocabulary.build(letters, specials=(PAD, UNK)) if chars else None
-        baseline = MostFrequentTag().fit(train.tokens, train.tags)
-        return cls(
-            words, char_vocab, Vocabulary(tags), d.lower, baseline.word_tag, baseline.default
-        )
-
-    @classmethod
-    def from_dict(cls, data: Any) -> TaggerState:
-        chars = None if data["chars"] is None else Vocabulary.from_dict(data["chars"])
-        return cls(
-            Vocabulary.from_dict(data["words"]),
-            chars,
-            Vocabulary.from_dict(data["tags"]),
-            bool(data["lower"]),
-            dict(data["word_tag"]),
-            str(data["default"]),
-            data.get("sample"),
-        )
 
 
 @torch.no_grad()
@@ -246,14 +174,18 @@ def _tagged(
     return out, total / max(sum(map(len, sentences)), 1)
 
 
-def tag_scores(
-    predicted: Sequence[Sequence[str]], gold: Sequence[Sequence[str]], tags: Sequence[str]
-) -> tuple[dict[str, dict[str, float]], float]:
-    """Per-tag precision/recall/F1/support and their macro-F1, over the tags (in ``tags`` order)
-    that occur in ``gold`` or ``predicted``: a tag absent from both does not count."""
-    seen = {t for sentence in [*predicted, *gold] for t in sentence}
-    scores = per_tag_f1(predicted, gold, [t for t in tags if t in seen])
-    return scores, sum(s["f1"] for s in scores.values()) / max(len(scores), 1)
+def _names_entity_tags(given: Mapping[str, Any]) -> bool:
+    """Whether the training data that the settings ``given`` name holds entity tags (``False``
+    when it cannot be read: setting up the run then says why)."""
+    data = given.get("data")
+    if not isinstance(data, Mapping) or data.get("train") is None:
+        return False
+    try:
+        d = TagData.from_dict(TagData.current_names(dict(data)))
+        tags = read_data(d, d.train).tags
+        return ne.EntityTags.detect(tags, d.scheme, d.internal_scheme, str(d.train)) is not None
+    except (RnnkitError, TypeError, ValueError, OSError):
+        return False
 
 
 def _read_splits(d: TagData) -> tuple[TaggedCorpus, TaggedCorpus, TaggedCorpus, str]:
@@ -267,62 +199,28 @@ def _read_splits(d: TagData) -> tuple[TaggedCorpus, TaggedCorpus, TaggedCorpus, 
     return corpus, train, val, f"the last {count(len(val), 'sentence')} of {d.train}"
 
 
-def _names(state: TaggerState, rows: Sequence[Sequence[int]]) -> list[list[str]]:
-    return [[state.tags.itos[i] for i in row] for row in rows]
-
-
-def _baseline_tags(state: TaggerState, tokens: Sequence[Sequence[str]]) -> list[list[str]]:
-    """The most-frequent-tag baseline's tags of every sentence."""
-    return [[state.word_tag.get(w, state.default) for w in s] for s in tokens]
-
-
-def _report(
-    predicted, metrics: dict[str, float], state: TaggerState, data, title: str
-) -> base.Report:
-    """The model's tags (ids) and ``metrics`` beside the most-frequent-tag baseline on ``data``,
-    ``(sentences, gold tag ids)``, and the model's per-tag scores."""
-    names, (tokens, gold_ids) = state.tags.itos, data
-    model_tags, gold = _names(state, predicted), _names(state, gold_ids)
-    base_tags = _baseline_tags(state, tokens)
-    per_tag, model_f1 = tag_scores(model_tags, gold, names)
-    rows = {
-        "token accuracy": {
-            "model": metrics["accuracy"],
-            BASELINE: token_accuracy(base_tags, gold),
-        },
-        "macro-F1": {"model": model_f1, BASELINE: tag_scores(base_tags, gold, names)[1]},
-    }
-    width = max(12, *(len(str(tag)) + 2 for tag in per_tag))
-    details = [
-        "per-tag F1 of the model:",
-        f"{'tag':<{width}}{'precision':>10}{'recall':>10}{'F1':>8}{'support':>9}",
-    ]
-    details += [
-        f"{tag!s:<{width}}{s['precision']:>10.4f}{s['recall']:>10.4f}{s['f1']:>8.4f}"
-        f"{int(s['support']):>9}"
-        for tag, s in per_tag.items()
-    ]
-    return base.Report(title, rows, details=details)
-
-
 def _sentences(
     inputs: Any, column: str = "tokens", token_col: int = 1
-) -> list[tuple[int, list[str]]]:
-    """``(line, tokens)`` of every input, blank ones with no tokens (see :meth:`TagTask.predict`);
-    a sentence of a CoNLL(-U) file is numbered by its first token's line (its tags are unread)."""
-    suffix = Path(inputs).suffix.lower() if isinstance(inputs, (str, Path)) else ""
-    if suffix not in (".conllu", ".conll"):
+) -> list[tuple[int, list[str], str | None]]:
+    """``(line, tokens, text)`` of every input, blank ones with no tokens (see
+    :meth:`TagTask.predict`); ``text``: the line a sentence was split from (``None`` for token
+    lists and tagged files); a sentence of a CoNLL(-U) file is numbered by its first token's line
+    (its tags are unread)."""
+    suffix = tagged_suffix(inputs)
+    if suffix is None:
         return [
-            (n, Tokenizer.split(line, "word", lower=False) if isinstance(line, str) else line)
+            (n, Tokenizer.split(line, "word", lower=False), line)
+            if isinstance(line, str)
+            else (n, line, None)
             for n, line in _token_lists(o.numbered_lines(inputs, column))
         ]
     text, name = read_source(inputs)
-    sentences: list[tuple[int, list[str]]] = []
+    sentences: list[tuple[int, list[str], str | None]] = []
     start, tokens = 0, []
     for number, line in enumerate([*text.splitlines(), ""], start=1):
         columns = line.split("\t") if "\t" in line else line.split()
         if not line.strip() and tokens:
-            sentences.append((start, tokens))
+            sentences.append((start, tokens, None))
             start, tokens = 0, []
         if not line.strip() or line.startswith("#") or columns[0] == "-DOCSTART-":
             continue
@@ -338,6 +236,12 @@ def _sentences(
     if not sentences:
         raise RnnkitError(f"no sentence to tag in {name}")
     return sentences
+
+
+def tagged_suffix(inputs: Any) -> str | None:
+    """The suffix of a tagged file given as predict's input (``.conllu``, ``.conll``), else None."""
+    suffix = Path(inputs).suffix.lower() if isinstance(inputs, (str, Path)) else ""
+    return suffix if suffix in (".conllu", ".conll") else None
 
 
 def _token_lists(numbered: list[tuple[int, Any]]) -> list[tuple[int, Any]]:
@@ -383,10 +287,20 @@ def _sentences_of(trained: TrainedModel, data: Any) -> tuple[list, list, str]:
     else:
         tokens, tags, _ = tagged_sentences(data, d.tokens_col, d.tags_col, "evaluation sentence")
         title = f"{count(len(tokens), 'sentence')} ({count(sum(map(len, tokens)), 'token')})"
-    ids = iter(
-        encode_labels([t for s in tags for t in s], trained.state.tags, f"evaluation data {title}")
-    )
-    return tokens, [[next(ids) for _ in s] for s in tags], title
+    ids = trained.state.tag_ids(tags, f"evaluation data {title}", "the training data")
+    return tokens, ids, title
+
+
+def _gold_tags(trained: TrainedModel, inputs: Any, sentences: int) -> list[list[str]] | None:
+    """The tags of a tagged input file (read with the run's settings) when it has one sentence
+    for each sentence predicted, else ``None``."""
+    if tagged_suffix(inputs) is None:
+        return None
+    try:
+        corpus = read_data(trained.config.data, inputs)
+    except RnnkitError:
+        return None
+    return corpus.tags if len(corpus.tags) == sentences else None
 
 
 class TagTask(Task):
@@ -401,7 +315,8 @@ class TagTask(Task):
         "Train a recurrent tagger (one tag per token; bidirectional by default, optional CRF) on "
         "CoNLL-U (FORM and UPOS columns) or 2-column CoNLL (token and tag) files. Reports token "
         "accuracy, macro-F1 and per-tag scores on the validation data beside the "
-        "most-frequent-tag baseline."
+        "most-frequent-tag baseline; for entity tags (O, B-PER... in IOB1, IOB2, IOBES or BILOU) "
+        "entity precision, recall and F1 beside it and a memorisation baseline (docs/ner.md)."
     )
     examples = """examples:
   rnnkit train tag --data en_ewt-ud-train.conllu --val en_ewt-ud-dev.conllu
@@ -412,7 +327,8 @@ class TagTask(Task):
     predict_hint = (
         "one sentence a line, split into words and punctuation by the classifier's "
         "word tokenizer (case kept), or a .conllu/.conll file read as its tokens; "
-        "outputs a tag per token"
+        "outputs a tag per token, and for entity tags the entities (--output-format conll, "
+        "--top-k N with a CRF)"
     )
 
     def setup(self, config: TagConfig, saved: Any, log) -> base.Setup:
@@ -427,12 +343,8 @@ class TagTask(Task):
             config, saved, state.words, (train.tokens, val.tokens), log
         )
         known = "the checkpoint's labels" if saved is not None else "the training data"
-        train_tags = [
-            encode_labels(t, state.tags, f"training data {d.train}", known) for t in train.tags
-        ]
-        val_tags = [
-            encode_labels(t, state.tags, f"validation data {where}", known) for t in val.tags
-        ]
+        train_tags = state.tag_ids(train.tags, f"training data {d.train}", known)
+        val_tags = state.tag_ids(val.tags, f"validation data {where}", known)
         log(
             f"{len(train):,} training and {count(len(val), 'validation sentence')} "
             f"({train.num_tokens:,} and {count(val.num_tokens, 'token')}), "
@@ -453,13 +365,26 @@ class TagTask(Task):
             source, tokens=val.tokens[rows], tags=val.tags[rows], where=where, total=len(val)
         )
         val = (val.tokens, val_tags, f"validation: {where} ({val.num_tokens:,} tokens)")
-        picked = o.selection(config.model.select_on)
+        picked = tr.selection(config.model.select_on, state)
         return self.scored_setup(
             config, model, source, self.loss(config), state, state.to_dict(), val, [val], **picked
         )
 
     def defaults(self, given: Any) -> dict[str, Any]:
-        return o.vector_defaults(super().defaults(given), given, "embedding_dim")
+        """The config's defaults; for entity tags (in the training data ``given`` names) with
+        :data:`~rnnkit.tasks.tag_defaults.ENTITY_DEFAULTS` merged over them."""
+        defaults = super().defaults(given)
+        if _names_entity_tags(given):
+            defaults = base.merge(defaults, ENTITY_DEFAULTS)
+        return o.vector_defaults(defaults, given, "embedding_dim")
+
+    def restore(self, config, saved, model_config) -> tuple[nn.Module, TaggerState]:
+        """The model and state (see :meth:`Task.restore`); an entity tagger's CRF constrained to
+        its internal scheme's allowed transitions."""
+        model, state = super().restore(config, saved, model_config)
+        if state.entities is not None:
+            state.entities.constrain(model, state.tags.itos)
+        return model, state
 
     def loss(self, config: TagConfig) -> Callable[[nn.Module, Any], StepOutput]:
         """The tagger's loss (per-token cross-entropy, or the CRF's negative log-likelihood) of a
@@ -495,19 +420,27 @@ class TagTask(Task):
         tokens, gold, title = data
         state = trained.state
         predicted, loss = _tagged(trained.model, state, tokens, gold, batch_size or 128)
+        if state.entities is not None:
+            return tr.entity_task_scores(state, tokens, predicted, gold, loss, title, baselines)
         metrics = {"loss": loss, "accuracy": token_accuracy(predicted, gold)}
+        if trained.config.model.select_on == "f1":
+            names = state.tags.itos
+            metrics["f1"] = tag_scores(tr.names(state, predicted), tr.names(state, gold), names)[1]
         if not baselines:
             return base.Scores(metrics)
-        return base.Scores(metrics, _report(predicted, metrics, state, (tokens, gold), title))
+        return base.Scores(metrics, tr.tag_report(predicted, metrics, state, (tokens, gold), title))
 
     def views(self, trained: TrainedModel, data: Any = None, *, evals=()) -> list[base.View]:
         """The F1 of each tag, the model's beside the most-frequent-tag baseline's, on ``data``
         (as for :meth:`evaluate`), or else on the run's validation data."""
         state, (tokens, gold_ids, title) = trained.state, _sentences_of(trained, data)
-        model_tags = _names(state, _tagged(trained.model, state, tokens)[0])
-        gold = _names(state, gold_ids)
+        model_tags = tr.names(state, _tagged(trained.model, state, tokens)[0])
+        gold = tr.names(state, gold_ids)
         per_tag, macro = tag_scores(model_tags, gold, state.tags.itos)
-        baseline = per_tag_f1(_baseline_tags(state, tokens), gold, list(per_tag))
+        base_tags = tr.baseline_tags(state, tokens)
+        if state.entities is not None:  # the baseline's tags (input scheme) beside the model's
+            base_tags = [state.entities.to_internal(s) for s in base_tags]
+        baseline = per_tag_f1(base_tags, gold, list(per_tag))
         return [
             base.View(
                 "bars",
@@ -523,20 +456,37 @@ class TagTask(Task):
             )
         ]
 
-    def predict(self, trained: TrainedModel, inputs: Any) -> list[dict[str, Any]]:
+    def predict(
+        self, trained: TrainedModel, inputs: Any, *, top_k: int | None = None, gold: bool = False
+    ) -> list[dict[str, Any]]:
         """``inputs``: a file (``"-"``: standard input) of one sentence a line, a .conllu/.conll
-        file, a list of sentences (strings) or a list of token lists (used as given)."""
-        numbered = _sentences(inputs, trained.config.data.tokens_col, trained.config.data.token_col)
-        kept = [(n, tokens) for n, tokens in numbered if tokens]
-        predicted = tag_in_windows(  # a long input in windows (a book on one line)
-            lambda pieces: _tagged(trained.model, trained.state, pieces)[0], [t for _, t in kept]
-        )
-        names = trained.state.tags.itos
-        outputs = {
-            n: {"tokens": tokens, "tags": [names[i] for i in row]}
-            for (n, tokens), row in zip(kept, predicted)
-        }
-        return o.records_for(numbered, outputs, {"tokens": [], "tags": []})
+        file, a list of sentences (strings) or a list of token lists (used as given).
+
+        Each record holds the ``tokens`` and their ``tags``; an entity tagger's also the
+        ``entities`` (see :mod:`~rnnkit.tasks.tag_entities`). ``top_k``: also the N best tag
+        sequences with their log-probabilities (``"top_k"``; a run trained with a CRF).
+        ``gold``: also the tags of a tagged input file (``"gold"``), as ``--output-format conll``
+        writes them."""
+        state, model = trained.state, trained.model
+        top_k = ne.check_top_k(top_k, getattr(model, "crf", None) is not None)
+        d = trained.config.data
+        numbered = _sentences(inputs, d.tokens_col, d.token_col)
+        kept = [(n, tokens, line) for n, tokens, line in numbered if tokens]
+        empty: dict[str, Any] = {"tokens": [], "tags": []}
+        if state.entities is None and top_k is None:  # a plain tagger: tags only
+            predicted = tag_in_windows(  # a long input in windows (a book on one line)
+                lambda pieces: _tagged(model, state, pieces)[0], [t for _, t, _ in kept]
+            )
+            outputs = {
+                n: {"tokens": tokens, "tags": state.output_tags(row)}
+                for (n, tokens, _), row in zip(kept, predicted)
+            }
+        else:
+            outputs = ne.tag_sentences(model, state, kept, top_k)
+            empty = {**empty, "entities": []} if state.entities is not None else empty
+        if gold:
+            ne.add_gold(outputs, kept, _gold_tags(trained, inputs, len(kept)))
+        return o.records_for([(n, t) for n, t, _ in numbered], outputs, empty)
 
     def export_spec(self, trained: TrainedModel) -> base.ExportSpec:
         state = trained.state
