@@ -243,6 +243,27 @@ def test_tag_view_is_the_per_tag_f1_of_the_predictions(runs):
     assert [t.get_text() for t in bars_ax.get_xticklabels()] == view.x
 
 
+def test_a_direct_forecast_view_draws_whole_windows_end_to_end(tmp_path):
+    # one test window of a horizon-12 model: its 12 steps, not a lone first step (was empty)
+    example = TASKS["forecast"].example(tmp_path)
+    settings = json.loads(json.dumps(example.settings))
+    settings["data"].update(horizon=12, test_size=12, val_size=12)
+    settings["model"] = {**settings.get("model", {}), "mode": "direct"}
+    settings["train"].update(max_steps=2, out_dir=str(tmp_path / "run"))
+    train("forecast", settings, log=lambda message: None)
+    trained = load(tmp_path / "run", "cpu")
+    (view,) = views(trained)
+    prepared, _, _, parts = _read_split(trained.config.data, lambda _: None)
+    forecasts, actuals, first = forecast_windows(trained.model, prepared, *parts["test"])
+    assert len(first) == 1 and view.title.startswith("forecasts (windows of 12 steps, end to end)")
+    assert view.values["model"] == pytest.approx(forecasts[0].tolist())
+    assert view.values["actual"] == pytest.approx(actuals[0].tolist())
+    assert view.x == [prepared.series.dates[int(first[0]) + k] for k in range(12)]
+    # every window of a file: windows 12 steps apart, ending with the last, no overlap
+    (on_file,) = views(trained, example.evaluate)
+    assert len(on_file.x) == len(set(on_file.x)) and on_file.x[-1] == prepared.series.dates[-1]
+
+
 def test_forecast_view_is_the_models_forecast_beside_the_baselines(runs):
     found, out = runs["forecast"]
     trained = load(out, "cpu")

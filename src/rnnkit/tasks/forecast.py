@@ -309,6 +309,17 @@ def _training_windows(
     return x_all[first + torch.arange(lookback)[None, :]], y_all[first + offsets[None, :]]
 
 
+def _end_to_end(first: np.ndarray, horizon: int) -> np.ndarray:
+    """Indices of the windows (their first forecast steps ``first``, increasing) that cover the
+    period without overlap, counted back from the last window, in time order."""
+    picked, start = [], None
+    for i in range(len(first) - 1, -1, -1):
+        if start is None or first[i] + horizon <= start:
+            picked.append(i)
+            start = first[i]
+    return np.array(picked[::-1], dtype=np.int64)
+
+
 class ForecastTask(Task):
     name = "forecast"
     config_class = ForecastConfig
@@ -413,21 +424,27 @@ class ForecastTask(Task):
     def views(self, trained: TrainedModel, data: Any = None, *, evals=()) -> list[base.View]:
         """The actual series against the model's forecasts, persistence and seasonal naive (the
         report's baselines) over the test period, or over every window of ``data`` (as for
-        :meth:`evaluate`). With a horizon above 1, each window's first forecast step is drawn."""
+        :meth:`evaluate`). With a horizon above 1, whole windows are drawn end to end (the last
+        window, the one ``horizon`` steps before it, ...), so each line shows forecasts 1 to
+        ``horizon`` steps ahead, and one test window shows its whole horizon."""
         if data is None:
             prepared, bounds = _stored_test(trained)
             title = "test period"
         else:
             (prepared, title), bounds = _read(trained, data), (0, None)
         forecasts, actuals, first = forecast_windows(trained.model, prepared, *bounds)
-        lines = {"actual": actuals[:, 0]}
-        lines.update({k: v[:, 0] for k, v in _candidates(forecasts, first, prepared).items()})
-        step = "" if actuals.shape[1] == 1 else f" (step 1 of {actuals.shape[1]})"
+        candidates = _candidates(forecasts, first, prepared)
+        horizon = actuals.shape[1]
+        picked = _end_to_end(first, horizon)
+        steps = (first[picked, None] + np.arange(horizon)).reshape(-1)
+        lines = {"actual": actuals[picked].reshape(-1)}
+        lines.update({k: v[picked].reshape(-1) for k, v in candidates.items()})
+        step = "" if horizon == 1 else f" (windows of {horizon} steps, end to end)"
         return [
             base.View(
                 "series",
                 f"forecasts{step} of {trained.config.data.target}: {title}",
-                [prepared.series.dates[int(t)] for t in first],
+                [prepared.series.dates[int(t)] for t in steps],
                 {name: [float(v) for v in values] for name, values in lines.items()},
                 xlabel="date",
                 ylabel=str(trained.config.data.target),
