@@ -110,9 +110,9 @@ class ForecastData(Config):
     horizon: int = option(1, "steps forecast at once", metavar="N", check=at_least(1))
     calendar: bool | None = option(
         None,
-        "add the day of the year (daily dates) or the month of "
-        "the year (monthly dates) as sin/cos inputs (none: when the "
-        "dates are daily, weekly or monthly)",
+        "add the hour of the day (hourly timestamps), the day of the year (daily dates) or the "
+        "month of the year (monthly dates) as sin/cos inputs (none: when the dates are hourly, "
+        "daily, weekly or monthly)",
     )
     val_size: float = option(
         0.1,
