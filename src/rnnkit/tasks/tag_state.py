@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from rnnkit.data.conll import TaggedCorpus
@@ -53,20 +54,24 @@ class TaggerState:
         shapes = shape_ids(sentences, words.shape[1]).to(words.device)
         if self.chars is None:
             return words, lengths, None, shapes
-        half = MAX_WORD_CHARS // 2  # a long word: its first and last characters
-        ids = [
-            [
-                self.chars.encode(w if len(w) <= MAX_WORD_CHARS else w[:half] + w[-half:])
-                or [self.chars.unk_id]
-                for w in s
-            ]
-            for s in sentences
-        ]
-        chars = torch.zeros(*words.shape, max(len(w) for s in ids for w in s), dtype=torch.long)
-        for n, sentence in enumerate(ids):
-            for t, word in enumerate(sentence):
-                chars[n, t, : len(word)] = torch.tensor(word)
+        # each distinct word's character ids once, then one scatter into the valid positions
+        # (a tensor a token was most of the time of tagging a long input)
+        flat = [w for s in sentences for w in s]
+        row_of = {w: i for i, w in enumerate(dict.fromkeys(flat))}
+        rows = [self._char_ids(w) for w in row_of]
+        table = np.zeros((len(rows), max(map(len, rows), default=1)), dtype=np.int64)
+        for i, row in enumerate(rows):
+            table[i, : len(row)] = row
+        chars = torch.zeros(*words.shape, table.shape[1], dtype=torch.long)
+        valid = torch.arange(words.shape[1]) < torch.tensor([len(s) for s in sentences])[:, None]
+        chars[valid] = torch.from_numpy(table[[row_of[w] for w in flat]])
         return words, lengths, chars.to(device) if device is not None else chars, shapes
+
+    def _char_ids(self, word: str) -> list[int]:
+        """A word's character ids; a long word: its first and last characters."""
+        half = MAX_WORD_CHARS // 2
+        kept = word if len(word) <= MAX_WORD_CHARS else word[:half] + word[-half:]
+        return self.chars.encode(kept) or [self.chars.unk_id]
 
     def to_dict(self) -> dict[str, Any]:
         return {
