@@ -44,8 +44,13 @@ ending in tag j at step t; ``delta_t[j, :] = top-k over (i, r) of (delta_{t-1}[i
 + e[t, j]``, and the k best complete paths are the top k of ``delta_n[j, r] + f[j]``: exact, in
 O(n T^2 k log(T k)).
 
-**Span probability**: ``p(y_a..y_{b-1} = the given tags | x) = Z_fixed / Z``, where ``Z_fixed`` is
-the forward algorithm with every other tag of the positions a..b-1 forbidden.
+**Span probability**: ``p(y_a..y_{b-1} = the given tags | x) = Z_fixed / Z``, where ``Z_fixed`` sums
+the paths through the given tags; from one forward-backward pass it is::
+
+    log Z_fixed = in_a + e[a, y_a] + sum_{t=a+1..b-1} (A[y_{t-1}, y_t] + e[t, y_t]) + beta_{b-1}[y_{b-1}]
+    in_a        = s[y_a] if a = 0, else logsumexp_i(alpha_{a-1}[i] + A[i, y_a])
+
+(the path's own scores inside the span are differences of one cumulative sum, in float64).
 
 Legend: N = batch, L = padded length, T = number of tags, k = number of paths, S = number of spans.
 """
@@ -245,8 +250,8 @@ class CRF(nn.Module):
             tags: ``(N, L)`` long, e.g. ``decode``'s paths.
             spans: ``(S, 3)`` rows ``(sequence n, start, end exclusive)``.
 
-        Exact (a constrained forward pass per span, batched): ``Z_fixed / Z`` of the module
-        docstring, not the cheaper product or minimum of token marginals. With IOBES or BILOU
+        Exact: ``Z_fixed / Z`` of the module docstring, from one forward-backward pass of the
+        batch (not the cheaper product or minimum of token marginals). With IOBES or BILOU
         tags, the tags of an entity's tokens fix the entity (``E-X``/``L-X`` ends it), so this is
         the probability of that entity; with IOB2 a caller may extend ``end`` by one token when
         the next tag is not ``I-X`` to also fix where the entity stops.
@@ -264,12 +269,28 @@ class CRF(nn.Module):
                 f"expected spans (n, start, end) with 0 <= start < end <= length of sequence n, "
                 f"got {spans.tolist()}"
             )
-        positions = torch.arange(emissions.shape[1], device=emissions.device)  # (L,)
-        inside = (positions >= begin[:, None]) & (positions < stop[:, None])  # (S, L)
-        fixed = nn.functional.one_hot(tags[index].long(), self.num_tags).bool()  # (S, L, T)
-        held = emissions[index].masked_fill(inside.unsqueeze(2) & ~fixed, FORBIDDEN)
-        log_fixed = self.log_partition(held, mask[index])  # (S,)
-        return (log_fixed - self.log_partition(emissions, mask)[index]).exp().clamp(max=1.0)
+        # float64: the span's path score is a difference of cumulative sums over the sequence
+        emissions = emissions.double()
+        start, transitions, end = (score.double() for score in self._scores(FORBIDDEN))
+        alpha = torch.stack(_forward(emissions, mask, start, transitions), dim=1)  # (N, L, T)
+        beta = _backward(emissions, mask, transitions, end)  # (N, L, T)
+        log_z = torch.logsumexp(alpha[:, -1] + end, dim=1)  # (N,)
+        tags = tags.long()
+        own = emissions.gather(2, tags.unsqueeze(2)).squeeze(2)  # (N, L): e[t, y_t]
+        moves = torch.zeros_like(own)
+        moves[:, 1:] = transitions[tags[:, :-1], tags[:, 1:]]  # A[y_{t-1}, y_t]
+        running = (own + moves).cumsum(dim=1)  # (N, L)
+        first, last = tags[index, begin], tags[index, stop - 1]  # (S,)
+        before = alpha[index, (begin - 1).clamp(min=0)]  # (S, T)
+        enter = torch.where(
+            begin == 0,
+            start[first],
+            torch.logsumexp(before + transitions[:, first].T, dim=1),
+        )
+        inside = own[index, begin] + running[index, stop - 1] - running[index, begin]
+        leave = beta[index, stop - 1].gather(1, last.unsqueeze(1)).squeeze(1)
+        log_fixed = enter + inside + leave
+        return (log_fixed - log_z[index]).exp().clamp(max=1.0).to(self.transitions.dtype)
 
     # ------------------------------------------------------------------ decoding
     @torch.no_grad()
