@@ -251,6 +251,24 @@ def test_a_forced_scheme_that_the_tags_do_not_fit(tmp_path):
     assert "is not a tag of scheme 'iob2'" in str(error.value)
 
 
+def test_a_forced_scheme_must_read_the_tags_as_written(tmp_path):
+    # IOB2 tags are all tags of IOBES too, but a one-token entity is B-X there, not S-X
+    data = tmp_path / "iob2.txt"
+    rows = [f"Ada B-PER\nwent O\nto O\nRome B-LOC\nand O\nParis B-LOC\n{i} O\n" for i in range(99)]
+    data.write_text("\n".join(rows), encoding="utf-8")
+    bad = {
+        "data": {"train": str(data), "val": str(data), "scheme": "iobes"},
+        "train": {"max_steps": 1},
+    }
+    with pytest.raises(ConfigError) as error:
+        tasks.train("tag", bad, log=quiet)
+    assert str(error.value) == (
+        f"data.scheme: expected the tags of {data} to be well-formed in scheme 'iobes', got 99 of "
+        "99 sentences that are not (the first: sentence 1, B-PER O O B-LOC O B-LOC O); the "
+        "detected scheme is 'iob2'"
+    )
+
+
 def test_an_old_tag_run_has_no_entities():
     from pathlib import Path
 

@@ -45,6 +45,8 @@ from rnnkit.metrics.entities import Memoriser
 from rnnkit.tasks.tag_inputs import tag_in_windows
 from rnnkit.training.devices import model_device
 
+ILL_FORMED_SHARE = 0.01  # of the training sentences a forced scheme may find ill-formed
+
 __all__ = [
     "INTERNAL",
     "EntityTags",
@@ -92,6 +94,8 @@ class EntityTags:
             raise ConfigError(
                 "data.scheme", f"the tag {odd!r} of {where} is not a tag of scheme {found!r}"
             )
+        if scheme != "auto":
+            _check_well_formed(tag_sentences, found, where)
         return cls(found, internal, [])
 
     def remember(self, tokens: Sequence[Sequence[str]], tags: Sequence[Sequence[str]]) -> None:
@@ -297,6 +301,25 @@ def add_gold(
         return
     for (n, *_), tags in zip(kept, gold):
         records[n]["gold"] = list(tags)
+
+
+def _check_well_formed(tag_sentences: Sequence[Sequence[str]], scheme: str, where: str) -> None:
+    """A forced ``scheme`` must read the training tags as they are written: more than
+    :data:`ILL_FORMED_SHARE` of sentences that it would rewrite means another scheme (IOB2 tags
+    forced as IOBES: a one-token entity is ``B-X``, not ``S-X``). A few ill-formed sentences are
+    allowed: real data has them (WNUT-17's dev set has one)."""
+    bad = [n for n, tags in enumerate(tag_sentences, 1) if repair(list(tags), scheme) != list(tags)]
+    if len(bad) > ILL_FORMED_SHARE * len(tag_sentences):
+        first = bad[0]
+        shown = list(tag_sentences[first - 1])
+        shown = shown[:12] + ["..."] if len(shown) > 12 else shown
+        raise ConfigError(
+            "data.scheme",
+            f"expected the tags of {where} to be well-formed in scheme {scheme!r}, got "
+            f"{len(bad):,} of {len(tag_sentences):,} sentences that are not (the first: sentence "
+            f"{first}, {' '.join(shown)}); the detected scheme is "
+            f"{detect_scheme(tag_sentences)!r}",
+        )
 
 
 def check_top_k(top_k: Any, has_crf: bool) -> int | None:
