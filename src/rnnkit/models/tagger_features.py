@@ -66,8 +66,11 @@ def word_shape(token: str) -> int:
 def shape_ids(sentences, width: int) -> Tensor:
     """``(N, width)`` shape ids of token lists, padded with 0."""
     out = torch.zeros(len(sentences), width, dtype=torch.long)
-    for n, sentence in enumerate(sentences):
-        out[n, : len(sentence)] = torch.tensor([word_shape(w) for w in sentence], dtype=torch.long)
+    lengths = torch.tensor([len(sentence) for sentence in sentences], dtype=torch.long)
+    # one scatter into the valid positions (row-major, the order of the tokens) rather than a
+    # tensor a sentence: the tag task builds these for every training batch
+    valid = torch.arange(width) < lengths.unsqueeze(1)
+    out[valid] = torch.tensor([word_shape(w) for s in sentences for w in s], dtype=torch.long)
     return out
 
 
