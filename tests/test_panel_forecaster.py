@@ -14,6 +14,7 @@ from torch import distributions
 from rnnkit.data.panel import read_panel
 from rnnkit.data.panel_windows import WindowBatch, WindowSampler, panel_split
 from rnnkit.errors import RnnkitError
+from rnnkit.models import panel_forecaster
 from rnnkit.models.likelihoods import Gaussian
 from rnnkit.models.panel_forecaster import (
     ForecastOutput,
@@ -146,17 +147,24 @@ def test_negbin_refuses_negative_targets_with_the_heads_message():
 # ---------------------------------------------------------------------- sample paths
 
 
-def test_sample_paths_are_teacher_forcing_on_their_own_values():
+@pytest.mark.parametrize("rows", [4096, 4])
+def test_sample_paths_are_teacher_forcing_on_their_own_values(rows, monkeypatch):
     """Each path's parameters at every horizon step equal those of a teacher-forced pass over
     the window whose horizon holds that path's values (lags included): each path carries its
-    own values forward, and training and forecasting build the same inputs."""
+    own values forward, and training and forecasting build the same inputs. ``rows`` 4: one
+    window (4 paths) a chunk."""
+    monkeypatch.setattr(panel_forecaster, "ROLLOUT_ROWS", rows)
     model = _model(lags=[1, 2, 5], num_series=2)
     batch, paths = _batch(), 4
     head = _Recorder(model.head)
     torch.manual_seed(3)
     out = model.forecast(batch, num_samples=paths)
-    drawn = [head.outputs[0]["mu"].repeat_interleave(paths)] + [p["mu"] for p in head.outputs[1:]]
-    assert len(drawn) == K
+    chunks = [head.outputs[i : i + K] for i in range(0, len(head.outputs), K)]
+    assert len(chunks) == (1 if rows == 4096 else 3)
+    drawn = [  # step k's means (N * S,): the first step's are drawn from S times
+        torch.cat([c[k]["mu"].repeat_interleave(paths if k == 0 else 1) for c in chunks])
+        for k in range(K)
+    ]
 
     rows = torch.arange(3).repeat_interleave(paths)
     inputs = batch.inputs[rows].clone()  # (N * S, L + K, C)
@@ -186,7 +194,8 @@ def test_gaussian_sample_quantiles_converge_to_the_closed_form():
     torch.manual_seed(0)
     levels = (0.05, 0.1, 0.5, 0.9, 0.95)
     out = model.forecast(batch, num_samples=20000, levels=levels)
-    params = head.outputs[0]  # (N,) each: the one step's distribution
+    # the one step's distribution (N,) each; the head is called once per chunk of windows
+    params = {name: torch.cat([p[name] for p in head.outputs]) for name in ("mu", "sigma")}
     exact = Gaussian.quantile(model.head, params, levels).numpy()  # (N, Q)
     sigma = params["sigma"].numpy()[:, None]
     # the standard error of a sample quantile is at most ~0.016 sigma here: 4 standard errors
@@ -280,6 +289,16 @@ def test_point_and_quantile_outputs():
     assert out.levels.tolist() == [0.1, 0.5, 0.9] and out.samples is None
     assert out.quantiles.shape == (3, K, 3) and np.array_equal(out.point, out.quantiles[..., 1])
     assert isinstance(out, ForecastOutput)
+
+
+def test_chunks_of_rows_give_the_same_forecast(monkeypatch):
+    model = _model(likelihood="none", quantiles=[0.25, 0.5, 0.75], lags=[1, 3], num_series=2)
+    batch = _batch(n=5)
+    whole = model.forecast(batch)
+    monkeypatch.setattr(panel_forecaster, "ROLLOUT_ROWS", 2)  # 2 windows a chunk: 3 chunks
+    chunked = model.forecast(batch)
+    np.testing.assert_allclose(chunked.quantiles, whole.quantiles, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(chunked.point, whole.point, rtol=1e-12, atol=1e-12)
 
 
 def test_lstm_cell_and_config_round_trip():
