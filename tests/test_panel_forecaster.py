@@ -281,6 +281,10 @@ def test_static_codes_outside_the_categories_are_unknown():
 
 def test_point_and_quantile_outputs():
     batch = _batch()
+    out = _model(likelihood="studentt").forecast(batch, num_samples=8, levels=(0.2, 0.7))
+    np.testing.assert_allclose(out.point, np.median(out.samples, axis=-1), rtol=1e-12)
+    expected = np.moveaxis(np.quantile(out.samples, [0.2, 0.7], axis=-1), 0, -1)
+    np.testing.assert_allclose(out.quantiles, expected, rtol=1e-12)
     point = _model(likelihood="none").forecast(batch)
     assert point.point.shape == (3, K) and point.quantiles is None and point.samples is None
     assert point.levels.shape == (0,) and point.point.dtype == np.float64

@@ -20,7 +20,9 @@ trained on windows of every series, forecasting a distribution (or quantiles, or
         output of step L is y_L's distribution); each of S sample paths then draws y_t, feeds
         z_t back as the next input (and through the lags: every path keeps its own z buffer of
         length L + K), for K steps. The N x S paths run as N * S rows (path s of window n is
-        row n * S + s) from the history's state repeated S times.
+        row n * S + s) from the history's state repeated S times, in chunks of about
+        :data:`ROLLOUT_ROWS` rows (whole windows): a step over a few thousand rows keeps the
+        gate tensors in the cache.
 
 Legend: N = windows (series), L = lookback, K = horizon, C = channels, P = past channels (the
 target and the past-only features: unknown over the horizon), I = RNN input size, H = hidden size,
@@ -337,16 +339,19 @@ class PanelForecaster(nn.Module):
 
     # ------------------------------------------------------------------ forecasting
 
-    def _draw(self, hidden: Tensor, scale: Tensor, loc: Tensor, paths: int) -> Tensor:
-        """The next value of each row: ``(R * paths,)`` in original units. A likelihood draws
-        ``paths`` values per row; a quantile model gives its median level, a point model its
-        value (``paths`` is then 1)."""
+    def _draw(
+        self, hidden: Tensor, scale: Tensor, loc: Tensor, paths: int
+    ) -> tuple[Tensor, Tensor | None]:
+        """The next value of each row ``(R * paths,)`` in original units, and a quantile model's
+        quantiles ``(R, Q)``. A likelihood draws ``paths`` values per row; a quantile model gives
+        its median level, a point model its value (``paths`` is then 1)."""
         if isinstance(self.head, QuantileHead):
-            return self.head(hidden, scale=scale, loc=loc)[:, self._middle_level()]
+            quantiles = self.head(hidden, scale=scale, loc=loc)  # (R, Q)
+            return quantiles[:, self._middle_level()], quantiles
         if self.config.likelihood == "none":
-            return self.head(hidden).squeeze(1) * scale + loc
+            return self.head(hidden).squeeze(1) * scale + loc, None
         params = self.head(hidden, scale=scale, loc=loc)  # each (R,)
-        return self.head.sample(params, paths).reshape(-1)  # (R * paths,), row-major
+        return self.head.sample(params, paths).reshape(-1), None  # (R * paths,), row-major
 
     def _middle_level(self) -> int:
         levels = self.config.quantiles
@@ -368,16 +373,14 @@ class PanelForecaster(nn.Module):
         zeros = x.new_zeros(n * paths, 1, c.past_channels - 1)
         values, quantiles = [], []
         for k in range(c.horizon):
-            if k == 0:
-                y = self._draw(hidden, scale, loc, paths)  # (N * paths,)
-                if isinstance(self.head, QuantileHead):
-                    quantiles.append(self.head(hidden, scale=scale, loc=loc))
+            if k == 0:  # N rows, each drawn from `paths` times
+                y, q = self._draw(hidden, scale, loc, paths)  # (N * paths,)
                 state = _repeat_state(state, paths)
             else:
-                y = self._draw(hidden, rows_scale, rows_loc, 1)
-                if isinstance(self.head, QuantileHead):
-                    quantiles.append(self.head(hidden, scale=rows_scale, loc=rows_loc))
+                y, q = self._draw(hidden, rows_scale, rows_loc, 1)
             values.append(y)
+            if q is not None:
+                quantiles.append(q)
             t = big_l + k  # the step just forecast
             buffer[:, t] = (y - rows_loc) / rows_scale
             if k == c.horizon - 1:
@@ -449,11 +452,11 @@ class PanelForecaster(nn.Module):
         n, k = batch.inputs.shape[0], self.config.horizon
         if likelihood:
             samples = values.reshape(n, paths, k).transpose(1, 2).double()  # (N, K, S)
-            q = empirical_quantile(samples, levels)  # (N, K, Q)
-            point = empirical_quantile(samples, [0.5])[..., 0]  # numpy's median
-            return ForecastOutput(
-                point.cpu().numpy(), q.cpu().numpy(), samples.cpu().numpy(), np.asarray(levels)
-            )
+            every = np.union1d(levels, [0.5])  # one sort of the samples for both
+            q = empirical_quantile(samples, every).cpu().numpy()  # (N, K, Q + 1 or Q)
+            point = q[..., int(np.searchsorted(every, 0.5))]  # numpy's median
+            q = q[..., np.searchsorted(every, levels)]
+            return ForecastOutput(point, q, samples.cpu().numpy(), np.asarray(levels))
         point = values.double().cpu().numpy()
         if isinstance(self.head, QuantileHead):
             return ForecastOutput(
