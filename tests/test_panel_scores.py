@@ -181,6 +181,14 @@ def test_a_failed_fit_falls_back_to_seasonal_naive(monkeypatch, statsmodels):
     assert np.allclose(found["Theta"].quantiles[1], snaive.quantiles[1])
 
 
+def test_constant_and_one_value_series_are_not_fitted(statsmodels):
+    history = [*SHORT[:2], np.full(12, 5.0), np.array([7.0])]
+    found, notes = classical_candidates(history, 3, 4, LEVELS)
+    assert "Theta: 2 constant series forecast as their value, not fitted" in notes
+    for candidate in found.values():
+        assert np.array_equal(candidate.quantiles[2:], [[[5.0] * 3] * 3, [[7.0] * 3] * 3])
+
+
 def test_the_time_limit_leaves_models_out(statsmodels):
     found, notes = classical_candidates(SHORT, 6, 4, models=("theta", "ets"), time_limit=0.0)
     assert found == {}

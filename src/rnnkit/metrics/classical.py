@@ -21,7 +21,9 @@ The quantile at level q is a bound of the symmetric interval of ``alpha = 2 min(
 the lower bound for q < 0.5, the upper for q > 0.5; level 0.5 is the point forecast. A fit
 that raises or returns a non-finite forecast falls back to that series' seasonal naive
 forecast and its quantiles (naive when ``period <= 1`` or the series is shorter than a period
-plus one); statsmodels' warnings are silenced and counted. Both are reported in the notes.
+plus one); a constant series is not fitted (statsmodels' fits are degenerate there: Theta
+forecast 10.5 for a series of 5s) but forecast as its value. statsmodels' warnings are silenced
+and counted. All of these are reported in the notes.
 """
 
 from __future__ import annotations
@@ -112,7 +114,7 @@ def _fit_all(name, fit, series, horizon, period, q, deadline, notes):
     point = np.empty((len(series), horizon))
     quantiles = np.empty((len(series), horizon, q.size))
     failed: list[str] = []
-    converge = 0
+    converge = constant = 0
     other: list[str] = []
     for i, y in enumerate(series):
         if deadline is not None and time.perf_counter() >= deadline:
@@ -120,6 +122,10 @@ def _fit_all(name, fit, series, horizon, period, q, deadline, notes):
                 f"{name}: left out, the time limit was reached after {i} of {len(series)} series"
             )
             return None
+        if np.ptp(y) == 0:  # a constant (or one-value) series: fits are degenerate, keep it
+            constant += 1
+            point[i], quantiles[i] = _fallback(y, horizon, period, q)
+            continue
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
@@ -140,6 +146,8 @@ def _fit_all(name, fit, series, horizon, period, q, deadline, notes):
             f"{name}: {len(failed)} of {len(series)} series fell back to seasonal naive (the "
             f"fit failed), e.g. series {failed[0]}"
         )
+    if constant:
+        notes.append(f"{name}: {constant} constant series forecast as their value, not fitted")
     if converge:
         notes.append(f"{name}: {converge} fits warned that they did not converge (kept)")
     if other:
