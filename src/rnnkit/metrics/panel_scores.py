@@ -179,8 +179,8 @@ def panel_rows(
             rows["CRPS"][name] = crps_samples(y, candidate.samples)
     if "naive2" in candidates:
         base_smape, base_mase = rows["sMAPE %"]["naive2"], rows["MASE"].get("naive2")
-        for name in candidates:
-            if base_mase is not None and name in rows["MASE"]:
+        for name in candidates:  # a Naive2 of 0 error leaves OWA undefined
+            if base_mase and base_smape and name in rows["MASE"]:
                 rows["OWA"][name] = owa(
                     rows["sMAPE %"][name], rows["MASE"][name], base_smape, base_mase
                 )
