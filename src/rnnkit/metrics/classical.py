@@ -130,7 +130,7 @@ def _fit_all(name, fit, series, horizon, period, q, deadline, notes):
             warnings.simplefilter("always")
             try:
                 point[i], quantiles[i] = _quantiles(*fit(y, horizon, period), q)
-                if not np.all(np.isfinite(quantiles[i])):
+                if not (np.all(np.isfinite(quantiles[i])) and np.all(np.isfinite(point[i]))):
                     raise ValueError("non-finite forecast")
             except Exception as error:  # noqa: BLE001 - any failed fit falls back, never crashes
                 failed.append(f"{i} ({type(error).__name__}: {error})".splitlines()[0])
