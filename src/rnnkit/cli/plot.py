@@ -37,6 +37,7 @@ DESCRIPTION = (
 EXAMPLES = """examples:
   rnnkit plot runs/classify --out classify.png
   rnnkit plot runs/forecast --data recent.csv --out forecast.svg
+  rnnkit plot runs/m4 --series H1,H7 --out m4.png          # chosen series of a panel
   rnnkit plot runs/lstm runs/gru --out cells.png          # overlaid training curves"""
 
 
@@ -62,8 +63,14 @@ def add_parser(subparsers: Any) -> None:
         help="draw the model's views on this file, in the format the task trains on "
         "(default: the run's validation or test data; one RUN only)",
     )
+    parser.add_argument(
+        "--series",
+        metavar="ID[,ID...]",
+        help="the series drawn, comma-separated, one panel each (a forecaster of many series; "
+        "default: the task's choice)",
+    )
     add_device_option(parser)
-    parser.set_defaults(func=plot_command)
+    parser.set_defaults(func=plot_command, argument_flags={"series": "--series"})
 
 
 def plot_command(args: argparse.Namespace) -> int:
@@ -97,4 +104,13 @@ def _views(path: Path, run: Run, args: argparse.Namespace) -> list[View]:
     trained = load(checkpoint, args.device)
     if args.data is not None and not getattr(get_task(trained.task), "view_data", False):
         raise RnnkitError(f"--data: the views of a {trained.task!r} model read no data file")
-    return views(trained, args.data, evals=run.evals)
+    chosen = {} if args.series is None else {"series": _series(args.series)}
+    return views(trained, args.data, evals=run.evals, **chosen)
+
+
+def _series(text: str) -> list[str]:
+    """``--series a,b``: the ids, in order, without repeats."""
+    ids = list(dict.fromkeys(part.strip() for part in text.split(",")))
+    if not all(ids):
+        raise RnnkitError(f"--series: expected series ids separated by commas, got {text!r}")
+    return ids
