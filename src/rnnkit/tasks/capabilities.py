@@ -129,7 +129,9 @@ class HasViews(Protocol):
         """``data``: a file of the task's format (tasks with ``view_data``; ``None``: the run's
         stored validation sample, or its own validation or test data); ``evals``: the run's
         evaluation records from its metrics log (``{"step", "val_loss", "val_<metric>"...}``),
-        oldest first."""
+        oldest first. A task may take keyword options of its own: a forecaster of many series
+        takes ``series`` (a list of ids, from ``rnnkit plot --series``; passed only when given)
+        and returns one view per series."""
         ...
 
 
@@ -145,7 +147,9 @@ class HasInspectPage(Protocol):
         self, trained: TrainedModel, text: str | None = None, *, chars: int = 2000
     ) -> dict[str, Any]:
         """Views by name: ``"tokens"`` (a classifier's token contributions), ``"paths"``
-        (hidden-state paths)...; a ``text`` the task cannot read is an ``RnnkitError``."""
+        (hidden-state paths), ``"views"`` (a list of :class:`View`, whose ``"series"`` views the
+        page draws as charts, bands included)...; a ``text`` the task cannot read is an
+        ``RnnkitError``."""
         ...
 
 
