@@ -519,6 +519,13 @@ def test_band_colours_and_opacities_follow_the_documented_rule():
     from rnnkit.inspection.series_chart import band_line, band_styles
 
     assert band_line("model 80%") == "model" and band_line("naive") == "naive"
+    lines = ["seasonal", "seasonal naive", "model"]
+    assert band_line("seasonal naive 80%", lines) == "seasonal naive"  # the longest line named
+    assert band_line("seasonal 80%", lines) == "seasonal"
+    assert band_line("seasonal naives 80%", lines) == "seasonal"  # not "seasonal naive"
+    assert band_styles(lines, 0, {"seasonal naive 80%": ([0], [1])}) == {
+        "seasonal naive 80%": (1, 0.25)
+    }
     wide, narrow = ([0, 0], [4, 4]), ([1, 1], [2, 2])
     assert band_styles(["actual", "model"], 1, {"model 50%": narrow, "model 80%": wide}) == {
         "model 50%": (1, 0.3),

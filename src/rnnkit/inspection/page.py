@@ -252,9 +252,9 @@ def _views(views: list[Any]) -> str:
     return (
         '<section id="views"><h2>Views</h2><p class="note">The task\'s views of the model: '
         "for a forecaster, each chosen series' history, its actual future and the forecasts. "
-        "A shaded band is an interval, in the colour of the line it belongs to (its label up to "
-        "the first space names the line: \u201cmodel 80%\u201d is the model's 80% interval); "
-        "nested intervals overlap, the narrower darker.</p>"
+        "A shaded band is an interval, in the colour of the line its label starts with "
+        "(\u201cmodel 80%\u201d is the model's 80% interval); nested intervals overlap, the "
+        "narrower darker. A dotted line marks where the forecast starts.</p>"
         f'<div class="charts">{charts}</div></section>'
     )
 

@@ -59,9 +59,12 @@ def _finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def band_line(label: str) -> str:
-    """The line a band belongs to: its label up to the first space (``"model 80%"``: ``model``)."""
-    return label.split(" ", 1)[0]
+def band_line(label: str, lines: Sequence[str] = ()) -> str:
+    """The line a band belongs to: its label up to the first space (``"model 80%"``: ``model``),
+    or the longest of ``lines`` (a label with spaces) that the band's label is or starts with,
+    followed by a space (``"seasonal naive 80%"``: ``seasonal naive``)."""
+    named = [line for line in lines if label == line or label.startswith(line + " ")]
+    return max(named, key=len) if named else label.split(" ", 1)[0]
 
 
 def _width(lower: Sequence[float], upper: Sequence[float]) -> float:
@@ -82,16 +85,17 @@ def band_styles(
     so that nested intervals are told apart in the legend (where they overlap the inner one is
     darker still)."""
     index = {label: k for k, label in enumerate(lines)}
+    owner = {label: band_line(label, lines) for label in bands}
     spare, colours = len(lines) + levels, {}
     for label in bands:
-        if band_line(label) in index:
-            colours[label] = index[band_line(label)]
+        if owner[label] in index:
+            colours[label] = index[owner[label]]
         else:
             colours[label], spare = spare, spare + 1
     styles = {}
     low, high = BAND_ALPHAS
-    for line in dict.fromkeys(band_line(label) for label in bands):
-        own = [b for b in bands if band_line(b) == line]
+    for line in dict.fromkeys(owner.values()):
+        own = [b for b in bands if owner[b] == line]
         own.sort(key=lambda b: _width(*bands[b]), reverse=True)
         for k, label in enumerate(own):
             alpha = BAND_ALPHA if len(own) == 1 else low + (high - low) * k / (len(own) - 1)

@@ -66,8 +66,9 @@ class View:
     where the band is absent, e.g. over the history): a shaded interval, such as a forecast's
     80% interval from its 0.1 and 0.9 quantiles. The band's label up to its first space names
     the line it belongs to, whose colour it takes: ``"model 80%"`` is shaded in the colour of
-    line ``"model"`` (a band naming no line gets a colour of its own). A forecast of many series
-    is one view per series.
+    line ``"model"``; a line whose label has spaces is named whole (``"seasonal naive 80%"``:
+    line ``"seasonal naive"``), and a band naming no line gets a colour of its own. A forecast of
+    many series is one view per series.
     """
 
     kind: str
