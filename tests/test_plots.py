@@ -614,11 +614,13 @@ def test_plot_passes_the_chosen_series_to_the_views(runs, tmp_path, capsys, chos
     ("argv", "expected"),
     [
         (["--series", "a,,b"], "--series: expected series ids separated by commas, got 'a,,b'"),
+        (["x", "--series", "a"], "--series: the model's views are drawn for one RUN, got 2"),
         (["--series", "a"], "--series: the views of a 'synthetic' model have no such option"),
     ],
 )
 def test_plot_with_bad_series_fails_cleanly(runs, tmp_path, capsys, argv, expected):
     image = tmp_path / "x.png"
+    argv = [runs["synthetic"][1] if a == "x" else a for a in argv]  # "x": the run again
     code, _, err = run(capsys, "plot", runs["synthetic"][1], *argv, "--out", image)
     assert code == 2 and err.count("\n") == 1
     assert err.startswith(f"rnnkit: error: {expected}"), err

@@ -85,8 +85,12 @@ def plot_command(args: argparse.Namespace) -> int:
     shown: list[View] = []
     if len(runs) == 1:
         shown = _views(paths[0], runs[0], args)
-    elif args.data is not None:
-        raise RnnkitError(f"--data: the model's views are drawn for one RUN, got {len(runs)}")
+    else:
+        for flag, given in (("--data", args.data), ("--series", args.series)):
+            if given is not None:
+                raise RnnkitError(
+                    f"{flag}: the model's views are drawn for one RUN, got {len(runs)}"
+                )
     save(figure(runs, shown), args.out, "--out")
     what = f"training curves of {len(runs)} run" + ("s" if len(runs) > 1 else "")
     print(f"{args.out}: {what}" + (f" and {len(shown)} view(s) of the model" if shown else ""))
@@ -98,8 +102,9 @@ def _views(path: Path, run: Run, args: argparse.Namespace) -> list[View]:
     names = [path] if path.is_file() else [path / name for name in CHECKPOINT_NAMES]
     checkpoint = next((name for name in names if name.is_file()), None)
     if checkpoint is None:
-        if args.data is not None:
-            raise RnnkitError(f"--data: {path} holds no checkpoint (best.pt or last.pt) yet")
+        for flag, given in (("--data", args.data), ("--series", args.series)):
+            if given is not None:
+                raise RnnkitError(f"{flag}: {path} holds no checkpoint (best.pt or last.pt) yet")
         return []
     trained = load(checkpoint, args.device)
     if args.data is not None and not getattr(get_task(trained.task), "view_data", False):
