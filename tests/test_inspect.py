@@ -10,6 +10,7 @@ import shutil
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 import torch
@@ -675,6 +676,9 @@ def test_a_series_view_is_drawn_on_the_page_with_its_bands_as_polygons():
     for label in ("history", "actual", "model", "model 80%", "model 50%", "spread"):
         assert f'text-anchor="start">{label}</text>' in html
     assert html.count('<div class="chart view">') == 1  # the bars view is left out
+    (chart,) = re.findall(r'<div class="chart view">.*?</svg>', html)
+    svg = ElementTree.fromstring(chart + "</div>")  # well-formed markup
+    assert len(svg.findall(".//polygon")) == 3 and svg.find("svg").get("viewBox") == "0 0 940 300"
     assert '<div class="title">series H1</div>' in html
     assert "http://" not in html and "https://" not in html and "<script src" not in html
 
