@@ -34,7 +34,10 @@ def test_a_missing_extra_is_one_line_naming_it(monkeypatch):
 def test_an_unknown_extra_is_a_value_error():
     with pytest.raises(
         ValueError,
-        match="extra: expected one of plot, tensorboard, onnx, text, pandas, datasets, got 'x'",
+        match=(
+            "extra: expected one of plot, tensorboard, onnx, text, pandas, datasets, forecast, "
+            "got 'x'"
+        ),
     ):
         require("x", "something")
 

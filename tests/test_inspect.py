@@ -10,6 +10,7 @@ import shutil
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 import torch
@@ -23,9 +24,9 @@ from rnnkit.errors import RnnkitError
 from rnnkit.inspection import find_recurrent, gradient_flow, project_pca, rank_units, text_features
 from rnnkit.inspection.characters import FLAT
 from rnnkit.inspection.figure import gradient_figure
-from rnnkit.inspection.page import unpacked
+from rnnkit.inspection.page import render, unpacked
 from rnnkit.nn import LSTM, RNN, cells
-from rnnkit.tasks import TASKS, load
+from rnnkit.tasks import TASKS, View, load
 from rnnkit.tasks.inspecting import gradient_flow as run_gradient_flow
 from rnnkit.tasks.lm import TBPTTLoss
 from rnnkit.training.rng import seed_everything
@@ -607,3 +608,116 @@ def test_a_finished_run_plots_and_inspects_without_its_training_data(
     code, out, err = run(capsys, "inspect", str(moved), "--out", str(tmp_path / "x.html"))
     assert code == 0, err
     assert (tmp_path / "x.html").stat().st_size > 0
+
+
+# -------------------------------------------------------------------------------- series views
+NAN = float("nan")
+META = {"run": "runs/m4", "task": "forecast", "cell": "lstm", "parameters": 10}
+
+
+def _forecast_view(title: str = "series H1") -> View:
+    """Steps 0-2 of history, a 3-step forecast with its 80% and 50% intervals, and a band that
+    names no line."""
+    gap = [NAN] * 3
+    return View(
+        "series",
+        title,
+        [0, 1, 2, 3, 4, 5],
+        {"history": [1.0, 2.0, 3.0, *gap], "actual": gap + [11.0] * 3, "model": gap + [10, 11, 12]},
+        bands={
+            "model 80%": (gap + [6, 7, 8], gap + [14, 15, 16]),
+            "model 50%": (gap + [9, 10, 11], gap + [12, 13, 14]),
+            "spread": ([0.0] * 6, [0.5] * 6),
+        },
+        xlabel="step",
+    )
+
+
+def _polygons(html: str) -> dict[str, list[tuple[float, float]]]:
+    """Each band polygon's fill and opacity -> its points."""
+    found = re.findall(
+        r'<polygon class="band" fill="(#[0-9a-f]{6})" fill-opacity="([0-9.]+)" stroke="none" '
+        r'points="([^"]*)"/>',
+        html,
+    )
+    return {
+        (fill, float(alpha)): [tuple(map(float, p.split(","))) for p in points.split()]
+        for fill, alpha, points in found
+    }
+
+
+def test_a_series_view_is_drawn_on_the_page_with_its_bands_as_polygons():
+    bars = View("bars", "per tag F1", ["a"], {"model": [0.5]})
+    html = render({"meta": META, "views": [_forecast_view(), bars]})
+    # the plot area: x from 56 to 750 px, y from 12 (top) to 260 px; data: x 0..5, y 0..16
+    # (every line, band and level) padded by 5% of its range
+    low, high = 0 - 0.05 * 16, 16 + 0.05 * 16
+
+    def at(x, y):
+        return (round(56 + x / 5 * 694, 1), round(12 + (high - y) / (high - low) * 248, 1))
+
+    eighty = [at(3, 14), at(4, 15), at(5, 16), at(5, 8), at(4, 7), at(3, 6)]
+    fifty = [at(3, 12), at(4, 13), at(5, 14), at(5, 11), at(4, 10), at(3, 9)]
+    spread = [at(x, 0.5) for x in range(6)] + [at(x, 0.0) for x in reversed(range(6))]
+    # the model's bands in the model's colour (C2), the wider one lighter; "spread" the next
+    # colour after the three lines (C3)
+    assert _polygons(html) == {
+        ("#2ca02c", 0.15): eighty,
+        ("#2ca02c", 0.3): fifty,
+        ("#d62728", 0.25): spread,
+    }
+    model = re.search(r'<polyline fill="none" stroke="#2ca02c" [^>]*points="([^"]*)"', html)
+    assert model.group(1) == " ".join(f"{x},{y}" for x, y in (at(3, 10), at(4, 11), at(5, 12)))
+    history = re.findall(r'<polyline fill="none" stroke="#1f77b4" [^>]*points="([^"]*)"', html)
+    assert [len(p.split()) for p in history] == [3]  # broken where its values are nan
+    # the legend: lines, then a key in each band's colour and opacity, labelled
+    keys = re.findall(r'<rect class="band-key"[^>]* fill="(#\w+)" fill-opacity="([0-9.]+)"/>', html)
+    assert keys == [("#2ca02c", "0.15"), ("#2ca02c", "0.3"), ("#d62728", "0.25")]
+    for label in ("history", "actual", "model", "model 80%", "model 50%", "spread"):
+        assert f'text-anchor="start">{label}</text>' in html
+    assert html.count('<div class="chart view">') == 1  # the bars view is left out
+    (chart,) = re.findall(r'<div class="chart view">.*?</svg>', html)
+    svg = ElementTree.fromstring(chart + "</div>")  # well-formed markup
+    assert len(svg.findall(".//polygon")) == 3 and svg.find("svg").get("viewBox") == "0 0 940 300"
+    assert '<div class="title">series H1</div>' in html
+    assert "http://" not in html and "https://" not in html and "<script src" not in html
+
+
+def test_a_page_without_views_is_as_before():
+    plain = render({"meta": META})
+    assert render({"meta": META, "views": []}) == plain
+    assert 'id="views"' not in plain and "<polygon" not in plain
+
+
+@pytest.fixture
+def forecast_views(monkeypatch):
+    """The forecast task's inspect page holds two series views (as the many-series task's)."""
+
+    def inspect(self, trained, text=None, *, chars=2000):
+        return {"views": [_forecast_view("series H1"), _forecast_view("series H7")]}
+
+    monkeypatch.setattr(type(TASKS["forecast"]), "inspect", inspect, raising=False)
+
+
+def test_inspect_draws_the_tasks_series_views(runs, tmp_path, capsys, forecast_views):
+    _, _, html = _page(capsys, runs["forecast"], tmp_path / "f.html")
+    assert html.count('<div class="chart view">') == 2 and html.count('<polygon class="band"') == 6
+    assert '<div class="title">series H7</div>' in html and 'id="gradients"' in html
+
+
+def test_a_page_with_views_runs_in_a_real_browser(runs, tmp_path, capsys, forecast_views):
+    browser = shutil.which("chromium")
+    if browser is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    out = tmp_path / "f.html"
+    _page(capsys, runs["forecast"], out)
+    dom = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", out.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    body = re.search(r"<body([^>]*)>", dom).group(1)
+    assert 'data-ready="1"' in body and "data-errors" not in body, body
+    assert dom.count('<polygon class="band"') == 6

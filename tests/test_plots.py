@@ -454,3 +454,174 @@ def test_the_csv_logger_file_reads_as_the_jsonl_one(tmp_path):
     assert len(from_csv.steps) == len(from_jsonl.steps) > 0 and from_csv.evals == from_jsonl.evals
     for ours, theirs in zip(from_csv.steps, from_jsonl.steps):
         assert {k: v for k, v in ours.items() if k != "event"} == theirs
+
+
+# --------------------------------------------------------------------------- intervals (bands)
+NAN = math.nan
+
+
+def banded(n_history: int = 3, horizon: int = 3, title: str = "series a", **extra) -> View:
+    """A forecast view: history, then the actual future, the model's forecast with its 80% and
+    50% intervals, and a band that names no line."""
+    n = n_history + horizon
+    gap = [NAN] * n_history
+    model = [10.0 + k for k in range(horizon)]
+    return View(
+        "series",
+        title,
+        list(range(n)),
+        {
+            "history": [1.0 + k for k in range(n_history)] + [NAN] * horizon,
+            "actual": gap + [11.0] * horizon,
+            "model": gap + model,
+        },
+        bands={
+            "model 80%": (gap + [m - 4 for m in model], gap + [m + 4 for m in model]),
+            "model 50%": (gap + [m - 1 for m in model], gap + [m + 2 for m in model]),
+            "spread": ([0.0] * n, [0.5] * n),
+        },
+        **extra,
+    )
+
+
+def test_a_band_is_shaded_between_its_bounds_in_its_lines_colour():
+    from matplotlib.colors import to_rgba
+
+    view = banded(levels={"goal": 3.0})
+    fig = plots.figure([], [view])
+    (ax,) = fig.get_axes()  # no runs: the view alone
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    shaded = {c.get_label(): c for c in ax.collections}
+    assert list(shaded) == ["model 80%", "model 50%", "spread"]
+    model = to_rgba(lines["model"].get_color())
+    assert model == to_rgba("C2")
+    # "model 80%" is the model's, lighter than the narrower "model 50%"; "spread" names no
+    # line: the next colour after the 3 lines and the level
+    expected = {"model 80%": (model, 0.15), "model 50%": (model, 0.3), "spread": ("C4", 0.25)}
+    for label, (colour, alpha) in expected.items():
+        face = shaded[label].get_facecolor()[0]
+        assert tuple(face) == pytest.approx((*to_rgba(colour)[:3], alpha)), label
+    # the polygon: the upper bound and the lower one over the forecast steps 3, 4, 5 only
+    (path,) = shaded["model 80%"].get_paths()
+    corners = {tuple(v) for v in path.vertices.tolist()}
+    assert corners == {(3.0, 6.0), (4.0, 7.0), (5.0, 8.0), (3.0, 14.0), (4.0, 15.0), (5.0, 16.0)}
+    assert all(
+        c.get_zorder() < line.get_zorder() for c in shaded.values() for line in lines.values()
+    )
+    # the legend, beside the axes, names lines, level and bands
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["history", "actual", "model", "goal", "model 80%", "model 50%", "spread"]
+    assert ax.get_legend().get_bbox_to_anchor().bounds[0] == pytest.approx(ax.bbox.x1)
+    assert "_forecast origin" not in lines  # "spread" starts at the first step: no origin
+
+
+def test_band_colours_and_opacities_follow_the_documented_rule():
+    from rnnkit.inspection.series_chart import band_line, band_styles
+
+    assert band_line("model 80%") == "model" and band_line("naive") == "naive"
+    lines = ["seasonal", "seasonal naive", "model"]
+    assert band_line("seasonal naive 80%", lines) == "seasonal naive"  # the longest line named
+    assert band_line("seasonal 80%", lines) == "seasonal"
+    assert band_line("seasonal naives 80%", lines) == "seasonal"  # not "seasonal naive"
+    assert band_styles(lines, 0, {"seasonal naive 80%": ([0], [1])}) == {
+        "seasonal naive 80%": (1, 0.25)
+    }
+    wide, narrow = ([0, 0], [4, 4]), ([1, 1], [2, 2])
+    assert band_styles(["actual", "model"], 1, {"model 50%": narrow, "model 80%": wide}) == {
+        "model 50%": (1, 0.3),
+        "model 80%": (1, 0.15),
+    }
+    three = {"m 95%": ([0], [9]), "m 50%": ([0], [1]), "m 80%": ([0], [5])}
+    assert band_styles(["m"], 0, three) == {
+        "m 95%": (0, 0.15),
+        "m 50%": (0, 0.3),
+        "m 80%": (0, 0.225),
+    }
+    assert band_styles(["a"], 2, {"x 80%": wide, "y": wide}) == {"x 80%": (3, 0.25), "y": (4, 0.25)}
+
+
+def test_a_view_without_bands_draws_as_before():
+    view = View("series", "t", ["d1", "d2", "d3"], {"actual": [1, 2, 3], "model": [1, 2, 4]})
+    assert view.bands == {}
+    fig = plots.figure([], [view])
+    (ax,) = fig.get_axes()
+    assert len(ax.collections) == 0 and [line.get_label() for line in ax.get_lines()] == list(
+        view.values
+    )
+    assert [line.get_linewidth() for line in ax.get_lines()] == [1.6, 1.0]
+    assert ax.get_legend().get_bbox_to_anchor().bounds == ax.bbox.bounds  # the default place
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["d1", "d2", "d3"]
+
+
+def test_a_view_checks_its_bands():
+    with pytest.raises(ValueError, match=r"bands\['m 80%'\]: expected 2 numbers a bound, got 3"):
+        View("series", "t", [1, 2], {"m": [1, 2]}, bands={"m 80%": ([1, 2], [1, 2, 3])})
+    with pytest.raises(ValueError, match=r"bands\['m 80%'\]: expected \(lower, upper\), got 3"):
+        View("series", "t", [1, 2], {"m": [1, 2]}, bands={"m 80%": ([1, 2], [1, 2], [1, 2])})
+    with pytest.raises(ValueError, match="bands: expected none for a 'bars' view, got 'm 80%'"):
+        View("bars", "t", ["a"], {"m": [1]}, bands={"m 80%": ([1], [2])})
+
+
+def test_many_series_are_a_row_each_and_a_long_history_keeps_few_ticks(tmp_path):
+    # 400 hourly steps of history and a 48-step forecast, for each of three series
+    n, horizon = 400, 48
+    dates = [f"2020-01-{1 + i // 24:02d} {i % 24:02d}:00" for i in range(n + horizon)]
+    shown = [banded(n, horizon, title=f"series {s}") for s in "abc"]
+    shown = [
+        View("series", v.title, dates, v.values, bands={k: v.bands[k] for k in ("model 80%",)})
+        for v in shown
+    ]
+    fig = plots.figure([], shown)
+    axes = fig.get_axes()
+    assert [ax.get_title() for ax in axes] == ["series a", "series b", "series c"]
+    for ax in axes:
+        ticks = [t.get_text() for t in ax.get_xticklabels()]
+        assert ticks == dates[:: (n + horizon) // 6] and len(ticks) <= 7
+        (path,) = ax.collections[0].get_paths()  # the 80% band: the 48 forecast steps only
+        assert {x for x, _ in path.vertices.tolist()} == set(range(n, n + horizon))
+        origins = [line for line in ax.get_lines() if line.get_label() == "_forecast origin"]
+        assert [list(line.get_xdata()) for line in origins] == [[n, n]]  # where the bands start
+    assert fig.get_size_inches()[1] == pytest.approx(3 * 4.2)
+    image = plots.save(fig, tmp_path / "many.png")
+    assert image.stat().st_size > 1000
+
+
+@pytest.fixture
+def chosen_series(monkeypatch):
+    """The forecast task's views take ``series=``: one banded view per chosen id."""
+    asked = []
+
+    def views_of(self, trained, data=None, *, evals=(), series=None):
+        asked.append(series)
+        return [banded(title=f"series {s}") for s in series or ["a"]]
+
+    monkeypatch.setattr(type(TASKS["forecast"]), "views", views_of)
+    return asked
+
+
+def test_plot_passes_the_chosen_series_to_the_views(runs, tmp_path, capsys, chosen_series):
+    _, out = runs["forecast"]
+    image = tmp_path / "chosen.png"
+    code, printed, err = run(capsys, "plot", out, "--series", "H7, H1,H7", "--out", image)
+    assert code == 0, err
+    assert chosen_series == [["H7", "H1"]]
+    assert printed == f"{image}: training curves of 1 run and 2 view(s) of the model\n"
+    code, printed, err = run(capsys, "plot", out, "--out", image)
+    assert code == 0 and chosen_series[-1] is None  # not given: no series= at all
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--series", "a,,b"], "--series: expected series ids separated by commas, got 'a,,b'"),
+        (["x", "--series", "a"], "--series: the model's views are drawn for one RUN, got 2"),
+        (["--series", "a"], "--series: the views of a 'synthetic' model have no such option"),
+    ],
+)
+def test_plot_with_bad_series_fails_cleanly(runs, tmp_path, capsys, argv, expected):
+    image = tmp_path / "x.png"
+    argv = [runs["synthetic"][1] if a == "x" else a for a in argv]  # "x": the run again
+    code, _, err = run(capsys, "plot", runs["synthetic"][1], *argv, "--out", image)
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith(f"rnnkit: error: {expected}"), err
+    assert not image.exists()

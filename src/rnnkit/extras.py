@@ -4,9 +4,11 @@
 ``[tensorboard]`` TensorBoard's writer (``--logger tensorboard``), ``[onnx]`` onnx and onnxruntime
 (``rnnkit export --format onnx`` writes the file with onnx and checks it with onnxruntime),
 ``[text]`` the subword tokenizers (``tokenizers``; ``sentencepiece`` to read a ``.model`` file),
-``[pandas]`` pandas and pyarrow (DataFrames, ``.parquet`` files) and ``[datasets]`` Hugging Face
-``datasets``. :func:`require` imports one where a feature needs it, so a missing extra is a one-line
-:class:`~rnnkit.errors.RnnkitError` naming it, not an ``ImportError`` from deep inside.
+``[pandas]`` pandas and pyarrow (DataFrames, ``.parquet`` files), ``[datasets]`` Hugging Face
+``datasets`` and ``[forecast]`` statsmodels (the ETS and Theta baselines of
+:mod:`rnnkit.metrics.classical`). :func:`require` imports one where a feature needs it, so a
+missing extra is a one-line :class:`~rnnkit.errors.RnnkitError` naming it, not an
+``ImportError`` from deep inside.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ EXTRAS = {
     "text": ("tokenizers", "tokenizers"),
     "pandas": ("pandas", "pandas"),
     "datasets": ("datasets", "datasets"),
+    "forecast": ("statsmodels", "statsmodels"),
 }
 
 

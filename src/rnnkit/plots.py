@@ -27,6 +27,7 @@ from typing import Any
 
 from rnnkit.errors import RnnkitError
 from rnnkit.extras import require
+from rnnkit.inspection.series_chart import band_styles
 from rnnkit.tasks.base import View
 from rnnkit.training.checkpoint import atomic_write
 
@@ -270,22 +271,25 @@ def figure(runs: Sequence[Run], views: Sequence[View] = ()) -> Any:
 
     Curve panels: loss against step (training loss raw and smoothed, validation loss), loss
     against time, learning rate, gradient norm with the skipped steps marked, and, when the
-    evaluations logged a metric other than the loss, that metric against step.
+    evaluations logged a metric other than the loss, that metric against step. With no runs,
+    the views alone (a forecast of many series: one view, one row, per series).
     """
     metrics = _eval_metrics(runs)
-    panels = 5 if metrics else 4
+    panels = 0 if not runs and views else 5 if metrics else 4
     curve_rows = (panels + 1) // 2
     fig = _new_figure(12, 3.2 * curve_rows + 4.2 * len(views))
     grid = fig.add_gridspec(
         curve_rows + len(views), 2, height_ratios=[3.2] * curve_rows + [4.2] * len(views)
     )
     axes = [fig.add_subplot(grid[i // 2, i % 2]) for i in range(panels)]
-    _curves(axes, runs, metrics)
+    if panels:
+        _curves(axes, runs, metrics)
     for row, view in enumerate(views):
         axes.append(fig.add_subplot(grid[curve_rows + row, :]))
         draw_view(axes[-1], view)
-    for ax in axes:
-        if any(not label.startswith("_") for label in ax.get_legend_handles_labels()[1]):
+    for ax in axes:  # the views drew their own legends
+        labels = ax.get_legend_handles_labels()[1]
+        if ax.get_legend() is None and any(not label.startswith("_") for label in labels):
             ax.legend(fontsize="small")
     if len(runs) == 1:
         fig.suptitle(runs[0].name)
@@ -313,11 +317,36 @@ def draw_view(ax: Any, view: View) -> None:
             ax.set_xticks(ticks, labels=[str(view.x[t]) for t in ticks])
         for k, (label, level) in enumerate(view.levels.items()):
             ax.axhline(level, ls="--", lw=1, color=f"C{len(view.values) + k}", label=label)
+        if view.bands:  # after the levels: the legend lists lines, levels, bands, as the page
+            _draw_bands(ax, view, positions)
         values = [v for ys in view.values.values() for v in ys if _finite(v)]
         if view.ylog and values and min(values + list(view.levels.values())) > 0:
             ax.set_yscale("log")
-        ax.legend(fontsize="small")
+        if view.bands:  # beside the axes: over a long history it would hide the lines
+            ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        else:
+            ax.legend(fontsize="small")
     ax.set(title=view.title, xlabel=view.xlabel, ylabel=view.ylabel)
+
+
+def _draw_bands(ax: Any, view: View, positions: list) -> None:
+    """Each band of ``view`` shaded between its bounds (a gap where a bound is ``nan``), under the
+    lines, in the colour of the line it names (:func:`~rnnkit.inspection.series_chart.band_line`),
+    as the inspect page does (:func:`~rnnkit.inspection.series_chart.band_styles`); a dotted
+    vertical line where the first band starts (the forecast's origin, easy to miss after a long
+    history)."""
+    styles, first = band_styles(list(view.values), len(view.levels), view.bands), len(positions)
+    for label, (lower, upper) in view.bands.items():
+        colour, alpha = styles[label]
+        low = [v if _finite(v) else math.nan for v in lower]
+        high = [v if _finite(v) else math.nan for v in upper]
+        ax.fill_between(
+            positions, low, high, color=f"C{colour % 10}", alpha=alpha, lw=0, label=label, zorder=1
+        )
+        shown = [i for i, (v, u) in enumerate(zip(low, high)) if _finite(v) and _finite(u)]
+        first = min([first, *shown[:1]])
+    if 0 < first < len(positions):
+        ax.axvline(positions[first], ls=":", lw=1, color="0.5", label="_forecast origin")
 
 
 def _draw_matrix(ax: Any, view: View) -> None:

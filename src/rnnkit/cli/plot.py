@@ -37,6 +37,7 @@ DESCRIPTION = (
 EXAMPLES = """examples:
   rnnkit plot runs/classify --out classify.png
   rnnkit plot runs/forecast --data recent.csv --out forecast.svg
+  rnnkit plot runs/m4 --series H1,H7 --out m4.png          # chosen series of a panel
   rnnkit plot runs/lstm runs/gru --out cells.png          # overlaid training curves"""
 
 
@@ -62,8 +63,14 @@ def add_parser(subparsers: Any) -> None:
         help="draw the model's views on this file, in the format the task trains on "
         "(default: the run's validation or test data; one RUN only)",
     )
+    parser.add_argument(
+        "--series",
+        metavar="ID[,ID...]",
+        help="the series drawn, comma-separated, one panel each (a forecaster of many series; "
+        "default: the task's choice)",
+    )
     add_device_option(parser)
-    parser.set_defaults(func=plot_command)
+    parser.set_defaults(func=plot_command, argument_flags={"series": "--series"})
 
 
 def plot_command(args: argparse.Namespace) -> int:
@@ -78,8 +85,12 @@ def plot_command(args: argparse.Namespace) -> int:
     shown: list[View] = []
     if len(runs) == 1:
         shown = _views(paths[0], runs[0], args)
-    elif args.data is not None:
-        raise RnnkitError(f"--data: the model's views are drawn for one RUN, got {len(runs)}")
+    else:
+        for flag, given in (("--data", args.data), ("--series", args.series)):
+            if given is not None:
+                raise RnnkitError(
+                    f"{flag}: the model's views are drawn for one RUN, got {len(runs)}"
+                )
     save(figure(runs, shown), args.out, "--out")
     what = f"training curves of {len(runs)} run" + ("s" if len(runs) > 1 else "")
     print(f"{args.out}: {what}" + (f" and {len(shown)} view(s) of the model" if shown else ""))
@@ -91,10 +102,20 @@ def _views(path: Path, run: Run, args: argparse.Namespace) -> list[View]:
     names = [path] if path.is_file() else [path / name for name in CHECKPOINT_NAMES]
     checkpoint = next((name for name in names if name.is_file()), None)
     if checkpoint is None:
-        if args.data is not None:
-            raise RnnkitError(f"--data: {path} holds no checkpoint (best.pt or last.pt) yet")
+        for flag, given in (("--data", args.data), ("--series", args.series)):
+            if given is not None:
+                raise RnnkitError(f"{flag}: {path} holds no checkpoint (best.pt or last.pt) yet")
         return []
     trained = load(checkpoint, args.device)
     if args.data is not None and not getattr(get_task(trained.task), "view_data", False):
         raise RnnkitError(f"--data: the views of a {trained.task!r} model read no data file")
-    return views(trained, args.data, evals=run.evals)
+    chosen = {} if args.series is None else {"series": _series(args.series)}
+    return views(trained, args.data, evals=run.evals, **chosen)
+
+
+def _series(text: str) -> list[str]:
+    """``--series a,b``: the ids, in order, without repeats."""
+    ids = list(dict.fromkeys(part.strip() for part in text.split(",")))
+    if not all(ids):
+        raise RnnkitError(f"--series: expected series ids separated by commas, got {text!r}")
+    return ids

@@ -13,7 +13,6 @@ in ``data-errors``.
 from __future__ import annotations
 
 import base64
-import html
 import json
 import math
 from importlib import resources
@@ -22,6 +21,9 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor
+
+from rnnkit.inspection.series_chart import escaped as _text
+from rnnkit.inspection.series_chart import series_svg
 
 __all__ = ["packed", "page_data", "render", "unpacked"]
 
@@ -139,11 +141,6 @@ def _paths_data(view: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _text(value: Any) -> str:
-    """Escaped for HTML, ``/`` included: no address of any kind can appear from the data."""
-    return html.escape(str(value)).replace("/", "&#47;")
-
-
 def _json(plain: dict[str, Any]) -> str:
     """JSON safe inside a ``<script>`` element: no ``<``, ``>``, ``&`` or ``/`` left as such."""
     text = json.dumps(plain, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
@@ -245,8 +242,28 @@ def _gradients() -> str:
     )
 
 
+def _views(views: list[Any]) -> str:
+    """The task's series views (a forecast of each chosen series), as SVG written here."""
+    charts = "".join(
+        f'<div class="chart view"><div class="title">{_text(view.title)}</div>'
+        f"{series_svg(view)}</div>"
+        for view in views
+    )
+    return (
+        '<section id="views"><h2>Views</h2><p class="note">The task\'s views of the model: '
+        "for a forecaster, each chosen series' history, its actual future and the forecasts. "
+        "A shaded band is an interval, in the colour of the line its label starts with "
+        "(\u201cmodel 80%\u201d is the model's 80% interval); nested intervals overlap, the "
+        "narrower darker. A dotted line marks where the forecast starts.</p>"
+        f'<div class="charts">{charts}</div></section>'
+    )
+
+
 def render(data: dict[str, Any], unit: int | None = None) -> str:
-    """The page for the inspect command's ``data`` (see :func:`page_data`), as one HTML string."""
+    """The page for the inspect command's ``data`` (see :func:`page_data`), as one HTML string.
+    ``data["views"]``, when given: a task's :class:`~rnnkit.tasks.capabilities.View` list, whose
+    ``"series"`` views are drawn as charts (:func:`~rnnkit.inspection.series_chart.series_svg`);
+    the other kinds are left out."""
     plain = page_data(data, unit)
     assets = resources.files("rnnkit.inspection")
     style = assets.joinpath("page.css").read_text(encoding="utf-8")
@@ -258,6 +275,9 @@ def render(data: dict[str, Any], unit: int | None = None) -> str:
         body.append(_tokens(plain["tokens"]))
     if "paths" in plain:
         body.append(_paths(plain["paths"]))
+    series = [view for view in data.get("views") or () if view.kind == "series"]
+    if series:
+        body.append(_views(series))
     if "gradients" in plain:
         body.append(_gradients())
     body.append("</main>")

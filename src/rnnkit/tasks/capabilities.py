@@ -61,6 +61,14 @@ class View:
 
     ``levels`` maps a label to a y value drawn as a horizontal reference line (series and bars:
     a baseline, a goal); ``ylog`` asks for a logarithmic y axis.
+
+    ``bands`` (series only) maps a label to ``(lower, upper)``, each ``len(x)`` numbers (``nan``
+    where the band is absent, e.g. over the history): a shaded interval, such as a forecast's
+    80% interval from its 0.1 and 0.9 quantiles. The band's label up to its first space names
+    the line it belongs to, whose colour it takes: ``"model 80%"`` is shaded in the colour of
+    line ``"model"``; a line whose label has spaces is named whole (``"seasonal naive 80%"``:
+    line ``"seasonal naive"``), and a band naming no line gets a colour of its own. A forecast of
+    many series is one view per series.
     """
 
     kind: str
@@ -72,6 +80,7 @@ class View:
     rows: list[str] | None = None
     levels: dict[str, float] = field(default_factory=dict)
     ylog: bool = False
+    bands: dict[str, tuple[list[float], list[float]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.kind not in VIEW_KINDS:
@@ -92,6 +101,22 @@ class View:
         for line in lines:
             if len(line) != len(self.x):
                 raise ValueError(f"values: expected {len(self.x)} numbers a line, got {len(line)}")
+        self.bands = {str(k): self._band(str(k), band) for k, band in dict(self.bands).items()}
+
+    def _band(self, label: str, band: Any) -> tuple[list[float], list[float]]:
+        """``band`` as ``(lower, upper)`` lists of ``len(x)`` numbers, or a ``ValueError``."""
+        if self.kind != "series":
+            raise ValueError(f"bands: expected none for a {self.kind!r} view, got {label!r}")
+        bounds = list(band)
+        if len(bounds) != 2:
+            raise ValueError(f"bands[{label!r}]: expected (lower, upper), got {len(bounds)} parts")
+        lower, upper = list(bounds[0]), list(bounds[1])
+        for part in (lower, upper):
+            if len(part) != len(self.x):
+                raise ValueError(
+                    f"bands[{label!r}]: expected {len(self.x)} numbers a bound, got {len(part)}"
+                )
+        return lower, upper
 
 
 @runtime_checkable
@@ -105,7 +130,9 @@ class HasViews(Protocol):
         """``data``: a file of the task's format (tasks with ``view_data``; ``None``: the run's
         stored validation sample, or its own validation or test data); ``evals``: the run's
         evaluation records from its metrics log (``{"step", "val_loss", "val_<metric>"...}``),
-        oldest first."""
+        oldest first. A task may take keyword options of its own: a forecaster of many series
+        takes ``series`` (a list of ids, from ``rnnkit plot --series``; passed only when given)
+        and returns one view per series."""
         ...
 
 
@@ -121,7 +148,9 @@ class HasInspectPage(Protocol):
         self, trained: TrainedModel, text: str | None = None, *, chars: int = 2000
     ) -> dict[str, Any]:
         """Views by name: ``"tokens"`` (a classifier's token contributions), ``"paths"``
-        (hidden-state paths)...; a ``text`` the task cannot read is an ``RnnkitError``."""
+        (hidden-state paths), ``"views"`` (a list of :class:`View`, whose ``"series"`` views the
+        page draws as charts, bands included)...; a ``text`` the task cannot read is an
+        ``RnnkitError``."""
         ...
 
 

@@ -338,19 +338,42 @@ def _named(data: Any) -> str:
 
 
 def views(
-    trained: TrainedModel, data: Any = None, *, evals: Sequence[Mapping[str, Any]] = ()
+    trained: TrainedModel,
+    data: Any = None,
+    *,
+    evals: Sequence[Mapping[str, Any]] = (),
+    **options: Any,
 ) -> list[View]:
     """The task's pictures of a trained model (see :meth:`Task.views`), drawn by
-    :mod:`rnnkit.plots`; ``data`` only for a task whose views read a data file."""
+    :mod:`rnnkit.plots`; ``data`` only for a task whose views read a data file; ``options``: the
+    task's own keyword options (a forecaster's ``series``), as for :func:`predict`."""
     task = get_task(trained.task)
     if not isinstance(task, HasViews):
         return []
+    what = f"the views of a {task.name!r} model"
+    _check_options(task.views, options, what, ("evals",), ("have", "they take"))
     if data is not None and not getattr(task, "view_data", False):
         raise RnnkitError(
             f"the plots of a {task.name!r} model read no data file (got {_named(data)})"
         )
     with torch.no_grad():
-        return task.views(trained, data, evals=evals)
+        return task.views(trained, data, evals=evals, **options)
+
+
+def _check_options(
+    method: Any, options: Mapping[str, Any], what: str, own=(), verbs=("has", "it takes")
+) -> None:
+    """A :class:`~rnnkit.config.ConfigError` for an option that ``method`` does not take as a
+    keyword (those in ``own`` are rnnkit's, not the user's), naming those it takes."""
+    known = [
+        p.name
+        for p in inspect.signature(method).parameters.values()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in own
+    ]
+    for name in options:
+        if name not in known:
+            takes = f"{verbs[1]} {', '.join(known)}" if known else f"{verbs[1]} none"
+            raise ConfigError(name, f"{what} {verbs[0]} no such option ({takes})")
 
 
 def predict(trained: TrainedModel, inputs: Any, **options: Any) -> Any:
@@ -360,17 +383,7 @@ def predict(trained: TrainedModel, inputs: Any, **options: Any) -> Any:
     keyword options (the tagger's ``top_k``...); one the task does not take is a
     :class:`~rnnkit.config.ConfigError` naming the options it takes."""
     task = get_task(trained.task)
-    known = [
-        p.name
-        for p in inspect.signature(task.predict).parameters.values()
-        if p.kind is inspect.Parameter.KEYWORD_ONLY
-    ]
-    for name in options:
-        if name not in known:
-            takes = f"it takes {', '.join(known)}" if known else "it takes none"
-            raise ConfigError(
-                name, f"predict of a {task.name!r} model has no such option ({takes})"
-            )
+    _check_options(task.predict, options, f"predict of a {task.name!r} model")
     with torch.no_grad():
         records = task.predict(trained, inputs, **options)
     if not is_frame(inputs):
