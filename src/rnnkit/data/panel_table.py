@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from rnnkit.config import InMemory
 from rnnkit.data.panel_time import parse_times
 from rnnkit.data.tables import is_frame
 from rnnkit.data.text import read_text
@@ -54,7 +55,10 @@ def csvtable_columns(source: Any) -> tuple[str, dict[str, np.ndarray]]:
 
 
 def table_columns(source: Any) -> tuple[str, dict[str, np.ndarray]]:
-    """The columns of a CSV path, a DataFrame (pandas is not imported) or a mapping of columns."""
+    """The columns of a CSV path, a DataFrame (pandas is not imported) or a mapping of columns
+    (any of them as given in a config: :class:`~rnnkit.config.InMemory`)."""
+    if isinstance(source, InMemory):
+        source = source.value
     if is_frame(source):
         frame = source
         if frame.index.name is not None or frame.index.dtype.kind == "M":

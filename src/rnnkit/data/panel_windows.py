@@ -211,7 +211,8 @@ class WindowSampler:
         split: the time split (default :func:`panel_split` with ``horizon``).
         scaler: ``"mean"`` or ``"standard"`` (see :func:`fit_scales`), or fitted :class:`Scales`.
         calendar: add the panel frequency's calendar features as channels.
-        scale_features: standardise the feature channels (see :func:`fit_feature_scales`).
+        scale_features: standardise the feature channels (see :func:`fit_feature_scales`), or
+            the fitted :class:`Scales` to use (those of the training panel, when scoring another).
         weighting: ``"windows"`` or ``"series"`` (see the module's docstring).
         log: called with the line naming the series skipped for training (default: a warning).
 
@@ -231,7 +232,7 @@ class WindowSampler:
         split: PanelSplit | None = None,
         scaler: str | Scales = "mean",
         calendar: bool = True,
-        scale_features: bool = True,
+        scale_features: bool | Scales = True,
         weighting: str = "windows",
         log: Callable[[str], None] | None = None,
     ) -> None:
@@ -252,7 +253,10 @@ class WindowSampler:
         self.scales = (
             scaler if isinstance(scaler, Scales) else fit_scales(panel, self.split, scaler)
         )
-        self.feature_scales = fit_feature_scales(panel, self.split) if scale_features else None
+        if isinstance(scale_features, Scales):
+            self.feature_scales: Scales | None = scale_features
+        else:
+            self.feature_scales = fit_feature_scales(panel, self.split) if scale_features else None
         data, self.channels = panel_channels(panel, calendar, self.feature_scales)
         n_past = 1 + len(panel.feature_names)
         self.past_channels = list(range(n_past))
@@ -403,14 +407,16 @@ def _future_known(panel: Panel, future: Panel | None, times: np.ndarray) -> np.n
     if future is None:
         raise RnnkitError(
             f"known_features: expected the values of {names} over the forecast horizon "
-            "(future=...), got none"
+            "(future=... in Python, --future FILE on the command line), got none"
         )
     out = np.zeros((*times.shape, len(panel.known_names)), dtype=np.float32)
     for s, name in enumerate(panel.ids):
         ahead = future.series(name) if name in future.ids else None
         given = ahead.times if ahead is not None else times[s, :0]
         at = np.searchsorted(given, times[s])
-        found = (at < given.shape[0]) & (given[np.minimum(at, given.shape[0] - 1)] == times[s])
+        found = np.zeros(times.shape[1], dtype=bool)
+        if given.shape[0]:
+            found = (at < given.shape[0]) & (given[np.minimum(at, given.shape[0] - 1)] == times[s])
         if ahead is None or not found.all():
             missing = times[s][~found] if ahead is not None else times[s]
             raise RnnkitError(
