@@ -28,7 +28,6 @@ MASE scale (the in-sample MAE of persistence on the training target) and the dat
 from __future__ import annotations
 
 import datetime
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +37,6 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from rnnkit.config import Config, ConfigError, at_least, option
 from rnnkit.data.batching import ShuffledBatches
 from rnnkit.data.timeseries import (
     StandardScaler,
@@ -60,8 +58,16 @@ from rnnkit.metrics.forecasting import (
 )
 from rnnkit.models.forecaster import Forecaster, ForecasterConfig
 from rnnkit.tasks import base
-from rnnkit.tasks import options as o
 from rnnkit.tasks.base import Task, TrainedModel, register
+from rnnkit.tasks.forecast_config import (
+    ForecastConfig,
+    ForecastData,
+    ForecastModel,
+    is_panel,
+    panel_defaults,
+)
+from rnnkit.tasks.forecast_panel import PanelInfo, build_model, panel_score, panel_setup
+from rnnkit.tasks.forecast_panel_io import panel_evaluate, panel_predict, panel_views
 from rnnkit.tasks.forecast_series import (  # noqa: F401 - build_inputs: its home before
     CALENDAR_NAMES,
     Prepared,
@@ -72,110 +78,9 @@ from rnnkit.tasks.forecast_series import (  # noqa: F401 - build_inputs: its hom
     build_inputs,
 )
 from rnnkit.tasks.inspecting import store_sample
-from rnnkit.training.settings import StepOutput, TrainConfig
+from rnnkit.training.settings import StepOutput
 
 __all__ = ["ForecastConfig", "ForecastData", "ForecastModel", "ForecastTask", "forecast_windows"]
-
-SIZE = (
-    lambda v: v >= 0 and (v < 1 or (math.isfinite(v) and v == int(v))),
-    "a fraction in [0, 1) or a whole number of steps",
-)
-
-
-@dataclass
-class ForecastData(Config):
-    train: str | None = o.data_file(
-        "the series: a CSV file with a header line, a date column and numeric value columns",
-        aliases=("csv",),
-    )
-    target: str | None = option(
-        None, "the column to forecast (required)", metavar="COL", required=True
-    )
-    features: list[str] = option(
-        [],
-        "other value columns fed as inputs, comma-separated (their "
-        "future is unknown, so they need mode direct)",
-        metavar="COLS",
-    )
-    date_col: str | None = option(
-        None, "the date column (none: the first column)", metavar="COL", aliases=("date_column",)
-    )
-    fill: str | None = option(
-        None,
-        "fill missing values by carrying the last one forward or by "
-        "linear interpolation (none: a missing value is an error)",
-        choices=("ffill", "interpolate"),
-    )
-    lookback: int = option(30, "input window length in steps", metavar="N", check=at_least(1))
-    horizon: int = option(1, "steps forecast at once", metavar="N", check=at_least(1))
-    calendar: bool | None = option(
-        None,
-        "add the hour of the day (hourly timestamps), the day of the year (daily dates) or the "
-        "month of the year (monthly dates) as sin/cos inputs (none: when the dates are hourly, "
-        "daily, weekly or monthly)",
-    )
-    val_size: float = option(
-        0.1,
-        "validation steps before the test part: a fraction below 1 or a number of steps",
-        metavar="S",
-        check=SIZE,
-    )
-    test_size: float = option(
-        0.2,
-        "test steps at the end: a fraction below 1 or a number of steps",
-        metavar="S",
-        check=SIZE,
-    )
-    period: int = option(
-        0,
-        "season length of the seasonal naive baseline, e.g. 365 for daily "
-        "temperatures, 12 for monthly data (0: from the dates)",
-        metavar="M",
-        check=at_least(0),
-    )
-
-    def validate(self) -> None:
-        columns = [self.target, *self.features]
-        if self.target in self.features:
-            raise ConfigError(
-                "features",
-                f"the target {self.target!r} is always an input; do not list it among the features",
-            )
-        if len(set(columns)) != len(columns):
-            raise ConfigError("features", f"a column is listed twice: {', '.join(self.features)}")
-
-
-@dataclass
-class ForecastModel(o.RecurrentOptions):
-    mode: str = option(
-        "direct",
-        "direct: one head forecasts all horizon steps; autoregressive: a one-step model rolled out",
-        choices=("direct", "autoregressive"),
-    )
-    residual: bool = option(False, "forecast the change from the last observed value")
-    # GRU 32 with the calendar inputs: Melbourne test MAE 1.692 against 1.719 for LSTM 32 without
-    # (benchmarks/tasks_series.py, 1,500 steps).
-    cell: str = o.cell("gru")
-    hidden_size: int = o.hidden(32)
-    dropout: float = o.dropout(0.0, "between layers and before the head")
-
-
-@dataclass
-class ForecastConfig(Config):
-    data: ForecastData = option(factory=ForecastData)
-    model: ForecastModel = option(factory=ForecastModel)
-    train: TrainConfig = o.training(
-        "forecast", max_steps=1500, batch_size=64, lr=3e-3, warmup_steps=50, eval_every=100
-    )
-
-    def validate(self) -> None:
-        if self.data.features and self.model.mode == "autoregressive":
-            raise ConfigError(
-                "model.mode",
-                "autoregressive mode feeds its own forecasts back and "
-                "cannot know the future of the features (data.features: "
-                f"{', '.join(self.data.features)}); use mode direct or no features",
-            )
 
 
 @dataclass
@@ -185,6 +90,7 @@ class ForecastState:
     mase_scale: float | None  # in-sample MAE of persistence on the training target
     date_column: str | None  # of the training file (None: it had none)
     sample: dict[str, Any] | None = None  # what plot and inspect read (see store_sample)
+    panel: PanelInfo | None = None  # a many-series run's (rnnkit.tasks.forecast_panel)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -193,6 +99,7 @@ class ForecastState:
             "mase_scale": self.mase_scale,
             "date_column": self.date_column,
             **({"sample": self.sample} if self.sample else {}),
+            **({"panel": self.panel.to_dict()} if self.panel else {}),
         }
 
     @classmethod
@@ -204,6 +111,7 @@ class ForecastState:
             None if scale is None else float(scale),
             data["date_column"],
             data.get("sample"),
+            PanelInfo.from_dict(data["panel"]) if data.get("panel") else None,
         )
 
 
@@ -348,7 +256,18 @@ class ForecastTask(Task):
         "least lookback rows); outputs the next horizon values with their dates"
     )
 
+    def defaults(self, given) -> dict[str, Any]:
+        return panel_defaults(super().defaults(given), given)
+
+    def restore(self, config: ForecastConfig, saved, model_config):
+        if not saved.get("panel"):
+            return super().restore(config, saved, model_config)
+        state = ForecastState.from_dict(saved)
+        return build_model(config, state.panel, model_config), state
+
     def setup(self, config: ForecastConfig, saved: Any, log) -> base.Setup:
+        if is_panel(config):
+            return panel_setup(self, config, saved, log)
         d, settings = config.data, config.train
         prepared, train_end, starts, parts = _read_split(d, log)
         train_target = prepared.target[:train_end]
@@ -402,6 +321,8 @@ class ForecastTask(Task):
         input), or a :class:`~rnnkit.data.timeseries.TimeSeries` holding those columns.
         ``batch_size``: windows per batch (default 1024).
         """
+        if trained.state.panel is not None:
+            return panel_evaluate(trained, data, batch_size)
         prepared, name = _read(trained, data)
         c = trained.model.config
         window_starts(len(prepared.target), c.lookback, c.horizon)
@@ -411,6 +332,8 @@ class ForecastTask(Task):
         """``data``: ``(prepared series, (start, end) of the scored targets, title)``;
         ``batch_size``: windows a batch (default 1024). The loss is the mean squared error in
         standardised units."""
+        if trained.state.panel is not None:
+            return panel_score(trained, data, baselines=baselines, batch_size=batch_size)
         prepared, bounds, title = data
         model = trained.model
         found = forecast_windows(model, prepared, *bounds, batch_size=batch_size or 1024)
@@ -421,12 +344,16 @@ class ForecastTask(Task):
             return base.Scores(metrics)
         return base.Scores(metrics, _report(title, *found, prepared, trained.state.mase_scale))
 
-    def views(self, trained: TrainedModel, data: Any = None, *, evals=()) -> list[base.View]:
+    def views(
+        self, trained: TrainedModel, data: Any = None, *, evals=(), series=None
+    ) -> list[base.View]:
         """The actual series against the model's forecasts, persistence and seasonal naive (the
         report's baselines) over the test period, or over every window of ``data`` (as for
         :meth:`evaluate`). With a horizon above 1, whole windows are drawn end to end (the last
         window, the one ``horizon`` steps before it, ...), so each line shows forecasts 1 to
         ``horizon`` steps ahead, and one test window shows its whole horizon."""
+        if trained.state.panel is not None:
+            return panel_views(trained, data, series)
         if data is None:
             prepared, bounds = _stored_test(trained)
             title = "test period"
@@ -451,7 +378,20 @@ class ForecastTask(Task):
             )
         ]
 
+    def inspect(self, trained: TrainedModel, text: str | None = None, *, chars: int = 2000):
+        """The inspect page's views: the test forecasts that ``rnnkit plot`` draws (with their
+        intervals for a probabilistic run); none when the run has no test part."""
+        try:
+            return {"views": self.views(trained)}
+        except RnnkitError:
+            return {}
+
     def export_spec(self, trained: TrainedModel) -> base.ExportSpec:
+        if trained.state.panel is not None:
+            raise RnnkitError(
+                "export: a many-series (DeepAR) run samples its forecasts step by step and is not "
+                "exported; export a single-series run"
+            )
         c = trained.model.config
         metadata = {"lookback": str(c.lookback), "horizon": str(c.horizon), "mode": c.mode}
         return forecaster_spec(trained.model, self.name, metadata)
@@ -473,7 +413,9 @@ class ForecastTask(Task):
             {"data": {**data, "csv": str(folder / "bad.csv")}},
         )
 
-    def predict(self, trained: TrainedModel, inputs: Any) -> list[dict[str, Any]]:
+    def predict(
+        self, trained: TrainedModel, inputs: Any, *, future: Any = None
+    ) -> list[dict[str, Any]]:
         """The ``horizon`` values after the end of ``inputs``: the recent history (a CSV file with
         the training columns and a header line, at least ``lookback`` rows; ``"-"``: standard
         input; or a :class:`~rnnkit.data.timeseries.TimeSeries`).
@@ -482,6 +424,13 @@ class ForecastTask(Task):
         "forecast"}`` (6 significant digits). The whole input is one history, so ``"line"`` here
         is the output line, the step, not an input line.
         """
+        if trained.state.panel is not None:
+            return panel_predict(trained, inputs, future)
+        if future is not None:
+            raise RnnkitError(
+                "future: expected none for a single-series run (it has no known features), got "
+                f"{future!r}"
+            )
         prepared, name = _read(trained, inputs)
         c = trained.model.config
         if len(prepared.target) < c.lookback:
