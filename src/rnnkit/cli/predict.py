@@ -3,12 +3,16 @@
 One JSON object per input line, with that line's number (``"line"``), so outputs can be matched to
 inputs; a blank input line gets a record marked ``"skipped"``. What an input line holds depends
 on the task (``rnnkit train TASK --help``). Results go to standard output (or ``--output``),
-messages to standard error, so ``rnnkit predict ... > out.jsonl`` gives clean JSON lines.
+messages to standard error, so ``rnnkit predict ... > out.jsonl`` gives clean JSON lines. An
+``--output`` file named ``*.csv`` gets the records as CSV rows instead (a header of their keys,
+e.g. a many-series forecast's series, time, step, forecast and quantile columns).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import sys
 from pathlib import Path
@@ -27,6 +31,8 @@ EXAMPLES = """examples:
   rnnkit predict runs/classify --input reviews.txt          # one text a line
   echo "The cat sat on the mat." | rnnkit predict runs/tag --input -
   rnnkit predict runs/forecast --input recent.csv --output next.jsonl
+  rnnkit predict runs/m4 --input history.csv --output forecasts.csv   # many series, one row a step
+  rnnkit predict runs/shops --input history.csv --future prices.csv   # known features ahead
   rnnkit predict runs/ner --input test.conll --output-format conll   # token, gold, predicted
   rnnkit predict runs/ner --input sentences.txt --top-k 3            # a run trained with --crf"""
 
@@ -52,7 +58,16 @@ def add_parser(subparsers: Any) -> None:
         "--output",
         metavar="FILE",
         default=None,
-        help="write the JSON lines to FILE (whole or not at all) instead of standard output",
+        help="write the JSON lines to FILE (whole or not at all) instead of standard output; "
+        "a FILE ending in .csv gets CSV rows",
+    )
+    parser.add_argument(
+        "--future",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="a forecaster trained with --known-features: their values over the horizon, in the "
+        "training layout (series, time and the known columns)",
     )
     parser.add_argument(
         "--output-format",
@@ -70,12 +85,16 @@ def add_parser(subparsers: Any) -> None:
         help="a tagger trained with --crf: also the N best tag sequences and their "
         "log-probabilities",
     )
-    parser.set_defaults(func=predict_command, argument_flags={"top_k": "--top-k"})
+    parser.set_defaults(
+        func=predict_command, argument_flags={"top_k": "--top-k", "future": "--future"}
+    )
 
 
 def predict_command(args: argparse.Namespace) -> int:
     trained = load(args.checkpoint, args.device)
     options: dict[str, Any] = {} if args.top_k is None else {"top_k": args.top_k}
+    if args.future is not None:
+        options["future"] = str(args.future)
     if args.output_format == "conll":
         if trained.task != "tag":
             raise RnnkitError(
@@ -85,6 +104,8 @@ def predict_command(args: argparse.Namespace) -> int:
     records = predict(trained, args.input, **options)
     if args.output_format == "conll":
         text = conll_lines(records)
+    elif args.output is not None and str(args.output).lower().endswith(".csv"):
+        text = csv_lines(records)
     else:
         text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
     if args.output in (None, "-"):
@@ -93,3 +114,21 @@ def predict_command(args: argparse.Namespace) -> int:
     else:
         atomic_write(args.output, lambda file: file.write(text.encode("utf-8")))
     return 0
+
+
+def csv_lines(records: list[dict[str, Any]]) -> str:
+    """The records as CSV: a header of their keys in first-seen order (without ``line``), one
+    row per record (an absent key: an empty cell)."""
+    keys: dict[str, None] = {}
+    for record in records:
+        keys.update(dict.fromkeys(k for k in record if k != "line"))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(keys), extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for record in records:
+        writer.writerow({k: _cell(v) for k, v in record.items()})
+    return out.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, (list, dict)) else value
