@@ -302,3 +302,72 @@ def test_known_features_are_required_over_the_horizon(shops_run, capsys, tmp_pat
     assert code == 2 and err.startswith(
         "rnnkit: error: known_features: expected price at the 7 times after series 's1' ends"
     )
+
+
+def test_the_interval_spread_is_fitted_on_validation_whatever_it_starts_from(shops_run):
+    from rnnkit.tasks.forecast_panel import calibrate
+
+    _, _, run_ = shops_run
+    trained = run_.trained
+    val = trained.model.config.spread
+    assert val != 1.0  # fitted (a factor of 1 would be a coincidence of the grid)
+    part = _val_part(trained, run_)
+    first = calibrate(trained, part)
+    assert first["spread"] == pytest.approx(val)
+    trained.model.config.spread = 0.3  # the offsets are measured in units of the current spread
+    assert calibrate(trained, part) == pytest.approx(first)
+    assert trained.model.config.spread == pytest.approx(val)
+
+
+def _val_part(trained, run_):
+    from rnnkit.data.panel_windows import WindowSampler
+    from rnnkit.tasks.forecast_panel import PanelPart, _codes, read_training
+
+    d = trained.config.data
+    panel, split = read_training(d, lambda _: None)
+    sampler = WindowSampler(
+        panel, d.lookback, d.horizon, split=split, scaler=d.scaler, calendar=True, log=print
+    )
+    return PanelPart(sampler, "val", "validation", *_codes(panel, trained.state.panel))
+
+
+def test_views_draw_the_interval_and_plot_writes_the_chosen_series(shops_run, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    from rnnkit.tasks import views
+
+    folder, path, _ = shops_run
+    trained = load(folder / "run")
+    stored = views(trained)
+    assert [v.title for v in stored] == [f"test forecast of series s{i}" for i in range(4)]
+    first = stored[0]
+    lower, upper = first.bands["model 80%"]
+    assert len(first.x) == 14 + 7 and np.isnan(lower[:14]).all()
+    assert all(lo <= hi for lo, hi in zip(lower[14:], upper[14:]))
+    assert first.values["actual"][14:] == pytest.approx(
+        np.loadtxt(path, delimiter=",", skiprows=1, usecols=2)[53:60]
+    )
+    # known features: no future to forecast past the end with, so the last horizon is drawn
+    ahead = views(trained, path, series=["s2"])
+    assert [v.title for v in ahead] == [
+        "forecast of the last 7 steps (known features) of series s2"
+    ]
+    assert ahead[0].x[14] == "2024-02-23"
+    # without known features: the horizon past the end of the data, what predict returns
+    plain = train("forecast", settings(path, max_steps=5), log=print).trained
+    future = views(plain, path, series=["s2"])
+    assert [v.title for v in future] == ["forecast of series s2"] and future[0].x[
+        14
+    ] == "2024-03-01"
+    records = [r for r in predict(plain, path) if r["shop"] == "s2"]
+    assert future[0].values["model"][14:] == pytest.approx(
+        [r["forecast"] for r in records], rel=1e-5
+    )
+    code, _, err = run(
+        capsys, "plot", folder / "run", "--series", "s1,s3", "--out", tmp_path / "p.png"
+    )
+    assert code == 0, err
+    assert (tmp_path / "p.png").stat().st_size > 10_000
+    code, _, err = run(
+        capsys, "plot", folder / "run", "--series", "s9", "--out", tmp_path / "q.png"
+    )
+    assert code == 2 and "series: expected ids of the series stored with the run" in err

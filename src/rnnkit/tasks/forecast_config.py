@@ -53,7 +53,13 @@ class ForecastData(Config):
         "linear interpolation (none: a missing value is an error)",
         choices=("ffill", "interpolate"),
     )
-    lookback: int = option(30, "input window length in steps", metavar="N", check=at_least(1))
+    lookback: int | None = option(
+        30,
+        "input window length in steps (many series: none by default, chosen from the data: "
+        "max(2 x horizon, 7 x period), at most the median training part less the horizon)",
+        metavar="N",
+        check=at_least(1),
+    )
     horizon: int = option(1, "steps forecast at once", metavar="N", check=at_least(1))
     calendar: bool | None = option(
         None,
@@ -248,6 +254,10 @@ class ForecastConfig(Config):
                     "model.residual", "expected no residual with many series (DeepAR's scaling)"
                 )
             return
+        if self.data.lookback is None:
+            raise ConfigError(
+                "data.lookback", "expected a number of steps for one series, got none"
+            )
         if self.data.features and self.model.mode == "autoregressive":
             raise ConfigError(
                 "model.mode",
@@ -292,5 +302,5 @@ def panel_defaults(defaults: dict[str, Any], given: Mapping[str, Any]) -> dict[s
     out["model"].update(PANEL_MODEL)
     if model.get("quantiles"):
         out["model"]["likelihood"] = "none"
-    out["data"].update({"val_size": horizon, "test_size": horizon})
+    out["data"].update({"val_size": horizon, "test_size": horizon, "lookback": None})
     return out

@@ -204,6 +204,15 @@ def build_model(config, info: PanelInfo, model_config=None) -> PanelForecaster:
     return PanelForecaster(PanelForecasterConfig(**options, **sizes))
 
 
+def auto_lookback(split: PanelSplit, horizon: int, period: int) -> int:
+    """The default history length of a many-series run: ``max(2 K, 7 m)`` (two horizons, or a
+    week of hours, seven seasons), but at most the median training part less the horizon, so
+    that most series give training windows (Australian tourism's 20 training quarters: 12)."""
+    wanted = max(2 * horizon, 7 * max(period, 1))
+    room = int(np.median(split.train_end)) - horizon
+    return max(1, min(wanted, room))
+
+
 def _info(panel: Panel, sampler: WindowSampler, d, calendar: bool) -> PanelInfo:
     _, vocab = panel.static_codes()
     return PanelInfo(
@@ -245,6 +254,8 @@ def panel_setup(task, config, saved: Any, log) -> base.Setup:
 
     d, settings = config.data, config.train
     panel, split = read_training(d, log)
+    if d.lookback is None:  # chosen from the data, and kept in the run's config
+        d.lookback = auto_lookback(split, d.horizon, panel.freq.period)
     _check_counts(panel, config.model.likelihood)
     calendar = bool(panel.freq.calendar_names) if d.calendar is None else d.calendar
     if calendar and not panel.freq.calendar_names:
@@ -322,7 +333,7 @@ def _log_setup(log, panel: Panel, split: PanelSplit, sampler: WindowSampler, d) 
         f"forecast: {count(len(panel), 'series', 'series')} of {d.target!r}, {int(panel.offsets[-1]):,} "
         f"steps ({panel.freq}); inputs {', '.join(sampler.channels)}; test {int(test.max())} "
         f"and validation {int((split.val_end - split.train_end).max())} steps at the end of each "
-        f"series; {len(sampler):,} training windows ({d.weighting} weighted)"
+        f"series; lookback {d.lookback}; {len(sampler):,} training windows ({d.weighting} weighted)"
     )
 
 
@@ -377,28 +388,51 @@ SPREADS = np.exp(np.linspace(np.log(0.25), np.log(4.0), 81))  # the factors cali
 CALIBRATION_SAMPLES = 100
 
 
-def calibrate(trained: TrainedModel, part: PanelPart, batch_size: int = 512) -> dict[str, float]:
-    """Fit the model's ``spread`` on the windows of ``part`` (validation): the factor of
-    :data:`SPREADS` by which the quantiles' distances from the median give the least wQL there.
+def _interval_pair(levels: np.ndarray) -> tuple[int, int] | None:
+    """Indices of the levels bounding the calibrated interval: 0.1 and 0.9 (80%) when present,
+    else the outermost symmetric pair; ``None`` without one."""
+    levels = [round(float(v), 6) for v in levels]
+    for low in [0.1, *sorted(v for v in levels if v < 0.5)]:
+        high = round(1 - low, 6)
+        if low in levels and high in levels:
+            return levels.index(low), levels.index(high)
+    return None
 
-    A model trained by maximum likelihood on overlapping training windows tends to grow too
-    sure of itself as training goes on (its intervals narrow below their level); one factor,
-    fitted on held-out windows, restores calibration without moving the point forecast. Returns
-    the validation ``wql`` at that factor and the ``spread``; nothing for a point model.
+
+def calibrate(trained: TrainedModel, part: PanelPart, batch_size: int = 512) -> dict[str, float]:
+    """Fit the model's ``spread`` on the windows of ``part`` (validation): the smallest factor
+    of :data:`SPREADS` by which the quantiles' distances from the median make the 80% interval
+    (levels 0.1 and 0.9, or the outermost symmetric pair) cover at least 80% of the values.
+
+    A model trained by maximum likelihood on overlapping training windows grows too sure of
+    itself as training goes on: on M4 Hourly its 80% interval covered 66% of the validation
+    values and 68% of the test values after 10,000 steps. One factor, fitted on held-out
+    windows, restores the coverage without moving the point forecast. Returns the validation
+    ``coverage`` and ``wql`` at that factor and the ``spread``; nothing for a point model.
     """
     model: PanelForecaster = trained.model
     c = model.config
     if c.likelihood == "none" and not c.quantiles:
         return {}
-    out = forecasts(
-        trained, part, batch_size, min(CALIBRATION_SAMPLES, trained.config.model.samples)
-    )
+    samples = min(CALIBRATION_SAMPLES, trained.config.model.samples)
+    out = forecasts(trained, part, batch_size, samples)
+    pair = _interval_pair(out.levels)
+    if pair is None:
+        return {}
     actual, _ = _actual_and_history(part)
     offsets = (out.quantiles - out.point[..., None]) / c.spread
-    losses = [wql(actual, out.point[..., None] + f * offsets, out.levels) for f in SPREADS]
-    best = int(np.argmin(losses))
+    low, high = offsets[..., pair[0]], offsets[..., pair[1]]
+    nominal = float(out.levels[pair[1]] - out.levels[pair[0]])
+    error = actual - out.point
+    covered = [np.mean((error >= f * low) & (error <= f * high)) for f in SPREADS]
+    best = next((i for i, v in enumerate(covered) if v >= nominal), len(SPREADS) - 1)
     c.spread = float(SPREADS[best])
-    return {"wql": float(losses[best]), "spread": c.spread}
+    scaled = out.point[..., None] + c.spread * offsets
+    return {
+        "coverage": float(covered[best]),
+        "wql": wql(actual, scaled, out.levels),
+        "spread": c.spread,
+    }
 
 
 def _on(batch: WindowBatch, device: torch.device) -> WindowBatch:
@@ -469,13 +503,14 @@ def _title(part: PanelPart, actual: np.ndarray) -> str:
     )
 
 
-def _store_windows(part: PanelPart | None) -> dict[str, Any] | None:
-    """The last test window of up to :data:`STORED_SERIES` series, as plain data for the views."""
+def _store_windows(part: PanelPart | None, limit: int | None = STORED_SERIES) -> dict | None:
+    """The last window of ``part`` in up to ``limit`` series (None: all), as plain data for the
+    views."""
     if part is None:
         return None
     sampler = part.sampler
     starts, series = sampler.windows(part.part)
-    last = np.flatnonzero(np.r_[series[1:] != series[:-1], True])[:STORED_SERIES]
+    last = np.flatnonzero(np.r_[series[1:] != series[:-1], True])[:limit]
     batch = sampler.batch(starts[last], series[last])
     times = sampler.panel.times
     span = starts[last][:, None] + np.arange(sampler.lookback + sampler.horizon)[None, :]

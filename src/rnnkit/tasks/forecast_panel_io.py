@@ -26,6 +26,7 @@ from rnnkit.tasks.forecast_panel import (
     PanelInfo,
     PanelPart,
     _codes,
+    _store_windows,
     _time_text,
     panel_score,
     read_like_training,
@@ -42,6 +43,12 @@ def _name(data: Any) -> str:
 
 def panel_evaluate(trained: TrainedModel, data: Any, batch_size: int | None) -> list[base.Report]:
     """The last ``horizon`` steps of every series of ``data`` forecast and scored."""
+    part = _last_horizon(trained, data)
+    return [panel_score(trained, part, batch_size=batch_size).report]
+
+
+def _last_horizon(trained: TrainedModel, data: Any) -> PanelPart:
+    """The last ``horizon`` steps of every series of ``data`` as a part to score or draw."""
     info: PanelInfo = trained.state.panel
     c = trained.model.config
     panel = read_like_training(trained, data)
@@ -61,8 +68,7 @@ def panel_evaluate(trained: TrainedModel, data: Any, batch_size: int | None) -> 
             f"data: expected series of at least lookback + horizon ({c.lookback} + {c.horizon})"
             f" steps in {_name(data)}, got at most {int(panel.lengths.max())}"
         )
-    part = PanelPart(sampler, "test", _name(data), *_codes(panel, info))
-    return [panel_score(trained, part, batch_size=batch_size).report]
+    return PanelPart(sampler, "test", _name(data), *_codes(panel, info))
 
 
 def _future_inputs(
@@ -155,12 +161,14 @@ def _interval(out, s: int) -> tuple[list[float], list[float]] | None:
     return out.quantiles[s, :, lo].tolist(), out.quantiles[s, :, hi].tolist()
 
 
-def _stored_views(trained: TrainedModel, series: Any) -> list[base.View]:
-    info: PanelInfo = trained.state.panel
-    sample = info.sample
+def _window_views(
+    trained: TrainedModel, sample: dict | None, series: Any, what: str, stored: bool = True
+) -> list[base.View]:
+    """History, actual values, forecast and 80% interval of stored windows (see
+    :func:`~rnnkit.tasks.forecast_panel._store_windows`) of the chosen series."""
     if not sample:
         raise RnnkitError("the test part holds no complete window to plot")
-    picked = _chosen(list(sample["ids"]), series, stored=True)
+    picked = _chosen(list(sample["ids"]), series, stored=stored)
     index = torch.as_tensor(picked)
     batch = WindowBatch(
         sample["inputs"][index],
@@ -190,7 +198,7 @@ def _stored_views(trained: TrainedModel, series: Any) -> list[base.View]:
         )
         views.append(
             _band_view(
-                f"test forecast of series {sample['ids'][s]}",
+                f"{what} of series {sample['ids'][s]}",
                 list(sample["times"][s])[:n],
                 lines,
                 bands,
@@ -203,7 +211,11 @@ def _stored_views(trained: TrainedModel, series: Any) -> list[base.View]:
 def panel_views(trained: TrainedModel, data: Any = None, series: Any = None) -> list[base.View]:
     """Views of the stored test windows (``data`` None) or of forecasts past ``data``'s end."""
     if data is None:
-        return _stored_views(trained, series)
+        return _window_views(trained, trained.state.panel.sample, series, "test forecast")
+    if trained.config.data.known_features:  # no future values to forecast past the end with
+        sample = _store_windows(_last_horizon(trained, data), None)
+        what = f"forecast of the last {trained.model.config.horizon} steps (known features)"
+        return _window_views(trained, sample, series, what, stored=False)
     panel, batch, times = _future_inputs(trained, data, None)
     out = _forecast(trained, panel, batch)
     lookback = trained.model.config.lookback
