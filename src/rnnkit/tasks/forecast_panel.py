@@ -385,7 +385,7 @@ def forecasts(trained: TrainedModel, part: PanelPart, batch_size: int = 512, sam
 
 
 SPREADS = np.exp(np.linspace(np.log(0.25), np.log(4.0), 81))  # the factors calibrate tries
-CALIBRATION_SAMPLES = 100
+CALIBRATION_SAMPLES = 50
 
 
 def _interval_pair(levels: np.ndarray) -> tuple[int, int] | None:
