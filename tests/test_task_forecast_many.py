@@ -371,3 +371,15 @@ def test_views_draw_the_interval_and_plot_writes_the_chosen_series(shops_run, tm
         capsys, "plot", folder / "run", "--series", "s9", "--out", tmp_path / "q.png"
     )
     assert code == 2 and "series: expected ids of the series stored with the run" in err
+
+
+def test_a_many_series_run_resumes_and_reloads_with_its_spread(tmp_path):
+    path = shops_csv(tmp_path / "shops.csv")
+    first = train("forecast", settings(path, tmp_path / "run", max_steps=20), log=print)
+    again = train(
+        "forecast", settings(path, tmp_path / "run", max_steps=40), resume=True, log=print
+    )
+    assert (first.train.step, again.start_step, again.train.step) == (20, 20, 40)
+    loaded = load(tmp_path / "run" / "last.pt")
+    assert loaded.model.config.spread == pytest.approx(again.trained.model.config.spread)
+    assert loaded.config.data.lookback == 14

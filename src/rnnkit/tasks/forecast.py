@@ -235,25 +235,32 @@ class ForecastTask(Task):
     model_config_class = ForecasterConfig
     state_class = ForecastState
     view_data = True
-    help = "forecaster on a CSV time series"
+    help = "forecaster on a CSV time series, or one probabilistic model of many series"
     description = (
         "Train a recurrent forecaster on a CSV file with a header: a date column (the first "
         "unless named) and value columns. The series is split by time (train, validation, then "
         "the last test part; nothing shuffled across time), scaled with training statistics only, "
         "and the validation and test windows are scored with MAE, RMSE, MAPE, sMAPE and MASE "
-        "beside persistence and seasonal naive."
+        "beside persistence and seasonal naive. Many series (--series-col for a long file, --wide "
+        "for a column per series) train one global probabilistic model (DeepAR), scored with "
+        "wQL, CRPS, interval coverage, sMAPE, MASE and OWA beside naive, seasonal naive, Naive2 "
+        "and, with rnnkit[forecast], ETS and Theta; see docs/forecasting-many.md."
     )
     examples = """examples:
   rnnkit train forecast --data daily-min-temperatures.csv --target Temp --calendar --cell gru
   rnnkit train forecast --data airline-passengers.csv --target Passengers --lookback 24 \\
       --test-size 24 --val-size 12 --residual
   rnnkit evaluate runs/forecast --data recent.csv
-  (head -n 1 recent.csv; tail -n 40 recent.csv) | rnnkit predict runs/forecast --input -"""
+  (head -n 1 recent.csv; tail -n 40 recent.csv) | rnnkit predict runs/forecast --input -
+  rnnkit train forecast --data Hourly-train-long.csv --test-data Hourly-test-long.csv \
+      --series-col series --target value --horizon 48 --period 24 --out runs/m4
+  rnnkit predict runs/m4 --input Hourly-train-long.csv --output forecasts.csv"""
     unit = "window"
     one_record_per_input = False  # predict gives the steps after the whole history
     predict_hint = (
         "a CSV of recent history with the training columns and its header line (at "
-        "least lookback rows); outputs the next horizon values with their dates"
+        "least lookback rows); outputs the next horizon values with their dates (many series: "
+        "one record per series and step with its quantiles; --future for known features)"
     )
 
     def defaults(self, given) -> dict[str, Any]:

@@ -147,9 +147,8 @@ class Trainer(Checkpointing):
         self.train_data, self.loss_fn, self.eval_fn = train_data, loss_fn, eval_fn
         self.validate_first = validate_first  # also validate a new run's step 0
         self.task = task
-        if dataclasses.is_dataclass(model_config) and not isinstance(model_config, type):
-            model_config = dataclasses.asdict(model_config)
-        self.model_config = dict(model_config or {})
+        # read at each save: validation may fit a setting (the panel forecaster's spread)
+        self._model_config = model_config
         self.task_state = task_state
         first, last = policies(progress)
         # The guard first (a step that ends the run reaches no logger), then the loggers (a
@@ -192,6 +191,14 @@ class Trainer(Checkpointing):
         """End the run after the current step, as a limit does (a final evaluation and
         ``last.pt``); ``reason`` becomes the result's ``stop_reason``. For callbacks."""
         self.stop_reason = reason
+
+    @property
+    def model_config(self) -> dict[str, Any]:
+        """The model's config as a dict, as it is now (what a checkpoint saved now holds)."""
+        config = self._model_config
+        if dataclasses.is_dataclass(config) and not isinstance(config, type):
+            return dataclasses.asdict(config)
+        return dict(config or {})
 
     @property
     def elapsed(self) -> float:
