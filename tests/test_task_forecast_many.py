@@ -383,3 +383,29 @@ def test_a_many_series_run_resumes_and_reloads_with_its_spread(tmp_path):
     loaded = load(tmp_path / "run" / "last.pt")
     assert loaded.model.config.spread == pytest.approx(again.trained.model.config.spread)
     assert loaded.config.data.lookback == 14
+
+
+def test_a_wide_file_trains_and_predicts_and_inspect_shows_the_interval(tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    days = [str(np.datetime64("2024-01-01") + t) for t in range(60)]
+    lines = ["day,north,south,west"] + [
+        f"{d},"
+        + ",".join(
+            f"{10 * (s + 1) + 4 * np.sin(t * 2 * np.pi / 7) + rng.normal():.3f}" for s in range(3)
+        )
+        for t, d in enumerate(days)
+    ]
+    path = tmp_path / "wide.csv"
+    path.write_text("\n".join(lines) + "\n")
+    data = {"series_col": None, "wide": True, "date_col": "day", "target": "visitors"}
+    run_ = train("forecast", settings(str(path), tmp_path / "run", data=data), log=print)
+    assert run_.reports[-1].title.startswith("test: 3 windows of 3 series, horizon 7")
+    records = predict(load(tmp_path / "run"), str(path))
+    assert [(r["series"], r["day"]) for r in records[:2]] == [
+        ("north", "2024-03-01"),
+        ("north", "2024-03-02"),
+    ]
+    code, _, err = run(capsys, "inspect", tmp_path / "run", "--out", tmp_path / "page.html")
+    assert code == 0, err
+    page = (tmp_path / "page.html").read_text()
+    assert "test forecast of series north" in page and "<polygon" in page
