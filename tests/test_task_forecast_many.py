@@ -140,6 +140,11 @@ def test_quantile_and_negbin_runs_and_single_series_likelihood(tmp_path):
     rows = run_q.reports[-1].rows
     assert "wQL" in rows and "model" in rows["wQL"]
     assert "coverage 80 %" in rows
+    from rnnkit.tasks import views
+
+    assert list(views(run_q.trained)[0].bands) == ["model 80%"]
+    quartiles = settings(path, model={"quantiles": [0.25, 0.5, 0.75]}, max_steps=5)
+    assert list(views(train("forecast", quartiles).trained)[0].bands) == ["model 50%"]
     run_nb = train("forecast", settings(path, model={"likelihood": "negbin"}), log=print)
     assert np.isfinite(run_nb.reports[-1].rows["MAE"]["model"])
     one = tmp_path / "one.csv"

@@ -26,6 +26,7 @@ from rnnkit.tasks.forecast_panel import (
     PanelInfo,
     PanelPart,
     _codes,
+    _interval_pair,
     _store_windows,
     _time_text,
     panel_score,
@@ -33,8 +34,6 @@ from rnnkit.tasks.forecast_panel import (
 )
 
 __all__ = ["panel_evaluate", "panel_predict", "panel_views"]
-
-INTERVAL = (0.1, 0.9)  # the 80% interval drawn and reported
 
 
 def _name(data: Any) -> str:
@@ -150,15 +149,16 @@ def _band_view(title: str, x: list[str], lines: dict[str, list[float]], bands, y
     return base.View("series", title, x, lines, xlabel="time", ylabel=ylabel, bands=bands)
 
 
-def _interval(out, s: int) -> tuple[list[float], list[float]] | None:
-    if out.quantiles is None:
-        return None
-    levels = [float(v) for v in out.levels]
-    if INTERVAL[0] not in levels or INTERVAL[1] not in levels:
-        lo, hi = 0, len(levels) - 1
-    else:
-        lo, hi = levels.index(INTERVAL[0]), levels.index(INTERVAL[1])
-    return out.quantiles[s, :, lo].tolist(), out.quantiles[s, :, hi].tolist()
+def _bands(out, s: int, gap: list[float]) -> dict[str, tuple[list[float], list[float]]]:
+    """The model's central interval of series row ``s`` (80%: levels 0.1 and 0.9, else the
+    outermost symmetric pair, see :func:`~rnnkit.tasks.forecast_panel._interval_pair`), after
+    ``gap`` (the history's nan), as a view's band; none without quantiles."""
+    pair = None if out.quantiles is None else _interval_pair(out.levels)
+    if pair is None:
+        return {}
+    coverage = round(100 * float(out.levels[pair[1]] - out.levels[pair[0]]))
+    low, high = (gap + out.quantiles[s, :, i].tolist() for i in pair)
+    return {f"model {coverage}%": (low, high)}
 
 
 def _window_views(
@@ -190,12 +190,7 @@ def _window_views(
         n = len(values)
         forecast = [np.nan] * lookback + out.point[row].tolist()
         lines = {"actual": values, "model": forecast}
-        band = _interval(out, row)
-        bands = (
-            {}
-            if band is None
-            else {"model 80%": ([np.nan] * lookback + band[0], [np.nan] * lookback + band[1])}
-        )
+        bands = _bands(out, row, [np.nan] * lookback)
         views.append(
             _band_view(
                 f"{what} of series {sample['ids'][s]}",
@@ -227,8 +222,7 @@ def panel_views(trained: TrainedModel, data: Any = None, series: Any = None) -> 
         x += [_time_text(t) for t in times[s]]
         gap = [np.nan] * lookback
         lines = {"history": past + [np.nan] * len(times[s]), "model": gap + out.point[s].tolist()}
-        band = _interval(out, s)
-        bands = {} if band is None else {"model 80%": (gap + band[0], gap + band[1])}
+        bands = _bands(out, s, gap)
         views.append(
             _band_view(
                 f"forecast of series {panel.ids[s]}", x, lines, bands, trained.config.data.target
