@@ -40,12 +40,16 @@ class ForecastData(Config):
     )
     features: list[str] = option(
         [],
-        "other value columns fed as inputs, comma-separated (their "
-        "future is unknown, so they need mode direct)",
+        "other value columns fed as inputs, comma-separated; their future is unknown, so one "
+        "series needs mode direct for them, and the many-series model never reads it",
         metavar="COLS",
     )
     date_col: str | None = option(
-        None, "the date column (none: the first column)", metavar="COL", aliases=("date_column",)
+        None,
+        "the date column (none: the first column; many series in a long file: the first column "
+        "that is no other setting's; a wide file: none, steps 1, 2, ...); dates or integer steps",
+        metavar="COL",
+        aliases=("date_column",),
     )
     fill: str | None = option(
         None,
