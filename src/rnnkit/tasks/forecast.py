@@ -252,7 +252,7 @@ class ForecastTask(Task):
       --test-size 24 --val-size 12 --residual
   rnnkit evaluate runs/forecast --data recent.csv
   (head -n 1 recent.csv; tail -n 40 recent.csv) | rnnkit predict runs/forecast --input -
-  rnnkit train forecast --data Hourly-train-long.csv --test-data Hourly-test-long.csv \
+  rnnkit train forecast --data Hourly-train-long.csv --test-data Hourly-test-long.csv \\
       --series-col series --target value --horizon 48 --period 24 --out runs/m4
   rnnkit predict runs/m4 --input Hourly-train-long.csv --output forecasts.csv"""
     unit = "window"
