@@ -414,3 +414,16 @@ def test_a_wide_file_trains_and_predicts_and_inspect_shows_the_interval(tmp_path
     assert code == 0, err
     page = (tmp_path / "page.html").read_text()
     assert "test forecast of series north" in page and "<polygon" in page
+
+
+def test_the_report_says_when_ets_and_theta_are_missing(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "statsmodels", None)  # as if not installed
+    path = shops_csv(tmp_path / "shops.csv")
+    test = train("forecast", settings(path, max_steps=5)).reports[-1]
+    assert "ETS" not in test.rows["sMAPE %"] and "seasonal naive" in test.rows["sMAPE %"]
+    assert test.details[0].startswith(
+        "(ETS and Theta not computed: ETS and Theta baselines needs statsmodels, which is not "
+        'installed: pip install "rnnkit[forecast]"'
+    )
