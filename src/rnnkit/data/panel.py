@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from rnnkit.data.panel_table import Rows, layout_rows, table_columns
-from rnnkit.data.panel_time import Frequency, infer_frequency
+from rnnkit.data.panel_time import Frequency, infer_frequency, time_text
 from rnnkit.data.timeseries import FILL_METHODS, fill_missing
 from rnnkit.errors import RnnkitError, shown, shown_names
 
@@ -183,16 +183,12 @@ def _order(rows: Rows, notes: list[str]) -> tuple[list[str], np.ndarray, np.ndar
         rows_named = sorted((int(perm[k]) + 1, int(perm[k + 1]) + 1))
         raise RnnkitError(
             f"times: expected one row per series and time, got series "
-            f"{ids[int(codes[perm[k]])]!r} at time {_time_text(times[k])} twice "
+            f"{ids[int(codes[perm[k]])]!r} at time {time_text(times[k])} twice "
             f"(data rows {rows_named[0]} and {rows_named[1]})"
         )
     counts = np.bincount(codes, minlength=len(ids))
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     return ids, perm, offsets
-
-
-def _time_text(time: Any) -> str:
-    return str(time).removesuffix("T00:00:00")
 
 
 def _static_values(

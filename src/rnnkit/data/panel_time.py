@@ -263,11 +263,12 @@ def _check_regular(
     name = ids[series] if ids else str(series)
     raise RnnkitError(
         f"times: expected a regular step ({usual}) in every series, got series {name!r} going "
-        f"from {_text(times[where])} to {_text(times[where + 1])} (a gap or an irregular date)"
+        f"from {time_text(times[where])} to {time_text(times[where + 1])} (a gap or an irregular date)"
     )
 
 
-def _text(time: np.generic) -> str:
+def time_text(time: np.generic) -> str:
+    """A time as written in messages and records: a date without a midnight time, or a step."""
     if isinstance(time, np.datetime64):
         text = str(time)
         return text.removesuffix("T00:00:00")

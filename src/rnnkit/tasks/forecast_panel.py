@@ -21,8 +21,9 @@ feature scales, the static vocabularies and a few test windows for ``rnnkit plot
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -32,7 +33,7 @@ import torch
 from rnnkit.data.batching import ShuffledBatches
 from rnnkit.data.panel import Panel, concat_panels, read_panel
 from rnnkit.data.panel_table import table_columns
-from rnnkit.data.panel_time import Frequency
+from rnnkit.data.panel_time import Frequency, time_text
 from rnnkit.data.panel_windows import PanelSplit, Scales, WindowBatch, WindowSampler, panel_split
 from rnnkit.errors import RnnkitError
 from rnnkit.formatting import count
@@ -312,7 +313,7 @@ def _check_counts(panel: Panel, likelihood: str) -> None:
     s = int(np.searchsorted(panel.offsets, at, side="right") - 1)
     raise RnnkitError(
         f"likelihood negbin: expected counts (values >= 0), got {panel.values[at]:g} in series "
-        f"{panel.ids[s]!r} at {_time_text(panel.times[at])}; use gaussian or studentt"
+        f"{panel.ids[s]!r} at {time_text(panel.times[at])}; use gaussian or studentt"
     )
 
 
@@ -364,22 +365,29 @@ def _actual_and_history(part: PanelPart) -> tuple[np.ndarray, list[np.ndarray]]:
     return actual, history
 
 
-def forecasts(trained: TrainedModel, part: PanelPart, batch_size: int = 512, samples=None):
-    """The model's :class:`~rnnkit.models.panel_forecaster.ForecastOutput` of every window of
-    ``part``, the sample paths (``samples``, default the run's) drawn from a generator seeded
-    with the run's seed."""
-    model: PanelForecaster = trained.model
-    outs = []
+@contextlib.contextmanager
+def seeded(trained: TrainedModel) -> Iterator[None]:
+    """Sample paths drawn inside come from torch's generator seeded with the run's seed (one
+    seed, the same forecasts); the global generator is restored after."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(trained.config.train.seed)
-        for windows, static in _windows(part, batch_size):
-            outs.append(
-                model.forecast(
-                    _on(windows, trained.device),
-                    static,
-                    num_samples=samples or trained.config.model.samples,
-                )
-            )
+        yield
+
+
+def forecast_batch(trained: TrainedModel, batch: WindowBatch, static, samples: int | None = None):
+    """The model's forecast of ``batch`` on the model's device, with ``samples`` paths (default
+    the run's ``--samples``)."""
+    device = trained.device
+    static = None if static is None else static.to(device)
+    num_samples = samples or trained.config.model.samples
+    return trained.model.forecast(_on(batch, device), static, num_samples=num_samples)
+
+
+def forecasts(trained: TrainedModel, part: PanelPart, batch_size: int = 512, samples=None):
+    """The model's :class:`~rnnkit.models.panel_forecaster.ForecastOutput` of every window of
+    ``part``, the sample paths (``samples``, default the run's) drawn :func:`seeded`."""
+    with seeded(trained):
+        outs = [forecast_batch(trained, w, s, samples) for w, s in _windows(part, batch_size)]
     return _joined(outs)
 
 
@@ -525,10 +533,6 @@ def _store_windows(part: PanelPart | None, limit: int | None = STORED_SERIES) ->
         "scale": batch.scale,
         "embed": torch.from_numpy(part.embed[series[last]]),
         "static": torch.from_numpy(part.static[series[last]]),
-        "times": [[_time_text(t) for t in row] for row in times[span]],
+        "times": [[time_text(t) for t in row] for row in times[span]],
         "values": torch.from_numpy(sampler.panel.values[span].astype(np.float64)),
     }
-
-
-def _time_text(time: Any) -> str:
-    return str(time).removesuffix("T00:00:00")

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from rnnkit.data.panel import Panel
+from rnnkit.data.panel_time import time_text
 from rnnkit.data.panel_windows import WindowBatch, WindowSampler, forecast_inputs, panel_split
 from rnnkit.errors import RnnkitError, shown_names
 from rnnkit.tasks import base
@@ -28,9 +29,10 @@ from rnnkit.tasks.forecast_panel import (
     _codes,
     _interval_pair,
     _store_windows,
-    _time_text,
+    forecast_batch,
     panel_score,
     read_like_training,
+    seeded,
 )
 
 __all__ = ["panel_evaluate", "panel_predict", "panel_views"]
@@ -94,9 +96,8 @@ def _forecast(trained: TrainedModel, panel: Panel, batch: WindowBatch):
     embed, static = _codes(panel, info)
     batch = WindowBatch(batch.inputs, torch.from_numpy(embed), batch.first, batch.loc, batch.scale)
     codes = torch.from_numpy(static) if static.shape[1] else None
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(trained.config.train.seed)
-        return trained.model.forecast(batch, codes, num_samples=trained.config.model.samples)
+    with seeded(trained):
+        return forecast_batch(trained, batch, codes)
 
 
 def _column_names(trained: TrainedModel, panel: Panel) -> tuple[str, str]:
@@ -116,7 +117,7 @@ def panel_predict(trained: TrainedModel, inputs: Any, future: Any = None) -> lis
             record = {
                 "line": len(records) + 1,
                 series_name: sid,
-                time_name: _time_text(times[s, k]),
+                time_name: time_text(times[s, k]),
                 "step": k + 1,
                 "forecast": float(f"{out.point[s, k]:.6g}"),
             }
@@ -178,11 +179,8 @@ def _window_views(
         sample["scale"][index],
     )
     static = sample["static"][index]
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(trained.config.train.seed)
-        out = trained.model.forecast(
-            batch, static if static.shape[1] else None, num_samples=trained.config.model.samples
-        )
+    with seeded(trained):
+        out = forecast_batch(trained, batch, static if static.shape[1] else None)
     lookback = trained.model.config.lookback
     views = []
     for row, s in enumerate(picked):
@@ -218,8 +216,8 @@ def panel_views(trained: TrainedModel, data: Any = None, series: Any = None) -> 
     for s in _chosen(list(panel.ids), series, stored=False):
         end = int(panel.offsets[s + 1])
         past = panel.values[end - lookback : end].astype(np.float64).tolist()
-        x = [_time_text(t) for t in panel.times[end - lookback : end]]
-        x += [_time_text(t) for t in times[s]]
+        x = [time_text(t) for t in panel.times[end - lookback : end]]
+        x += [time_text(t) for t in times[s]]
         gap = [np.nan] * lookback
         lines = {"history": past + [np.nan] * len(times[s]), "model": gap + out.point[s].tolist()}
         bands = _bands(out, s, gap)
